@@ -1,0 +1,30 @@
+# The two newcomer commands: `make demo` and `make test`. Both build .venv from nothing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SHARED_DATA := $(abspath ../shared/data)
+# Repository-sourced datasets are read from ../shared/data when it exists (no network).
+ifneq ($(wildcard $(SHARED_DATA)/.),)
+export IMPACTEVAL_DATA_DIR ?= $(SHARED_DATA)
+endif
+export MPLBACKEND := Agg
+
+.PHONY: demo test lint typecheck pytest clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/impacteval demo
+
+test: $(BIN)/.installed
+	$(BIN)/ruff check impacteval tests scripts benchmarks
+	$(BIN)/ruff format --check impacteval tests scripts benchmarks
+	$(BIN)/mypy impacteval
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,224 @@
+"""The one place where user input is checked.
+
+Every public entry point calls these helpers once, before any numerics. Messages name the
+parameter, say what was expected and what was received. Nothing here uses ``assert``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+import warnings
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from impacteval.exceptions import DataValidationError, MissingColumnError, MissingDataWarning
+
+__all__ = [
+    "PreparedData",
+    "check_binary",
+    "check_choice",
+    "check_columns",
+    "check_dataframe",
+    "check_level",
+    "check_positive_int",
+    "check_rng",
+    "prepare",
+]
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_dataframe(data: object, param: str = "data") -> pd.DataFrame:
+    """Require a non-empty pandas DataFrame."""
+    if not isinstance(data, pd.DataFrame):
+        raise DataValidationError(
+            f"`{param}` must be a pandas DataFrame; received {type(data).__name__}"
+        )
+    if data.shape[0] == 0:
+        raise DataValidationError(f"`{param}` has no rows")
+    return data
+
+
+def check_columns(data: pd.DataFrame, **named: str | Sequence[str] | None) -> None:
+    """Require every named column to exist; the error names the parameter and suggests.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    **named
+        Parameter name -> column name (or a sequence of names, or None to skip).
+    """
+    available = [str(c) for c in data.columns]
+    for param, cols in named.items():
+        if cols is None:
+            continue
+        for col in [cols] if isinstance(cols, str) else list(cols):
+            if not isinstance(col, Hashable) or col not in data.columns:
+                close = difflib.get_close_matches(str(col), available, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise MissingColumnError(
+                    f"`{param}`: column {col!r} is not in the data{hint} "
+                    f"(available: {_short(available, 200)})"
+                )
+
+
+def check_level(level: object, param: str = "level") -> float:
+    """Require a confidence level strictly between 0 and 1."""
+    if (
+        isinstance(level, bool)
+        or not isinstance(level, numbers.Real)
+        or not 0.0 < float(level) < 1.0
+    ):
+        raise DataValidationError(
+            f"`{param}` must be a confidence level strictly between 0 and 1 (e.g. 0.95); "
+            f"received {_short(level)}"
+        )
+    return float(level)
+
+
+def check_choice(value: object, param: str, choices: Iterable[str]) -> str:
+    """Require one of a fixed set of strings (case-sensitive), suggesting the closest."""
+    options = list(choices)
+    if not isinstance(value, str) or value not in options:
+        close = difflib.get_close_matches(str(value), options, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise DataValidationError(
+            f"`{param}` must be one of {options}; received {_short(value)}{hint}"
+        )
+    return value
+
+
+def check_positive_int(value: object, param: str, minimum: int = 1) -> int:
+    """Require an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise DataValidationError(
+            f"`{param}` must be an integer >= {minimum}; received {_short(value)}"
+        )
+    return int(value)
+
+
+def check_rng(rng: object, param: str = "rng") -> tuple[np.random.Generator, int | None]:
+    """Turn ``rng`` (int seed, Generator or None) into a Generator and the seed if known."""
+    if rng is None:
+        return np.random.default_rng(), None
+    if isinstance(rng, np.random.Generator):
+        return rng, None
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and int(rng) >= 0:
+        return np.random.default_rng(int(rng)), int(rng)
+    raise DataValidationError(
+        f"`{param}` must be a non-negative int seed, a numpy Generator or None; "
+        f"received {_short(rng)}"
+    )
+
+
+def _numeric(series: pd.Series, param: str) -> np.ndarray:
+    if isinstance(series.dtype, pd.CategoricalDtype) or not (
+        pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)
+    ):
+        raise DataValidationError(
+            f"`{param}`: column {series.name!r} must be numeric; received dtype {series.dtype}"
+        )
+    return series.to_numpy(dtype=float, na_value=np.nan)
+
+
+def check_binary(values: np.ndarray, param: str, column: str) -> np.ndarray:
+    """Require values in {0, 1} with both present; return them as float."""
+    uniq = np.unique(values)
+    if not np.all(np.isin(uniq, (0.0, 1.0))):
+        raise DataValidationError(
+            f"`{param}`: column {column!r} must be binary (0/1 or False/True); received "
+            f"values {_short(uniq.tolist())}"
+        )
+    for arm, name in ((1.0, "treated (1)"), (0.0, "control (0)")):
+        if arm not in uniq:
+            raise DataValidationError(
+                f"`{param}`: column {column!r} has no {name} units after dropping missing "
+                "values; both arms are needed"
+            )
+    return values
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Complete cases of the columns an estimator uses, with the count dropped."""
+
+    frame: pd.DataFrame
+    n_dropped: int
+    n_input: int
+
+
+def prepare(
+    data: object,
+    *,
+    numeric: dict[str, str | Sequence[str] | None],
+    labels: dict[str, str | Sequence[str] | None] | None = None,
+    outcome_param: str | None = None,
+) -> PreparedData:
+    """Check columns and drop incomplete rows visibly.
+
+    Parameters
+    ----------
+    data : object
+        What the user passed as ``data``.
+    numeric : dict
+        Parameter name -> numeric column(s) (outcome, treatment, covariates, weights).
+    labels : dict, optional
+        Parameter name -> label column(s) of any dtype (blocks, clusters, fixed effects).
+    outcome_param : str, optional
+        The outcome's parameter name: an outcome that is entirely missing is an error.
+
+    Returns
+    -------
+    PreparedData
+        ``frame`` holds the used columns, numeric ones as float64, complete rows only.
+        A :class:`MissingDataWarning` is issued when rows are dropped; the count is
+        ``n_dropped`` and estimators copy it onto their result.
+    """
+    frame = check_dataframe(data)
+    labels = labels or {}
+    check_columns(frame, **numeric, **labels)
+    used: dict[str, pd.Series] = {}
+    for param, cols in numeric.items():
+        for col in [] if cols is None else ([cols] if isinstance(cols, str) else list(cols)):
+            used[col] = pd.Series(_numeric(frame[col], param), index=frame.index, name=col)
+            if np.isinf(used[col].to_numpy()).any():
+                raise DataValidationError(f"`{param}`: column {col!r} contains infinite values")
+    for _param, cols in labels.items():
+        for col in [] if cols is None else ([cols] if isinstance(cols, str) else list(cols)):
+            used.setdefault(col, frame[col])
+    if outcome_param is not None:
+        out_col = numeric[outcome_param]
+        if isinstance(out_col, str) and used[out_col].isna().all():
+            raise DataValidationError(
+                f"`{outcome_param}`: column {out_col!r} has no non-missing values"
+            )
+    sub = pd.DataFrame(used)
+    complete = sub.notna().all(axis=1).to_numpy()
+    n_dropped = int((~complete).sum())
+    if n_dropped:
+        warnings.warn(
+            f"{n_dropped} of {len(sub)} rows dropped for missing values in "
+            f"{[c for c in sub.columns if sub[c].isna().any()]}; the count is on the result "
+            "as `n_dropped`",
+            MissingDataWarning,
+            stacklevel=3,
+        )
+        sub = sub.loc[complete]
+    if sub.shape[0] == 0:
+        raise DataValidationError("no complete rows remain after dropping missing values")
+    return PreparedData(
+        frame=sub.reset_index(drop=True), n_dropped=n_dropped, n_input=int(frame.shape[0])
+    )
+
+
+def group_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes 0..G-1 of a label column (order of first appearance irrelevant)."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.intp), len(uniques)

@@ -1,0 +1,1 @@
+"""Reports: executed notebooks and the command-line interface (``impacteval ...``)."""

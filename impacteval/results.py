@@ -1,0 +1,517 @@
+"""Result objects shared by every estimator: the result contract.
+
+``EffectEstimate`` carries one effect with its uncertainty; ``EffectTable`` carries many
+(event times, group-time cells, ...) with an optional ``overall`` effect. Both are frozen:
+re-inference (another confidence level, say) returns a new object via :meth:`with_level`.
+
+The five pinned numeric columns of ``to_frame()`` are ``estimate``, ``std_error``,
+``ci_lower``, ``ci_upper`` and ``p_value``; their names never change with the level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from impacteval._version import __version__
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = [
+    "EffectEstimate",
+    "EffectTable",
+    "Provenance",
+    "Summary",
+    "fingerprint",
+    "interval",
+]
+
+RESULT_COLUMNS: tuple[str, ...] = ("estimate", "std_error", "ci_lower", "ci_upper", "p_value")
+
+
+def _freeze(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+def fingerprint(data: pd.DataFrame, columns: Iterable[str]) -> str:
+    """SHA-256 of the named columns (names, dtypes and values, in row order).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The input data.
+    columns : iterable of str
+        The columns the estimator actually used.
+
+    Returns
+    -------
+    str
+        Hex digest. Identical data and columns give the identical digest on any machine
+        with the same byte order.
+    """
+    digest = hashlib.sha256()
+    for col in dict.fromkeys(columns):
+        series = data[col]
+        digest.update(str(col).encode())
+        digest.update(str(series.dtype).encode())
+        values = series.to_numpy()
+        if values.dtype == object or isinstance(series.dtype, pd.CategoricalDtype):
+            digest.update("\x1f".join(map(str, values.tolist())).encode())
+        else:
+            digest.update(np.ascontiguousarray(values).tobytes())
+    return digest.hexdigest()
+
+
+def interval(
+    estimate: float, std_error: float, level: float, df: float | None
+) -> tuple[float, float, float]:
+    """Two-sided Wald interval and p-value from a t (``df`` given) or normal reference.
+
+    Returns
+    -------
+    tuple of float
+        ``(ci_lower, ci_upper, p_value)``; p-values use survival functions, not ``1 - cdf``.
+    """
+    if not np.isfinite(std_error) or std_error < 0:
+        return (math.nan, math.nan, math.nan)
+    dist = stats.t(df) if df is not None and np.isfinite(df) else stats.norm()
+    crit = float(dist.isf((1.0 - level) / 2.0))
+    if std_error == 0:
+        p = 1.0 if estimate == 0 else 0.0
+        return (estimate, estimate, p)
+    p_value = float(2.0 * dist.sf(abs(estimate / std_error)))
+    return (estimate - crit * std_error, estimate + crit * std_error, p_value)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a result came from: enough to reproduce it.
+
+    Attributes
+    ----------
+    package_version : str
+        impacteval version that produced the result.
+    options : Mapping
+        The options actually used, after defaults were resolved.
+    data_fingerprint : str
+        SHA-256 of the input columns used (see :func:`fingerprint`).
+    seed : int or None
+        The integer seed, when randomness was involved and an int was given.
+    """
+
+    package_version: str = __version__
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    data_fingerprint: str = ""
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", _freeze(self.options))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (for audit records and JSON)."""
+        return {
+            "package_version": self.package_version,
+            "options": {k: _jsonable(v) for k, v in self.options.items()},
+            "data_fingerprint": self.data_fingerprint,
+            "seed": self.seed,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return repr(value)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return "nan" if np.isnan(value) else str(float(value))
+        if value != 0 and (abs(float(value)) < 10 ** (-digits) or abs(float(value)) >= 1e9):
+            return f"{value:.{digits}e}"
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A printable summary: a title, header facts and a table.
+
+    Render with :meth:`as_text`, :meth:`as_markdown`, :meth:`as_latex`, or let Jupyter call
+    ``_repr_html_``.
+    """
+
+    title: str
+    facts: tuple[tuple[str, str], ...]
+    table: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+    def _cells(self) -> tuple[list[str], list[list[str]]]:
+        header = [str(self.table.index.name or "")] + [str(c) for c in self.table.columns]
+        rows = [
+            [str(idx)] + [_fmt(v) for v in row]
+            for idx, row in zip(self.table.index, self.table.itertuples(index=False), strict=True)
+        ]
+        return header, rows
+
+    def as_text(self) -> str:
+        """Fixed-width plain text."""
+        header, rows = self._cells()
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        line = "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(header, widths, strict=True))
+        )
+        body = [
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+            for r in rows
+        ]
+        rule = "=" * max(len(line), len(self.title))
+        out = [self.title, rule]
+        kw = max((len(k) for k, _ in self.facts), default=0)
+        out += [f"{k.ljust(kw)} : {v}" for k, v in self.facts]
+        out += ["-" * len(rule), line, "-" * len(rule), *body, rule]
+        out += [f"Note: {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def as_markdown(self) -> str:
+        """GitHub-flavoured markdown."""
+        header, rows = self._cells()
+        out = [f"**{self.title}**", ""]
+        out += [f"- {k}: {v}" for k, v in self.facts]
+        out += [
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+        ]
+        out += ["| " + " | ".join(r) + " |" for r in rows]
+        out += [f"\n_Note: {n}_" for n in self.notes]
+        return "\n".join(out)
+
+    def as_latex(self) -> str:
+        """A LaTeX ``tabular`` (booktabs rules), with facts as a caption-like header."""
+
+        def esc(s: str) -> str:
+            for a, b in (
+                ("\\", r"\textbackslash{}"),
+                ("&", r"\&"),
+                ("%", r"\%"),
+                ("$", r"\$"),
+                ("#", r"\#"),
+                ("_", r"\_"),
+                ("{", r"\{"),
+                ("}", r"\}"),
+            ):
+                s = s.replace(a, b)
+            return s
+
+        header, rows = self._cells()
+        spec = "l" + "r" * (len(header) - 1)
+        out = [f"% {esc(self.title)}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule"]
+        out.append(" & ".join(esc(h) for h in header) + r" \\")
+        out.append(r"\midrule")
+        out += [" & ".join(esc(c) for c in r) + r" \\" for r in rows]
+        out.append(r"\bottomrule")
+        out.append(r"\end{tabular}")
+        out += [f"% {esc(k)}: {esc(v)}" for k, v in self.facts]
+        return "\n".join(out)
+
+    def _repr_html_(self) -> str:
+        header, rows = self._cells()
+        facts = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in self.facts
+        )
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+        )
+        notes = "".join(f"<p><em>Note: {html.escape(n)}</em></p>" for n in self.notes)
+        return (
+            f"<div><strong>{html.escape(self.title)}</strong>"
+            f"<table>{facts}</table><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>{notes}</div>"
+        )
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+
+@dataclass(frozen=True, kw_only=True)
+class EffectEstimate:
+    """One counterfactual effect estimate with its uncertainty.
+
+    Attributes
+    ----------
+    estimate, std_error, ci_lower, ci_upper, p_value : float
+        The effect, its standard error, the two-sided interval at ``level`` and the
+        two-sided p-value for a zero effect.
+    level : float
+        Confidence level of the interval (0.95 by default; never ``alpha``).
+    estimand : str
+        "ATE", "ATT", "ATC", ...
+    method : str
+        Human-readable name of the estimator and variance (e.g. "difference in means
+        (Neyman)").
+    n_obs, n_treated, n_control : int
+        Observations used (after dropping missing values) and per arm.
+    n_clusters : int or None
+        Clusters used for the variance, when clustered.
+    df : float or None
+        Degrees of freedom of the t reference distribution; None means normal.
+    ci_method : str
+        How the interval was formed: "t", "normal", "permutation", "bootstrap", ...
+    n_dropped : int
+        Rows dropped for missing values in the columns used (never dropped silently).
+    warnings : tuple of str
+        Warnings raised while estimating, kept with the result.
+    provenance : Provenance
+        Package version, resolved options, data fingerprint and seed.
+    details : Mapping
+        Design-specific extras (e.g. the full coefficient table); read-only.
+    """
+
+    estimate: float
+    std_error: float
+    ci_lower: float
+    ci_upper: float
+    p_value: float
+    level: float = 0.95
+    estimand: str = "ATE"
+    method: str = ""
+    n_obs: int = 0
+    n_treated: int | None = None
+    n_control: int | None = None
+    n_clusters: int | None = None
+    df: float | None = None
+    ci_method: str = "t"
+    statistic: float | None = None
+    outcome: str | None = None
+    n_dropped: int = 0
+    warnings: tuple[str, ...] = ()
+    provenance: Provenance = field(default_factory=Provenance)
+    details: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "details", _freeze(self.details))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_wald(
+        cls,
+        estimate: float,
+        std_error: float,
+        *,
+        level: float,
+        df: float | None,
+        **kwargs: Any,
+    ) -> EffectEstimate:
+        """Build a result whose interval and p-value are Wald (t if ``df`` else normal)."""
+        lo, hi, p = interval(float(estimate), float(std_error), level, df)
+        stat = float(estimate) / float(std_error) if std_error > 0 else math.nan
+        return cls(
+            estimate=float(estimate),
+            std_error=float(std_error),
+            ci_lower=lo,
+            ci_upper=hi,
+            p_value=p,
+            level=level,
+            df=None if df is None else float(df),
+            ci_method="t" if df is not None and np.isfinite(df) else "normal",
+            statistic=stat,
+            **kwargs,
+        )
+
+    def with_level(self, level: float) -> EffectEstimate:
+        """Return a new result with the Wald interval recomputed at ``level``.
+
+        Only defined for Wald intervals (``ci_method`` "t" or "normal"); others must be
+        recomputed by their estimator.
+        """
+        from impacteval._validation import check_level
+
+        check_level(level)
+        if self.ci_method not in ("t", "normal"):
+            raise ValueError(
+                f"with_level: the interval of this result was formed by {self.ci_method!r}; "
+                "rerun the estimator with the new `level` instead"
+            )
+        lo, hi, p = interval(self.estimate, self.std_error, level, self.df)
+        return replace(self, level=level, ci_lower=lo, ci_upper=hi, p_value=p)
+
+    # -- display ------------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """One-row DataFrame with snake_case columns that do not depend on the level."""
+        row: dict[str, Any] = {name: getattr(self, name) for name in RESULT_COLUMNS}
+        for name in (
+            "level",
+            "estimand",
+            "method",
+            "n_obs",
+            "n_treated",
+            "n_control",
+            "n_clusters",
+            "df",
+            "ci_method",
+            "n_dropped",
+        ):
+            row[name] = getattr(self, name)
+        return pd.DataFrame([row], index=pd.Index([self.outcome or "effect"], name="outcome"))
+
+    def _facts(self) -> tuple[tuple[str, str], ...]:
+        facts = [
+            ("Estimand", self.estimand),
+            ("Method", self.method),
+            ("Observations", _fmt(self.n_obs)),
+        ]
+        if self.n_treated is not None:
+            facts.append(("Treated / control", f"{self.n_treated:,} / {self.n_control or 0:,}"))
+        if self.n_clusters is not None:
+            facts.append(("Clusters", _fmt(self.n_clusters)))
+        if self.df is not None:
+            facts.append(("Degrees of freedom", _fmt(self.df, 2)))
+        facts.append(("Interval", f"{self.level:.0%} ({self.ci_method})"))
+        if self.n_dropped:
+            facts.append(("Rows dropped (missing)", _fmt(self.n_dropped)))
+        return tuple(facts)
+
+    def summary(self) -> Summary:
+        """A :class:`Summary` of the effect (and the coefficient table, when there is one)."""
+        table = self.to_frame()[list(RESULT_COLUMNS)]
+        coefs = self.details.get("coefficients")
+        if isinstance(coefs, pd.DataFrame):
+            table = coefs[list(RESULT_COLUMNS)]
+        return Summary(
+            title=f"{self.estimand}: {self.outcome or 'effect'}",
+            facts=self._facts(),
+            table=table,
+            notes=self.warnings,
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def __str__(self) -> str:
+        return self.summary().as_text()
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Point estimate with its confidence interval."""
+        from impacteval.plotting import plot_estimates
+
+        return plot_estimates(self.to_frame(), ax=ax)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EffectTable:
+    """Many effects indexed by design-specific columns (event time, group, period, ...).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Index columns (``index_columns``) followed by the five result columns.
+    index_columns : tuple of str
+        Names of the columns that identify each row, e.g. ``("event_time",)``.
+    overall : EffectEstimate or None
+        The overall effect, where one is defined.
+    level, estimand, method, n_obs, ci_method, warnings, provenance, details
+        As for :class:`EffectEstimate`.
+    """
+
+    table: pd.DataFrame
+    index_columns: tuple[str, ...]
+    overall: EffectEstimate | None = None
+    level: float = 0.95
+    estimand: str = "ATT"
+    method: str = ""
+    n_obs: int = 0
+    n_treated: int | None = None
+    n_control: int | None = None
+    n_clusters: int | None = None
+    df: float | None = None
+    ci_method: str = "t"
+    n_dropped: int = 0
+    warnings: tuple[str, ...] = ()
+    provenance: Provenance = field(default_factory=Provenance)
+    details: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        missing = [c for c in (*self.index_columns, *RESULT_COLUMNS) if c not in self.table.columns]
+        if missing:
+            raise ValueError(f"EffectTable.table lacks columns {missing}")
+        frozen = self.table.copy()
+        for col in frozen.columns:
+            arr = frozen[col].to_numpy()
+            if isinstance(arr, np.ndarray):
+                arr.flags.writeable = False
+        object.__setattr__(self, "table", frozen)
+        object.__setattr__(self, "details", _freeze(self.details))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+
+    def to_frame(self) -> pd.DataFrame:
+        """The index columns plus the five result columns (a fresh, writable copy)."""
+        return self.table.copy()
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def summary(self) -> Summary:
+        """A :class:`Summary` of every row (and the overall effect, if any)."""
+        table = self.table.set_index(list(self.index_columns))[list(RESULT_COLUMNS)]
+        if len(self.index_columns) > 1:
+            table.index = pd.Index(
+                [", ".join(map(str, i)) for i in table.index], name=", ".join(self.index_columns)
+            )
+        facts: list[tuple[str, str]] = [
+            ("Estimand", self.estimand),
+            ("Method", self.method),
+            ("Observations", _fmt(self.n_obs)),
+            ("Interval", f"{self.level:.0%} ({self.ci_method})"),
+        ]
+        if self.overall is not None:
+            o = self.overall
+            facts.append(("Overall", f"{_fmt(o.estimate)} (SE {_fmt(o.std_error)})"))
+        return Summary(
+            title=self.method or "Effects", facts=tuple(facts), table=table, notes=self.warnings
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def __str__(self) -> str:
+        return self.summary().as_text()
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Estimates with intervals against the (first) index column."""
+        from impacteval.plotting import plot_estimates
+
+        return plot_estimates(self.table.set_index(list(self.index_columns)), ax=ax)
+
+
+def result_fields(cls: type[EffectEstimate] | type[EffectTable]) -> Sequence[str]:
+    """Names of the dataclass fields of a result class (for tests and docs)."""
+    return [f.name for f in fields(cls)]
