@@ -57,6 +57,13 @@ def check_clusters_per_arm(z: np.ndarray, codes: np.ndarray, column: str) -> Non
         )
 
 
+def _label(value: object) -> str:
+    """Level label for a dummy's name: 2.0 -> "2" (label columns often load as float)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _dummies(labels: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
     codes, uniques = pd.factorize(labels, sort=True)
     if len(uniques) < 2:
@@ -64,7 +71,7 @@ def _dummies(labels: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
     mat = np.zeros((len(labels), len(uniques) - 1))
     rows = np.flatnonzero(codes > 0)
     mat[rows, codes[rows] - 1] = 1.0
-    return mat, [f"{name}[{u}]" for u in uniques[1:]]
+    return mat, [f"{name}[{_label(u)}]" for u in uniques[1:]]
 
 
 def regression(
