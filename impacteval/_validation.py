@@ -87,7 +87,8 @@ def check_choice(value: object, param: str, choices: Iterable[str]) -> str:
     """Require one of a fixed set of strings (case-sensitive), suggesting the closest."""
     options = list(choices)
     if not isinstance(value, str) or value not in options:
-        close = difflib.get_close_matches(str(value), options, n=1)
+        same_case = [o for o in options if o.lower() == str(value).lower()]
+        close = same_case or difflib.get_close_matches(str(value), options, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise DataValidationError(
             f"`{param}` must be one of {options}; received {_short(value)}{hint}"

@@ -41,7 +41,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse
 
-__all__ = ["SE_TYPES", "OLSFit", "fit_ols"]
+__all__ = ["SE_TYPES", "OLSFit", "fit_ols", "in_span_of_others"]
 
 SE_TYPES: tuple[str, ...] = (
     "classical",
@@ -106,6 +106,12 @@ def _keep_columns(r0: np.ndarray, tol: float) -> np.ndarray:
 def _r_factor(a: np.ndarray) -> np.ndarray:
     """The ``k x k`` triangular factor of a thin QR decomposition (LAPACK geqrf)."""
     return cast(np.ndarray, np.linalg.qr(a, mode="r"))
+
+
+def in_span_of_others(x: np.ndarray, j: int) -> bool:
+    """Whether column ``j`` of ``x`` is (numerically) a combination of the other columns."""
+    order = [c for c in range(x.shape[1]) if c != j] + [j]
+    return not bool(_keep_columns(_r_factor(x[:, order]), COLLINEARITY_TOL)[-1])
 
 
 def _group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:

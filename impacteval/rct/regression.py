@@ -16,7 +16,12 @@ from impacteval._validation import (
     prepare,
 )
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
-from impacteval.inference.variance import CLUSTER_SE_TYPES, SE_TYPES, fit_ols
+from impacteval.inference.variance import (
+    CLUSTER_SE_TYPES,
+    SE_TYPES,
+    fit_ols,
+    in_span_of_others,
+)
 from impacteval.results import EffectEstimate, Provenance, fingerprint, interval
 
 __all__ = ["regression"]
@@ -236,8 +241,11 @@ def regression(
         codes, n_groups = group_codes(frame[cluster])
         check_clusters_per_arm(z, codes, cluster)
 
-    fit = fit_ols(x, y, se_type=se_type, weights=w, clusters=codes, n_clusters=n_groups)
-    if not fit.kept[1]:
+    # a constant outcome is fitted as exact zeros (no rounding noise), the level restored
+    offset = float(y[0]) if np.ptp(y) == 0 else 0.0
+    fit = fit_ols(x, y - offset, se_type=se_type, weights=w, clusters=codes, n_clusters=n_groups)
+    fit.coef[0] += offset
+    if not fit.kept.all() and in_span_of_others(x, 1):
         raise DataValidationError(
             f"`treatment`: column {treatment!r} is collinear with the covariates or fixed "
             "effects; its effect is not identified"
