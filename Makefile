@@ -8,6 +8,7 @@ ifneq ($(wildcard $(SHARED_DATA)/.),)
 export IMPACTEVAL_DATA_DIR ?= $(SHARED_DATA)
 endif
 export MPLBACKEND := Agg
+LINT_PATHS := $(wildcard impacteval tests scripts benchmarks)
 
 .PHONY: demo test lint typecheck pytest clean
 
@@ -21,8 +22,8 @@ demo: $(BIN)/.installed
 	$(BIN)/impacteval demo
 
 test: $(BIN)/.installed
-	$(BIN)/ruff check impacteval tests scripts benchmarks
-	$(BIN)/ruff format --check impacteval tests scripts benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy impacteval
 	$(BIN)/python -m pytest -q
 
