@@ -39,6 +39,7 @@ from typing import cast
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 import scipy.sparse
 
 __all__ = ["SE_TYPES", "OLSFit", "fit_ols", "in_span_of_others"]
@@ -106,6 +107,18 @@ def _keep_columns(r0: np.ndarray, tol: float) -> np.ndarray:
 def _r_factor(a: np.ndarray) -> np.ndarray:
     """The ``k x k`` triangular factor of a thin QR decomposition (LAPACK geqrf)."""
     return cast(np.ndarray, np.linalg.qr(a, mode="r"))
+
+
+def _triangular_inverse(r: np.ndarray) -> np.ndarray:
+    """Inverse of an upper-triangular matrix by LAPACK ``dtrtri``.
+
+    Called directly because ``scipy.linalg.solve_triangular`` costs milliseconds of
+    Python overhead per call in SciPy 1.17, which dominates small regressions.
+    """
+    inv, info = scipy.linalg.lapack.dtrtri(np.asarray(r, dtype=float), lower=0)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"triangular factor is singular (dtrtri info={info})")
+    return np.asarray(inv)
 
 
 def in_span_of_others(x: np.ndarray, j: int) -> bool:
@@ -185,11 +198,12 @@ def fit_ols(
     signs = np.sign(np.diag(r1))
     signs[signs == 0] = 1.0
     r1 = r1 * signs[:, None]
-    q = scipy.linalg.solve_triangular(r1, xk.T, trans="T", lower=False).T  # X_k R^-1
-    qty = q.T @ yw
-    beta = scipy.linalg.solve_triangular(r1, qty, lower=False)
+    # R^-1 is only r x r, so Q = X_k R^-1 is one matrix product (a triangular solve with n
+    # right-hand sides is far slower in LAPACK than this GEMM)
+    rinv = _triangular_inverse(r1)
+    q = xk @ rinv
+    beta = rinv @ (q.T @ yw)
     resid_w = yw - xk @ beta
-    rinv = scipy.linalg.solve_triangular(r1, np.eye(rank), lower=False)
 
     df_vec = np.full(rank, float(n - rank))
     g_count: int | None = None
