@@ -264,7 +264,7 @@ class Summary:
         return self.as_text()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False)
 class EffectEstimate:
     """One counterfactual effect estimate with its uncertainty.
 
@@ -421,6 +421,14 @@ class EffectEstimate:
 
     def __str__(self) -> str:
         return self.summary().as_text()
+
+    def __repr__(self) -> str:
+        return (
+            f"EffectEstimate({self.estimand}={self.estimate:.6g}, std_error="
+            f"{self.std_error:.6g}, {self.level:.0%} CI [{self.ci_lower:.6g}, "
+            f"{self.ci_upper:.6g}], p_value={self.p_value:.4g}, n_obs={self.n_obs}, "
+            f"method={self.method!r})"
+        )
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Point estimate with its confidence interval."""
