@@ -20,6 +20,7 @@ __all__ = [
     "__version__",
     "datasets",
     "diagnostics",
+    "did",
     "exceptions",
     "inference",
     "plotting",
@@ -27,10 +28,11 @@ __all__ = [
     "reporting",
 ]
 
-# Design packages still to come (did, matching, synth, payments) join this set when built.
+# Design packages still to come (matching, synth, payments) join this set when built.
 _SUBMODULES = {
     "datasets",
     "diagnostics",
+    "did",
     "exceptions",
     "inference",
     "plotting",
