@@ -134,21 +134,6 @@ def _group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarr
     return np.asarray(indicator @ values)
 
 
-def _cluster_crossprods(q: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """``Q_g' Q_g`` for every cluster: a (G, r, r) array, one BLAS call per cluster."""
-    order = np.argsort(codes, kind="stable")
-    sorted_codes = codes[order]
-    starts = np.searchsorted(sorted_codes, np.arange(n_groups), side="left")
-    ends = np.searchsorted(sorted_codes, np.arange(n_groups), side="right")
-    qs = q[order]
-    r = q.shape[1]
-    out = np.empty((n_groups, r, r))
-    for g in range(n_groups):
-        block = qs[starts[g] : ends[g]]
-        out[g] = block.T @ block
-    return out
-
-
 def fit_ols(
     x: np.ndarray,
     y: np.ndarray,
@@ -157,6 +142,7 @@ def fit_ols(
     weights: np.ndarray | None = None,
     clusters: np.ndarray | None = None,
     n_clusters: int | None = None,
+    df_for: np.ndarray | None = None,
 ) -> OLSFit:
     """Fit OLS/WLS and a robust variance.
 
@@ -174,6 +160,9 @@ def fit_ols(
         Cluster codes ``0..G-1``; required by the ``CR*`` types.
     n_clusters : int, optional
         ``G``; computed from ``clusters`` when omitted.
+    df_for : array of int, optional
+        Columns whose CR2 (Bell-McCaffrey) df are needed (all by default; the others are
+        NaN). With many dummy columns, asking only for the slopes saves most of the work.
 
     Returns
     -------
@@ -218,7 +207,11 @@ def fit_ols(
             )
             meat = r1 @ vk_w @ r1.T  # back to Q coordinates: V = R^-1 meat R^-T
         elif se_type == "CR2":
-            meat, df_vec = _cr2(q, resid_w, rinv, clusters, g_count)
+            sel = None
+            if df_for is not None:
+                position = np.cumsum(keep) - 1
+                sel = np.array([position[j] for j in df_for if keep[j]], dtype=int)
+            meat, df_vec = _cr2(q, resid_w, rinv, clusters, g_count, sel)
         else:
             scores = _group_sum(q * resid_w[:, None], clusters, g_count)
             meat = scores.T @ scores
@@ -260,34 +253,84 @@ def fit_ols(
     )
 
 
-def _cr2(
-    q: np.ndarray, resid: np.ndarray, rinv: np.ndarray, clusters: np.ndarray, g: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """CR2 meat (in Q coordinates) and Bell-McCaffrey df for each coefficient."""
-    c = _cluster_crossprods(q, clusters, g)  # (G, r, r)
-    b = _group_sum(q * resid[:, None], clusters, g)  # (G, r) = Q_g' e_g
-    lam, vec = np.linalg.eigh(c)
-    lam = np.clip(lam, 0.0, 1.0)
-    one_minus = 1.0 - lam
-    ok = one_minus > _EIG_TOL
-    f = np.where(ok, 1.0 / np.sqrt(np.where(ok, one_minus, 1.0)), 0.0)  # (I-C)^-1/2 eig
-    # adjusted scores (I - C_g)^-1/2 b_g
-    proj = np.einsum("gji,gj->gi", vec, b)
-    adj = np.einsum("gij,gj->gi", vec, f * proj)
-    meat = adj.T @ adj
+def _cluster_batches(
+    q: np.ndarray, resid: np.ndarray, clusters: np.ndarray, g: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Spectral pieces of ``C_g = Q_g'Q_g`` for every cluster, batched by cluster size.
 
-    # Bell-McCaffrey df; w_p = R^-T e_p are the columns of rinv.T
-    w = rinv.T  # (r, r), column p is w_p
-    vw = np.einsum("gji,jp->gip", vec, w)  # V_g' w_p  -> (G, r, p)
-    a = np.einsum("gi,gip->gp", lam * f**2, vw**2)  # w' V diag(lam/(1-lam)) V' w
-    d = np.einsum("gij,gjp->gip", vec, (lam * f)[:, :, None] * vw)  # (G, r, p)
-    d2 = np.einsum("gip,gip->gp", d, d)  # ||d_g||^2
-    tr1 = a.sum(axis=0) - d2.sum(axis=0)
-    # ||D D'||_F^2 per coefficient: D_p D_p' = sum_g d_gp d_gp'
-    ddt = np.einsum("gip,gjp->pij", d, d)
-    tr2 = (a**2).sum(axis=0) - 2.0 * (a * d2).sum(axis=0) + np.einsum("pij,pij->p", ddt, ddt)
+    Returns ``(V, lam, b)`` per batch: ``C_g = V diag(lam) V'`` with ``V`` (batch, r, m)
+    orthonormal, ``m = min(n_g, r)``, and ``b = Q_g' e_g`` (batch, r). Small clusters
+    (``n_g < r``, e.g. one unit's periods when the design holds many dummies) are
+    diagonalised through the ``n_g x n_g`` matrix ``Q_g Q_g'``, large ones through the
+    ``r x r`` matrix ``Q_g'Q_g``: both cost O(n_g r min(n_g, r)).
+    """
+    order = np.argsort(clusters, kind="stable")
+    sizes = np.bincount(clusters, minlength=g)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    r = q.shape[1]
+    out = []
+    for size in np.unique(sizes):
+        members = np.flatnonzero(sizes == size)
+        rows = order[starts[members][:, None] + np.arange(size)[None, :]]  # (cnt, size)
+        qs = q[rows]  # (cnt, size, r)
+        b = np.einsum("csr,cs->cr", qs, resid[rows])
+        if size >= r:
+            lam, vec = np.linalg.eigh(np.matmul(qs.transpose(0, 2, 1), qs))
+        else:
+            lam, u = np.linalg.eigh(np.matmul(qs, qs.transpose(0, 2, 1)))
+            lam = np.clip(lam, 0.0, None)
+            pos = lam > _EIG_TOL
+            inv_root = np.where(pos, 1.0 / np.sqrt(np.where(pos, lam, 1.0)), 0.0)
+            vec = np.matmul(qs.transpose(0, 2, 1), u) * inv_root[:, None, :]
+            lam = np.where(pos, lam, 0.0)
+        out.append((vec, np.clip(lam, 0.0, 1.0), b))
+    return out
+
+
+def _cr2(
+    q: np.ndarray,
+    resid: np.ndarray,
+    rinv: np.ndarray,
+    clusters: np.ndarray,
+    g: int,
+    df_for: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """CR2 meat (in Q coordinates) and Bell-McCaffrey df (for the columns ``df_for``)."""
+    r = q.shape[1]
+    cols = np.arange(r) if df_for is None else np.asarray(df_for)
+    w = rinv.T[:, cols]  # column p is w_p = R^-T e_p
+    meat = np.zeros((r, r))
+    p = cols.size
+    sum_a = np.zeros(p)
+    sum_d2 = np.zeros(p)
+    sum_a2 = np.zeros(p)
+    sum_ad2 = np.zeros(p)
+    ddt = np.zeros((p, r, r))
+    for vec, lam, b in _cluster_batches(q, resid, clusters, g):
+        one_minus = 1.0 - lam
+        ok = one_minus > _EIG_TOL
+        f = np.where(ok, 1.0 / np.sqrt(np.where(ok, one_minus, 1.0)), 0.0)
+        # zero eigenvalues of C_g leave the residual untouched: (I - C)^-1/2 = I there
+        f = np.where(lam > 0, f, 1.0)
+        proj = np.einsum("crm,cr->cm", vec, b)
+        adj = b + np.einsum("crm,cm->cr", vec, (f - 1.0) * proj)
+        meat += adj.T @ adj
+        vw = np.matmul(vec.transpose(0, 2, 1), w)  # (cnt, m, p)
+        a = np.einsum("cm,cmp->cp", lam * f**2, vw**2)
+        d = np.matmul(vec, (lam * f)[:, :, None] * vw)  # (cnt, r, p)
+        d2 = np.einsum("crp,crp->cp", d, d)
+        sum_a += a.sum(axis=0)
+        sum_d2 += d2.sum(axis=0)
+        sum_a2 += (a**2).sum(axis=0)
+        sum_ad2 += (a * d2).sum(axis=0)
+        for j in range(p):
+            dj = d[:, :, j]
+            ddt[j] += dj.T @ dj
+    tr1 = sum_a - sum_d2
+    tr2 = sum_a2 - 2.0 * sum_ad2 + np.einsum("pij,pij->p", ddt, ddt)
+    df = np.full(r, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df = np.where(tr2 > 0, tr1**2 / tr2, np.nan)
+        df[cols] = np.where(tr2 > 0, tr1**2 / tr2, np.nan)
     return meat, df
 
 

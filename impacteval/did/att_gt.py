@@ -1,0 +1,617 @@
+"""Callaway & Sant'Anna (2021) group-time average treatment effects, as R ``did::att_gt``."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from impacteval._validation import (
+    check_choice,
+    check_columns,
+    check_dataframe,
+    check_level,
+    check_positive_int,
+    check_rng,
+    prepare,
+)
+from impacteval.did._cs_numerics import GroupTimeFit, estimate_group_time
+from impacteval.did.aggregate import (
+    AggregatedEffects,
+    Inference,
+    WaldTest,
+    build_aggregate,
+    infer,
+    pretrend_wald,
+    window_estimate,
+)
+from impacteval.exceptions import DataValidationError, ImpactEvalWarning
+from impacteval.results import EffectEstimate, EffectTable, Provenance, fingerprint
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["GroupTimeEffects", "att_gt"]
+
+_METHOD_LABELS = {
+    "dr": "doubly robust (DRDID::drdid_panel)",
+    "dr_imp": "improved doubly robust (DRDID::drdid_imp_panel)",
+    "ipw": "normalised IPW (DRDID::std_ipw_did_panel)",
+    "reg": "outcome regression (DRDID::reg_did_panel)",
+}
+
+
+class GroupTimeEffects(EffectTable):
+    """Group-time ATTs with their influence functions; aggregate without refitting.
+
+    ``table`` has the index columns ``group`` and ``time`` followed by the five result
+    columns and ``event_time``, ``base_period``, ``n_treated``, ``n_control``. ``overall``
+    is the ``"simple"`` aggregation's overall ATT. ``details`` holds ``influence`` (an
+    ``n_units x n_cells`` array, columns in table order), ``units`` (the unit label of each
+    influence-function row), ``fit`` (the numerics' :class:`GroupTimeFit`), ``inference``
+    and ``critical_value``.
+    """
+
+    # -- internals -----------------------------------------------------------------------
+    @property
+    def _fit(self) -> GroupTimeFit:
+        fit = self.details["fit"]
+        if not isinstance(fit, GroupTimeFit):  # pragma: no cover - constructed internally
+            raise TypeError("GroupTimeEffects.details['fit'] is not a GroupTimeFit")
+        return fit
+
+    def _inference(self, bootstrap: int | bool | None, level: float | None) -> Inference:
+        how = self.details["_how"]
+        if not isinstance(how, Inference):  # pragma: no cover - constructed internally
+            raise TypeError("GroupTimeEffects.details['_how'] is not an Inference")
+        draws = how.bootstrap
+        if bootstrap is False:
+            draws = None
+        elif bootstrap is not None and bootstrap is not True:
+            draws = check_positive_int(bootstrap, "bootstrap", minimum=2)
+        elif bootstrap is True and draws is None:
+            draws = 1000
+        lvl = how.level if level is None else check_level(level)
+        return Inference(
+            level=lvl, clusters=how.clusters, n_clusters=how.n_clusters, bootstrap=draws
+        )
+
+    def _base(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "n_obs": self.n_obs,
+            "n_treated": self.n_treated,
+            "n_control": self.n_control,
+            "n_dropped": self.n_dropped,
+            "outcome": self.details.get("outcome"),
+            "warnings": self.warnings,
+            "provenance": self.provenance,
+        }
+
+    # -- public --------------------------------------------------------------------------
+    def aggregate(
+        self,
+        kind: str = "group",
+        *,
+        min_e: float | None = None,
+        max_e: float | None = None,
+        balance_e: int | None = None,
+        bootstrap: int | bool | None = None,
+        rng: int | np.random.Generator | None = None,
+        level: float | None = None,
+    ) -> AggregatedEffects:
+        """Aggregate the ATT(g, t) as R ``did::aggte``.
+
+        Parameters
+        ----------
+        kind : {"simple", "dynamic", "group", "calendar"}
+            ``simple``: post-treatment cells weighted by cohort size. ``dynamic``: by event
+            time ``e = t - g`` (overall = mean over ``e >= 0``). ``group``: per cohort
+            (mean of its post-treatment cells; overall weighted by cohort size).
+            ``calendar``: per period (overall = mean over periods).
+        min_e, max_e : float, optional
+            Event-time window (``dynamic``); ``max_e`` also caps the cells of ``simple``
+            and ``group`` (as R).
+        balance_e : int, optional
+            ``dynamic`` only: keep cohorts observed for at least ``balance_e`` periods after
+            treatment and event times ``balance_e - (T_max - T_min) .. balance_e``.
+        bootstrap : int, bool or None
+            None: as the table was computed. False: analytic SEs. An int (or True =
+            1,000): multiplier-bootstrap draws with simultaneous bands for the rows.
+        rng : int or numpy.random.Generator, optional
+            Seed or generator for the bootstrap.
+        level : float, optional
+            Confidence level (default: the table's).
+
+        Returns
+        -------
+        AggregatedEffects
+            Rows of the aggregation with SEs from the aggregated influence function
+            (including the estimated cohort-share term, ``did:::wif``) and ``.overall``.
+        """
+        how = self._inference(bootstrap, level)
+        gen, _ = check_rng(rng)
+        return build_aggregate(
+            self._fit,
+            kind,
+            how,
+            gen,
+            min_e=min_e,
+            max_e=max_e,
+            balance_e=balance_e,
+            base=self._base(),
+        )
+
+    def aggregate_window(
+        self,
+        *,
+        cohorts: Iterable[float] | None = None,
+        periods: Iterable[float] | None = None,
+        event_times: Iterable[float] | None = None,
+        bootstrap: int | bool | None = None,
+        rng: int | np.random.Generator | None = None,
+        level: float | None = None,
+    ) -> EffectEstimate:
+        """Average of the chosen cells, weighted by cohort size, with an IF-based SE.
+
+        Cells are those whose cohort is in ``cohorts``, period in ``periods`` and event
+        time in ``event_times`` (each filter optional). Unless ``event_times`` is given only
+        post-treatment cells (``t >= g``) are used. The influence function includes the
+        estimated cohort-share term, as ``did::aggte`` does for its averages.
+        """
+        how = self._inference(bootstrap, level)
+        gen, _ = check_rng(rng)
+        return window_estimate(
+            self._fit,
+            how,
+            gen,
+            cohorts=cohorts,
+            periods=periods,
+            event_times=event_times,
+            base=self._base(),
+        )
+
+    def pretrend_test(self) -> WaldTest:
+        """Wald test that every pre-treatment ATT(g, t) is zero (R did's pre-test).
+
+        ``n b' V^-1 b`` with ``V`` the influence-function covariance of the pre-treatment
+        cells (clustered when the table is); chi-square with one df per cell.
+        """
+        return pretrend_wald(self._fit, self._inference(False, None))
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """ATT(g, t) against time, one series per cohort (pre-periods blue, post red)."""
+        from impacteval.did._cs_plot import plot_group_time
+
+        return plot_group_time(self, ax=ax)
+
+
+def _as_list(value: str | Sequence[str] | None, param: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    try:
+        items = list(value)
+    except TypeError:
+        raise DataValidationError(
+            f"`{param}` must be a column name or a sequence of column names; "
+            f"received {type(value).__name__}"
+        ) from None
+    for item in items:
+        if not isinstance(item, str):
+            raise DataValidationError(
+                f"`{param}` must contain column names (str); received {item!r}"
+            )
+    return items
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _unit_invariant(
+    values: pd.Series, unit_codes: np.ndarray, n_units: int, param: str, column: str
+) -> np.ndarray:
+    """The per-unit value of a column that must not vary within unit."""
+    codes, uniques = pd.factorize(values, sort=True)
+    first = np.full(n_units, -1, dtype=np.intp)
+    first[unit_codes[::-1]] = codes[::-1]
+    if np.any(codes != first[unit_codes]):
+        bad = int(unit_codes[np.flatnonzero(codes != first[unit_codes])[0]])
+        raise DataValidationError(
+            f"`{param}`: column {column!r} changes within a unit (e.g. the unit with index "
+            f"{bad} in sorted order); it must be constant within each unit"
+        )
+    return np.asarray(uniques.to_numpy()[first])
+
+
+def att_gt(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    covariates: Sequence[str] = (),
+    control_group: str = "never_treated",
+    method: str = "dr",
+    base_period: str = "varying",
+    anticipation: int = 0,
+    weights: str | None = None,
+    cluster: str | None = None,
+    bootstrap: int | None = None,
+    rng: int | np.random.Generator | None = None,
+    level: float = 0.95,
+) -> GroupTimeEffects:
+    """Group-time average treatment effects ATT(g, t) (Callaway & Sant'Anna 2021).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long panel: one row per unit and period.
+    outcome, unit, time : str
+        Outcome column, unit identifier, and (numeric) period column.
+    cohort : str
+        First period in which the unit is treated; 0 or missing = never treated. Cohorts
+        later than the last period (plus ``anticipation``) count as never treated.
+    covariates : sequence of str
+        Covariates for conditional parallel trends; each cell uses their values in the
+        earlier of its base period and its period (as R did for balanced panels).
+    control_group : {"never_treated", "not_yet_treated"}
+        Comparison units: never treated, or also those not yet treated by
+        ``max(t, base) + anticipation``.
+    method : {"dr", "ipw", "reg", "dr_imp"}
+        2x2 estimator: ``dr`` doubly robust (DRDID ``drdid_panel``, what R ``did`` uses),
+        ``ipw`` normalised IPW (``std_ipw_did_panel``), ``reg`` outcome regression
+        (``reg_did_panel``), ``dr_imp`` improved doubly robust with inverse-probability
+        tilting (``drdid_imp_panel``). Without covariates all reduce to the 2x2 DiD.
+    base_period : {"varying", "universal"}
+        ``varying``: pre-treatment cells compare ``t`` with ``t - 1``; ``universal``: every
+        cell uses ``g - 1 - anticipation`` (that cell is reported as 0 with no SE).
+    anticipation : int
+        Periods before ``cohort`` in which units may already react.
+    weights : str, optional
+        Sampling weights (non-negative, constant within unit), normalised to mean one.
+    cluster : str, optional
+        Cluster column (constant within unit). Units are always clusters; a coarser
+        cluster gives cluster-sum influence-function SEs (``did``'s ``clustervars``).
+    bootstrap : int, optional
+        Multiplier-bootstrap draws (Rademacher weights, as R did / BMisc): SEs from the
+        bootstrap IQR and ``ci_lower``/``ci_upper`` a simultaneous band (sup-t critical
+        value). None (default): analytic SEs and pointwise normal intervals.
+    rng : int or numpy.random.Generator, optional
+        Seed or generator for the bootstrap.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    GroupTimeEffects
+        One row per (group, time) with the five result columns; ``.aggregate()``,
+        ``.aggregate_window()``, ``.pretrend_test()`` and ``.plot()``. ``overall`` is the
+        simple (cohort-size weighted) average of post-treatment cells.
+
+    Raises
+    ------
+    DataValidationError
+        Missing columns, duplicate unit-period rows, a cohort, weight or cluster that
+        changes within a unit, no never-treated units with ``control_group =
+        "never_treated"``, a cell without controls, overlap failure or a singular design
+        in a cell (the message names the cell and the covariates), bad arguments.
+
+    Notes
+    -----
+    Identification: staggered, irreversible adoption; (conditional) parallel trends of
+    each cohort with the control group between the base period and ``t``; no anticipation
+    beyond ``anticipation`` periods. ATT(g, t) is estimated by the 2x2 DiD between cohort
+    ``g`` and the controls over (base, ``t``). Each cell's influence function (DRDID's,
+    rescaled by ``n / n_cell`` to the ``n`` units) gives the SEs ``sqrt(sum_i IF_i^2) / n``
+    (cluster sums with ``cluster``), the Wald pre-test and every aggregation, exactly as R
+    ``did`` 2.x. Units not observed in every period are dropped (warning; count in
+    ``details["n_units_unbalanced"]``), as are units treated in the first period (no
+    pre-period; count in ``details["n_units_treated_first_period"]``).
+
+    References
+    ----------
+    Callaway, B. & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time
+    periods. Journal of Econometrics 225(2), 200-230. Sant'Anna, P. H. C. & Zhao, J. (2020).
+    Doubly robust difference-in-differences estimators. Journal of Econometrics 219(1),
+    101-122. R: ``did::att_gt``, ``did::aggte`` (did 2.5), ``DRDID``.
+
+    Examples
+    --------
+    >>> import impacteval as ie
+    >>> from impacteval.did.att_gt import att_gt
+    >>> mpdta = ie.datasets.load("mpdta")
+    >>> res = att_gt(mpdta, outcome="lemp", unit="countyreal", time="year",
+    ...              cohort="first_treat", method="reg")
+    >>> round(float(res.table["estimate"].iloc[0]), 4)
+    -0.0105
+    >>> round(res.aggregate("dynamic").overall.estimate, 4)
+    -0.0772
+    """
+    level = check_level(level)
+    control_group = check_choice(
+        control_group, "control_group", ("never_treated", "not_yet_treated")
+    )
+    method = check_choice(method, "method", ("dr", "ipw", "reg", "dr_imp"))
+    base_period = check_choice(base_period, "base_period", ("varying", "universal"))
+    anticipation = check_positive_int(anticipation, "anticipation", minimum=0)
+    if bootstrap is not None:
+        bootstrap = check_positive_int(bootstrap, "bootstrap", minimum=2)
+    gen, seed = check_rng(rng)
+    covs = _as_list(covariates, "covariates")
+    frame = check_dataframe(data)
+    for name, col in (("outcome", outcome), ("unit", unit), ("time", time), ("cohort", cohort)):
+        if not isinstance(col, str):
+            raise DataValidationError(f"`{name}` must be a column name (str); received {col!r}")
+    check_columns(frame, outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covs)
+    check_columns(frame, weights=weights, cluster=cluster)
+
+    # cohort: 0, missing or +inf all mean never treated
+    cohort_col = frame[cohort]
+    if not pd.api.types.is_numeric_dtype(cohort_col.dtype) or pd.api.types.is_bool_dtype(
+        cohort_col.dtype
+    ):
+        raise DataValidationError(
+            f"`cohort`: column {cohort!r} must be numeric (first treated period, 0 = never); "
+            f"received dtype {cohort_col.dtype}"
+        )
+    cohort_values = cohort_col.to_numpy(dtype=float, na_value=np.nan)
+    cohort_values = np.where(
+        np.isnan(cohort_values) | np.isposinf(cohort_values), 0.0, cohort_values
+    )
+    if np.any(cohort_values < 0):
+        raise DataValidationError(
+            f"`cohort`: column {cohort!r} must be a period (>= 0, 0 = never treated); received "
+            f"negative values"
+        )
+    cohort_key = "__cohort__" if cohort in (outcome, unit, time, *covs) else cohort
+    work = pd.DataFrame(
+        {c: frame[c] for c in dict.fromkeys([outcome, unit, time, *covs, weights, cluster]) if c}
+    )
+    work[cohort_key] = cohort_values
+    prepared = prepare(
+        work,
+        numeric={
+            "outcome": outcome,
+            "time": time,
+            "cohort": cohort_key,
+            "covariates": covs,
+            "weights": weights,
+        },
+        labels={"unit": unit, "cluster": cluster},
+        outcome_param="outcome",
+    )
+    df = prepared.frame
+    caught: list[str] = []
+
+    def note(msg: str, category: type[Warning] = ImpactEvalWarning) -> None:
+        warnings.warn(msg, category, stacklevel=3)
+        caught.append(msg)
+
+    # -- panel structure -----------------------------------------------------------------
+    ucodes, ulabels = pd.factorize(df[unit], sort=True)
+    tvals = df[time].to_numpy(dtype=float)
+    periods = np.unique(tvals)
+    tcodes = np.searchsorted(periods, tvals)
+    n_units, n_periods = len(ulabels), periods.size
+    if n_periods < 2:
+        raise DataValidationError(
+            f"`time`: column {time!r} has {n_periods} distinct period; at least 2 are needed"
+        )
+    cell_id = ucodes.astype(np.int64) * n_periods + tcodes
+    if np.unique(cell_id).size != cell_id.size:
+        dup = pd.Series(cell_id).duplicated(keep=False).to_numpy()
+        first = int(np.flatnonzero(dup)[0])
+        raise DataValidationError(
+            f"`unit`/`time`: {int(dup.sum())} rows share a (unit, period) with another row, "
+            f"e.g. unit {ulabels[ucodes[first]]!r} in period {_fmt(tvals[first])}; a panel "
+            "has one row per unit and period"
+        )
+    unit_cohort = _unit_invariant(df[cohort_key], ucodes, n_units, "cohort", cohort).astype(float)
+    unit_w = np.ones(n_units)
+    if weights is not None:
+        unit_w = _unit_invariant(df[weights], ucodes, n_units, "weights", weights).astype(float)
+        if np.any(unit_w < 0) or unit_w.sum() <= 0:
+            raise DataValidationError(
+                f"`weights`: column {weights!r} must be non-negative with a positive sum"
+            )
+    unit_cluster: np.ndarray | None = None
+    if cluster is not None and cluster != unit:
+        unit_cluster = _unit_invariant(df[cluster], ucodes, n_units, "cluster", cluster)
+
+    counts = np.bincount(ucodes, minlength=n_units)
+    keep_unit = counts == n_periods
+    n_unbalanced = int((~keep_unit).sum())
+    if n_unbalanced:
+        note(
+            f"{n_unbalanced} units are not observed in all {n_periods} periods and were "
+            "dropped to balance the panel (as R did); see details['n_units_unbalanced']"
+        )
+    unit_cohort = np.where(unit_cohort == 0, np.inf, unit_cohort)
+    asif_never = np.isfinite(unit_cohort) & (unit_cohort > periods[-1] + anticipation)
+    unit_cohort[asif_never] = np.inf
+    first_treated = (
+        np.isfinite(unit_cohort) & (unit_cohort <= periods[0] + anticipation) & keep_unit
+    )
+    n_first = int(first_treated.sum())
+    if n_first:
+        note(
+            f"dropped {n_first} units already treated in the first period "
+            f"{_fmt(periods[0])}{f' (with anticipation = {anticipation})' if anticipation else ''}"
+            ": they have no pre-treatment period; see details['n_units_treated_first_period']"
+        )
+    keep_unit &= ~first_treated
+    if not keep_unit.any():
+        raise DataValidationError("no units remain after balancing the panel")
+
+    # wide arrays
+    y_full = np.full((n_units, n_periods), np.nan)
+    y_full[ucodes, tcodes] = df[outcome].to_numpy(dtype=float)
+    x_full: np.ndarray | None = None
+    if covs:
+        x_full = np.full((n_units, n_periods, len(covs)), np.nan)
+        x_full[ucodes, tcodes, :] = df[covs].to_numpy(dtype=float)
+    sel = np.flatnonzero(keep_unit)
+    y = y_full[sel]
+    x = None if x_full is None else x_full[sel]
+    unit_cohort, unit_w = unit_cohort[sel], unit_w[sel]
+    units = ulabels[sel]
+    if unit_w.sum() <= 0:
+        raise DataValidationError("`weights`: the kept units have zero total weight")
+    unit_w = unit_w / unit_w.mean()
+
+    never = ~np.isfinite(unit_cohort)
+    groups_all = np.unique(unit_cohort[~never])
+    if not never.any():
+        if control_group == "never_treated":
+            raise DataValidationError(
+                f"`cohort`: column {cohort!r} has no never-treated units (0 or missing), so "
+                "control_group='never_treated' has no controls; use "
+                "control_group='not_yet_treated'"
+            )
+        latest = float(groups_all.max())
+        keep_t = periods < latest - anticipation
+        note(
+            f"no never-treated units: periods from {_fmt(latest - anticipation)} on are dropped "
+            f"and cohort {_fmt(latest)} serves only as a not-yet-treated control (as R did)"
+        )
+        periods, y = periods[keep_t], y[:, keep_t]
+        x = None if x is None else x[:, keep_t, :]
+        groups_all = groups_all[groups_all < latest]
+    groups = groups_all[groups_all > periods[0] + anticipation]
+    if groups.size == 0:
+        raise DataValidationError(
+            f"`cohort`: no treated cohort has a pre-treatment period in the data (periods "
+            f"{_fmt(periods[0])}..{_fmt(periods[-1])}); nothing to estimate"
+        )
+    if control_group == "never_treated" and never.sum() < len(covs) + 5:
+        raise DataValidationError(
+            f"only {int(never.sum())} never-treated units: too few to serve as controls with "
+            f"{len(covs)} covariates (R did requires at least {len(covs) + 5}); use "
+            "control_group='not_yet_treated'"
+        )
+
+    clusters: np.ndarray | None = None
+    n_clusters: int | None = None
+    if unit_cluster is not None:
+        ccodes, cuniq = pd.factorize(pd.Series(unit_cluster[sel]), sort=True)
+        clusters, n_clusters = ccodes.astype(np.intp), len(cuniq)
+        if n_clusters < 2:
+            raise DataValidationError(
+                f"`cluster`: column {cluster!r} must give at least 2 clusters; received "
+                f"{n_clusters}"
+            )
+
+    fit = estimate_group_time(
+        y,
+        unit_cohort,
+        periods,
+        groups,
+        x=x,
+        weights=unit_w,
+        control_group=control_group,
+        base_period=base_period,
+        anticipation=float(anticipation),
+        method=method,
+        covariate_names=tuple(covs),
+    )
+    how = Inference(level=level, clusters=clusters, n_clusters=n_clusters, bootstrap=bootstrap)
+    cols, _ = infer(fit.att, fit.influence, how, gen, uniform=True)
+
+    integer_periods = bool(np.all(np.mod(np.r_[periods, groups], 1) == 0))
+
+    def as_out(values: np.ndarray) -> np.ndarray:
+        return values.astype(np.int64) if integer_periods else values
+
+    table = pd.DataFrame(
+        {
+            "group": as_out(fit.group),
+            "time": as_out(fit.time),
+            "estimate": fit.att,
+            "std_error": cols.se,
+            "ci_lower": cols.ci_lower,
+            "ci_upper": cols.ci_upper,
+            "p_value": cols.p_value,
+            "event_time": as_out(fit.time - fit.group),
+            "base_period": as_out(fit.base),
+            "n_treated": fit.n_treated,
+            "n_control": fit.n_control,
+        }
+    )
+    label = (
+        f"Callaway-Sant'Anna ATT(g,t), {_METHOD_LABELS[method]}, "
+        f"{control_group.replace('_', '-')} controls, {base_period} base period"
+        f"{f', anticipation {anticipation}' if anticipation else ''}; {how.label}"
+    )
+    options = {
+        "outcome": outcome,
+        "unit": unit,
+        "time": time,
+        "cohort": cohort,
+        "covariates": covs,
+        "control_group": control_group,
+        "method": method,
+        "base_period": base_period,
+        "anticipation": anticipation,
+        "weights": weights,
+        "cluster": cluster,
+        "bootstrap": bootstrap,
+        "level": level,
+        "bootstrap_weights": "rademacher" if bootstrap else None,
+    }
+    used = [c for c in dict.fromkeys([outcome, unit, time, cohort, *covs, weights, cluster]) if c]
+    provenance = Provenance(options=options, data_fingerprint=fingerprint(frame, used), seed=seed)
+    n_rows = int(sel.size * periods.size)
+    n_treated = int((~never).sum())
+    base: dict[str, Any] = {
+        "method": label,
+        "n_obs": n_rows,
+        "n_treated": n_treated,
+        "n_control": int(never.sum()),
+        "n_dropped": prepared.n_dropped,
+        "outcome": outcome,
+        "warnings": tuple(caught),
+        "provenance": provenance,
+    }
+    simple = build_aggregate(
+        fit, "simple", how, gen, min_e=None, max_e=None, balance_e=None, base=base
+    )
+    return GroupTimeEffects(
+        table=table,
+        index_columns=("group", "time"),
+        overall=simple.overall,
+        level=level,
+        estimand="ATT",
+        method=label,
+        n_obs=n_rows,
+        n_treated=n_treated,
+        n_control=int(never.sum()),
+        n_clusters=n_clusters,
+        df=None,
+        ci_method=cols.ci_method,
+        n_dropped=prepared.n_dropped,
+        warnings=tuple(caught),
+        provenance=provenance,
+        details={
+            "influence": fit.influence,
+            "units": np.asarray(units),
+            "fit": fit,
+            "_how": how,
+            "outcome": outcome,
+            "critical_value": cols.crit,
+            "inference": how.label,
+            "n_units": int(sel.size),
+            "n_units_unbalanced": n_unbalanced,
+            "n_units_treated_first_period": n_first,
+            "n_units_as_if_never_treated": int(asif_never.sum()),
+            "groups": [int(g) if integer_periods else float(g) for g in groups],
+            "periods": [int(p) if integer_periods else float(p) for p in periods],
+            "bootstrap_weights": "rademacher" if bootstrap else None,
+        },
+    )
