@@ -23,6 +23,10 @@ if "IMPACTEVAL_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
 
 REFERENCE_DATA = ROOT / "tests" / "reference" / "data"
 
+# generators of reference values run in their own environments (peer packages that are not
+# dependencies); they are scripts, not tests, and must not be imported by --doctest-modules
+collect_ignore_glob = ["reference/peers/*.py"]
+
 
 @pytest.fixture(scope="session")
 def nsw() -> pd.DataFrame:
