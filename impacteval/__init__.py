@@ -23,18 +23,20 @@ __all__ = [
     "did",
     "exceptions",
     "inference",
+    "payments",
     "plotting",
     "rct",
     "reporting",
 ]
 
-# Design packages still to come (matching, synth, payments) join this set when built.
+# Design packages still to come (matching, synth) join this set when built.
 _SUBMODULES = {
     "datasets",
     "diagnostics",
     "did",
     "exceptions",
     "inference",
+    "payments",
     "plotting",
     "rct",
     "reporting",

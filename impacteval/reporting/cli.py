@@ -47,9 +47,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="impacteval", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="analyse the embedded sample trial and print the results")
+    p_settle = sub.add_parser("settle", help="settle an outcome contract on estimates (JSON)")
+    p_settle.add_argument("contract", help="contract TOML file")
+    p_settle.add_argument("inputs", help='JSON: {metric_id: {"estimate": x, "std_error": s}}')
+    p_settle.add_argument("--audit-out", default=None, help="write the audit record (JSON)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return _demo()
+    if args.command == "settle":
+        from impacteval.payments.cli import settle_command
+
+        return int(settle_command(args.contract, args.inputs, args.audit_out))
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2
 

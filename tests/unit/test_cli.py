@@ -35,3 +35,30 @@ def test_unknown_command_fails_cleanly() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["nonsense"])
     assert exc.value.code == 2
+
+
+def test_settle_command_prints_settlement_and_writes_audit(
+    tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    inputs = Path(str(tmp_path)) / "inputs.json"
+    inputs.write_text(json.dumps({"kmc_babies": 3_100}))
+    audit = Path(str(tmp_path)) / "audit.json"
+    code = main(
+        [
+            "settle",
+            str(root / "contracts" / "cameroon_kmc.toml"),
+            str(inputs),
+            "--audit-out",
+            str(audit),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "2,430,000.00" in out and "total cap 2430000 binds" in out
+    record = json.loads(audit.read_text())
+    assert len(record["audit"]["contract_sha256"]) == 64
+    assert record["total"] == "2430000.00"

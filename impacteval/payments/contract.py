@@ -1,0 +1,194 @@
+"""The :class:`Contract` object: a validated contract that settles on estimates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from impacteval.payments.audit import audit_record, sha256
+from impacteval.payments.engine import Outcome, run
+from impacteval.payments.inputs import MetricInput, normalise_inputs
+from impacteval.payments.schema import ContractSpec
+from impacteval.payments.settle import Settlement, lines_frame, metrics_frame
+from impacteval.payments.validate import parse_spec, read_document
+from impacteval.payments.waterfall import waterfall
+from impacteval.results import Summary
+
+__all__ = ["Contract"]
+
+
+@dataclass(frozen=True)
+class Contract:
+    """An outcome contract read from TOML.
+
+    Attributes
+    ----------
+    spec : ContractSpec
+        The validated, typed contract.
+    origin : str
+        The file it was read from, or ``"<string>"``.
+
+    Examples
+    --------
+    >>> c = Contract.from_toml('''
+    ... [contract]
+    ... name = "Demo"
+    ... currency = "USD"
+    ... [metrics.jobs]
+    ... input = "count"
+    ... [payments.jobs]
+    ... rule = "linear"
+    ... metric = "jobs"
+    ... price = "1500.00"
+    ... cap = "100000"
+    ... ''')
+    >>> c.settle({"jobs": 80}).total
+    Decimal('100000.00')
+    """
+
+    spec: ContractSpec
+    origin: str = "<string>"
+
+    @classmethod
+    def from_toml(cls, source: str | Path) -> Contract:
+        """Read a contract from a path (``Path`` or a one-line string) or TOML text.
+
+        Raises
+        ------
+        ContractError
+            The file is missing, the TOML is invalid, or the contract fails validation
+            (the message names the key path and suggests the right key for a typo).
+        """
+        document, origin = read_document(source)
+        return cls(parse_spec(document), origin)
+
+    @property
+    def name(self) -> str:
+        """The contract's name."""
+        return self.spec.info.name
+
+    @property
+    def currency(self) -> str:
+        """ISO 4217 currency code."""
+        return self.spec.info.currency
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the canonical parsed contract (comments and layout do not count)."""
+        return sha256(dict(self.spec.document))
+
+    @property
+    def input_metrics(self) -> tuple[str, ...]:
+        """Metric ids that settlement inputs must supply."""
+        return tuple(m.id for m in self.spec.metrics if not m.is_blend)
+
+    def _run(
+        self, inputs: Mapping[str, Any], partial: bool
+    ) -> tuple[dict[str, MetricInput], Outcome]:
+        norm = normalise_inputs(self.spec, inputs, partial=partial)
+        return norm, run(self.spec, norm)
+
+    def settle(self, inputs: Mapping[str, Any], *, partial: bool = False) -> Settlement:
+        """Settle the contract.
+
+        Parameters
+        ----------
+        inputs : mapping
+            ``{metric_id: EffectEstimate | number | mapping}``. A mapping may give
+            ``estimate``, ``std_error``, ``df``, ``n_obs``, ``treated_rate``,
+            ``control_rate``, ``units`` or ``value``; a rate-card metric takes
+            ``{person_id: {outcome: count}}``.
+        partial : bool, default False
+            Allow missing metrics (an interim settlement): components that need them are
+            "pending" and pay nothing.
+
+        Returns
+        -------
+        Settlement
+
+        Raises
+        ------
+        DataValidationError
+            Unknown, missing or malformed inputs.
+
+        Notes
+        -----
+        Deterministic: the same contract and inputs give the same lines, total and
+        ``audit["result_sha256"]``, whatever the order of ``inputs``.
+        """
+        norm, outcome = self._run(inputs, partial)
+        investor = None
+        inv = self.spec.investment
+        if inv is not None:
+            investor = waterfall(
+                inv.principal,
+                max(outcome.outcome_total, Decimal(0)),
+                guarantee=inv.guarantee,
+                first_loss=inv.first_loss,
+                irr_cap=inv.irr_cap,
+                drawn_on=inv.drawn_on,
+                paid_on=inv.paid_on,
+            )
+        audit = audit_record(self.name, self.currency, self.spec.document, norm, outcome)
+        if investor is not None:
+            audit["investor"] = investor.to_dict()
+        return Settlement(
+            contract=self.name,
+            currency=self.currency,
+            total=outcome.total,
+            outcome_total=outcome.outcome_total,
+            lines=lines_frame(outcome),
+            metrics=metrics_frame(outcome),
+            triggers=outcome.triggers,
+            investor=investor,
+            audit=audit,
+        )
+
+    def summary(self) -> Summary:
+        """The contract's terms: one row per payment component."""
+        rows = []
+        for c in self.spec.payments:
+            limits = ", ".join(
+                f"{k} {v}" for k, v in (("cap", c.cap), ("floor", c.floor)) if v is not None
+            )
+            rows.append(
+                {
+                    "component": c.id,
+                    "rule": c.rule,
+                    "metrics": ", ".join(c.metrics_used()),
+                    "when": ", ".join(c.when),
+                    "limits": limits,
+                    "outcome": c.outcome,
+                }
+            )
+        caps = self.spec.caps
+        facts = [
+            ("Currency", self.currency),
+            (
+                "Rounding",
+                f"{self.spec.info.rounding} "
+                f"{self.spec.info.rounding_mode} at {', '.join(self.spec.info.round_at)}",
+            ),
+        ]
+        if caps.total is not None:
+            facts.append(("Total cap", f"{caps.total:,}"))
+        facts.append(("SHA-256", self.sha256[:16]))
+        return Summary(
+            title=f"Contract: {self.name}",
+            facts=tuple(facts),
+            table=pd.DataFrame(rows).set_index("component"),
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def __repr__(self) -> str:
+        return (
+            f"Contract(name={self.name!r}, currency={self.currency!r}, "
+            f"metrics={list(self.input_metrics)}, payments={len(self.spec.payments)})"
+        )

@@ -1,0 +1,246 @@
+"""The settlement engine: metric values -> triggers -> component amounts -> limits.
+
+Order of operations (each step is recorded in the ``bound`` column of a line):
+
+1. decision statistics of every metric (:mod:`impacteval.payments.metrics`);
+2. triggers: ``pay`` triggers gate components via ``when`` / ``unless``; a fired ``stop``
+   trigger voids every component of a later period;
+3. per component: the rule, then the component cap and floor (only when the component is
+   due), then rounding at ``line`` (rate cards round each person at ``unit``);
+4. true-ups: final amount minus the interim component's amount; a negative difference is
+   clawed back only when ``clawback = true``;
+5. caps and floors per cohort, per period, on outcome components, and on the total, each
+   as an explicit adjustment line, so the lines always add up to the total;
+6. rounding of the total at ``total`` (an explicit rounding line when needed).
+"""
+
+from __future__ import annotations
+
+import decimal
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from impacteval.payments.inputs import MetricInput
+from impacteval.payments.metrics import MetricValue, evaluate_metrics
+from impacteval.payments.rules import apply_rule
+from impacteval.payments.schema import Component, ContractSpec, Limits
+
+__all__ = ["Line", "Outcome", "run"]
+
+ZERO = Decimal(0)
+_OPS: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of a settlement."""
+
+    component: str
+    metric: str
+    statistic: str
+    value: Decimal | None
+    rule: str
+    amount: Decimal
+    bound: str
+    cohort: str | None = None
+    period: str | None = None
+    outcome: bool = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the engine returns: lines, total, metric values and trigger states."""
+
+    lines: tuple[Line, ...]
+    total: Decimal
+    outcome_total: Decimal
+    metrics: dict[str, MetricValue]
+    triggers: dict[str, bool | None]
+
+
+def _quantizer(spec: ContractSpec, point: str) -> Callable[[Decimal], Decimal]:
+    info = spec.info
+    if point not in info.round_at:
+        return lambda x: x
+    return lambda x: x.quantize(info.rounding, rounding=info.rounding_mode)
+
+
+def _triggers(spec: ContractSpec, values: dict[str, MetricValue]) -> dict[str, bool | None]:
+    fired: dict[str, bool | None] = {}
+    for t in spec.triggers:
+        mv = values[t.metric]
+        if mv.value is None:
+            fired[t.id] = None
+        else:
+            fired[t.id] = mv.gate_passed and _OPS[t.comparison](mv.value, t.threshold)
+    return fired
+
+
+def _blocked(
+    spec: ContractSpec, c: Component, fired: dict[str, bool | None]
+) -> tuple[str, bool] | None:
+    """(reason, pending) when the component is not due, else None."""
+    periods = spec.info.periods
+    for t in spec.triggers:
+        if t.action == "stop" and fired[t.id] and c.period is not None and t.period is not None:
+            if periods.index(c.period) > periods.index(t.period):
+                return f"stopped by trigger {t.id}", False
+    for ref in c.when:
+        if fired[ref] is None:
+            return f"pending trigger {ref}", True
+        if not fired[ref]:
+            return f"trigger {ref} not met", False
+    for ref in c.unless:
+        if fired[ref] is None:
+            return f"pending trigger {ref}", True
+        if fired[ref]:
+            return f"superseded: trigger {ref} met", False
+    return None
+
+
+def _component_amount(
+    spec: ContractSpec,
+    c: Component,
+    values: dict[str, MetricValue],
+    inputs: dict[str, MetricInput],
+    fired: dict[str, bool | None],
+) -> tuple[Decimal, str]:
+    blocked = _blocked(spec, c, fired)
+    if blocked is not None:
+        return ZERO, blocked[0]
+    used = [values[m] for m in c.metrics_used()]
+    pending = [mv.id for mv in used if mv.value is None]
+    if pending:
+        return ZERO, f"pending input {pending}"
+    failed = [mv for mv in used if not mv.gate_passed]
+    if failed:
+        return ZERO, f"{failed[0].gate_note} not passed ({failed[0].id})"
+    numbers = {mv.id: mv.value for mv in used if mv.value is not None}
+    amount, bound = apply_rule(c, numbers, inputs, _quantizer(spec, "unit"))
+    if c.cap is not None and amount > c.cap:
+        amount, bound = c.cap, f"component cap {c.cap}"
+    if c.floor is not None and amount < c.floor:
+        amount, bound = c.floor, f"component floor {c.floor}"
+    return amount, bound
+
+
+def _member(ln: Line, kind: str, label: str) -> bool:
+    if kind == "cohort":
+        return ln.cohort == label
+    if kind == "period":
+        return ln.period == label
+    return ln.outcome if kind == "outcomes" else True
+
+
+def _limit_lines(
+    spec: ContractSpec, lines: list[Line], name: str, limits: Limits, cap: bool
+) -> None:
+    """Append adjustment lines for one kind of limit (caps or floors), level by level."""
+    sign = "cap" if cap else "floor"
+    groups: list[tuple[str, str, Decimal]] = [("cohort", lb, v) for lb, v in limits.cohort]
+    groups += [("period", lb, v) for lb, v in limits.period]
+    if limits.outcomes is not None:
+        groups.append(("outcomes", "", limits.outcomes))
+    if limits.total is not None:
+        groups.append(("total", "", limits.total))
+    for kind, label, limit in groups:
+        current = sum((ln.amount for ln in lines if _member(ln, kind, label)), ZERO)
+        excess = current - limit if cap else limit - current
+        if excess <= 0:
+            continue
+        level = f"{kind} {label}".strip()
+        lines.append(
+            Line(
+                component=f"{name}:{level.replace(' ', ':')}",
+                metric="",
+                statistic="",
+                value=None,
+                rule=f"{sign} {limit}",
+                amount=-excess if cap else excess,
+                bound=f"{level} {sign} {limit} binds",
+                cohort=label if kind == "cohort" else None,
+                period=label if kind == "period" else None,
+                outcome=kind != "total" or any(ln.outcome for ln in lines),
+            )
+        )
+
+
+def run(spec: ContractSpec, inputs: dict[str, MetricInput]) -> Outcome:
+    """Settle ``spec`` on normalised ``inputs`` (see the module notes for the order)."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = 34
+        ctx.rounding = decimal.ROUND_HALF_EVEN
+        ctx.traps[decimal.InvalidOperation] = True
+        return _run(spec, inputs)
+
+
+def _run(spec: ContractSpec, inputs: dict[str, MetricInput]) -> Outcome:
+    values = evaluate_metrics(spec, inputs)
+    fired = _triggers(spec, values)
+    round_line = _quantizer(spec, "line")
+    amounts: dict[str, Decimal] = {}
+    lines: list[Line] = []
+    ordered = [c for c in spec.payments if c.true_up_of is None] + [
+        c for c in spec.payments if c.true_up_of is not None
+    ]
+    for c in ordered:
+        amount, bound = _component_amount(spec, c, values, inputs, fired)
+        amount = round_line(amount)
+        if c.true_up_of is not None and not bound.startswith(("pending", "stopped")):
+            interim = amounts[c.true_up_of]
+            diff = amount - interim
+            if diff < 0 and not c.clawback:
+                amount, bound = ZERO, f"true-up of {c.true_up_of}: no clawback of {-diff}"
+            else:
+                amount = diff
+                bound = (
+                    f"true-up of {c.true_up_of}: clawback"
+                    if diff < 0
+                    else f"true-up of {c.true_up_of} ({interim} paid)"
+                )
+        amounts[c.id] = amount
+        used = c.metrics_used()
+        first = values[used[0]] if used else None
+        lines.append(
+            Line(
+                component=c.id,
+                metric=", ".join(used),
+                statistic=" | ".join(values[m].statistic for m in used),
+                value=first.value if first is not None and len(used) == 1 else None,
+                rule=c.rule,
+                amount=amount,
+                bound=bound,
+                cohort=c.cohort,
+                period=c.period,
+                outcome=c.outcome,
+            )
+        )
+    order = {c.id: i for i, c in enumerate(spec.payments)}
+    lines.sort(key=lambda ln: order[ln.component])
+    _limit_lines(spec, lines, "cap", spec.caps, cap=True)
+    _limit_lines(spec, lines, "floor", spec.floors, cap=False)
+    total = sum((ln.amount for ln in lines), ZERO)
+    rounded = _quantizer(spec, "total")(total)
+    if rounded != total:
+        lines.append(
+            Line(
+                "rounding",
+                "",
+                "",
+                None,
+                f"total to {spec.info.rounding}",
+                rounded - total,
+                spec.info.rounding_mode,
+                outcome=False,
+            )
+        )
+        total = rounded
+    outcome_total = sum((ln.amount for ln in lines if ln.outcome), ZERO)
+    return Outcome(tuple(lines), total, outcome_total, values, fired)

@@ -1,0 +1,347 @@
+"""Payment risk: how a contract's payment behaves under the estimates' sampling error.
+
+For every metric bound to an estimate with a standard error, the estimate is redrawn
+around an assumed true effect, either from a normal distribution with the reported
+standard error or, when the result carries ``details["bootstrap_draws"]``, by resampling
+the centred bootstrap draws. Verified counts carry no sampling error and are held at their
+reported values. The contract is settled on every draw with the same engine as
+:meth:`Contract.settle`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from impacteval._validation import check_positive_int, check_rng
+from impacteval.exceptions import DataValidationError
+from impacteval.payments.contract import Contract
+from impacteval.payments.engine import run
+from impacteval.payments.inputs import MetricInput, normalise_inputs, to_decimal
+from impacteval.results import Summary
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["PaymentRisk", "payment_risk"]
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+@dataclass(frozen=True)
+class PaymentRisk:
+    """Payment risk of a contract (see :func:`payment_risk`).
+
+    Attributes
+    ----------
+    p_pay_null : float
+        Monte Carlo probability that outcome payments are due when every true effect is 0.
+    p_fail_at_target : float
+        Probability that nothing is paid when every true effect equals its target.
+    exact_p_pay_null, exact_p_fail_at_target : float or None
+        Closed forms, where they exist: one normal statistic and a payment that switches
+        on at a single threshold ``e*`` of the raw estimate:
+        ``P(pay | true = t) = Phi((t - e*) / se)`` (reversed for a decreasing rule).
+    expected_payment : float
+        Mean outcome payment when the true effects equal the observed estimates.
+    quantiles : pandas.Series
+        Payment quantiles (5, 25, 50, 75, 95%) under the same assumption.
+    targets : Mapping
+        The true effects (raw estimate units) used as "target", per stochastic metric.
+    pay_threshold : Mapping
+        ``e*`` per metric where a single switching point was found (others at observed).
+    curve : pandas.DataFrame
+        ``fraction_of_target``, ``true_effect`` (first metric), ``expected_payment``,
+        ``p_pay``: every true effect set to ``fraction x target``.
+    """
+
+    contract: str
+    currency: str
+    n_draws: int
+    seed: int | None
+    p_pay_null: float
+    p_fail_at_target: float
+    exact_p_pay_null: float | None
+    exact_p_fail_at_target: float | None
+    expected_payment: float
+    quantiles: pd.Series
+    targets: Mapping[str, float]
+    pay_threshold: Mapping[str, float]
+    curve: pd.DataFrame
+    notes: tuple[str, ...] = field(default=())
+
+    def summary(self) -> Summary:
+        """A :class:`~impacteval.results.Summary` of the risk figures."""
+
+        def pct(x: float | None) -> str:
+            return "n/a" if x is None or math.isnan(x) else f"{x:.2%}"
+
+        facts = (
+            ("Draws", f"{self.n_draws:,} (seed {self.seed})"),
+            ("P(pay | true effect 0), Monte Carlo", pct(self.p_pay_null)),
+            ("P(pay | true effect 0), exact", pct(self.exact_p_pay_null)),
+            ("P(no pay | effect = target), Monte Carlo", pct(self.p_fail_at_target)),
+            ("P(no pay | effect = target), exact", pct(self.exact_p_fail_at_target)),
+            ("Expected payment (true = observed)", f"{self.currency} {self.expected_payment:,.2f}"),
+        )
+        table = self.curve.set_index("fraction_of_target")
+        return Summary(f"Payment risk: {self.contract}", facts, table, self.notes)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def __str__(self) -> str:
+        return self.summary().as_text()
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Expected payment (left axis) and P(pay) (right axis) against the true effect."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.5, 4))
+        x = self.curve["fraction_of_target"].to_numpy()
+        ax.plot(x, self.curve["expected_payment"].to_numpy(), "o-", label="expected payment")
+        ax.set_xlabel("true effect as a fraction of target (0 = null programme)")
+        ax.set_ylabel(f"expected payment ({self.currency})")
+        ax.axvline(0.0, color="grey", lw=0.8, ls=":")
+        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
+        twin = ax.twinx()
+        twin.plot(x, self.curve["p_pay"].to_numpy(), "s--", color="C1", label="P(pay)")
+        twin.set_ylim(-0.02, 1.02)
+        twin.set_ylabel("P(pay)")
+        ax.set_title(f"{self.contract}: P(pay | null) = {self.p_pay_null:.1%}")
+        return ax
+
+
+def _stochastic(norm: Mapping[str, MetricInput]) -> list[str]:
+    return [k for k in sorted(norm) if norm[k].std_error is not None and norm[k].persons is None]
+
+
+def _pays(contract: Contract, norm: dict[str, MetricInput], mid: str, e: float) -> bool:
+    trial = dict(norm)
+    trial[mid] = norm[mid].with_estimate(to_decimal(e))
+    return run(contract.spec, trial).outcome_total > 0
+
+
+def _threshold(
+    contract: Contract, norm: dict[str, MetricInput], mid: str
+) -> tuple[float, int] | None:
+    """``(e*, +1|-1)``: the raw estimate where paying switches on (+1: pays above)."""
+    inp = norm[mid]
+    se = inp.std_error or 1.0
+    centre = float(inp.estimate)
+    lo, hi = centre - 1.0, centre + 1.0
+    span = max(se, abs(centre), 1e-9)
+    for _ in range(60):
+        if _pays(contract, norm, mid, lo) != _pays(contract, norm, mid, hi):
+            break
+        lo, hi = lo - span, hi + span
+        span *= 2.0
+    else:
+        return None
+    direction = 1 if _pays(contract, norm, mid, hi) else -1
+    for _ in range(100):
+        mid_x = 0.5 * (lo + hi)
+        paying = _pays(contract, norm, mid, mid_x)
+        if paying == (direction == 1):
+            hi = mid_x
+        else:
+            lo = mid_x
+        if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+            break
+    e_star = hi if direction == 1 else lo
+    # single switch? (monotone in this metric, holding the others at their inputs)
+    grid = np.linspace(e_star - 8 * se, e_star + 8 * se, 33)
+    pays = [_pays(contract, norm, mid, float(g)) for g in grid]
+    switches = sum(a != b for a, b in itertools.pairwise(pays))
+    return (e_star, direction) if switches == 1 else None
+
+
+def _simulate(
+    contract: Contract,
+    norm: dict[str, MetricInput],
+    truth: Mapping[str, float],
+    noise: Mapping[str, np.ndarray],
+) -> np.ndarray:
+    n = len(next(iter(noise.values())))
+    out = np.empty(n)
+    for i in range(n):
+        trial = dict(norm)
+        for mid, t in truth.items():
+            trial[mid] = norm[mid].with_estimate(to_decimal(t + float(noise[mid][i])))
+        out[i] = float(run(contract.spec, trial).outcome_total)
+    return out
+
+
+def payment_risk(
+    contract: Contract,
+    inputs: Mapping[str, Any],
+    *,
+    n_draws: int = 4000,
+    rng: int | np.random.Generator | None = None,
+    true_effects: Mapping[str, float] | None = None,
+    curve_points: Sequence[float] = (-0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5),
+    curve_draws: int = 500,
+) -> PaymentRisk:
+    """Probability of paying a null programme, of failing a programme on target, and more.
+
+    Parameters
+    ----------
+    contract : Contract
+        The contract.
+    inputs : mapping
+        As for :meth:`Contract.settle`; estimates need a standard error (or bootstrap
+        draws) to carry sampling error.
+    n_draws : int, default 4000
+        Monte Carlo draws per scenario (null, target, observed).
+    rng : int, numpy Generator or None
+        Seed or generator; the same seed gives the same numbers.
+    true_effects : mapping, optional
+        Target true effects in the units of each raw estimate (treated minus control).
+        Default: the metric's ``target`` when the contract states one, else the estimate
+        ``e*`` at which the contract starts to pay (others held at their inputs).
+    curve_points : sequence of float
+        Fractions of the targets at which to trace expected payment and P(pay).
+    curve_draws : int, default 500
+        Draws per curve point.
+
+    Returns
+    -------
+    PaymentRisk
+
+    Notes
+    -----
+    "Pays" means outcome payments (``outcome = true`` components, after caps) are > 0.
+    Draws are common across scenarios (the same standard-normal or bootstrap deviations),
+    so differences between scenarios are not Monte Carlo noise. The normal approximation
+    ignores t degrees of freedom in the draws. Control means of relative reductions are
+    treated as known (only ``T - C`` is redrawn).
+
+    Examples
+    --------
+    >>> c = Contract.from_toml('''
+    ... [contract]
+    ... name = "Threshold"
+    ... currency = "USD"
+    ... [metrics.effect]
+    ... [payments.pay]
+    ... rule = "tiers"
+    ... metric = "effect"
+    ... tiers = [{from = 0.1, amount = "1000"}]
+    ... ''')
+    >>> r = payment_risk(c, {"effect": {"estimate": 0.12, "std_error": 0.05}},
+    ...                  n_draws=2000, rng=1, curve_points=(0.0, 1.0), curve_draws=100)
+    >>> round(r.exact_p_pay_null, 4)  # Phi((0 - 0.1) / 0.05)
+    0.0228
+    """
+    if not isinstance(contract, Contract):
+        raise DataValidationError(
+            f"`contract` must be a Contract; received {type(contract).__name__}"
+        )
+    n_draws = check_positive_int(n_draws, "n_draws", minimum=100)
+    curve_draws = check_positive_int(curve_draws, "curve_draws", minimum=10)
+    gen, seed = check_rng(rng)
+    norm = normalise_inputs(contract.spec, inputs)
+    sto = _stochastic(norm)
+    notes: list[str] = []
+    if not sto:
+        notes.append("no input carries sampling error: the payment is deterministic")
+    thresholds: dict[str, tuple[float, int]] = {}
+    targets: dict[str, float] = {}
+    for mid in sto:
+        found = _threshold(contract, norm, mid)
+        if found is not None:
+            thresholds[mid] = found
+        metric = contract.spec.metric(mid)
+        if true_effects is not None and mid in true_effects:
+            targets[mid] = float(true_effects[mid])
+        elif metric.target is not None:
+            targets[mid] = float(metric.target)
+        elif found is not None:
+            targets[mid] = found[0]
+            notes.append(f"{mid}: target taken as the pay threshold e* = {found[0]:.6g}")
+        else:
+            targets[mid] = math.nan
+            notes.append(f"{mid}: no target and no single pay threshold")
+    if true_effects is not None:
+        unknown = sorted(set(true_effects) - set(sto))
+        if unknown:
+            raise DataValidationError(
+                f"`true_effects`: {unknown} are not estimate inputs with a standard error "
+                f"(stochastic metrics: {sto})"
+            )
+
+    def noise(n: int) -> dict[str, np.ndarray]:
+        out = {}
+        for mid in sto:
+            inp = norm[mid]
+            if inp.draws is not None:
+                centred = inp.draws - inp.draws.mean()
+                out[mid] = gen.choice(centred, size=n, replace=True)
+            else:
+                out[mid] = gen.standard_normal(n) * float(inp.std_error or 0.0)
+        return out
+
+    z = noise(n_draws) if sto else {}
+    if sto:
+        null = _simulate(contract, norm, dict.fromkeys(sto, 0.0), z)
+        at_target = (
+            _simulate(contract, norm, targets, z)
+            if all(math.isfinite(t) for t in targets.values())
+            else np.full(n_draws, np.nan)
+        )
+        observed = _simulate(contract, norm, {m: float(norm[m].estimate) for m in sto}, z)
+    else:
+        pay = float(run(contract.spec, norm).outcome_total)
+        null = at_target = observed = np.full(n_draws, pay)
+    exact_null = exact_fail = None
+    if len(sto) == 1 and sto[0] in thresholds and norm[sto[0]].draws is None:
+        mid = sto[0]
+        e_star, direction = thresholds[mid]
+        se = float(norm[mid].std_error or 0.0)
+
+        def p_pay(t: float) -> float:
+            return float(stats.norm.sf((e_star - t) / se * direction)) if se > 0 else math.nan
+
+        exact_null = p_pay(0.0)
+        if math.isfinite(targets[mid]):
+            exact_fail = 1.0 - p_pay(targets[mid])
+    rows = []
+    zc = noise(curve_draws) if sto else {}
+    for frac in curve_points:
+        truth = {m: frac * targets[m] for m in sto if math.isfinite(targets[m])}
+        pays = _simulate(contract, norm, truth, zc) if truth else observed[:curve_draws]
+        first = sto[0] if sto else None
+        rows.append(
+            {
+                "fraction_of_target": float(frac),
+                "true_effect": truth.get(first, math.nan) if first else math.nan,
+                "expected_payment": float(pays.mean()),
+                "p_pay": float((pays > 0).mean()),
+            }
+        )
+    return PaymentRisk(
+        contract=contract.name,
+        currency=contract.currency,
+        n_draws=n_draws,
+        seed=seed,
+        p_pay_null=float((null > 0).mean()),
+        p_fail_at_target=float((at_target <= 0).mean())
+        if np.all(np.isfinite(at_target))
+        else math.nan,
+        exact_p_pay_null=exact_null,
+        exact_p_fail_at_target=exact_fail,
+        expected_payment=float(observed.mean()),
+        quantiles=pd.Series(np.quantile(observed, QUANTILES), index=list(QUANTILES)),
+        targets=targets,
+        pay_threshold={k: v[0] for k, v in thresholds.items()},
+        curve=pd.DataFrame(rows),
+        notes=tuple(notes),
+    )

@@ -1,0 +1,169 @@
+"""Cross-reference checks on a contract, and the entry point that builds a ContractSpec.
+
+Table-level checks (types, unknown keys, ranges) live in :mod:`impacteval.payments.loader`;
+here: every reference resolves (metrics, triggers, periods, cohorts, true-ups), caps are
+not below floors at any level, and metric bindings are consistent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from impacteval.payments.errors import ContractError
+from impacteval.payments.loader import read_components
+from impacteval.payments.schema import ContractSpec, Limits
+
+__all__ = ["load_spec", "parse_spec", "read_document"]
+
+
+def _resolve(name: str, known: Iterable[str], path: str, what: str) -> None:
+    options = list(known)
+    if name not in options:
+        close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ContractError(f"`{path}`: no {what} {name!r}{hint} (defined: {options})")
+
+
+def _check_limits(caps: Limits, floors: Limits) -> None:
+    for level in ("total", "outcomes"):
+        cap, floor = getattr(caps, level), getattr(floors, level)
+        if cap is not None and floor is not None and cap < floor:
+            raise ContractError(f"`caps.{level}` ({cap}) is below `floors.{level}` ({floor})")
+    for level in ("cohort", "period"):
+        cap_map = dict(getattr(caps, level))
+        for label, floor in getattr(floors, level):
+            if label in cap_map and cap_map[label] < floor:
+                raise ContractError(
+                    f"`caps.{level}.{label}` ({cap_map[label]}) is below "
+                    f"`floors.{level}.{label}` ({floor})"
+                )
+
+
+def parse_spec(document: Mapping[str, Any]) -> ContractSpec:
+    """Validate a parsed TOML document into a :class:`ContractSpec`.
+
+    Raises
+    ------
+    ContractError
+        On any problem; the message names the key path.
+    """
+    parts = read_components(document)
+    spec = ContractSpec(document=MappingProxyType(dict(document)), **parts)
+    info = spec.info
+    metric_ids = [m.id for m in spec.metrics]
+    by_id = {m.id: m for m in spec.metrics}
+    for m in spec.metrics:
+        for j, (ref, _) in enumerate(m.blend):
+            _resolve(ref, metric_ids, f"metrics.{m.id}.blend", "metric")
+            if by_id[ref].is_blend:
+                raise ContractError(
+                    f"`metrics.{m.id}.blend[{j}]`: {ref!r} is itself a blend; "
+                    "blend the underlying metrics directly"
+                )
+            if ref == m.id:
+                raise ContractError(f"`metrics.{m.id}.blend` refers to itself")
+    triggers = {t.id: t for t in spec.triggers}
+    for t in spec.triggers:
+        _resolve(t.metric, metric_ids, f"triggers.{t.id}.metric", "metric")
+        if by_id[t.metric].input == "rate_card":
+            raise ContractError(f"`triggers.{t.id}.metric`: rate-card metrics cannot trigger")
+        if t.period is not None:
+            _resolve(
+                t.period, info.periods, f"triggers.{t.id}.period", "period in `contract.periods`"
+            )
+    comp_ids = [c.id for c in spec.payments]
+    for c in spec.payments:
+        path = f"payments.{c.id}"
+        for ref in c.metrics_used():
+            _resolve(ref, metric_ids, f"{path}.metric" if c.metric else f"{path}.weights", "metric")
+        used = [by_id[r] for r in c.metrics_used()]
+        if c.rule == "rate_card" and used[0].input != "rate_card":
+            raise ContractError(
+                f'`{path}.metric`: `rule = "rate_card"` needs a metric with '
+                f'`input = "rate_card"`; {used[0].id!r} has '
+                f"input {used[0].input!r}"
+            )
+        if c.rule != "rate_card" and any(m.input == "rate_card" for m in used):
+            raise ContractError(
+                f'`{path}.rule`: rate-card metrics are paid with `rule = "rate_card"`'
+            )
+        for key, refs in (("when", c.when), ("unless", c.unless)):
+            for ref in refs:
+                _resolve(ref, triggers, f"{path}.{key}", "trigger")
+                if triggers[ref].action != "pay":
+                    raise ContractError(
+                        f"`{path}.{key}`: trigger {ref!r} is a stop trigger; "
+                        "stop triggers act through `period`"
+                    )
+        if c.period is not None:
+            _resolve(c.period, info.periods, f"{path}.period", "period in `contract.periods`")
+        if c.cohort is not None:
+            _resolve(c.cohort, info.cohorts, f"{path}.cohort", "cohort in `contract.cohorts`")
+        if c.true_up_of is not None:
+            _resolve(c.true_up_of, comp_ids, f"{path}.true_up_of", "payment component")
+            target = next(x for x in spec.payments if x.id == c.true_up_of)
+            if target.true_up_of is not None or target.id == c.id:
+                raise ContractError(
+                    f"`{path}.true_up_of`: {target.id!r} must be an interim "
+                    "component (not itself a true-up)"
+                )
+        elif c.clawback:
+            raise ContractError(f"`{path}.clawback` only applies to a true-up (`true_up_of = ...`)")
+    for limits, name in ((spec.caps, "caps"), (spec.floors, "floors")):
+        for label, _ in limits.cohort:
+            _resolve(label, info.cohorts, f"{name}.cohort.{label}", "cohort in `contract.cohorts`")
+        for label, _ in limits.period:
+            _resolve(label, info.periods, f"{name}.period.{label}", "period in `contract.periods`")
+    _check_limits(spec.caps, spec.floors)
+    return spec
+
+
+def read_document(source: str | Path) -> tuple[dict[str, Any], str]:
+    """Parse a contract source into a TOML document.
+
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        A path to an existing file (``Path``, or a one-line string naming a file), or the
+        TOML text itself.
+
+    Returns
+    -------
+    tuple
+        ``(document, origin)``: the parsed document (floats as ``Decimal``) and where it
+        came from (the path, or ``"<string>"``).
+    """
+    if isinstance(source, Path):
+        path: Path | None = source
+    elif isinstance(source, str):
+        one_line = "\n" not in source and "=" not in source and "[" not in source
+        path = Path(source) if one_line and source.strip() else None
+    else:
+        raise ContractError(
+            f"`source` must be a pathlib.Path, a file path or TOML text; received "
+            f"{type(source).__name__}"
+        )
+    if path is not None:
+        if not path.is_file():
+            raise ContractError(f"`source`: contract file {str(path)!r} does not exist")
+        text = path.read_text(encoding="utf-8")
+        origin = str(path)
+    else:
+        text, origin = str(source), "<string>"
+    try:
+        document = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise ContractError(f"{origin}: not valid TOML: {exc}") from None
+    return document, origin
+
+
+def load_spec(source: str | Path) -> ContractSpec:
+    """Read and validate a contract from a path or TOML text."""
+    document, _ = read_document(source)
+    return parse_spec(document)
