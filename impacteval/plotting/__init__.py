@@ -13,7 +13,9 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["love_plot", "plot_estimates"]
+from impacteval.plotting.panelview import panel_view
+
+__all__ = ["love_plot", "panel_view", "plot_estimates"]
 
 
 def _axes(ax: Axes | None) -> Axes:
