@@ -24,16 +24,21 @@ from impacteval.exceptions import ConvergenceWarning, DataValidationError
 
 __all__ = [
     "METHODS",
+    "METHODS_RC",
     "GroupTimeFit",
     "bootstrap_draws",
     "bootstrap_se_and_crit",
     "drdid_imp_panel",
     "drdid_panel",
+    "drdid_rc",
     "estimate_group_time",
+    "estimate_group_time_rc",
     "if_standard_errors",
     "if_vcov",
     "reg_did_panel",
+    "reg_did_rc",
     "std_ipw_did_panel",
+    "std_ipw_did_rc",
 ]
 
 Array = np.ndarray
@@ -296,6 +301,168 @@ METHODS: dict[str, _Estimator] = {
 
 
 # ---------------------------------------------------------------------------------------
+# 2x2 estimators (repeated cross-sections): y, post, d, x, w are one entry per observation
+# ---------------------------------------------------------------------------------------
+def _ols_rc(x: Array, y: Array, w: Array, mask: Array, n: int, what: str) -> tuple[Array, Array]:
+    """WLS of ``y`` on ``x`` in the rows ``mask``: fitted values for every row and the
+    asymptotic linear representation of the coefficients (zero outside ``mask``)."""
+    w_ols = w * mask
+    xpx = (x * w_ols[:, None]).T @ x / n
+    if _rcond1(xpx) < _EPS:
+        raise _CellError(f"the outcome-regression design of the {what} is singular")
+    beta = _wls(x[mask], y[mask], w[mask])
+    fitted = x @ beta
+    rep = np.linalg.solve(xpx, ((w_ols * (y - fitted))[:, None] * x).T).T
+    return np.asarray(fitted), np.asarray(rep)
+
+
+def _mean_ratio(a: Array, w: Array) -> float:
+    return float(np.mean(a) / np.mean(w))
+
+
+def reg_did_rc(y: Array, post: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+    """Outcome-regression DiD for repeated cross-sections, as ``DRDID::reg_did_rc``.
+
+    Linear regressions of ``y`` on ``x`` among the controls in each period; the treated
+    enter through their raw pre and post means (so the treated levels' variance is in the
+    SE: with repeated cross-sections nothing differences it away).
+    """
+    n = y.shape[0]
+    w = _normalise(w)
+    ctrl = d == 0
+    out_pre, rep_pre = _ols_rc(x, y, w, ctrl & (post == 0), n, "controls before")
+    out_post, rep_post = _ols_rc(x, y, w, ctrl & (post == 1), n, "controls after")
+    w_treat_pre = w * d * (1.0 - post)
+    w_treat_post = w * d * post
+    w_cont = w * d
+    treat_pre = w_treat_pre * y
+    treat_post = w_treat_post * y
+    cont = w_cont * (out_post - out_pre)
+    eta_treat_pre = _mean_ratio(treat_pre, w_treat_pre)
+    eta_treat_post = _mean_ratio(treat_post, w_treat_post)
+    eta_cont = _mean_ratio(cont, w_cont)
+    att = (eta_treat_post - eta_treat_pre) - eta_cont
+    inf_treat = (treat_post - w_treat_post * eta_treat_post) / np.mean(w_treat_post) - (
+        treat_pre - w_treat_pre * eta_treat_pre
+    ) / np.mean(w_treat_pre)
+    m1 = np.mean(w_cont[:, None] * x, axis=0)
+    inf_control = (cont - w_cont * eta_cont + rep_post @ m1 - rep_pre @ m1) / np.mean(w_cont)
+    return float(att), np.asarray(inf_treat - inf_control)
+
+
+def _ps_rc(x: Array, d: Array, w: Array) -> tuple[Array, Array, Array]:
+    """Trimmed logit score, trimming indicator and the score's linear representation."""
+    n = d.shape[0]
+    ps, trim = _trimmed_logit(x, d, w)
+    return ps, trim, _ps_asy_lin_rep(x, d, w, ps, n)
+
+
+def std_ipw_did_rc(y: Array, post: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+    """Normalised IPW DiD for repeated cross-sections (Abadie 2005), ``DRDID::std_ipw_did_rc``."""
+    w = _normalise(w)
+    ps, trim, rep_ps = _ps_rc(x, d, w)
+    odds = ps / (1.0 - ps)
+    parts = {
+        "tp": trim * w * d * (1.0 - post),
+        "t1": trim * w * d * post,
+        "cp": trim * w * odds * (1.0 - d) * (1.0 - post),
+        "c1": trim * w * odds * (1.0 - d) * post,
+    }
+    eta = {k: v * y / np.mean(v) for k, v in parts.items()}
+    att_k = {k: float(np.mean(v)) for k, v in eta.items()}
+    att = (att_k["t1"] - att_k["tp"]) - (att_k["c1"] - att_k["cp"])
+    inf = {k: eta[k] - parts[k] * att_k[k] / np.mean(parts[k]) for k in parts}
+    m2_pre = np.mean((parts["cp"] * (y - att_k["cp"]))[:, None] * x, axis=0) / np.mean(parts["cp"])
+    m2_post = np.mean((parts["c1"] * (y - att_k["c1"]))[:, None] * x, axis=0) / np.mean(parts["c1"])
+    inf_treat = inf["t1"] - inf["tp"]
+    inf_cont = inf["c1"] - inf["cp"] + rep_ps @ (m2_post - m2_pre)
+    return float(att), np.asarray(inf_treat - inf_cont)
+
+
+def drdid_rc(y: Array, post: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+    """Locally efficient doubly robust DiD for repeated cross-sections, ``DRDID::drdid_rc``.
+
+    Logit propensity score; linear outcome regressions for the controls *and* the treated in
+    each period (the treated ones make the estimator locally efficient, Sant'Anna & Zhao
+    2020, eq. 3.4); the estimation effects of all five nuisance fits are in the influence
+    function. This is what R ``did::att_gt(est_method = "dr", panel = FALSE)`` calls.
+    """
+    n = y.shape[0]
+    w = _normalise(w)
+    ps, trim, rep_ps = _ps_rc(x, d, w)
+    ctrl, trt = d == 0, d == 1
+    oc_pre, rep_c_pre = _ols_rc(x, y, w, ctrl & (post == 0), n, "controls before")
+    oc_post, rep_c_post = _ols_rc(x, y, w, ctrl & (post == 1), n, "controls after")
+    ot_pre, rep_t_pre = _ols_rc(x, y, w, trt & (post == 0), n, "treated before")
+    ot_post, rep_t_post = _ols_rc(x, y, w, trt & (post == 1), n, "treated after")
+    oc = post * oc_post + (1.0 - post) * oc_pre
+    odds = ps / (1.0 - ps)
+    w_tp = trim * w * d * (1.0 - post)
+    w_t1 = trim * w * d * post
+    w_cp = trim * w * odds * (1.0 - d) * (1.0 - post)
+    w_c1 = trim * w * odds * (1.0 - d) * post
+    w_d = trim * w * d
+    resid = y - oc
+    e_tp, e_t1 = w_tp * resid / np.mean(w_tp), w_t1 * resid / np.mean(w_t1)
+    e_cp, e_c1 = w_cp * resid / np.mean(w_cp), w_c1 * resid / np.mean(w_c1)
+    gap_post, gap_pre = ot_post - oc_post, ot_pre - oc_pre
+    e_d_post, e_dt1_post = w_d * gap_post / np.mean(w_d), w_t1 * gap_post / np.mean(w_t1)
+    e_d_pre, e_dt0_pre = w_d * gap_pre / np.mean(w_d), w_tp * gap_pre / np.mean(w_tp)
+    a = {
+        k: float(np.mean(v))
+        for k, v in {
+            "tp": e_tp, "t1": e_t1, "cp": e_cp, "c1": e_c1,
+            "d_post": e_d_post, "dt1_post": e_dt1_post, "d_pre": e_d_pre, "dt0_pre": e_dt0_pre,
+        }.items()
+    }  # fmt: skip
+    att = (
+        (a["t1"] - a["tp"])
+        - (a["c1"] - a["cp"])
+        + (a["d_post"] - a["dt1_post"])
+        - (a["d_pre"] - a["dt0_pre"])
+    )
+
+    def colmean(v: Array) -> Array:
+        return np.asarray(np.mean(v[:, None] * x, axis=0))
+
+    # treated component, with the estimation effect of the control regressions
+    inf_tp = e_tp - w_tp * a["tp"] / np.mean(w_tp)
+    inf_t1 = e_t1 - w_t1 * a["t1"] / np.mean(w_t1)
+    m1_post = -colmean(w_t1 * post) / np.mean(w_t1)
+    m1_pre = -colmean(w_tp * (1.0 - post)) / np.mean(w_tp)
+    inf_treat = inf_t1 - inf_tp + rep_c_post @ m1_post + rep_c_pre @ m1_pre
+    # control component: propensity score and control regressions
+    inf_cp = e_cp - w_cp * a["cp"] / np.mean(w_cp)
+    inf_c1 = e_c1 - w_c1 * a["c1"] / np.mean(w_c1)
+    m2_pre = colmean(w_cp * (resid - a["cp"])) / np.mean(w_cp)
+    m2_post = colmean(w_c1 * (resid - a["c1"])) / np.mean(w_c1)
+    m3_post = -colmean(w_c1 * post) / np.mean(w_c1)
+    m3_pre = -colmean(w_cp * (1.0 - post)) / np.mean(w_cp)
+    inf_cont = (
+        inf_c1 - inf_cp + rep_ps @ (m2_post - m2_pre) + rep_c_post @ m3_post + rep_c_pre @ m3_pre
+    )
+    # local-efficiency adjustment terms and their regression estimation effects
+    inf_eff = (
+        (e_d_post - w_d * a["d_post"] / np.mean(w_d))
+        - (e_dt1_post - w_t1 * a["dt1_post"] / np.mean(w_t1))
+        - (e_d_pre - w_d * a["d_pre"] / np.mean(w_d))
+        + (e_dt0_pre - w_tp * a["dt0_pre"] / np.mean(w_tp))
+    )
+    mom_post = colmean(w_d / np.mean(w_d) - w_t1 / np.mean(w_t1))
+    mom_pre = colmean(w_d / np.mean(w_d) - w_tp / np.mean(w_tp))
+    inf_or = (rep_t_post - rep_c_post) @ mom_post - (rep_t_pre - rep_c_pre) @ mom_pre
+    return float(att), np.asarray(inf_treat - inf_cont + inf_eff + inf_or)
+
+
+_EstimatorRC = Callable[[Array, Array, Array, Array, Array], tuple[float, Array]]
+METHODS_RC: dict[str, _EstimatorRC] = {
+    "dr": drdid_rc,
+    "ipw": std_ipw_did_rc,
+    "reg": reg_did_rc,
+}
+
+
+# ---------------------------------------------------------------------------------------
 # Group-time loop
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -341,6 +508,72 @@ def _fmt_period(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
+def _cell_plan(
+    periods: Array, groups: Array, *, base_period: str, anticipation: float
+) -> list[tuple[float, int, int]]:
+    """The (g, t-index, base-index) of every cell, in R ``did``'s order (cohort, then time).
+
+    Post-treatment (``t >= g``): base = last period ``p`` with ``p + anticipation < g``;
+    pre-treatment: the period just before ``t`` ("varying") or as post ("universal"). Periods
+    are used by position, so unevenly spaced periods work as in R ``did``.
+    """
+    universal = base_period == "universal"
+    plan: list[tuple[float, int, int]] = []
+    for g in groups:
+        pret_g = int(np.flatnonzero(periods + anticipation < g)[-1])
+        for ti in range(0 if universal else 1, periods.size):
+            bi = pret_g if (periods[ti] >= g or universal) else ti - 1
+            plan.append((float(g), ti, bi))
+    return plan
+
+
+def _controls(
+    cohort: Array, g: float, cutoff: float, control_group: str, label: str
+) -> tuple[Array, Array]:
+    """Treated (cohort g) and control indicators; an error naming the cell if no controls."""
+    treated = cohort == g
+    if control_group == "never_treated":
+        control = ~np.isfinite(cohort)
+    else:
+        control = ~np.isfinite(cohort) | ((cohort > cutoff) & ~treated)
+    if not control.any():
+        raise DataValidationError(
+            f"no control units are available for cell {label}: no unit is "
+            f"{'never treated' if control_group == 'never_treated' else 'not yet treated'}"
+            f" in period {_fmt_period(cutoff)}"
+        )
+    return treated, control
+
+
+def _finish_cell(att: float, inf: Array, label: str, method: str, names: tuple[str, ...]) -> None:
+    if not np.isfinite(att) or not np.all(np.isfinite(inf)):
+        raise DataValidationError(
+            f"cell {label} with covariates {list(names)}: the 2x2 estimate is not finite "
+            f"(method {method!r})"
+        )
+
+
+def _assemble(
+    rows: list[tuple[float, float, float, float, Array, int, int]],
+    n: int,
+    unit_cohort: Array,
+    weights: Array,
+    periods: Array,
+) -> GroupTimeFit:
+    return GroupTimeFit(
+        group=np.array([r[0] for r in rows]),
+        time=np.array([r[1] for r in rows]),
+        base=np.array([r[2] for r in rows]),
+        att=np.array([r[3] for r in rows]),
+        influence=np.column_stack([r[4] for r in rows]) if rows else np.zeros((n, 0)),
+        n_treated=np.array([r[5] for r in rows], dtype=int),
+        n_control=np.array([r[6] for r in rows], dtype=int),
+        unit_cohort=unit_cohort,
+        weights=weights,
+        periods=periods,
+    )
+
+
 def estimate_group_time(
     y: Array,
     unit_cohort: Array,
@@ -372,85 +605,132 @@ def estimate_group_time(
 
     Notes
     -----
-    Cells follow ``did:::run_att_gt_estimation``. For period ``t`` (every period but the
-    first under "varying"; every period under "universal") and cohort ``g``:
-
-    * post-treatment (``t >= g``): base = last period ``p`` with ``p + anticipation < g``;
-    * pre-treatment (``t < g``): base = the period just before ``t`` ("varying") or as
-      post-treatment ("universal"; the cell ``t == base`` is normalised to 0).
-
-    Controls: never treated, or in addition (not-yet-treated) units whose cohort exceeds
-    ``max(t, base) + anticipation``, the cohort ``g`` itself excluded. Covariates (and
-    weights) are taken from the earlier of ``t`` and the base period.
+    Cells follow ``did:::run_att_gt_estimation`` (see :func:`_cell_plan`); under a universal
+    base the cell ``t == base`` is normalised to 0. Controls: never treated, or in addition
+    (not-yet-treated) units whose cohort exceeds ``max(t, base) + anticipation``, the cohort
+    ``g`` itself excluded. Covariates (and weights) are taken from the earlier of ``t`` and
+    the base period.
     """
-    n, n_periods = y.shape
-    universal = base_period == "universal"
-    never = ~np.isfinite(unit_cohort)
+    n = y.shape[0]
     estimator = METHODS[method]
     ones = np.ones((n, 1))
     rows: list[tuple[float, float, float, float, Array, int, int]] = []
-    for g in groups:
-        pre_idx = np.flatnonzero(periods + anticipation < g)
-        pret_g = int(pre_idx[-1])
-        treated = unit_cohort == g
-        for ti in range(0 if universal else 1, n_periods):
-            t = float(periods[ti])
-            if t >= g or universal:
-                bi = pret_g
-            else:
-                bi = ti - 1
-            base = float(periods[bi])
-            if universal and bi == ti:
-                rows.append((float(g), t, base, 0.0, np.zeros(n), int(treated.sum()), 0))
-                continue
-            if control_group == "never_treated":
-                control = never
-            else:
-                cutoff = max(t, base) + anticipation
-                control = never | ((unit_cohort > cutoff) & ~treated)
-            label = f"(g, t) = ({_fmt_period(g)}, {_fmt_period(t)})"
-            if not control.any():
+    plan = _cell_plan(periods, groups, base_period=base_period, anticipation=anticipation)
+    for g, ti, bi in plan:
+        t, base = float(periods[ti]), float(periods[bi])
+        if bi == ti:
+            n_g = int(np.sum(unit_cohort == g))
+            rows.append((g, t, base, 0.0, np.zeros(n), n_g, 0))
+            continue
+        label = f"(g, t) = ({_fmt_period(g)}, {_fmt_period(t)})"
+        treated, control = _controls(
+            unit_cohort, g, max(t, base) + anticipation, control_group, label
+        )
+        idx = np.flatnonzero(treated | control)
+        d = treated[idx].astype(float)
+        dy = y[idx, ti] - y[idx, bi]
+        wc = weights[idx]
+        if x is None:
+            att, inf_cell = _simple_did(dy, d, ones[idx], wc)
+        else:
+            xc = np.column_stack([np.ones(idx.size), x[idx, min(bi, ti), :]])
+            _check_cell(xc, d, method, label, covariate_names)
+            try:
+                att, inf_cell = estimator(dy, d, xc, wc)
+            except _CellError as exc:
                 raise DataValidationError(
-                    f"no control units are available for cell {label}: no unit is "
-                    f"{'never treated' if control_group == 'never_treated' else 'not yet treated'}"
-                    f" in period {_fmt_period(max(t, base))}"
-                )
-            keep = treated | control
-            idx = np.flatnonzero(keep)
-            d = treated[idx].astype(float)
-            dy = y[idx, ti] - y[idx, bi]
-            wc = weights[idx]
-            if x is None:
-                att, inf_cell = _simple_did(dy, d, ones[idx], wc)
-            else:
-                xc = np.column_stack([np.ones(idx.size), x[idx, min(bi, ti), :]])
-                _check_cell(xc, d, method, label, covariate_names)
-                try:
-                    att, inf_cell = estimator(dy, d, xc, wc)
-                except _CellError as exc:
-                    raise DataValidationError(
-                        f"cell {label} with covariates {list(covariate_names)}: {exc}"
-                    ) from exc
-            if not np.isfinite(att) or not np.all(np.isfinite(inf_cell)):
+                    f"cell {label} with covariates {list(covariate_names)}: {exc}"
+                ) from exc
+        _finish_cell(att, inf_cell, label, method, covariate_names)
+        column = np.zeros(n)
+        column[idx] = (n / idx.size) * inf_cell
+        rows.append((g, t, base, att, column, int(d.sum()), int(idx.size - d.sum())))
+    return _assemble(rows, n, unit_cohort, weights, periods)
+
+
+def estimate_group_time_rc(
+    y: Array,
+    row_period: Array,
+    row_unit: Array,
+    unit_cohort: Array,
+    periods: Array,
+    groups: Array,
+    *,
+    x: Array | None,
+    row_weights: Array,
+    unit_weights: Array,
+    control_group: str,
+    base_period: str,
+    anticipation: float,
+    method: str,
+    covariate_names: tuple[str, ...] = (),
+) -> GroupTimeFit:
+    """Every ATT(g, t) from repeated cross-sections or an unbalanced panel (R ``did``).
+
+    Parameters
+    ----------
+    y : (m,) outcome of each observation (row).
+    row_period : (m,) index into ``periods`` of each row.
+    row_unit : (m,) unit code 0..n-1 of each row: ``arange(m)`` for repeated
+        cross-sections, the panel unit for an unbalanced panel.
+    unit_cohort : (n,) cohort of each unit (``inf`` = never treated).
+    x : (m, k) covariates of each row *without* intercept, or None.
+    row_weights : (m,) sampling weights; unit_weights : (n,) the same per unit, mean one.
+
+    Notes
+    -----
+    As R ``did``'s ``panel = FALSE`` code, which ``allow_unbalanced_panel = TRUE`` also
+    runs: each cell keeps the rows of cohort ``g`` and its controls observed in ``t`` or in
+    the base period and applies the DRDID repeated-cross-section estimator (``drdid_rc``,
+    ``std_ipw_did_rc`` or ``reg_did_rc``) with each row's own covariates. The rows'
+    influence function is scaled by ``n / m_cell`` and summed within unit, so an unbalanced
+    panel's SEs account for the correlation of a unit's observations.
+    """
+    n = unit_cohort.shape[0]
+    if method not in METHODS_RC:
+        raise DataValidationError(
+            f"`method`: {method!r} is only available for balanced panels; use one of "
+            f"{sorted(METHODS_RC)} with repeated cross-sections or unbalanced panels"
+        )
+    estimator = METHODS_RC[method]
+    row_cohort = unit_cohort[row_unit]
+    rows: list[tuple[float, float, float, float, Array, int, int]] = []
+    plan = _cell_plan(periods, groups, base_period=base_period, anticipation=anticipation)
+    for g, ti, bi in plan:
+        t, base = float(periods[ti]), float(periods[bi])
+        if bi == ti:
+            n_g = int(np.sum((row_cohort == g) & (row_period == ti)))
+            rows.append((g, t, base, 0.0, np.zeros(n), n_g, 0))
+            continue
+        label = f"(g, t) = ({_fmt_period(g)}, {_fmt_period(t)})"
+        treated, control = _controls(
+            row_cohort, g, max(t, base) + anticipation, control_group, label
+        )
+        idx = np.flatnonzero((treated | control) & ((row_period == ti) | (row_period == bi)))
+        d = treated[idx].astype(float)
+        post = (row_period[idx] == ti).astype(float)
+        for dd, pp, what in ((1, 1, "treated"), (1, 0, "treated"), (0, 1, "control"),
+                             (0, 0, "control")):  # fmt: skip
+            if not np.any((d == dd) & (post == pp)):
                 raise DataValidationError(
-                    f"cell {label} with covariates {list(covariate_names)}: the 2x2 "
-                    f"estimate is not finite (method {method!r})"
+                    f"cell {label}: no {what} observations in period "
+                    f"{_fmt_period(t if pp else base)}; every cell needs treated and control "
+                    "observations in both of its periods"
                 )
-            column = np.zeros(n)
-            column[idx] = (n / idx.size) * inf_cell
-            rows.append((float(g), t, base, att, column, int(d.sum()), int(idx.size - d.sum())))
-    return GroupTimeFit(
-        group=np.array([r[0] for r in rows]),
-        time=np.array([r[1] for r in rows]),
-        base=np.array([r[2] for r in rows]),
-        att=np.array([r[3] for r in rows]),
-        influence=np.column_stack([r[4] for r in rows]) if rows else np.zeros((n, 0)),
-        n_treated=np.array([r[5] for r in rows], dtype=int),
-        n_control=np.array([r[6] for r in rows], dtype=int),
-        unit_cohort=unit_cohort,
-        weights=weights,
-        periods=periods,
-    )
+        xc = np.ones((idx.size, 1))
+        if x is not None:
+            xc = np.column_stack([xc, x[idx]])
+            _check_cell(xc, d, method, label, covariate_names)
+        try:
+            att, inf_cell = estimator(y[idx], post, d, xc, row_weights[idx])
+        except _CellError as exc:
+            raise DataValidationError(
+                f"cell {label} with covariates {list(covariate_names)}: {exc}"
+            ) from exc
+        _finish_cell(att, inf_cell, label, method, covariate_names)
+        column = np.bincount(row_unit[idx], weights=(n / idx.size) * inf_cell, minlength=n)
+        rows.append((g, t, base, att, column, int(d.sum()), int(idx.size - d.sum())))
+    return _assemble(rows, n, unit_cohort, unit_weights, periods)
 
 
 def _check_cell(x: Array, d: Array, method: str, label: str, names: tuple[str, ...]) -> None:

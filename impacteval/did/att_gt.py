@@ -18,7 +18,11 @@ from impacteval._validation import (
     check_rng,
     prepare,
 )
-from impacteval.did._cs_numerics import GroupTimeFit, estimate_group_time
+from impacteval.did._cs_numerics import (
+    GroupTimeFit,
+    estimate_group_time,
+    estimate_group_time_rc,
+)
 from impacteval.did.aggregate import (
     AggregatedEffects,
     Inference,
@@ -213,6 +217,15 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
+def _label(value: Any) -> str:
+    """A unit label for messages: 8001 rather than np.float64(8001.0)."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _unit_invariant(
     values: pd.Series, unit_codes: np.ndarray, n_units: int, param: str, column: str
 ) -> np.ndarray:
@@ -233,9 +246,10 @@ def att_gt(
     data: pd.DataFrame,
     *,
     outcome: str,
-    unit: str,
+    unit: str | None = None,
     time: str,
     cohort: str,
+    treatment: str | None = None,
     covariates: Sequence[str] = (),
     control_group: str = "never_treated",
     method: str = "dr",
@@ -243,6 +257,8 @@ def att_gt(
     anticipation: int = 0,
     weights: str | None = None,
     cluster: str | None = None,
+    panel: bool = True,
+    allow_unbalanced_panel: bool = False,
     bootstrap: int | None = None,
     rng: int | np.random.Generator | None = None,
     level: float = 0.95,
@@ -252,15 +268,29 @@ def att_gt(
     Parameters
     ----------
     data : pandas.DataFrame
-        Long panel: one row per unit and period.
-    outcome, unit, time : str
-        Outcome column, unit identifier, and (numeric) period column.
+        Long panel (one row per unit and period) or, with ``panel=False``, repeated
+        cross-sections (one row per observation).
+    outcome : str
+        Outcome column.
+    unit : str, optional
+        Unit identifier; required for panel data, not used with ``panel=False``.
+    time : str
+        Period column; must be numeric (an error otherwise). Periods need not be evenly
+        spaced: as in R did they are used by position (the "varying" base period of ``t``
+        is the previous *observed* period), while event times are ``t - g`` in the
+        column's units.
     cohort : str
         First period in which the unit is treated; 0 or missing = never treated. Cohorts
         later than the last period (plus ``anticipation``) count as never treated.
+    treatment : str, optional
+        A 0/1 treatment column to cross-check ``cohort``: it must be absorbing (never
+        1 then 0 within a unit) and equal ``1{cohort > 0 and time >= cohort}``; else an
+        error names the first offending unit. Not used in the estimation.
     covariates : sequence of str
-        Covariates for conditional parallel trends; each cell uses their values in the
-        earlier of its base period and its period (as R did for balanced panels).
+        Covariates for conditional parallel trends. Balanced panels: each cell uses their
+        values in the earlier of its base period and its period (R did's rule), so
+        time-varying covariates are allowed and enter at their base-period values.
+        Repeated cross-sections and unbalanced panels: each row's own values (as R did).
     control_group : {"never_treated", "not_yet_treated"}
         Comparison units: never treated, or also those not yet treated by
         ``max(t, base) + anticipation``.
@@ -279,6 +309,18 @@ def att_gt(
     cluster : str, optional
         Cluster column (constant within unit). Units are always clusters; a coarser
         cluster gives cluster-sum influence-function SEs (``did``'s ``clustervars``).
+    panel : bool
+        False: the rows are repeated cross-sections (R did's ``panel = FALSE``); every row
+        is its own observation and each cell uses the DRDID repeated-cross-section
+        estimators ``drdid_rc`` / ``std_ipw_did_rc`` / ``reg_did_rc`` (``dr_imp`` is panel
+        only). Cohort, weights and cluster are then per row.
+    allow_unbalanced_panel : bool
+        With an unbalanced panel: False (default, as R did) drops the units not observed
+        in every period, with a warning; True keeps every observation and, as R did's
+        ``allow_unbalanced_panel = TRUE``, estimates each cell with the
+        repeated-cross-section estimators on the observed rows, summing each unit's row
+        influence functions (so SEs allow for within-unit correlation). A balanced panel
+        uses the panel estimators either way.
     bootstrap : int, optional
         Multiplier-bootstrap draws (Rademacher weights, as R did / BMisc): SEs from the
         bootstrap IQR and ``ci_lower``/``ci_upper`` a simultaneous band (sup-t critical
@@ -298,10 +340,13 @@ def att_gt(
     Raises
     ------
     DataValidationError
-        Missing columns, duplicate unit-period rows, a cohort, weight or cluster that
-        changes within a unit, no never-treated units with ``control_group =
-        "never_treated"``, a cell without controls, overlap failure or a singular design
-        in a cell (the message names the cell and the covariates), bad arguments.
+        Missing columns, a non-numeric ``time``, duplicate unit-period rows, a cohort,
+        weight or cluster that changes within a unit, a ``treatment`` column that switches
+        off or disagrees with ``cohort``, no never-treated units with ``control_group =
+        "never_treated"``, a cell without controls (or, for repeated cross-sections,
+        without treated or control rows in one of its periods), overlap failure or a
+        singular design in a cell (the message names the cell and the covariates), bad
+        arguments.
 
     Notes
     -----
@@ -311,9 +356,13 @@ def att_gt(
     ``g`` and the controls over (base, ``t``). Each cell's influence function (DRDID's,
     rescaled by ``n / n_cell`` to the ``n`` units) gives the SEs ``sqrt(sum_i IF_i^2) / n``
     (cluster sums with ``cluster``), the Wald pre-test and every aggregation, exactly as R
-    ``did`` 2.x. Units not observed in every period are dropped (warning; count in
-    ``details["n_units_unbalanced"]``), as are units treated in the first period (no
-    pre-period; count in ``details["n_units_treated_first_period"]``).
+    ``did`` 2.x. Units not observed in every period are dropped unless
+    ``allow_unbalanced_panel`` (warning; count in ``details["n_units_unbalanced"]``), as
+    are units treated in the first period (no pre-period; warning; count in
+    ``details["n_units_treated_first_period"]``). ``details["layout"]`` says which form
+    was estimated: "balanced_panel", "unbalanced_panel" or "repeated_cross_sections"; for
+    the last two ``n_treated``/``n_control`` of a cell count rows, and with
+    ``panel=False`` the "units" of the influence function are the rows.
 
     References
     ----------
@@ -341,16 +390,31 @@ def att_gt(
     method = check_choice(method, "method", ("dr", "ipw", "reg", "dr_imp"))
     base_period = check_choice(base_period, "base_period", ("varying", "universal"))
     anticipation = check_positive_int(anticipation, "anticipation", minimum=0)
+    for name, flag in (("panel", panel), ("allow_unbalanced_panel", allow_unbalanced_panel)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise DataValidationError(f"`{name}` must be True or False; received {flag!r}")
     if bootstrap is not None:
         bootstrap = check_positive_int(bootstrap, "bootstrap", minimum=2)
     gen, seed = check_rng(rng)
     covs = _as_list(covariates, "covariates")
     frame = check_dataframe(data)
-    for name, col in (("outcome", outcome), ("unit", unit), ("time", time), ("cohort", cohort)):
+    for name, col in (("outcome", outcome), ("time", time), ("cohort", cohort)):
         if not isinstance(col, str):
             raise DataValidationError(f"`{name}` must be a column name (str); received {col!r}")
+    if unit is None and panel:
+        raise DataValidationError(
+            "`unit` is required for panel data; pass the unit identifier column, or "
+            "panel=False for repeated cross-sections"
+        )
+    if unit is not None and not isinstance(unit, str):
+        raise DataValidationError(f"`unit` must be a column name (str); received {unit!r}")
+    if method == "dr_imp" and not panel:
+        raise DataValidationError(
+            "`method`: 'dr_imp' is only available for panel data (DRDID's drdid_imp_panel); "
+            "use 'dr', 'ipw' or 'reg' with panel=False"
+        )
     check_columns(frame, outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covs)
-    check_columns(frame, weights=weights, cluster=cluster)
+    check_columns(frame, weights=weights, cluster=cluster, treatment=treatment)
 
     # cohort: 0, missing or +inf all mean never treated
     cohort_col = frame[cohort]
@@ -370,10 +434,9 @@ def att_gt(
             f"`cohort`: column {cohort!r} must be a period (>= 0, 0 = never treated); received "
             f"negative values"
         )
-    cohort_key = "__cohort__" if cohort in (outcome, unit, time, *covs) else cohort
-    work = pd.DataFrame(
-        {c: frame[c] for c in dict.fromkeys([outcome, unit, time, *covs, weights, cluster]) if c}
-    )
+    named = [outcome, unit, time, *covs, weights, cluster, treatment]
+    cohort_key = "__cohort__" if cohort in named else cohort
+    work = pd.DataFrame({c: frame[c] for c in dict.fromkeys(named) if c})
     work[cohort_key] = cohort_values
     prepared = prepare(
         work,
@@ -383,6 +446,7 @@ def att_gt(
             "cohort": cohort_key,
             "covariates": covs,
             "weights": weights,
+            "treatment": treatment,
         },
         labels={"unit": unit, "cluster": cluster},
         outcome_param="outcome",
@@ -394,45 +458,61 @@ def att_gt(
         warnings.warn(msg, category, stacklevel=3)
         caught.append(msg)
 
-    # -- panel structure -----------------------------------------------------------------
-    ucodes, ulabels = pd.factorize(df[unit], sort=True)
+    # -- structure: rows -> units ------------------------------------------------------------
     tvals = df[time].to_numpy(dtype=float)
     periods = np.unique(tvals)
     tcodes = np.searchsorted(periods, tvals)
-    n_units, n_periods = len(ulabels), periods.size
+    n_periods = periods.size
     if n_periods < 2:
         raise DataValidationError(
             f"`time`: column {time!r} has {n_periods} distinct period; at least 2 are needed"
         )
-    cell_id = ucodes.astype(np.int64) * n_periods + tcodes
-    if np.unique(cell_id).size != cell_id.size:
-        dup = pd.Series(cell_id).duplicated(keep=False).to_numpy()
-        first = int(np.flatnonzero(dup)[0])
+    if panel and unit is not None:
+        ucodes, ulabels = pd.factorize(df[unit], sort=True)
+        n_units = len(ulabels)
+        _check_duplicates(ucodes, tcodes, n_periods, ulabels, tvals)
+        unit_cohort = _unit_invariant(df[cohort_key], ucodes, n_units, "cohort", cohort)
+        unit_w = np.ones(n_units)
+        if weights is not None:
+            unit_w = _unit_invariant(df[weights], ucodes, n_units, "weights", weights)
+        unit_cluster = None
+        if cluster is not None and cluster != unit:
+            unit_cluster = _unit_invariant(df[cluster], ucodes, n_units, "cluster", cluster)
+    else:  # repeated cross-sections: every row is its own observation
+        n_units = len(df)
+        ucodes = np.arange(n_units)
+        ulabels = pd.Index(np.arange(n_units))
+        unit_cohort = df[cohort_key].to_numpy(dtype=float)
+        unit_w = np.ones(n_units) if weights is None else df[weights].to_numpy(dtype=float)
+        unit_cluster = None if cluster is None else df[cluster].to_numpy()
+    unit_cohort, unit_w = np.asarray(unit_cohort, dtype=float), np.asarray(unit_w, dtype=float)
+    if weights is not None and (np.any(unit_w < 0) or unit_w.sum() <= 0):
         raise DataValidationError(
-            f"`unit`/`time`: {int(dup.sum())} rows share a (unit, period) with another row, "
-            f"e.g. unit {ulabels[ucodes[first]]!r} in period {_fmt(tvals[first])}; a panel "
-            "has one row per unit and period"
+            f"`weights`: column {weights!r} must be non-negative with a positive sum"
         )
-    unit_cohort = _unit_invariant(df[cohort_key], ucodes, n_units, "cohort", cohort).astype(float)
-    unit_w = np.ones(n_units)
-    if weights is not None:
-        unit_w = _unit_invariant(df[weights], ucodes, n_units, "weights", weights).astype(float)
-        if np.any(unit_w < 0) or unit_w.sum() <= 0:
-            raise DataValidationError(
-                f"`weights`: column {weights!r} must be non-negative with a positive sum"
-            )
-    unit_cluster: np.ndarray | None = None
-    if cluster is not None and cluster != unit:
-        unit_cluster = _unit_invariant(df[cluster], ucodes, n_units, "cluster", cluster)
+    if treatment is not None:
+        _check_treatment(df[treatment], tvals, unit_cohort[ucodes], ucodes, ulabels, panel)
 
     counts = np.bincount(ucodes, minlength=n_units)
-    keep_unit = counts == n_periods
-    n_unbalanced = int((~keep_unit).sum())
-    if n_unbalanced:
+    balanced = bool(np.all(counts == n_periods)) if panel else False
+    keep_unit = np.ones(n_units, dtype=bool)
+    n_unbalanced = int(np.sum(counts != n_periods)) if panel else 0
+    if panel and not balanced and not allow_unbalanced_panel:
+        keep_unit = counts == n_periods
         note(
             f"{n_unbalanced} units are not observed in all {n_periods} periods and were "
-            "dropped to balance the panel (as R did); see details['n_units_unbalanced']"
+            "dropped to balance the panel (as R did); pass allow_unbalanced_panel=True to keep "
+            "them; see details['n_units_unbalanced']"
         )
+        n_unbalanced_dropped = n_unbalanced
+    else:
+        n_unbalanced_dropped = 0
+    layout = (
+        "balanced_panel"
+        if panel and (balanced or not allow_unbalanced_panel)
+        else ("unbalanced_panel" if panel else "repeated_cross_sections")
+    )
+    what = "observations" if layout == "repeated_cross_sections" else "units"
     unit_cohort = np.where(unit_cohort == 0, np.inf, unit_cohort)
     asif_never = np.isfinite(unit_cohort) & (unit_cohort > periods[-1] + anticipation)
     unit_cohort[asif_never] = np.inf
@@ -442,32 +522,17 @@ def att_gt(
     n_first = int(first_treated.sum())
     if n_first:
         note(
-            f"dropped {n_first} units already treated in the first period "
+            f"dropped {n_first} {what} already treated in the first period "
             f"{_fmt(periods[0])}{f' (with anticipation = {anticipation})' if anticipation else ''}"
             ": they have no pre-treatment period; see details['n_units_treated_first_period']"
         )
     keep_unit &= ~first_treated
     if not keep_unit.any():
-        raise DataValidationError("no units remain after balancing the panel")
+        raise DataValidationError(f"no {what} remain after balancing the panel")
 
-    # wide arrays
-    y_full = np.full((n_units, n_periods), np.nan)
-    y_full[ucodes, tcodes] = df[outcome].to_numpy(dtype=float)
-    x_full: np.ndarray | None = None
-    if covs:
-        x_full = np.full((n_units, n_periods, len(covs)), np.nan)
-        x_full[ucodes, tcodes, :] = df[covs].to_numpy(dtype=float)
-    sel = np.flatnonzero(keep_unit)
-    y = y_full[sel]
-    x = None if x_full is None else x_full[sel]
-    unit_cohort, unit_w = unit_cohort[sel], unit_w[sel]
-    units = ulabels[sel]
-    if unit_w.sum() <= 0:
-        raise DataValidationError("`weights`: the kept units have zero total weight")
-    unit_w = unit_w / unit_w.mean()
-
-    never = ~np.isfinite(unit_cohort)
-    groups_all = np.unique(unit_cohort[~never])
+    never = ~np.isfinite(unit_cohort) & keep_unit
+    groups_all = np.unique(unit_cohort[keep_unit & ~never])
+    keep_period = np.ones(n_periods, dtype=bool)
     if not never.any():
         if control_group == "never_treated":
             raise DataValidationError(
@@ -475,14 +540,18 @@ def att_gt(
                 "control_group='never_treated' has no controls; use "
                 "control_group='not_yet_treated'"
             )
+        if groups_all.size < 2:
+            raise DataValidationError(
+                f"`cohort`: column {cohort!r} has no never-treated units and "
+                f"{'no' if groups_all.size == 0 else 'a single'} treated cohort, so no unit "
+                "can serve as a not-yet-treated control for any cell"
+            )
         latest = float(groups_all.max())
-        keep_t = periods < latest - anticipation
+        keep_period = periods < latest - anticipation
         note(
             f"no never-treated units: periods from {_fmt(latest - anticipation)} on are dropped "
             f"and cohort {_fmt(latest)} serves only as a not-yet-treated control (as R did)"
         )
-        periods, y = periods[keep_t], y[:, keep_t]
-        x = None if x is None else x[:, keep_t, :]
         groups_all = groups_all[groups_all < latest]
     groups = groups_all[groups_all > periods[0] + anticipation]
     if groups.size == 0:
@@ -492,10 +561,27 @@ def att_gt(
         )
     if control_group == "never_treated" and never.sum() < len(covs) + 5:
         raise DataValidationError(
-            f"only {int(never.sum())} never-treated units: too few to serve as controls with "
+            f"only {int(never.sum())} never-treated {what}: too few to serve as controls with "
             f"{len(covs)} covariates (R did requires at least {len(covs) + 5}); use "
             "control_group='not_yet_treated'"
         )
+
+    # rows kept, units re-coded 0..n-1 among those with a kept row
+    keep_row = keep_unit[ucodes] & keep_period[tcodes]
+    sel = np.flatnonzero(np.bincount(ucodes[keep_row], minlength=n_units) > 0)
+    recode = np.full(n_units, -1, dtype=np.intp)
+    recode[sel] = np.arange(sel.size)
+    old_periods = periods
+    periods = periods[keep_period]
+    pcode = np.cumsum(keep_period) - 1
+    r_unit, r_period = recode[ucodes[keep_row]], pcode[tcodes[keep_row]]
+    unit_cohort, unit_w = unit_cohort[sel], unit_w[sel]
+    if unit_w.sum() <= 0:
+        raise DataValidationError("`weights`: the kept units have zero total weight")
+    unit_w = unit_w / unit_w.mean()
+    never = ~np.isfinite(unit_cohort)
+    y_rows = df[outcome].to_numpy(dtype=float)[keep_row]
+    x_rows = df[covs].to_numpy(dtype=float)[keep_row] if covs else None
 
     clusters: np.ndarray | None = None
     n_clusters: int | None = None
@@ -508,19 +594,36 @@ def att_gt(
                 f"{n_clusters}"
             )
 
-    fit = estimate_group_time(
-        y,
-        unit_cohort,
-        periods,
-        groups,
-        x=x,
-        weights=unit_w,
-        control_group=control_group,
-        base_period=base_period,
-        anticipation=float(anticipation),
-        method=method,
-        covariate_names=tuple(covs),
-    )
+    common: dict[str, Any] = {
+        "control_group": control_group,
+        "base_period": base_period,
+        "anticipation": float(anticipation),
+        "method": method,
+        "covariate_names": tuple(covs),
+    }
+    if layout == "balanced_panel":
+        y = np.full((sel.size, periods.size), np.nan)
+        y[r_unit, r_period] = y_rows
+        x = None
+        if x_rows is not None:
+            x = np.full((sel.size, periods.size, len(covs)), np.nan)
+            x[r_unit, r_period, :] = x_rows
+        fit = estimate_group_time(y, unit_cohort, periods, groups, x=x, weights=unit_w, **common)
+    else:
+        row_w = unit_w[r_unit]  # weights are constant within unit
+        fit = estimate_group_time_rc(
+            y_rows,
+            r_period,
+            r_unit,
+            unit_cohort,
+            periods,
+            groups,
+            x=x_rows,
+            row_weights=row_w,
+            unit_weights=unit_w,
+            **common,
+        )
+    units = ulabels[sel]
     how = Inference(level=level, clusters=clusters, n_clusters=n_clusters, bootstrap=bootstrap)
     cols, _ = infer(fit.att, fit.influence, how, gen, uniform=True)
 
@@ -544,10 +647,19 @@ def att_gt(
             "n_control": fit.n_control,
         }
     )
+    form = {
+        "balanced_panel": "",
+        "unbalanced_panel": ", unbalanced panel (DRDID repeated-cross-section estimators, "
+        "unit-summed influence functions)",
+        "repeated_cross_sections": ", repeated cross-sections",
+    }[layout]
+    method_label = _METHOD_LABELS[method]
+    if layout != "balanced_panel":
+        method_label = method_label.replace("_panel)", "_rc)")
     label = (
-        f"Callaway-Sant'Anna ATT(g,t), {_METHOD_LABELS[method]}, "
+        f"Callaway-Sant'Anna ATT(g,t), {method_label}, "
         f"{control_group.replace('_', '-')} controls, {base_period} base period"
-        f"{f', anticipation {anticipation}' if anticipation else ''}; {how.label}"
+        f"{f', anticipation {anticipation}' if anticipation else ''}{form}; {how.label}"
     )
     options = {
         "outcome": outcome,
@@ -561,13 +673,16 @@ def att_gt(
         "anticipation": anticipation,
         "weights": weights,
         "cluster": cluster,
+        "panel": bool(panel),
+        "allow_unbalanced_panel": bool(allow_unbalanced_panel),
+        "treatment": treatment,
         "bootstrap": bootstrap,
         "level": level,
         "bootstrap_weights": "rademacher" if bootstrap else None,
     }
-    used = [c for c in dict.fromkeys([outcome, unit, time, cohort, *covs, weights, cluster]) if c]
+    used = [c for c in dict.fromkeys([cohort, *named]) if c]
     provenance = Provenance(options=options, data_fingerprint=fingerprint(frame, used), seed=seed)
-    n_rows = int(sel.size * periods.size)
+    n_rows = int(keep_row.sum())
     n_treated = int((~never).sum())
     base: dict[str, Any] = {
         "method": label,
@@ -606,12 +721,67 @@ def att_gt(
             "outcome": outcome,
             "critical_value": cols.crit,
             "inference": how.label,
+            "layout": layout,
             "n_units": int(sel.size),
             "n_units_unbalanced": n_unbalanced,
+            "n_units_unbalanced_dropped": n_unbalanced_dropped,
             "n_units_treated_first_period": n_first,
             "n_units_as_if_never_treated": int(asif_never.sum()),
             "groups": [int(g) if integer_periods else float(g) for g in groups],
             "periods": [int(p) if integer_periods else float(p) for p in periods],
+            "periods_dropped": [float(p) for p in old_periods[~keep_period]],
             "bootstrap_weights": "rademacher" if bootstrap else None,
         },
     )
+
+
+def _check_duplicates(
+    ucodes: np.ndarray, tcodes: np.ndarray, n_periods: int, ulabels: Any, tvals: np.ndarray
+) -> None:
+    cell_id = ucodes.astype(np.int64) * n_periods + tcodes
+    if np.unique(cell_id).size != cell_id.size:
+        dup = pd.Series(cell_id).duplicated(keep=False).to_numpy()
+        first = int(np.flatnonzero(dup)[0])
+        raise DataValidationError(
+            f"`unit`/`time`: {int(dup.sum())} rows share a (unit, period) with another row, "
+            f"e.g. unit {_label(ulabels[ucodes[first]])} in period {_fmt(tvals[first])}; a panel "
+            "has one row per unit and period (for repeated cross-sections pass panel=False)"
+        )
+
+
+def _check_treatment(
+    values: pd.Series,
+    tvals: np.ndarray,
+    row_cohort: np.ndarray,
+    ucodes: np.ndarray,
+    ulabels: Any,
+    panel: bool,
+) -> None:
+    """``treatment`` must be 0/1, absorbing, and equal ``1{cohort > 0 and t >= cohort}``."""
+    d = values.to_numpy(dtype=float)
+    if not np.all(np.isin(d, (0.0, 1.0))):
+        raise DataValidationError(
+            f"`treatment`: column {values.name!r} must be 0/1; received values "
+            f"{sorted(set(np.unique(d).tolist()) - {0.0, 1.0})[:5]} besides 0 and 1"
+        )
+    if panel:
+        order = np.lexsort((tvals, ucodes))
+        du, dd = ucodes[order], d[order]
+        off = (du[1:] == du[:-1]) & (dd[:-1] == 1) & (dd[1:] == 0)
+        if off.any():
+            k = int(np.flatnonzero(off)[0])
+            raise DataValidationError(
+                f"`treatment`: column {values.name!r} switches off (1 then 0) for unit "
+                f"{_label(ulabels[du[k]])} in period {_fmt(tvals[order][k + 1])}; att_gt needs "
+                "staggered, absorbing (irreversible) treatment"
+            )
+    expected = (row_cohort > 0) & (tvals >= row_cohort)
+    bad = np.flatnonzero(expected != (d == 1))
+    if bad.size:
+        k = int(bad[0])
+        who = f"unit {_label(ulabels[ucodes[k]])}" if panel else f"row {k}"
+        raise DataValidationError(
+            f"`treatment` and `cohort` disagree in {bad.size} rows, e.g. {who} in period "
+            f"{_fmt(tvals[k])}: treatment {int(d[k])} but cohort {_fmt(row_cohort[k])} "
+            "(cohort = first period with treatment 1, 0 = never treated)"
+        )

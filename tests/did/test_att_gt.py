@@ -344,3 +344,44 @@ def test_aggregate_errors(reg: GroupTimeEffects) -> None:
         reg.aggregate("event")
     with pytest.raises(DataValidationError, match="no event times"):
         reg.aggregate("dynamic", min_e=10)
+
+
+# -- repeated cross-sections and unbalanced panels ---------------------------------------
+def test_rcs_methods_coincide_without_covariates(mpdta: pd.DataFrame) -> None:
+    # theory: with an intercept only, reg_did_rc, std_ipw_did_rc and drdid_rc are all the
+    # difference of the four cell means, with the same influence function
+    reg = run(mpdta, method="reg", panel=False)
+    g, t = 2006, 2007  # post cell (2006, 2007) compares 2007 with the base 2005
+    sub = mpdta[mpdta["year"].isin([2005, 2007]) & mpdta["first_treat"].isin([0, g])]
+    m = sub.groupby([sub["first_treat"] == g, sub["year"] == t])["lemp"].mean()
+    did = (m[True, True] - m[True, False]) - (m[False, True] - m[False, False])
+    assert reg.table.set_index(["group", "time"]).loc[(g, t), "estimate"] == pytest.approx(did)
+    for method in ("ipw", "dr"):
+        other = run(mpdta, method=method, panel=False)
+        np.testing.assert_allclose(other.table["estimate"], reg.table["estimate"], atol=1e-12)
+        np.testing.assert_allclose(other.table["std_error"], reg.table["std_error"], rtol=1e-9)
+
+
+def test_rcs_weights_cluster_and_bootstrap_run(mpdta: pd.DataFrame) -> None:
+    base = run(mpdta, method="dr", covariates=["lpop"], panel=False)
+    same = run(mpdta.assign(w=2.0), method="dr", covariates=["lpop"], panel=False, weights="w")
+    np.testing.assert_allclose(same.table["estimate"], base.table["estimate"], atol=1e-12)
+    np.testing.assert_allclose(same.table["std_error"], base.table["std_error"], rtol=1e-10)
+    # clustering the rows by county recovers the within-county correlation of the levels
+    by_county = run(mpdta, method="reg", panel=False, cluster="countyreal")
+    assert by_county.n_clusters == 500
+    assert not np.allclose(by_county.table["std_error"], run(mpdta, panel=False).table["std_error"])
+    boot = run(mpdta, method="reg", panel=False, bootstrap=199, rng=3)
+    assert np.all(np.isfinite(boot.table["std_error"]))
+    assert boot.details["layout"] == "repeated_cross_sections"
+    assert boot.n_obs == 2500
+
+
+def test_unbalanced_panel_keeps_rows(mpdta: pd.DataFrame) -> None:
+    data = mpdta.drop(index=[3, 11, 12])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # keeping every row: nothing to warn about
+        res = run(data, method="reg", allow_unbalanced_panel=True)
+    assert res.details["layout"] == "unbalanced_panel"
+    assert res.n_obs == 2497 and res.details["influence"].shape[0] == 500
+    assert "unbalanced panel" in res.method and "reg_did_rc" in res.method
