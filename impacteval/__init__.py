@@ -23,19 +23,21 @@ __all__ = [
     "did",
     "exceptions",
     "inference",
+    "matching",
     "payments",
     "plotting",
     "rct",
     "reporting",
 ]
 
-# Design packages still to come (matching, synth) join this set when built.
+# Design packages still to come (synth) join this set when built.
 _SUBMODULES = {
     "datasets",
     "diagnostics",
     "did",
     "exceptions",
     "inference",
+    "matching",
     "payments",
     "plotting",
     "rct",

@@ -1,0 +1,572 @@
+"""Nearest-neighbour matching, as R MatchIt's ``method = "nearest"``, with MatchIt-style and
+Abadie-Imbens inference."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from impacteval._validation import (
+    check_binary,
+    check_choice,
+    check_level,
+    check_rng,
+    group_codes,
+    prepare,
+)
+from impacteval.diagnostics.balance import BalanceTable, balance
+from impacteval.exceptions import DataValidationError, ImpactEvalWarning
+from impacteval.matching._nn_match import match_scan, match_sorted, matchit_weights, pair_subclass
+from impacteval.matching.abadie_imbens import ai_estimate, ties_pairs
+from impacteval.matching.propensity import _columns, fit_propensity
+from impacteval.rct.regression import regression
+from impacteval.results import EffectEstimate, Provenance, fingerprint
+
+__all__ = ["MatchingEstimate", "nearest_neighbor"]
+
+_ORDERS = ("largest", "smallest", "random", "data")
+_RESERVED = ("weights", "subclass", "distance")
+
+
+@dataclass(frozen=True, kw_only=True, repr=False)
+class MatchingEstimate(EffectEstimate):
+    """An :class:`~impacteval.results.EffectEstimate` plus the matched sample.
+
+    Attributes
+    ----------
+    matched : pandas.DataFrame
+        The rows with a positive matching weight (original index labels), with the added
+        columns ``weights``, ``distance`` and, without replacement, ``subclass`` (1, 2, ...
+        by matched set), as MatchIt's ``match.data()``.
+    balance : BalanceTable or None
+        Covariate balance before (unadjusted) and after (``*_adjusted``) matching.
+    match_matrix : pandas.DataFrame
+        One row per focal unit (index label), one column per match; index labels of the
+        matched controls (NaN where none). With ``ties=True``, the matched sets are in
+        ``details["pairs"]`` instead.
+    n_matched, n_unmatched : int
+        Focal units with and without at least one match.
+    n_matched_control : int
+        Distinct units of the other group with a positive weight.
+    caliper_width : float or None
+        The caliper in raw distance units (``caliper`` x SD of the distance).
+    """
+
+    matched: pd.DataFrame = field(default_factory=pd.DataFrame)
+    balance: BalanceTable | None = None
+    match_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)
+    n_matched: int = 0
+    n_unmatched: int = 0
+    n_matched_control: int = 0
+    caliper_width: float | None = None
+
+
+def _mahalanobis_coords(x: np.ndarray, focal: np.ndarray) -> np.ndarray:
+    """MatchIt's Mahalanobis transform: scale, pooled within-group covariance, Cholesky."""
+    keep = np.abs(x.max(axis=0) - x.min(axis=0)) >= np.sqrt(np.finfo(float).eps)
+    if not keep.any():
+        return x[:, :1]
+    x = x[:, keep]
+    xs = (x - x.mean(axis=0)) / x.std(axis=0, ddof=1)
+    centred = xs.copy()
+    for g in (True, False):
+        centred[focal == g] -= centred[focal == g].mean(axis=0)
+    n = xs.shape[0]
+    cov = np.atleast_2d(np.cov(centred, rowvar=False)) * (n - 1) / (n - 2)
+    if np.linalg.det(cov) > 1e-8:
+        inv = np.linalg.inv(cov)
+    else:
+        u, s, vt = np.linalg.svd(cov)
+        pos = s > max(1e-8 * s[0], 0)
+        inv = (vt[pos].T / s[pos]) @ u[:, pos].T
+    vals, vecs = np.linalg.eigh((inv + inv.T) / 2)
+    root = vecs * np.sqrt(np.clip(vals, 0, None))
+    return np.asarray(xs @ root)
+
+
+def _order(kind: str, score: np.ndarray | None, n1: int, rng: np.random.Generator) -> np.ndarray:
+    if kind == "random":
+        return rng.permutation(n1)
+    if kind == "data" or score is None:
+        return np.arange(n1)
+    if kind == "largest":
+        return np.argsort(-score, kind="stable")
+    return np.argsort(score, kind="stable")
+
+
+def _check_ratio(ratio: object) -> int:
+    if (
+        isinstance(ratio, bool)
+        or not isinstance(ratio, numbers.Integral)
+        or not 1 <= int(ratio) <= 10
+    ):
+        raise DataValidationError(f"`ratio` must be an integer from 1 to 10; received {ratio!r}")
+    return int(ratio)
+
+
+def _check_caliper(caliper: object) -> float | None:
+    if caliper is None:
+        return None
+    if (
+        isinstance(caliper, bool)
+        or not isinstance(caliper, numbers.Real)
+        or not np.isfinite(float(caliper))
+        or float(caliper) <= 0
+    ):
+        raise DataValidationError(
+            "`caliper` must be a positive number (in standard deviations of the distance); "
+            f"received {caliper!r}"
+        )
+    return float(caliper)
+
+
+def nearest_neighbor(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    treatment: str,
+    covariates: Sequence[str] | None = None,
+    propensity: str | None = None,
+    ratio: int = 1,
+    replace: bool = False,
+    caliper: float | None = None,
+    exact: Sequence[str] | str = (),
+    estimand: str = "ATT",
+    se: str | None = None,
+    distance: str = "propensity",
+    mahalanobis: Sequence[str] | None = None,
+    m_order: str | None = None,
+    ties: bool = False,
+    bias_adjust: bool = False,
+    model: Any | None = None,
+    rng: int | np.random.Generator | None = None,
+    level: float = 0.95,
+) -> MatchingEstimate:
+    """Nearest-neighbour matching estimate of the ATT (ATC, ATE), as R MatchIt / Matching.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit.
+    outcome, treatment : str
+        Outcome column and binary (0/1) treatment column.
+    covariates : sequence of str, optional
+        Covariates of the propensity-score logit (and of Mahalanobis matching and of the
+        balance table). Needed unless ``propensity`` is given.
+    propensity : str, optional
+        Column holding a propensity score already estimated (probability scale); then no
+        model is fitted.
+    ratio : int
+        Matches per focal unit, 1 to 10 (``k:1`` matching).
+    replace : bool
+        Match with replacement.
+    caliper : float, optional
+        Maximum distance difference in standard deviations of the distance (SD over all
+        units, as MatchIt's ``std.caliper = TRUE``). With ``mahalanobis`` it applies to the
+        propensity score.
+    exact : sequence of str
+        Columns on which matches must agree exactly (matching runs within their cells).
+    estimand : {"ATT", "ATC", "ATE"}
+        ATT and ATC always; ATE only with ``replace=True`` and ``se="abadie_imbens"``
+        (matching both ways, as ``Matching::Match``).
+    se : {"pair_cluster", "robust", "abadie_imbens"}, optional
+        ``"pair_cluster"``: weighted regression of the outcome on treatment in the matched
+        sample with CR1 standard errors clustered by matched set (needs
+        ``replace=False``); ``"robust"``: the same regression with HC3 standard errors (the
+        MatchIt vignette's choice with replacement); ``"abadie_imbens"``: the Abadie-Imbens
+        (2006) variance of the matching estimator (needs ``replace=True``). Default:
+        ``"pair_cluster"`` without replacement, ``"abadie_imbens"`` with it.
+    distance : {"propensity", "logit", "mahalanobis"}
+        Match on the propensity score, on its logit, or on the Mahalanobis distance of
+        ``covariates``.
+    mahalanobis : sequence of str, optional
+        Mahalanobis matching on these columns within a propensity-score ``caliper``
+        (MatchIt's ``mahvars``).
+    m_order : {"largest", "smallest", "random", "data"}, optional
+        Order in which focal units are matched (without replacement it matters). Default
+        "largest" distance for the ATT, "smallest" for the ATC, "data" for Mahalanobis.
+    ties : bool
+        Keep every control tied at the ``ratio``-th distance, with fractional weights, as
+        ``Matching::Match(ties = TRUE)`` (needs ``replace=True`` and a scalar distance).
+    bias_adjust : bool
+        Abadie & Imbens (2011) regression bias adjustment on the distance (Match's
+        ``BiasAdjust = TRUE`` with ``Z = X``); only with ``se="abadie_imbens"``.
+    model : scikit-learn classifier, optional
+        Propensity model (default: unpenalised logit); see
+        :func:`~impacteval.matching.propensity.propensity_score`.
+    rng : int or numpy.random.Generator, optional
+        Seed for ``m_order="random"``.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    MatchingEstimate
+        An EffectEstimate with ``.matched``, ``.balance``, ``.match_matrix`` and the counts.
+
+    Raises
+    ------
+    DataValidationError
+        Missing columns, non-binary treatment, ``ratio`` outside 1..10, ``caliper <= 0``,
+        an estimand or SE not available with the replacement choice, ``ties`` without
+        replacement, or no focal unit with a control within the caliper.
+
+    Notes
+    -----
+    Matching (MatchIt 4.5.1 ``matchit2nearest`` with upstream fix #163): units are sorted by
+    the distance (a stable sort, so equal scores keep data order). Focal units are taken in
+    ``m_order`` (ties in the score keep data order); each takes the nearest available control
+    to its left or right in the sorted order, the **left** one (lower score; among equal
+    scores, the one just before it in the sorted order) when both are equally far. With
+    ``ratio = k`` this is repeated in k rounds. With a caliper, a focal unit whose nearest
+    available control is farther than the caliper stays unmatched. Mahalanobis matching
+    scans controls in data order and takes the first one at the minimum distance (MatchIt's
+    ``nn_matchC``); the covariates are scaled and the pooled within-group covariance used.
+
+    Weights (``match.data``): matched focal units 1; a control gets the sum of ``1/k_i``
+    over the focal units ``i`` it serves, rescaled to sum to the number of matched controls.
+    The ``pair_cluster`` estimate is the weighted difference in means, i.e. the coefficient
+    of the weighted regression ``outcome ~ treatment``; its CR1 variance is what the MatchIt
+    vignette's ``coeftest(fit, vcov. = vcovCL, cluster = ~subclass)`` reports (sandwich's
+    ``vcovCL`` default type "HC1": ``G/(G-1) (n-1)/(n-k)``); the interval uses ``G - 1``
+    degrees of freedom (coeftest uses ``n - k``).
+
+    ``abadie_imbens``: the matching estimator ``mean_i (Y_i - sum_j w_ij Y_j)`` with the
+    Abadie-Imbens (2006) variance under homoskedasticity (Match's ``Var.calc = 0``), the SE
+    ``Match`` reports as ``se``. With ``ties=True`` the matched sets are Match's: all
+    controls within 1e-5 of the ``ratio``-th smallest squared standardised distance.
+    Identification: unconfoundedness given the covariates and overlap. The SEs do not
+    account for estimation of the propensity score (Abadie & Imbens 2016).
+
+    References
+    ----------
+    Abadie, A. & Imbens, G. W. (2006). Large sample properties of matching estimators for
+    average treatment effects. Econometrica 74(1), 235-267.
+    Abadie, A. & Imbens, G. W. (2011). Bias-corrected matching estimators for average
+    treatment effects. JBES 29(1), 1-11.
+    Ho, D., Imai, K., King, G. & Stuart, E. (2011). MatchIt. JSS 42(8).
+    R: ``MatchIt::matchit(method = "nearest")``, ``Matching::Match``.
+
+    Examples
+    --------
+    >>> import impacteval as ie
+    >>> from impacteval.matching.nearest import nearest_neighbor
+    >>> df = ie.datasets.load("lalonde_psid")
+    >>> res = nearest_neighbor(df, outcome="re78", treatment="treat",
+    ...                        covariates=["age", "educ", "black", "re74", "re75"])
+    >>> res.n_matched
+    185
+    """
+    level = check_level(level)
+    estimand = check_choice(estimand, "estimand", ("ATT", "ATC", "ATE"))
+    distance = check_choice(distance, "distance", ("propensity", "logit", "mahalanobis"))
+    ratio = _check_ratio(ratio)
+    cal = _check_caliper(caliper)
+    if not isinstance(replace, bool):
+        raise DataValidationError(f"`replace` must be True or False; received {replace!r}")
+    covs = _columns(covariates, "covariates")
+    exact_cols = _columns(exact, "exact")
+    mahal = _columns(mahalanobis, "mahalanobis")
+    if se is None:
+        se = "abadie_imbens" if replace else "pair_cluster"
+    se = check_choice(se, "se", ("pair_cluster", "robust", "abadie_imbens"))
+    if se == "pair_cluster" and replace:
+        raise DataValidationError(
+            "`se`: 'pair_cluster' needs unique matched pairs (replace=False); with "
+            "replacement use se='abadie_imbens' (Matching::Match) or se='robust' (HC3)"
+        )
+    if se == "abadie_imbens" and not replace:
+        raise DataValidationError(
+            "`se`: 'abadie_imbens' is the variance of matching with replacement; pass "
+            "replace=True, or use se='pair_cluster' without replacement"
+        )
+    if estimand == "ATE" and not (replace and se == "abadie_imbens"):
+        raise DataValidationError(
+            "`estimand`: 'ATE' is supported only with replace=True and se='abadie_imbens' "
+            "(MatchIt's nearest-neighbour matching offers ATT and ATC)"
+        )
+    if ties and not replace:
+        raise DataValidationError("`ties`: keeping tied matches needs replace=True")
+    if ties and (distance == "mahalanobis" or mahal):
+        raise DataValidationError(
+            "`ties`: tie handling is implemented for a scalar distance (propensity or logit)"
+        )
+    if bias_adjust and se != "abadie_imbens":
+        raise DataValidationError("`bias_adjust` needs se='abadie_imbens'")
+    if distance == "mahalanobis" and cal is not None and propensity is None:
+        raise DataValidationError(
+            "`caliper`: with distance='mahalanobis' the caliper applies to a propensity "
+            "score; use `mahalanobis=` columns with the default distance instead"
+        )
+    if distance == "mahalanobis" and not covs:
+        raise DataValidationError("`covariates` are needed for distance='mahalanobis'")
+    if propensity is None and distance != "mahalanobis" and not covs:
+        raise DataValidationError(
+            "`covariates` or `propensity` must be given to form a propensity score"
+        )
+    if m_order is not None:
+        m_order = check_choice(m_order, "m_order", _ORDERS)
+    gen, seed = check_rng(rng)
+    for col in _RESERVED:
+        if col in data.columns if isinstance(data, pd.DataFrame) else False:
+            raise DataValidationError(
+                f"`data` already has a column {col!r}; the matched sample adds one with that "
+                "name (rename yours)"
+            )
+
+    prepared = prepare(
+        data,
+        numeric={
+            "outcome": outcome,
+            "treatment": treatment,
+            "covariates": covs,
+            "propensity": propensity,
+            "mahalanobis": mahal,
+        },
+        labels={"exact": exact_cols},
+        outcome_param="outcome",
+    )
+    frame = prepared.frame
+    used = list(dict.fromkeys([outcome, treatment, *covs, *mahal, *exact_cols]))
+    if propensity is not None:
+        used.append(propensity)
+    complete = data[used].notna().all(axis=1).to_numpy()
+    labels = data.index[complete]
+    y = frame[outcome].to_numpy(dtype=float)
+    z = check_binary(frame[treatment].to_numpy(dtype=float), "treatment", treatment)
+    n = y.size
+
+    # -- distance -------------------------------------------------------------------------
+    ps: np.ndarray | None = None
+    if propensity is not None:
+        ps = frame[propensity].to_numpy(dtype=float)
+    elif distance != "mahalanobis":
+        ps = fit_propensity(frame[covs].to_numpy(dtype=float), z, model)
+    score: np.ndarray | None = None
+    if ps is not None and distance != "mahalanobis":
+        if distance == "logit":
+            if np.any((ps <= 0) | (ps >= 1)):
+                raise DataValidationError(
+                    "`distance`: 'logit' needs propensity scores strictly between 0 and 1"
+                )
+            score = np.log(ps) - np.log1p(-ps)
+        else:
+            score = ps
+    caliper_width: float | None = None
+    if cal is not None:
+        base = score if score is not None else ps
+        caliper_width = cal * float(np.std(cast(np.ndarray, base), ddof=1))
+
+    # -- matching ---------------------------------------------------------------------------
+    def run(focal: np.ndarray) -> np.ndarray:
+        """Match matrix for the focal units (rows in data order)."""
+        kind = m_order
+        if kind is None:
+            use_data = distance == "mahalanobis" or score is None
+            kind = "data" if use_data else ("smallest" if estimand == "ATC" else "largest")
+        mm = np.full((int(focal.sum()), ratio), -1, dtype=np.intp)
+        if exact_cols:
+            cells, _ = group_codes(
+                frame[exact_cols].astype(str).agg("\x1f".join, axis=1)
+                if len(exact_cols) > 1
+                else frame[exact_cols[0]]
+            )
+        else:
+            cells = np.zeros(n, dtype=np.intp)
+        focal_pos = np.cumsum(focal) - 1
+        coords = None
+        if distance == "mahalanobis" or mahal:
+            coords = _mahalanobis_coords(
+                frame[mahal or covs].to_numpy(dtype=float), focal.astype(bool)
+            )
+        for cell in np.unique(cells[focal]):
+            idx = np.flatnonzero(cells == cell)
+            f = focal[idx]
+            d_cell = None if score is None else score[idx]
+            order = _order(kind, None if d_cell is None else d_cell[f], int(f.sum()), gen)
+            if coords is not None:
+                sub = match_scan(
+                    f,
+                    coords[idx],
+                    order,
+                    ratio,
+                    replace,
+                    None if ps is None else ps[idx],
+                    caliper_width,
+                )
+            else:
+                sub = match_sorted(
+                    f, cast(np.ndarray, d_cell), order, ratio, replace, caliper_width
+                )
+            mm[focal_pos[idx[f]]] = np.where(sub >= 0, idx[np.clip(sub, 0, None)], -1)
+        return mm
+
+    caught: list[str] = []
+    focal_att = z == 1 if estimand != "ATC" else z == 0
+    pairs_unit: list[np.ndarray] = []
+    pairs_match: list[np.ndarray] = []
+    pairs_w: list[np.ndarray] = []
+    directions = [focal_att, ~focal_att] if estimand == "ATE" else [focal_att]
+    mm_main = np.full((0, ratio), -1, dtype=np.intp)
+    for k, focal in enumerate(directions):
+        if ties:
+            u, m, w = ties_pairs(focal, cast(np.ndarray, score), ratio)
+            if cal is not None:
+                ok = np.abs(cast(np.ndarray, score)[u] - cast(np.ndarray, score)[m]) <= cast(
+                    float, caliper_width
+                )
+                u, m = u[ok], m[ok]
+                cnt = np.bincount(u, minlength=n)
+                w = 1.0 / cnt[u]
+        else:
+            mm = run(focal)
+            if k == 0:
+                mm_main = mm
+            rows = np.flatnonzero(focal)
+            cnt = (mm >= 0).sum(axis=1)
+            u = np.repeat(rows, cnt)
+            m = np.concatenate([mm[r][mm[r] >= 0] for r in range(mm.shape[0])])
+            w = np.repeat(1.0 / np.where(cnt > 0, cnt, 1), cnt)
+        pairs_unit.append(u)
+        pairs_match.append(m)
+        pairs_w.append(w)
+    unit = np.concatenate(pairs_unit)
+    match = np.concatenate(pairs_match)
+    pw = np.concatenate(pairs_w)
+    n_focal = int(focal_att.sum()) if estimand != "ATE" else n
+    n_matched = int(np.unique(unit).size)
+    if n_matched == 0:
+        raise DataValidationError(
+            "no focal unit has a control within the caliper (or within its exact cell); "
+            "widen `caliper` or relax `exact`"
+        )
+    if n_matched < n_focal:
+        msg = (
+            f"{n_focal - n_matched} of {n_focal} focal units have no match (caliper or exact "
+            "cells); the estimand is the effect in the matched units"
+        )
+        warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
+        caught.append(msg)
+
+    # -- weights and matched sample ---------------------------------------------------------
+    k_count = np.bincount(match, weights=pw, minlength=n)
+    weights: np.ndarray
+    if estimand == "ATE":
+        weights = np.where(np.isin(np.arange(n), unit), 1.0, 0.0) + k_count
+    elif ties:
+        weights = np.zeros(n)
+        weights[np.unique(unit)] = 1.0
+        other = ~focal_att
+        tot = k_count[other].sum()
+        weights[other] = k_count[other] * np.count_nonzero(k_count[other] > 0) / tot
+    else:
+        weights = matchit_weights(mm_main, focal_att)
+    subclass = pair_subclass(mm_main, focal_att) if not replace else None
+    keep = weights > 0
+    matched = data.loc[labels[keep]].copy()
+    matched["weights"] = weights[keep]
+    matched["distance"] = (score if score is not None else np.full(n, np.nan))[keep]
+    if subclass is not None:
+        matched["subclass"] = subclass[keep]
+
+    # -- outcome analysis -------------------------------------------------------------------
+    options = {
+        "outcome": outcome,
+        "treatment": treatment,
+        "covariates": covs,
+        "propensity": propensity,
+        "ratio": ratio,
+        "replace": replace,
+        "caliper": cal,
+        "exact": exact_cols,
+        "estimand": estimand,
+        "se": se,
+        "distance": distance,
+        "mahalanobis": mahal,
+        "m_order": m_order,
+        "ties": ties,
+        "bias_adjust": bias_adjust,
+        "level": level,
+    }
+    details: dict[str, Any] = {
+        "pairs": pd.DataFrame({"unit": labels[unit], "match": labels[match], "weight": pw})
+    }
+    if se == "abadie_imbens":
+        zz = (score if score is not None else cast(np.ndarray, ps)).reshape(-1, 1)
+        sign = -1.0 if estimand == "ATC" else 1.0
+        treat_ai = z if estimand != "ATC" else 1.0 - z
+        ai = ai_estimate(
+            y, treat_ai, zz, unit, match, pw, ate=estimand == "ATE", bias_adjust=bias_adjust
+        )
+        est, std = sign * ai.estimate, ai.std_error
+        details["estimate_unadjusted"] = sign * ai.estimate_unadjusted
+        details["std_error_standard"] = ai.std_error_standard
+        method = "nearest-neighbour matching" + (
+            ", bias-adjusted (Abadie-Imbens 2011)" if bias_adjust else ""
+        )
+        method += ", Abadie-Imbens SE"
+        df: float | None = None
+        n_clusters = None
+    else:
+        fit = regression(
+            matched,
+            outcome=outcome,
+            treatment=treatment,
+            weights="weights",
+            cluster="subclass" if se == "pair_cluster" else None,
+            se_type="CR1" if se == "pair_cluster" else "HC3",
+        )
+        est, std, df = fit.estimate, fit.std_error, fit.df
+        n_clusters = fit.n_clusters
+        details["coefficients"] = fit.details["coefficients"]
+        method = "nearest-neighbour matching, weighted regression, " + (
+            "CR1 by matched set" if se == "pair_cluster" else "HC3"
+        )
+
+    bal = None
+    bal_covs = covs or mahal
+    if bal_covs:
+        bal_frame = frame[[treatment, *bal_covs]].copy()
+        bal_frame["_w"] = weights
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ImpactEvalWarning)
+            bal = balance(bal_frame, treatment=treatment, covariates=bal_covs, weights="_w")
+
+    mm_frame = pd.DataFrame(
+        np.where(mm_main >= 0, np.asarray(labels)[np.clip(mm_main, 0, None)], np.nan)
+        if mm_main.size
+        else np.zeros((0, ratio)),
+        index=labels[np.flatnonzero(focal_att)][: mm_main.shape[0]],
+        columns=[f"match_{j + 1}" for j in range(ratio)],
+    )
+    result = MatchingEstimate.from_wald(
+        est,
+        std,
+        level=level,
+        df=df,
+        estimand=estimand,
+        method=method,
+        n_obs=int(keep.sum()),
+        n_treated=int((keep & (z == 1)).sum()),
+        n_control=int((keep & (z == 0)).sum()),
+        n_clusters=n_clusters,
+        outcome=outcome,
+        n_dropped=prepared.n_dropped,
+        warnings=tuple(caught),
+        provenance=Provenance(options=options, data_fingerprint=fingerprint(data, used), seed=seed),
+        details=details,
+        matched=matched,
+        balance=bal,
+        match_matrix=mm_frame,
+        n_matched=n_matched,
+        n_unmatched=n_focal - n_matched,
+        n_matched_control=int(np.unique(match).size),
+        caliper_width=caliper_width,
+    )
+    return cast(MatchingEstimate, result)
