@@ -176,7 +176,13 @@ def _from_mapping(raw: Mapping[str, Any], path: str) -> MetricInput:
                 "`control_rate`"
             )
         est = treated - control
-    elif treated is not None and control is not None and treated - control != est:
+    elif (
+        treated is not None
+        and control is not None
+        # inputs computed in floating point (T, C and T - C rounded separately) agree only
+        # to rounding: allow 1e-9 of the larger rate, refuse anything beyond
+        and abs(treated - control - est) > Decimal("1e-9") * max(abs(treated), abs(control))
+    ):
         raise DataValidationError(
             f"`inputs.{path}`: `estimate` ({est}) differs from treated_rate - control_rate "
             f"({treated - control})"
