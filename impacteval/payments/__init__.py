@@ -7,8 +7,9 @@ declares it. Payments consume result objects (:class:`~impacteval.EffectEstimate
 verified counts; they never reach into estimator internals.
 
 Entry points: ``Contract.from_toml(source)`` (a ``Path``, a path string, or TOML text),
-``Contract.settle(inputs) -> Settlement``, ``payment_risk(contract, inputs, ...)``, and
-the waterfall helpers ``waterfall``, ``irr``, ``xnpv``, ``irr_cap_amount``.
+``Contract.settle(inputs, safeguards=...) -> Settlement``,
+``payment_risk(contract, inputs, ...)``, and the waterfall helpers ``waterfall``,
+``dated_waterfall``, ``irr``, ``xnpv``, ``irr_cap_amount``.
 
 Contract schema (every table and key; see ``contracts/README.md`` for worked examples)::
 
@@ -76,12 +77,25 @@ Contract schema (every table and key; see ``contracts/README.md`` for worked exa
     period = { "2015" = "300000" }
 
     [investment]                    # investor waterfall
-    principal = "7200000"
-    guarantee = "6000000"
+    principal = "7200000"           # or omit it and give draws (principal = their sum)
+    guarantee = "6000000"           # covers unrecovered principal, paid on the last date
     first_loss = "0"
-    irr_cap = 0.15                  # needs drawn_on and paid_on (TOML dates)
+    irr_cap = 0.15                  # XIRR cap on investors; needs dated flows
+    excess_to = "payer"             # payer (keeps the excess) | charity (with irr_cap)
+    # one draw of the whole principal (drawn_on), or tranches:
+    # draws = [{date = 2015-06-01, amount = "4800000"}, {date = "2016-06-01", ...}]
+    # paid_on: the default payment date of outcome components
     drawn_on = 2015-06-01
     paid_on = 2018-07-01
+    payments_on = { outcome = 2018-07-01 }   # per-component dates (TOML or ISO strings)
+
+    [safeguards]                    # reported with every settlement (Settlement.safeguards)
+    # subgroups = ["female", "age_under_25"]   equity cells: inputs give estimate and n
+    min_cell = 10                   # cells under 10 people are masked
+    # max_exclusion_share = 0.1; max_refusal_share = 0.05   (inputs: eligible, exclusions,
+    # exempt_reasons = ["died"]                               refusals; see safeguards.py)
+    basket = { min_met = 1, indicators = { learning = 0.5 } }   # metric or input values
+    on_breach = "flag"              # flag (report only) | withhold (outcome payments)
 
 Every table and parameter may carry ``description`` and ``source`` strings.
 """
@@ -92,7 +106,14 @@ from impacteval.payments.contract import Contract
 from impacteval.payments.errors import ContractError
 from impacteval.payments.risk import PaymentRisk, payment_risk
 from impacteval.payments.settle import Settlement
-from impacteval.payments.waterfall import InvestorOutcome, irr, irr_cap_amount, waterfall, xnpv
+from impacteval.payments.waterfall import (
+    InvestorOutcome,
+    dated_waterfall,
+    irr,
+    irr_cap_amount,
+    waterfall,
+    xnpv,
+)
 
 __all__ = [
     "Contract",
@@ -100,6 +121,7 @@ __all__ = [
     "InvestorOutcome",
     "PaymentRisk",
     "Settlement",
+    "dated_waterfall",
     "irr",
     "irr_cap_amount",
     "payment_risk",

@@ -76,16 +76,24 @@ def audit_record(
     document: Mapping[str, Any],
     inputs: Mapping[str, MetricInput],
     outcome: Outcome,
+    *,
+    safeguards: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The audit record of one settlement (a plain, JSON-serialisable dict).
 
     Keys: ``contract_name``, ``currency``, ``contract_sha256``, ``inputs_sha256``,
     ``result_sha256``, ``inputs`` (canonical), ``total``, ``bindings`` (component ->
     what bound it), ``triggers``, ``package_version``, ``python_version`` and
-    ``created_at`` (UTC; outside every hash).
+    ``created_at`` (UTC; outside every hash). With a ``[safeguards]`` table, also
+    ``safeguards``: the masked table, the flags, ``on_breach`` and the SHA-256 of the
+    safeguard inputs (the raw subgroup cells are never stored); they enter the result hash.
     """
     canon_inputs = canonical_inputs(inputs)
     result = canonical_result(outcome)
+    extra: dict[str, Any] = {}
+    if safeguards is not None:
+        result["safeguards"] = dict(safeguards)
+        extra["safeguards"] = dict(safeguards)
     return {
         "contract_name": name,
         "currency": currency,
@@ -99,4 +107,5 @@ def audit_record(
         "package_version": __version__,
         "python_version": platform.python_version(),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **extra,
     }

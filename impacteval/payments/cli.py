@@ -1,7 +1,9 @@
 """``impacteval settle CONTRACT INPUTS [--audit-out FILE]``: settle a contract from JSON.
 
 Inputs JSON: ``{metric_id: number | {"estimate": x, "std_error": s, ...} |
-{person: {outcome: count}}}``. Parsed with :mod:`json` only (never eval or pickle).
+{person: {outcome: count}}}``, plus a ``"safeguards"`` object for a contract with a
+``[safeguards]`` table (unless a metric is itself named ``safeguards``). Parsed with
+:mod:`json` only (never eval or pickle).
 """
 
 from __future__ import annotations
@@ -53,7 +55,10 @@ def settle_command(contract_path: str, inputs_path: str, audit_out: str | None) 
             raise FileNotFoundError(f"contract file {contract_path!r} does not exist")
         contract = Contract.from_toml(Path(contract_path))
         inputs = _load_inputs(inputs_path)
-        settlement = contract.settle(inputs)
+        guards = None
+        if "safeguards" not in contract.input_metrics:
+            guards = inputs.pop("safeguards", None)
+        settlement = contract.settle(inputs, safeguards=guards)
     except (ImpactEvalError, ValueError, OSError) as exc:
         print(f"impacteval settle: error: {exc}", file=sys.stderr)
         return 2

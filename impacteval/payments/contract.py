@@ -13,10 +13,21 @@ import pandas as pd
 from impacteval.payments.audit import audit_record, sha256
 from impacteval.payments.engine import Outcome, run
 from impacteval.payments.inputs import MetricInput, normalise_inputs
+from impacteval.payments.safeguards import (
+    SafeguardInputs,
+    SafeguardOutcome,
+    evaluate_safeguards,
+    normalise_safeguards,
+)
 from impacteval.payments.schema import ContractSpec
 from impacteval.payments.settle import Settlement, lines_frame, metrics_frame
 from impacteval.payments.validate import parse_spec, read_document
-from impacteval.payments.waterfall import waterfall
+from impacteval.payments.waterfall import (
+    InvestorOutcome,
+    dated_payments,
+    dated_waterfall,
+    waterfall,
+)
 from impacteval.results import Summary
 
 __all__ = ["Contract"]
@@ -88,12 +99,51 @@ class Contract:
         return tuple(m.id for m in self.spec.metrics if not m.is_blend)
 
     def _run(
-        self, inputs: Mapping[str, Any], partial: bool
-    ) -> tuple[dict[str, MetricInput], Outcome]:
+        self, inputs: Mapping[str, Any], partial: bool, safeguards: Mapping[str, Any] | None
+    ) -> tuple[dict[str, MetricInput], Outcome, SafeguardInputs | None, SafeguardOutcome | None]:
         norm = normalise_inputs(self.spec, inputs, partial=partial)
-        return norm, run(self.spec, norm)
+        spec = self.spec
+        guard_in = normalise_safeguards(
+            spec.safeguards, safeguards, tuple(m.id for m in spec.metrics), partial=partial
+        )
+        outcome = run(spec, norm)
+        guard = None
+        if spec.safeguards is not None:
+            values = {k: v.value for k, v in outcome.metrics.items()}
+            guard = evaluate_safeguards(spec.safeguards, guard_in, values)
+            if guard.withhold is not None:
+                outcome = run(spec, norm, withhold=guard.withhold)
+        return norm, outcome, guard_in, guard
 
-    def settle(self, inputs: Mapping[str, Any], *, partial: bool = False) -> Settlement:
+    def _investor(self, outcome: Outcome) -> InvestorOutcome | None:
+        inv = self.spec.investment
+        if inv is None:
+            return None
+        if not inv.dated:
+            return waterfall(
+                inv.principal,
+                max(outcome.outcome_total, Decimal(0)),
+                guarantee=inv.guarantee,
+                first_loss=inv.first_loss,
+            )
+        components = {c.id for c in self.spec.payments if c.outcome}
+        payments = dated_payments(outcome.lines, components, dict(inv.payments_on), inv.paid_on)
+        return dated_waterfall(
+            [(d.date, d.amount) for d in inv.draws],
+            payments or [(inv.paid_on or inv.draws[-1].date, Decimal(0))],
+            guarantee=inv.guarantee,
+            first_loss=inv.first_loss,
+            irr_cap=inv.irr_cap,
+            excess_to=inv.excess_to,
+        )
+
+    def settle(
+        self,
+        inputs: Mapping[str, Any],
+        *,
+        safeguards: Mapping[str, Any] | None = None,
+        partial: bool = False,
+    ) -> Settlement:
         """Settle the contract.
 
         Parameters
@@ -103,9 +153,14 @@ class Contract:
             ``estimate``, ``std_error``, ``df``, ``n_obs``, ``treated_rate``,
             ``control_rate``, ``units`` or ``value``; a rate-card metric takes
             ``{person_id: {outcome: count}}``.
+        safeguards : mapping, optional
+            Inputs of the contract's ``[safeguards]`` table (required when it has one):
+            ``subgroups`` (``{name: {"estimate", "n"[, "std_error", "eligible"]}}``),
+            ``eligible``, ``exclusions`` (a count or ``{reason: count}``), ``refusals``
+            and basket ``indicators``; see :mod:`impacteval.payments.safeguards`.
         partial : bool, default False
             Allow missing metrics (an interim settlement): components that need them are
-            "pending" and pay nothing.
+            "pending" and pay nothing. Missing safeguard inputs are then "pending" too.
 
         Returns
         -------
@@ -119,22 +174,24 @@ class Contract:
         Notes
         -----
         Deterministic: the same contract and inputs give the same lines, total and
-        ``audit["result_sha256"]``, whatever the order of ``inputs``.
+        ``audit["result_sha256"]``, whatever the order of ``inputs``. Safeguards change
+        an amount only when the contract says ``on_breach = "withhold"``.
         """
-        norm, outcome = self._run(inputs, partial)
-        investor = None
-        inv = self.spec.investment
-        if inv is not None:
-            investor = waterfall(
-                inv.principal,
-                max(outcome.outcome_total, Decimal(0)),
-                guarantee=inv.guarantee,
-                first_loss=inv.first_loss,
-                irr_cap=inv.irr_cap,
-                drawn_on=inv.drawn_on,
-                paid_on=inv.paid_on,
-            )
-        audit = audit_record(self.name, self.currency, self.spec.document, norm, outcome)
+        norm, outcome, guard_in, guard = self._run(inputs, partial, safeguards)
+        investor = self._investor(outcome)
+        audit = audit_record(
+            self.name,
+            self.currency,
+            self.spec.document,
+            norm,
+            outcome,
+            safeguards=None
+            if guard is None
+            else {
+                **guard.canonical(),
+                "inputs_sha256": sha256(None if guard_in is None else guard_in.canonical()),
+            },
+        )
         if investor is not None:
             audit["investor"] = investor.to_dict()
         return Settlement(
@@ -147,6 +204,9 @@ class Contract:
             triggers=outcome.triggers,
             investor=investor,
             audit=audit,
+            safeguards=guard.frame() if guard is not None else pd.DataFrame(),
+            safeguard_flags=() if guard is None else guard.flags,
+            withheld=outcome.withheld,
         )
 
     def summary(self) -> Summary:

@@ -11,7 +11,10 @@ Order of operations (each step is recorded in the ``bound`` column of a line):
    clawed back only when ``clawback = true``;
 5. caps and floors per cohort, per period, on outcome components, and on the total, each
    as an explicit adjustment line, so the lines always add up to the total;
-6. rounding of the total at ``total`` (an explicit rounding line when needed).
+6. safeguards: when the contract says ``on_breach = "withhold"`` and a safeguard is
+   breached, one ``safeguards:withhold`` line withholds every outcome payment (fees and
+   outputs, ``outcome = false``, are still paid);
+7. rounding of the total at ``total`` (an explicit rounding line when needed).
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class Outcome:
     outcome_total: Decimal
     metrics: dict[str, MetricValue]
     triggers: dict[str, bool | None]
+    withheld: Decimal = ZERO
 
 
 def _quantizer(spec: ContractSpec, point: str) -> Callable[[Decimal], Decimal]:
@@ -172,16 +176,19 @@ def _limit_lines(
         )
 
 
-def run(spec: ContractSpec, inputs: dict[str, MetricInput]) -> Outcome:
-    """Settle ``spec`` on normalised ``inputs`` (see the module notes for the order)."""
+def run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | None = None) -> Outcome:
+    """Settle ``spec`` on normalised ``inputs`` (see the module notes for the order).
+
+    ``withhold`` (the reason, from the safeguards) withholds every outcome payment.
+    """
     with decimal.localcontext() as ctx:
         ctx.prec = 34
         ctx.rounding = decimal.ROUND_HALF_EVEN
         ctx.traps[decimal.InvalidOperation] = True
-        return _run(spec, inputs)
+        return _run(spec, inputs, withhold)
 
 
-def _run(spec: ContractSpec, inputs: dict[str, MetricInput]) -> Outcome:
+def _run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | None) -> Outcome:
     values = evaluate_metrics(spec, inputs)
     fired = _triggers(spec, values)
     round_line = _quantizer(spec, "line")
@@ -226,6 +233,11 @@ def _run(spec: ContractSpec, inputs: dict[str, MetricInput]) -> Outcome:
     lines.sort(key=lambda ln: order[ln.component])
     _limit_lines(spec, lines, "cap", spec.caps, cap=True)
     _limit_lines(spec, lines, "floor", spec.floors, cap=False)
+    held = sum((ln.amount for ln in lines if ln.outcome), ZERO)
+    if withhold is not None and held > 0:
+        lines.append(Line("safeguards:withhold", "", "", None, "withhold", -held, withhold))
+    else:
+        held = ZERO
     total = sum((ln.amount for ln in lines), ZERO)
     rounded = _quantizer(spec, "total")(total)
     if rounded != total:
@@ -243,4 +255,4 @@ def _run(spec: ContractSpec, inputs: dict[str, MetricInput]) -> Outcome:
         )
         total = rounded
     outcome_total = sum((ln.amount for ln in lines if ln.outcome), ZERO)
-    return Outcome(tuple(lines), total, outcome_total, values, fired)
+    return Outcome(tuple(lines), total, outcome_total, values, fired, held)

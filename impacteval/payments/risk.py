@@ -253,6 +253,11 @@ def payment_risk(
     notes: list[str] = []
     if not sto:
         notes.append("no input carries sampling error: the payment is deterministic")
+    guards = contract.spec.safeguards
+    if guards is not None and guards.on_breach == "withhold":
+        notes.append(
+            "safeguards (on_breach = withhold) are not simulated: the risk assumes no breach"
+        )
     thresholds: dict[str, tuple[float, int]] = {}
     targets: dict[str, float] = {}
     for mid in sto:

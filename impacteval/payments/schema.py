@@ -15,7 +15,9 @@ from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "BREACH_ACTIONS",
     "COMPARISONS",
+    "EXCESS_TO",
     "GATES",
     "INPUT_KINDS",
     "ROUNDING_MODES",
@@ -23,13 +25,16 @@ __all__ = [
     "RULES",
     "SCALES",
     "STATISTICS",
+    "BasketRule",
     "Component",
     "ContractInfo",
     "ContractSpec",
+    "Draw",
     "Investment",
     "Limits",
     "Metric",
     "Point",
+    "Safeguards",
     "SizeThreshold",
     "Tier",
     "Trigger",
@@ -51,6 +56,8 @@ ROUNDING_MODES = (
     "ROUND_CEILING",
 )
 ROUND_POINTS = ("unit", "line", "total")
+BREACH_ACTIONS = ("flag", "withhold")
+EXCESS_TO = ("payer", "charity")
 
 
 @dataclass(frozen=True)
@@ -190,8 +197,21 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Draw:
+    """One drawdown of investor capital."""
+
+    date: dt.date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class Investment:
-    """The ``[investment]`` table: the investor waterfall."""
+    """The ``[investment]`` table: the investor waterfall.
+
+    ``draws`` holds the dated drawdowns (a single ``drawn_on`` becomes one draw of the
+    whole principal); ``payments_on`` dates individual payment components, the others are
+    paid on ``paid_on``. With no dates the waterfall is nominal (no IRR).
+    """
 
     principal: Decimal
     guarantee: Decimal = Decimal(0)
@@ -199,7 +219,53 @@ class Investment:
     irr_cap: Decimal | None = None
     drawn_on: dt.date | None = None
     paid_on: dt.date | None = None
+    draws: tuple[Draw, ...] = ()
+    payments_on: tuple[tuple[str, dt.date], ...] = ()
+    excess_to: str = "payer"
     source: str = ""
+
+    @property
+    def dated(self) -> bool:
+        """Whether cash flows carry dates (so an IRR can be computed)."""
+        return bool(self.draws)
+
+
+@dataclass(frozen=True)
+class BasketRule:
+    """One indicator of a safeguard basket: met when ``minimum <= value <= maximum``."""
+
+    indicator: str
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Safeguards:
+    """The ``[safeguards]`` table: equity, exclusion and basket checks.
+
+    Safeguards are reported with every settlement; they change amounts only when
+    ``on_breach = "withhold"`` (outcome payments are then withheld on a breach).
+    """
+
+    subgroups: tuple[str, ...] = ()
+    min_cell: int = 10
+    max_exclusion_share: Decimal | None = None
+    max_refusal_share: Decimal | None = None
+    exempt_reasons: tuple[str, ...] = ()
+    basket: tuple[BasketRule, ...] = ()
+    basket_min_met: int | None = None
+    on_breach: str = "flag"
+    description: str = ""
+    source: str = ""
+
+    @property
+    def can_breach(self) -> bool:
+        """Whether any check here can be breached (subgroups are reported only)."""
+        return (
+            self.max_exclusion_share is not None
+            or self.max_refusal_share is not None
+            or bool(self.basket)
+        )
 
 
 @dataclass(frozen=True)
@@ -213,6 +279,7 @@ class ContractSpec:
     caps: Limits = Limits()
     floors: Limits = Limits()
     investment: Investment | None = None
+    safeguards: Safeguards | None = None
     document: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def metric(self, metric_id: str) -> Metric:

@@ -84,6 +84,16 @@ class Settlement:
         Trigger id -> met (True / False; None when pending).
     investor : InvestorOutcome or None
         The investor waterfall, when the contract has an ``[investment]`` table.
+    safeguards : pandas.DataFrame
+        One row per safeguard check (columns ``check, item, n, estimate, std_error,
+        value, limit, status``): subgroup cells (masked under ``min_cell``), exclusion
+        reasons, exclusion and refusal shares, basket indicators. Empty without a
+        ``[safeguards]`` table.
+    safeguard_flags : tuple of str
+        Breaches and pending safeguard inputs, in words.
+    withheld : Decimal
+        Outcome payments withheld on a safeguard breach (``on_breach = "withhold"``);
+        already deducted from ``total`` by the ``safeguards:withhold`` line.
     audit : Mapping
         Hashes of contract, inputs and result, the canonical inputs, package version and a
         timestamp (kept out of the hashes); see :func:`impacteval.payments.audit.audit_record`.
@@ -98,6 +108,9 @@ class Settlement:
     triggers: Mapping[str, bool | None]
     investor: InvestorOutcome | None
     audit: Mapping[str, Any] = field(default_factory=dict)
+    safeguards: pd.DataFrame = field(default_factory=pd.DataFrame)
+    safeguard_flags: tuple[str, ...] = ()
+    withheld: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "triggers", _freeze(self.triggers))
@@ -138,6 +151,15 @@ class Settlement:
             ]
             if inv.irr is not None:
                 facts.append(("Investor IRR", f"{inv.irr:.2%}"))
+            if inv.excess > 0:
+                facts.append((f"Excess over IRR cap (to {inv.excess_to})", f"{inv.excess:,}"))
+        if not self.safeguards.empty:
+            breaches = [f for f in self.safeguard_flags if not f.startswith("pending")]
+            facts.append(("Safeguards", "; ".join(self.safeguard_flags) or "no breach"))
+            if breaches and self.withheld == 0:
+                facts.append(("Safeguard action", "flagged only (amounts unchanged)"))
+            if self.withheld:
+                facts.append(("Withheld (safeguards)", f"{self.withheld:,}"))
         facts.append(("Contract SHA-256", str(self.audit.get("contract_sha256", ""))[:16]))
         return Summary(
             title=f"Settlement: {self.contract}",
@@ -173,5 +195,7 @@ class Settlement:
             "outcome_total": str(self.outcome_total),
             "lines": lines,
             "investor": None if self.investor is None else self.investor.to_dict(),
+            "safeguard_flags": list(self.safeguard_flags),
+            "withheld": str(self.withheld),
             "audit": dict(self.audit),
         }

@@ -121,7 +121,30 @@ def parse_spec(document: Mapping[str, Any]) -> ContractSpec:
         for label, _ in limits.period:
             _resolve(label, info.periods, f"{name}.period.{label}", "period in `contract.periods`")
     _check_limits(spec.caps, spec.floors)
+    _check_investment(spec)
     return spec
+
+
+def _check_investment(spec: ContractSpec) -> None:
+    inv = spec.investment
+    if inv is None:
+        return
+    outcome_ids = [c.id for c in spec.payments if c.outcome]
+    for comp, _ in inv.payments_on:
+        path = f"investment.payments_on.{comp}"
+        _resolve(comp, [c.id for c in spec.payments], path, "payment component")
+        if comp not in outcome_ids:
+            raise ContractError(
+                f"`{path}`: {comp!r} is not an outcome payment (`outcome = false`); only "
+                "outcome payments go to investors"
+            )
+    if inv.dated and inv.paid_on is None:
+        undated = [c for c in outcome_ids if c not in dict(inv.payments_on)]
+        if undated:
+            raise ContractError(
+                f"`investment.payments_on` gives no date for {undated}; date them or set "
+                "`investment.paid_on` (the default payment date)"
+            )
 
 
 def read_document(source: str | Path) -> tuple[dict[str, Any], str]:

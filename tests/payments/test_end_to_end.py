@@ -53,10 +53,41 @@ def peterborough_inputs() -> dict[str, dict[str, Any]]:
     return inputs
 
 
+def peterborough_safeguards() -> dict[str, Any]:
+    """Exclusions by reason and subgroup cells, from the same simulated releases.
+
+    Eligible = treated releases of cohorts 1 and 2; exclusions = those the measurement
+    rules dropped, by the reason the simulator records. Subgroup effects are unadjusted
+    differences in reconvictions per 100 (treated - comparison) among included releases:
+    an equity report, not a payment input.
+    """
+    data = ie.datasets.load("sib_reoffending")
+    data = data[data["cohort"].isin([1, 2])]
+    treated = data[data["treated"] == 1]
+    reasons = treated["exclusion_reason"].dropna().value_counts()
+    included = data[data["excluded"] == 0]
+    cells = {"female": included["female"] == 1, "age_under_25": included["age"] < 25}
+    subgroups = {}
+    for name, mask in cells.items():
+        sub = included[mask]
+        by_arm = sub.groupby("treated")["reconvictions"]
+        means, sizes = by_arm.mean(), by_arm.size()
+        subgroups[name] = {
+            "estimate": 100 * float(means[1] - means[0]),
+            "n": int(sizes[1]),
+        }
+    return {
+        "subgroups": subgroups,
+        "eligible": len(treated),
+        "exclusions": {str(k): int(v) for k, v in reasons.items()},
+    }
+
+
 def test_peterborough_chain_settles_consistently() -> None:
     inputs = peterborough_inputs()
+    guards = peterborough_safeguards()
     contract = Contract.from_toml(CONTRACTS / "peterborough.toml")
-    settlement = contract.settle(inputs)
+    settlement = contract.settle(inputs, safeguards=guards)
     for cohort in ("cohort_1", "cohort_2"):
         reduction = 1 - inputs[cohort]["treated_rate"] / inputs[cohort]["control_rate"]
         value = settlement.metrics.loc[cohort, "value"]
@@ -64,8 +95,17 @@ def test_peterborough_chain_settles_consistently() -> None:
         assert settlement.triggers[f"{cohort}_early"] is (value >= Decimal("0.10"))
     assert settlement.total == settlement.lines["amount"].sum()
     assert len(settlement.audit["contract_sha256"]) == 64
+    # exclusions from the simulator: deaths exempt, the rest counted against 10%
+    counted = sum(v for k, v in guards["exclusions"].items() if k != "died")
+    share = settlement.safeguards.set_index("check").loc["exclusion_share"]
+    assert share["value"] == Decimal(counted) / Decimal(guards["eligible"])
+    assert (share["status"] == "breach") is (counted > 0.1 * guards["eligible"])
+    for name, cell in guards["subgroups"].items():
+        row = settlement.safeguards.set_index("item").loc[name]
+        assert (row["estimate"] is None) is (cell["n"] < 10)
+    assert "safeguards" in settlement.audit and "subgroups" not in str(settlement.audit)
     # deterministic: the same chain gives the same settlement and the same input hash
-    again = contract.settle(peterborough_inputs())
+    again = contract.settle(peterborough_inputs(), safeguards=guards)
     assert again.total == settlement.total
     assert again.audit["inputs_sha256"] == settlement.audit["inputs_sha256"]
 

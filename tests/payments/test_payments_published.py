@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import pytest
 
-from impacteval.payments import Contract
+from impacteval.payments import Contract, Settlement
 from impacteval.results import EffectEstimate
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
@@ -37,9 +37,21 @@ class TestPeterborough:
         "cohort_1": {"treated_rate": 142, "control_rate": 155, "units": 1000},
         "cohort_2": {"treated_rate": 131, "control_rate": 145, "units": 1000},
     }
+    # ILLUSTRATIVE safeguard inputs (the [safeguards] table of peterborough.toml is ASSUMED)
+    safeguards: ClassVar[dict[str, object]] = {
+        "subgroups": {
+            "female": {"estimate": -9.0, "n": 8},
+            "age_under_25": {"estimate": -14.0, "std_error": 6.0, "n": 400},
+        },
+        "eligible": 2000,
+        "exclusions": {"deported": 30, "died": 5},
+    }
+
+    def settle(self, **kw: object) -> Settlement:
+        return load("peterborough.toml").settle(self.inputs, safeguards=self.safeguards, **kw)
 
     def test_cohort_1_misses_the_early_trigger(self) -> None:
-        s = load("peterborough.toml").settle(self.inputs)
+        s = self.settle()
         assert s.metrics.loc["cohort_1", "value"] == D("0.084")  # 8.4%
         assert s.triggers["cohort_1_early"] is False
         assert s.amount("early_cohort_1") == 0
@@ -47,7 +59,7 @@ class TestPeterborough:
         assert row["bound"] == "trigger cohort_1_early not met"
 
     def test_pooled_final_trigger_is_met_and_pays(self) -> None:
-        s = load("peterborough.toml").settle(self.inputs)
+        s = self.settle()
         assert s.metrics.loc["pooled", "value"] == D("0.090")  # 9.0% >= 7.5%
         assert s.triggers["pooled_final"] is True
         assert s.amount("final_cohort_1") > 0  # final payment due
@@ -57,6 +69,23 @@ class TestPeterborough:
         s = load("peterborough.toml").settle({"cohort_1": self.inputs["cohort_1"]}, partial=True)
         assert s.total == 0
         assert s.triggers["pooled_final"] is None  # pending, not "not met"
+        assert any(f.startswith("pending") for f in s.safeguard_flags)
+
+    def test_safeguards_are_reported_and_do_not_change_amounts(self) -> None:
+        s = self.settle()
+        rows = s.safeguards.set_index(["check", "item"])
+        female = rows.loc[("subgroup", "female")]
+        assert female["status"] == "suppressed (n < 10)" and female["estimate"] is None
+        assert rows.loc[("subgroup", "age_under_25"), "n"] == 400
+        assert rows.loc[("exclusion", "died"), "n"] is None  # 5 < 10: masked
+        share = rows.loc[("exclusion_share", "all")]
+        assert share["value"] == D("0.015") and share["status"] == "ok"  # 30 / 2000
+        assert s.safeguard_flags == ()
+        breached = load("peterborough.toml").settle(
+            self.inputs, safeguards={**self.safeguards, "exclusions": {"deported": 250}}
+        )
+        assert breached.safeguard_flags[0].startswith("exclusion share 0.1250 > max 0.1")
+        assert breached.total == s.total  # on_breach = "flag": amounts unchanged
 
 
 class TestEducateGirls:
