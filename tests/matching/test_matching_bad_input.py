@@ -1,0 +1,213 @@
+"""Bad input to nearest-neighbour matching and the propensity score: clear errors (or
+warnings) that name the parameter and say what is wrong.
+
+Tests marked ``xfail(strict=True)`` record what the current code does not do yet; each
+reason says what happens now and what is expected, so the test flips (and fails as XPASS)
+when the estimator is fixed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from impacteval.exceptions import (
+    ConvergenceError,
+    DataValidationError,
+    ImpactEvalWarning,
+    MissingDataWarning,
+)
+from impacteval.matching import ipw, nearest_neighbor, propensity_score
+
+
+def _frame(n1: int, n0: int, seed: int = 0, shift: float = 0.5) -> pd.DataFrame:
+    gen = np.random.default_rng(seed)
+    x = np.r_[gen.normal(shift, 1.0, n1), gen.normal(0.0, 1.0, n0)]
+    z = np.r_[np.ones(n1), np.zeros(n0)]
+    w = gen.normal(size=n1 + n0)
+    return pd.DataFrame({"y": x + z + gen.normal(size=n1 + n0), "z": z, "x": x, "w": w})
+
+
+def _messages(fn: Callable[[], Any]) -> str:
+    """Text of the exception raised (if any) and of every warning issued by ``fn()``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fn()
+            raised = ""
+        except Exception as exc:  # any error is fine here; its text is what is checked
+            raised = f"{type(exc).__name__}: {exc}"
+    return " | ".join([raised, *(str(w.message) for w in caught)])
+
+
+# -- no overlap ----------------------------------------------------------------------------
+@pytest.fixture
+def no_overlap() -> pd.DataFrame:
+    d = _frame(30, 60)
+    gen = np.random.default_rng(1)
+    # every treated score above the largest control score
+    d["ps"] = np.r_[gen.uniform(0.90, 0.95, 30), gen.uniform(0.10, 0.50, 60)]
+    return d
+
+
+def test_no_overlap_with_caliper_is_refused(no_overlap: pd.DataFrame) -> None:
+    with pytest.raises(DataValidationError, match=r"no focal unit.*caliper.*widen `caliper`"):
+        nearest_neighbor(no_overlap, outcome="y", treatment="z", propensity="ps", caliper=0.2)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="without a caliper nearest_neighbor matches every treated unit to a control "
+    "0.4+ away on the score scale, silently (no error, no warning). Expected: a warning "
+    "(or error) saying that the treated scores lie outside the controls' range (common "
+    "support), with the count, e.g. from diagnostics.common_support",
+)
+@pytest.mark.parametrize("replace", [False, True])
+def test_no_overlap_without_caliper_is_flagged(no_overlap: pd.DataFrame, replace: bool) -> None:
+    with pytest.warns(ImpactEvalWarning, match=r"(?i)overlap|common support|outside"):
+        nearest_neighbor(no_overlap, outcome="y", treatment="z", propensity="ps",
+                         replace=replace)  # fmt: skip
+
+
+# -- more matches than controls ------------------------------------------------------------
+@pytest.mark.xfail(
+    strict=True,
+    reason="ratio=3 without replacement, 10 treated and 5 controls: matches 5 treated and "
+    "warns '5 of 10 focal units have no match (caliper or exact cells)', which blames the "
+    "wrong cause and does not name `ratio` or the number of controls. Expected: a message "
+    "naming `ratio` and saying that 5 controls cannot give 10 treated 3 matches each",
+)
+def test_more_matches_than_controls_names_ratio() -> None:
+    d = _frame(10, 5)
+    text = _messages(lambda: nearest_neighbor(d, outcome="y", treatment="z", covariates=["x"],
+                                              ratio=3))  # fmt: skip
+    assert "`ratio`" in text and "5 control" in text, text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ratio=3 without replacement, 10 treated and 25 controls (30 needed): every treated "
+    "unit gets at least one match, the last ones fewer than 3, and nothing is said at all. "
+    "Expected: a warning naming `ratio` (MatchIt warns that not all treated units get "
+    "`ratio` matches)",
+)
+def test_partial_k_to_1_matching_is_reported() -> None:
+    d = _frame(10, 25)
+    res = nearest_neighbor(d, outcome="y", treatment="z", covariates=["x"], ratio=3)
+    assert res.match_matrix.notna().sum().sum() == 25  # the pool is exhausted
+    text = _messages(lambda: nearest_neighbor(d, outcome="y", treatment="z", covariates=["x"],
+                                              ratio=3))  # fmt: skip
+    assert "`ratio`" in text, text
+
+
+def test_ratio_out_of_range_is_refused() -> None:
+    d = _frame(10, 50)
+    with pytest.raises(DataValidationError, match=r"`ratio` must be an integer from 1 to 10"):
+        nearest_neighbor(d, outcome="y", treatment="z", covariates=["x"], ratio=11)
+
+
+# -- caliper -------------------------------------------------------------------------------
+def test_caliper_that_drops_every_unit() -> None:
+    d = _frame(30, 60)
+    with pytest.raises(DataValidationError, match=r"no focal unit.*widen `caliper`"):
+        nearest_neighbor(d, outcome="y", treatment="z", covariates=["x"], caliper=1e-12)
+
+
+@pytest.mark.parametrize("caliper", [0.0, -0.1, float("nan"), True])
+def test_caliper_must_be_positive(caliper: float) -> None:
+    d = _frame(30, 60)
+    with pytest.raises(DataValidationError, match="`caliper` must be a positive number"):
+        nearest_neighbor(d, outcome="y", treatment="z", covariates=["x"], caliper=caliper)
+
+
+# -- perfect separation --------------------------------------------------------------------
+@pytest.fixture
+def separated() -> pd.DataFrame:
+    d = _frame(30, 60, shift=0.0)
+    d.loc[d["z"] == 1, "x"] += 10.0  # x > every control's x for every treated unit
+    return d
+
+
+def test_separation_refused_by_ipw(separated: pd.DataFrame) -> None:
+    # the weighting estimators already detect it and name the covariate
+    with pytest.raises(DataValidationError, match=r"perfect separation.*\['x'\]"):
+        ipw(separated, outcome="y", treatment="z", covariates=["x", "w"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the logit diverges under perfect separation (fitted scores 1e-36 and 1.0), but "
+    "propensity.py:_logit_mle stops on the deviance criterion and reports convergence; "
+    "propensity_score only warns 'some propensity scores are exactly 0 or 1', without "
+    "naming the covariate. Its docstring promises ConvergenceError for this case",
+)
+@pytest.mark.filterwarnings("ignore::impacteval.exceptions.ImpactEvalWarning")
+def test_separation_raises_in_propensity_score(separated: pd.DataFrame) -> None:
+    with pytest.raises((ConvergenceError, DataValidationError), match=r"separat.*'x'"):
+        propensity_score(separated, treatment="z", covariates=["x", "w"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="nearest_neighbor fits the diverging logit through fit_propensity, which does not "
+    "even warn: it matches on scores of ~0 (controls) and ~1 (treated) and returns an "
+    "estimate. Expected: the error ipw raises (perfect separation, naming 'x')",
+)
+def test_separation_refused_by_nearest_neighbor(separated: pd.DataFrame) -> None:
+    with pytest.raises((ConvergenceError, DataValidationError), match=r"separat.*'x'"):
+        nearest_neighbor(separated, outcome="y", treatment="z", covariates=["x", "w"])
+
+
+# -- constant covariates -------------------------------------------------------------------
+def test_constant_covariate_is_dropped_from_the_logit_like_glm() -> None:
+    # R's glm gives the aliased column an NA coefficient and carries on; so does
+    # impacteval's logit, and the matching is the same as without the column. (ipw, aipw and
+    # entropy_balance refuse instead, naming the column -- an inconsistency worth knowing.)
+    d = _frame(30, 60).assign(c=1.0)
+    with_c = nearest_neighbor(d, outcome="y", treatment="z", covariates=["x", "c"])
+    without = nearest_neighbor(d, outcome="y", treatment="z", covariates=["x"])
+    assert with_c.estimate == pytest.approx(without.estimate, rel=1e-10)
+    assert with_c.balance is not None
+    assert np.isnan(with_c.balance.table.loc["c", "smd"])
+    with pytest.raises(DataValidationError, match=r"`covariates`: \['c'\] are constant"):
+        ipw(d, outcome="y", treatment="z", covariates=["x", "c"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with only constant covariates the logit is intercept-only, every unit has the "
+    "same score, and nearest_neighbor matches by data order without a word. Expected: a "
+    "DataValidationError naming `covariates` (no covariate varies)",
+)
+def test_only_constant_covariates_are_refused() -> None:
+    d = _frame(30, 60).assign(c=1.0)
+    with pytest.raises(DataValidationError, match=r"`covariates`.*constant"):
+        nearest_neighbor(d, outcome="y", treatment="z", covariates=["c"])
+
+
+# -- missing covariates --------------------------------------------------------------------
+def test_missing_covariates_are_dropped_and_counted() -> None:
+    d = _frame(30, 60)
+    d.loc[[0, 5, 40], "x"] = np.nan
+    with pytest.warns(MissingDataWarning, match=r"3 of 90 rows dropped .*\['x'\]"):
+        res = nearest_neighbor(d, outcome="y", treatment="z", covariates=["x"])
+    assert res.n_dropped == 3
+    assert res.n_matched == 28  # rows 0 and 5 were treated
+    assert not res.matched.index.isin([0, 5, 40]).any()
+    with pytest.warns(MissingDataWarning):
+        ps = propensity_score(d, treatment="z", covariates=["x"])
+    assert ps.attrs["n_dropped"] == 3 and ps.isna().sum() == 3
+
+
+def test_missing_propensity_column_values_are_dropped_and_counted() -> None:
+    d = _frame(30, 60)
+    d["ps"] = 1.0 / (1.0 + np.exp(-d["x"]))
+    d.loc[[1, 50], "ps"] = np.nan
+    with pytest.warns(MissingDataWarning, match="2 of 90 rows dropped"):
+        res = nearest_neighbor(d, outcome="y", treatment="z", propensity="ps")
+    assert res.n_dropped == 2
