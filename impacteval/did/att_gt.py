@@ -460,7 +460,8 @@ def att_gt(
 
     # -- structure: rows -> units ------------------------------------------------------------
     tvals = df[time].to_numpy(dtype=float)
-    periods = np.unique(tvals)
+    # pandas' hash-based unique is far faster than np.unique (a sort) on 10M-row panels
+    periods = np.sort(pd.unique(tvals))
     tcodes = np.searchsorted(periods, tvals)
     n_periods = periods.size
     if n_periods < 2:
@@ -739,7 +740,7 @@ def _check_duplicates(
     ucodes: np.ndarray, tcodes: np.ndarray, n_periods: int, ulabels: Any, tvals: np.ndarray
 ) -> None:
     cell_id = ucodes.astype(np.int64) * n_periods + tcodes
-    if np.unique(cell_id).size != cell_id.size:
+    if np.bincount(cell_id).max() > 1:
         dup = pd.Series(cell_id).duplicated(keep=False).to_numpy()
         first = int(np.flatnonzero(dup)[0])
         raise DataValidationError(
