@@ -149,6 +149,43 @@ def _triangular_inverse(r: np.ndarray) -> np.ndarray:
     return np.asarray(inv)
 
 
+# Rows per block in the heteroskedasticity-robust meat: large enough for BLAS, small enough
+# that the temporaries stay in cache and are reused instead of faulting in fresh pages.
+_HC_BLOCK = 65_536
+
+
+def _hc_meat(x: np.ndarray, rinv: np.ndarray, resid: np.ndarray, se_type: str) -> np.ndarray:
+    """``sum_i w_i x_i x_i'`` for HC0-HC3, in blocks of rows (no ``n x k`` temporaries).
+
+    ``w_i`` is ``e_i^2`` (HC0), times ``n/(n-k)`` (HC1), over ``1 - h_ii`` (HC2) or its
+    square (HC3), with the leverage ``h_ii = |R^-T x_i|^2``. Building the full ``n x k``
+    matrices instead costs more in page faults than in arithmetic on large data.
+    """
+    n, k = x.shape
+    meat = np.zeros((k, k))
+    block = min(n, _HC_BLOCK)
+    qbuf = np.empty((block, k))
+    wbuf = np.empty((block, k))
+    for start in range(0, n, block):
+        xs = x[start : start + block]
+        m = xs.shape[0]
+        e2 = resid[start : start + block] ** 2
+        if se_type == "HC0":
+            w = e2
+        elif se_type == "HC1":
+            w = e2 * (n / (n - k))
+        else:
+            qs = np.matmul(xs, rinv, out=qbuf[:m])
+            one_minus = np.clip(1.0 - np.einsum("ij,ij->i", qs, qs), 0.0, None)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                w = e2 / (one_minus if se_type == "HC2" else one_minus**2)
+            # a unit with leverage one has an undefined weight; estimatr sets it to zero
+            w = np.where(np.isfinite(w), w, 0.0)
+        np.multiply(xs, w[:, None], out=wbuf[:m])
+        meat += wbuf[:m].T @ xs
+    return meat
+
+
 def in_span_of_others(x: np.ndarray, j: int) -> bool:
     """Whether column ``j`` of ``x`` is (numerically) a combination of the other columns."""
     order = [c for c in range(x.shape[1]) if c != j] + [j]
@@ -218,8 +255,7 @@ def fit_ols(
     # R^-1 is only r x r, so Q = X_k R^-1 is one matrix product (a triangular solve with n
     # right-hand sides is far slower in LAPACK than this GEMM)
     rinv = _triangular_inverse(r1)
-    q = xk @ rinv
-    beta = rinv @ (q.T @ yw)
+    beta = rinv @ (rinv.T @ (xk.T @ yw))
     resid_w = yw - xk @ beta
 
     df_vec = np.full(rank, float(n - rank))
@@ -239,9 +275,9 @@ def fit_ols(
             if df_for is not None:
                 position = np.cumsum(keep) - 1
                 sel = np.array([position[j] for j in df_for if keep[j]], dtype=int)
-            meat, df_vec = _cr2(q, resid_w, rinv, clusters, g_count, sel)
+            meat, df_vec = _cr2(xk @ rinv, resid_w, rinv, clusters, g_count, sel)
         else:
-            scores = _group_sum(q * resid_w[:, None], clusters, g_count)
+            scores = _group_sum(xk * resid_w[:, None], clusters, g_count) @ rinv
             meat = scores.T @ scores
             if se_type in ("CR1", "stata"):
                 meat *= g_count / (g_count - 1) * (n - 1) / (n - rank)
@@ -249,16 +285,8 @@ def fit_ols(
         sigma2 = float(resid_w @ resid_w) / (n - rank)
         meat = sigma2 * np.eye(rank)
     else:
-        if se_type == "HC0":
-            scale = resid_w**2
-        elif se_type == "HC1":
-            scale = resid_w**2 * (n / (n - rank))
-        else:
-            lev = np.einsum("ij,ij->i", q, q)
-            one_minus = np.clip(1.0 - lev, 0.0, None)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = resid_w**2 / (one_minus if se_type == "HC2" else one_minus**2)
-        meat = (q * scale[:, None]).T @ q
+        meat = _hc_meat(xk, rinv, resid_w, se_type) @ rinv
+        meat = rinv.T @ meat
     vk = rinv @ meat @ rinv.T
 
     coef = np.full(p, np.nan)

@@ -4,7 +4,8 @@ Two algorithms, mirroring MatchIt's two C++ routines:
 
 * :func:`match_sorted` -- ``nn_matchC_vec`` (a scalar distance such as a propensity score,
   no Mahalanobis variables). Every unit is sorted by the score (stable sort, so equal
-  scores keep data order); each focal unit looks for the nearest *available* control to its
+  scores keep data order, unless a ``tiebreak`` key such as the rank of the index label is
+  given); each focal unit looks for the nearest *available* control to its
   left and to its right in that order and takes the left one when the two are equally far
   (``|d_left - d_i| <= |d_right - d_i|``). With ``ratio > 1`` matching runs in rounds:
   every focal unit gets its first match, then its second, and so on. A caliper stops the
@@ -34,6 +35,7 @@ def match_sorted(
     ratio: int,
     replace: bool,
     caliper: float | None,
+    tiebreak: np.ndarray | None = None,
 ) -> np.ndarray:
     """MatchIt's ``nn_matchC_vec``: nearest neighbours along the sorted scalar distance.
 
@@ -51,6 +53,10 @@ def match_sorted(
         Whether a control may be matched to several focal units.
     caliper : float or None
         Maximum ``|distance_i - distance_j|`` (raw units).
+    tiebreak : ndarray of int, shape (n,), optional
+        Secondary sort key for units with equal distance (e.g. the rank of the index
+        label), so that ties do not depend on the row order. Default: data order (a stable
+        sort, as MatchIt).
 
     Returns
     -------
@@ -60,7 +66,10 @@ def match_sorted(
     n = focal.size
     n1 = int(focal.sum())
     mm = np.full((n1, ratio), -1, dtype=np.intp)
-    d_ord = np.argsort(distance, kind="stable")
+    if tiebreak is None:
+        d_ord = np.argsort(distance, kind="stable")
+    else:
+        d_ord = np.lexsort((np.arange(n), tiebreak, distance))
     pos = np.empty(n, dtype=np.intp)
     pos[d_ord] = np.arange(n)
     focal_rows = np.flatnonzero(focal)

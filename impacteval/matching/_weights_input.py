@@ -123,11 +123,27 @@ def standardised_design(x: np.ndarray, covs: list[str]) -> np.ndarray:
 
 
 def logit_scores(
-    design: np.ndarray, z: np.ndarray, x: np.ndarray, covs: list[str]
+    design: np.ndarray,
+    z: np.ndarray,
+    x: np.ndarray,
+    covs: list[str],
+    *,
+    estimand: str = "ATE",
+    separation_only: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fitted logit scores and coefficients (on ``design``); raises on separation."""
+    """Fitted logit scores and coefficients (on ``design``); raises on separation and (unless
+    ``separation_only``) on scores giving unbounded weights for ``estimand``."""
     fit = fit_logit(design, z)
-    check_scores(fit.fitted, x=x, z=z, names=covs, coef=fit.coef[1:], failed=not fit.converged)
+    check_scores(
+        fit.fitted,
+        x=x,
+        z=z,
+        names=covs,
+        coef=fit.coef[1:],
+        failed=not fit.converged,
+        estimand=estimand,
+        separation_only=separation_only,
+    )
     return fit.fitted, fit.coef
 
 

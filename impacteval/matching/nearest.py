@@ -90,14 +90,37 @@ def _mahalanobis_coords(x: np.ndarray, focal: np.ndarray) -> np.ndarray:
     return np.asarray(xs @ root)
 
 
-def _order(kind: str, score: np.ndarray | None, n1: int, rng: np.random.Generator) -> np.ndarray:
+def _order(
+    kind: str,
+    score: np.ndarray | None,
+    n1: int,
+    rng: np.random.Generator,
+    tiebreak: np.ndarray | None = None,
+) -> np.ndarray:
+    """Order in which the focal units are matched; equal scores by ``tiebreak`` (then data
+    order)."""
     if kind == "random":
         return rng.permutation(n1)
     if kind == "data" or score is None:
         return np.arange(n1)
+    key = np.zeros(n1, dtype=np.intp) if tiebreak is None else tiebreak
     if kind == "largest":
-        return np.argsort(-score, kind="stable")
-    return np.argsort(score, kind="stable")
+        return np.lexsort((np.arange(n1), key, -score))
+    return np.lexsort((np.arange(n1), key, score))
+
+
+def _label_rank(labels: pd.Index) -> np.ndarray:
+    """Rank of each index label (ties in the score are broken by it, so that the matching
+    does not depend on the row order). A RangeIndex in file order gives data order, as
+    MatchIt; labels that cannot be sorted (mixed types) fall back to data order."""
+    n = len(labels)
+    try:
+        ordering = np.asarray(labels.argsort(kind="stable"), dtype=np.intp)
+    except TypeError:
+        return np.arange(n, dtype=np.intp)
+    rank = np.empty(n, dtype=np.intp)
+    rank[ordering] = np.arange(n, dtype=np.intp)
+    return rank
 
 
 def _check_ratio(ratio: object) -> int:
@@ -215,13 +238,26 @@ def nearest_neighbor(
     DataValidationError
         Missing columns, non-binary treatment, ``ratio`` outside 1..10, ``caliper <= 0``,
         an estimand or SE not available with the replacement choice, ``ties`` without
-        replacement, or no focal unit with a control within the caliper.
+        replacement, no focal unit with a control within the caliper, or (fitted score)
+        no covariate that varies.
+    ConvergenceError
+        The default propensity logit has no maximum (perfect separation); the message names
+        the covariates.
+
+    Warns
+    -----
+    ImpactEvalWarning
+        Focal units left unmatched, fewer than ``ratio`` matches for some focal units
+        (without replacement), or, without a caliper, focal units whose score lies outside
+        the other group's range (min/max common-support rule).
 
     Notes
     -----
     Matching (MatchIt 4.5.1 ``matchit2nearest`` with upstream fix #163): units are sorted by
-    the distance (a stable sort, so equal scores keep data order). Focal units are taken in
-    ``m_order`` (ties in the score keep data order); each takes the nearest available control
+    the distance, equal scores by index label (so the result does not depend on the row
+    order; with a RangeIndex in file order this is MatchIt's stable sort, equal scores in
+    data order). Focal units are taken in ``m_order`` (ties in the score again by index
+    label); each takes the nearest available control
     to its left or right in the sorted order, the **left** one (lower score; among equal
     scores, the one just before it in the sorted order) when both are equally far. With
     ``ratio = k`` this is repeated in k rounds. With a caliper, a focal unit whose nearest
@@ -347,7 +383,7 @@ def nearest_neighbor(
     if propensity is not None:
         ps = frame[propensity].to_numpy(dtype=float)
     elif distance != "mahalanobis":
-        ps = fit_propensity(frame[covs].to_numpy(dtype=float), z, model)
+        ps = fit_propensity(frame[covs].to_numpy(dtype=float), z, model, covs)
     score: np.ndarray | None = None
     if ps is not None and distance != "mahalanobis":
         if distance == "logit":
@@ -364,6 +400,8 @@ def nearest_neighbor(
         caliper_width = cal * float(np.std(cast(np.ndarray, base), ddof=1))
 
     # -- matching ---------------------------------------------------------------------------
+    tie_rank = _label_rank(labels)
+
     def run(focal: np.ndarray) -> np.ndarray:
         """Match matrix for the focal units (rows in data order)."""
         kind = m_order
@@ -389,7 +427,8 @@ def nearest_neighbor(
             idx = np.flatnonzero(cells == cell)
             f = focal[idx]
             d_cell = None if score is None else score[idx]
-            order = _order(kind, None if d_cell is None else d_cell[f], int(f.sum()), gen)
+            key = tie_rank[idx]
+            order = _order(kind, None if d_cell is None else d_cell[f], int(f.sum()), gen, key[f])
             if coords is not None:
                 sub = match_scan(
                     f,
@@ -402,7 +441,7 @@ def nearest_neighbor(
                 )
             else:
                 sub = match_sorted(
-                    f, cast(np.ndarray, d_cell), order, ratio, replace, caliper_width
+                    f, cast(np.ndarray, d_cell), order, ratio, replace, caliper_width, key
                 )
             mm[focal_pos[idx[f]]] = np.where(sub >= 0, idx[np.clip(sub, 0, None)], -1)
         return mm
@@ -446,13 +485,53 @@ def nearest_neighbor(
             "no focal unit has a control within the caliper (or within its exact cell); "
             "widen `caliper` or relax `exact`"
         )
+    other = "treated" if estimand == "ATC" else "control"
+    n_other = int((~focal_att).sum())
+    exhausted = (
+        not replace and not ties and estimand != "ATE" and int(np.unique(match).size) >= n_other
+    )
     if n_matched < n_focal:
+        cause = (
+            f"without replacement the {n_other} {other} units ran out"
+            if exhausted and cal is None and not exact_cols
+            else "caliper or exact cells"
+        )
         msg = (
-            f"{n_focal - n_matched} of {n_focal} focal units have no match (caliper or exact "
-            "cells); the estimand is the effect in the matched units"
+            f"{n_focal - n_matched} of {n_focal} focal units have no match ({cause}); the "
+            "estimand is the effect in the matched units"
         )
         warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
         caught.append(msg)
+    if not replace and not ties and ratio > 1 and estimand != "ATE":
+        n_short = int(((mm_main >= 0).sum(axis=1) < ratio).sum())
+        if n_short:
+            why = (
+                f"without replacement {n_other} {other} units cannot give {n_focal} focal "
+                f"units {ratio} matches each ({ratio * n_focal} needed)"
+                if n_other < ratio * n_focal
+                else f"the {n_other} {other} units ran out within the caliper or exact cells"
+            )
+            msg = (
+                f"`ratio`={ratio}: {n_short} of {n_focal} focal units got fewer than {ratio} "
+                f"matches ({why}); their matched sets are smaller, as MatchIt's"
+            )
+            warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
+            caught.append(msg)
+    if cal is None and estimand != "ATE" and (score is not None or ps is not None):
+        s_all = cast(np.ndarray, score if score is not None else ps)
+        s_f, s_o = s_all[focal_att], s_all[~focal_att]
+        if s_f.size and s_o.size:
+            outside = int(((s_f < s_o.min()) | (s_f > s_o.max())).sum())
+            if outside:
+                kind_s = "logit score" if distance == "logit" else "propensity score"
+                msg = (
+                    f"common support: {outside} of {n_focal} focal units have a {kind_s}"
+                    f" outside the {other} units' range [{s_o.min():.4g}, {s_o.max():.4g}] "
+                    "(no overlap there), and are matched anyway; consider a `caliper` or "
+                    "restricting the sample to common support"
+                )
+                warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
+                caught.append(msg)
 
     # -- weights and matched sample ---------------------------------------------------------
     k_count = np.bincount(match, weights=pw, minlength=n)

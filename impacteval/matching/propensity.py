@@ -11,6 +11,7 @@ import pandas as pd
 
 from impacteval._validation import check_binary, check_choice, prepare
 from impacteval.exceptions import ConvergenceError, DataValidationError, ImpactEvalWarning
+from impacteval.matching._weights_logit import separating_covariates, separation_direction
 
 __all__ = ["fit_propensity", "propensity_score"]
 
@@ -73,10 +74,46 @@ def _logit_mle(x: np.ndarray, z: np.ndarray, max_iter: int = 100) -> np.ndarray:
     )
 
 
-def fit_propensity(x: np.ndarray, z: np.ndarray, model: Any | None) -> np.ndarray:
-    """Fitted propensity scores from arrays (``model=None``: unpenalised logit)."""
+def _check_separation(x: np.ndarray, z: np.ndarray, names: Sequence[str]) -> None:
+    """Raise :class:`ConvergenceError` naming the covariates when the arms are (quasi-)
+    completely separated, so that the unpenalised logit MLE does not exist."""
+    direction = separation_direction(x, z)
+    if direction is None:
+        return
+    labels = list(names) if len(names) == x.shape[1] else [f"x{j}" for j in range(x.shape[1])]
+    culprits = separating_covariates(x, z, labels, direction)
+    raise ConvergenceError(
+        "`covariates`: the propensity logit does not converge because of perfect "
+        "separation (a combination of the covariates predicts treatment without error, so "
+        f"the fitted scores run to 0 and 1). Covariates responsible: {culprits}. Drop or "
+        "coarsen them, restrict the sample to common support, or pass a penalised `model`."
+    )
+
+
+def fit_propensity(
+    x: np.ndarray, z: np.ndarray, model: Any | None, names: Sequence[str] = ()
+) -> np.ndarray:
+    """Fitted propensity scores from arrays (``model=None``: unpenalised logit).
+
+    Raises :class:`DataValidationError` when no covariate varies and, for the default logit,
+    :class:`ConvergenceError` naming the covariates under perfect separation.
+    """
+    if x.shape[0] > 0 and not (np.ptp(x, axis=0) > 0).any():
+        raise DataValidationError(
+            f"`covariates`: {list(names) if names else 'all columns'} are constant; no "
+            "covariate varies, so every unit would get the same propensity score. Pass "
+            "covariates that vary."
+        )
     if model is None:
-        return _logit_mle(x, z)
+        try:
+            p = _logit_mle(x, z)
+        except ConvergenceError:
+            _check_separation(x, z, names)
+            raise
+        if np.any((p < 1e-8) | (p > 1.0 - 1e-8)):
+            # extreme fitted scores: are they a diverging fit (no MLE) or genuine?
+            _check_separation(x, z, names)
+        return p
     try:
         from sklearn.base import clone
 
@@ -129,10 +166,12 @@ def propensity_score(
     Raises
     ------
     DataValidationError
-        Missing columns, non-numeric covariates, non-binary treatment, an empty arm, or a
-        ``model`` without ``predict_proba``.
+        Missing columns, non-numeric covariates, non-binary treatment, an empty arm, no
+        covariate that varies, or a ``model`` without ``predict_proba``.
     ConvergenceError
-        The logit does not converge (typically perfect separation).
+        The default logit does not converge: perfect or quasi-complete separation (detected
+        by the linear programme of Konis 2007, as R's ``detectseparation``; the message names
+        the covariates), or no convergence in 100 iterations.
 
     Notes
     -----
@@ -165,7 +204,7 @@ def propensity_score(
     prepared = prepare(data, numeric={"treatment": treatment, "covariates": covs})
     frame = prepared.frame
     z = check_binary(frame[treatment].to_numpy(dtype=float), "treatment", treatment)
-    p = fit_propensity(frame[covs].to_numpy(dtype=float), z, model)
+    p = fit_propensity(frame[covs].to_numpy(dtype=float), z, model, covs)
     if np.any((p <= 0) | (p >= 1)):
         warnings.warn(
             "some propensity scores are exactly 0 or 1: overlap fails for those units",

@@ -92,9 +92,12 @@ def ipw(
     Raises
     ------
     DataValidationError
-        Missing columns, non-binary treatment, constant or collinear covariates, scores of
-        exactly 0 or 1 (perfect separation; the message names the covariates), bad
-        ``estimand``/``trim``/``level``, or an empty arm after trimming.
+        Missing columns, non-binary treatment, constant or collinear covariates, perfect
+        separation (the message names the covariates), scores within 1e-10 of 0 or 1 that
+        make weights unbounded for the ``estimand`` (treated near 0 or controls near 1 for
+        the ATE, controls near 1 for the ATT; checked after trimming; any 0/1 score from a
+        custom ``model``), bad ``estimand``/``trim``/``level``, or an empty arm after
+        trimming.
 
     Notes
     -----
@@ -141,20 +144,26 @@ def ipw(
     design = standardised_design(x, covs)
     caught: list[str] = []
 
-    def scores(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def scores(rows: np.ndarray, first: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        # before trimming only separation is fatal: trimming may drop the extreme scores
+        only_sep = first and trim is not None
         if model is None:
-            return logit_scores(design[rows], z[rows], x[rows], covs)
+            return logit_scores(design[rows], z[rows], x[rows], covs, estimand=estimand,
+                                separation_only=only_sep)  # fmt: skip
         e_m = model_scores(model, x[rows], z[rows], x[rows], "model")
-        check_scores(e_m, x=x[rows], z=z[rows], names=covs, source="`model`")
+        check_scores(e_m, x=x[rows], z=z[rows], names=covs, source="`model`",
+                     estimand=estimand, separation_only=only_sep, strict=True)  # fmt: skip
         return e_m, None
 
     keep = np.ones(z.size, dtype=bool)
-    e_all, beta = scores(keep)
+    e_all, beta = scores(keep, first=True)
     alpha = 0.0
     if trim is not None:
         alpha = crump_alpha(e_all) if trim == "crump" else float(trim)
         keep = (e_all >= alpha) & (e_all <= 1.0 - alpha)
-        if not keep.all():
+        if keep.all():
+            e_keep, beta = scores(keep)  # nothing trimmed: the full check
+        else:
             if z[keep].min() == z[keep].max():
                 raise DataValidationError(
                     f"`trim`: trimming at alpha={alpha:.4g} leaves only one arm; use a "
@@ -168,8 +177,6 @@ def ipw(
             warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
             caught.append(msg)
             e_keep, beta = scores(keep)
-        else:
-            e_keep = e_all
     else:
         e_keep = e_all
     yk, zk = y[keep], z[keep]
@@ -393,6 +400,7 @@ def aipw(
                 names=covs,
                 coef=fit.coef[1:],
                 failed=not fit.converged,
+                estimand=estimand,
             )
             e[test] = 1.0 / (1.0 + np.exp(-(design[test] @ fit.coef)))
         else:
@@ -408,6 +416,8 @@ def aipw(
         z=z,
         names=covs,
         source="the propensity model" + (" (cross-fitted)" if k else ""),
+        estimand=estimand,
+        strict=propensity_model is not None,
     )
     if estimand == "ATE":
         phi = m1 - m0 + z * (y - m1) / e - (1.0 - z) * (y - m0) / (1.0 - e)

@@ -60,13 +60,6 @@ def test_no_overlap_with_caliper_is_refused(no_overlap: pd.DataFrame) -> None:
         nearest_neighbor(no_overlap, outcome="y", treatment="z", propensity="ps", caliper=0.2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="without a caliper nearest_neighbor matches every treated unit to a control "
-    "0.4+ away on the score scale, silently (no error, no warning). Expected: a warning "
-    "(or error) saying that the treated scores lie outside the controls' range (common "
-    "support), with the count, e.g. from diagnostics.common_support",
-)
 @pytest.mark.parametrize("replace", [False, True])
 def test_no_overlap_without_caliper_is_flagged(no_overlap: pd.DataFrame, replace: bool) -> None:
     with pytest.warns(ImpactEvalWarning, match=r"(?i)overlap|common support|outside"):
@@ -75,13 +68,6 @@ def test_no_overlap_without_caliper_is_flagged(no_overlap: pd.DataFrame, replace
 
 
 # -- more matches than controls ------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="ratio=3 without replacement, 10 treated and 5 controls: matches 5 treated and "
-    "warns '5 of 10 focal units have no match (caliper or exact cells)', which blames the "
-    "wrong cause and does not name `ratio` or the number of controls. Expected: a message "
-    "naming `ratio` and saying that 5 controls cannot give 10 treated 3 matches each",
-)
 def test_more_matches_than_controls_names_ratio() -> None:
     d = _frame(10, 5)
     text = _messages(lambda: nearest_neighbor(d, outcome="y", treatment="z", covariates=["x"],
@@ -89,13 +75,6 @@ def test_more_matches_than_controls_names_ratio() -> None:
     assert "`ratio`" in text and "5 control" in text, text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ratio=3 without replacement, 10 treated and 25 controls (30 needed): every treated "
-    "unit gets at least one match, the last ones fewer than 3, and nothing is said at all. "
-    "Expected: a warning naming `ratio` (MatchIt warns that not all treated units get "
-    "`ratio` matches)",
-)
 def test_partial_k_to_1_matching_is_reported() -> None:
     d = _frame(10, 25)
     res = nearest_neighbor(d, outcome="y", treatment="z", covariates=["x"], ratio=3)
@@ -139,25 +118,12 @@ def test_separation_refused_by_ipw(separated: pd.DataFrame) -> None:
         ipw(separated, outcome="y", treatment="z", covariates=["x", "w"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the logit diverges under perfect separation (fitted scores 1e-36 and 1.0), but "
-    "propensity.py:_logit_mle stops on the deviance criterion and reports convergence; "
-    "propensity_score only warns 'some propensity scores are exactly 0 or 1', without "
-    "naming the covariate. Its docstring promises ConvergenceError for this case",
-)
 @pytest.mark.filterwarnings("ignore::impacteval.exceptions.ImpactEvalWarning")
 def test_separation_raises_in_propensity_score(separated: pd.DataFrame) -> None:
     with pytest.raises((ConvergenceError, DataValidationError), match=r"separat.*'x'"):
         propensity_score(separated, treatment="z", covariates=["x", "w"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nearest_neighbor fits the diverging logit through fit_propensity, which does not "
-    "even warn: it matches on scores of ~0 (controls) and ~1 (treated) and returns an "
-    "estimate. Expected: the error ipw raises (perfect separation, naming 'x')",
-)
 def test_separation_refused_by_nearest_neighbor(separated: pd.DataFrame) -> None:
     with pytest.raises((ConvergenceError, DataValidationError), match=r"separat.*'x'"):
         nearest_neighbor(separated, outcome="y", treatment="z", covariates=["x", "w"])
@@ -178,12 +144,6 @@ def test_constant_covariate_is_dropped_from_the_logit_like_glm() -> None:
         ipw(d, outcome="y", treatment="z", covariates=["x", "c"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with only constant covariates the logit is intercept-only, every unit has the "
-    "same score, and nearest_neighbor matches by data order without a word. Expected: a "
-    "DataValidationError naming `covariates` (no covariate varies)",
-)
 def test_only_constant_covariates_are_refused() -> None:
     d = _frame(30, 60).assign(c=1.0)
     with pytest.raises(DataValidationError, match=r"`covariates`.*constant"):
@@ -211,3 +171,57 @@ def test_missing_propensity_column_values_are_dropped_and_counted() -> None:
     with pytest.warns(MissingDataWarning, match="2 of 90 rows dropped"):
         res = nearest_neighbor(d, outcome="y", treatment="z", propensity="ps")
     assert res.n_dropped == 2
+
+
+# -- tiny scores without separation (NSW + CPS-1, Dehejia-Wahba logit) ---------------------
+@pytest.fixture(scope="module")
+def nsw_cps1() -> pd.DataFrame:
+    import impacteval as ie
+
+    nsw, cps = ie.datasets.load("nsw_dw"), ie.datasets.load("cps1_controls")
+    d = pd.concat([nsw[nsw.treat == 1], cps], ignore_index=True)
+    d["age2"], d["educ2"] = d.age**2, d.educ**2
+    d["re742"], d["re752"] = d.re74**2, d.re75**2
+    d["u74"], d["u75"] = (d.re74 == 0).astype(float), (d.re75 == 0).astype(float)
+    d["educ_re74"] = d.educ * d.re74
+    return d
+
+
+DW_COVS = ["age", "age2", "educ", "educ2", "married", "nodegree", "black", "hisp", "re74",
+           "re75", "re742", "re752", "u74", "u75", "educ_re74"]  # fmt: skip
+
+
+def test_tiny_control_scores_are_not_separation(nsw_cps1: pd.DataFrame) -> None:
+    # two controls have e ~ 4e-11 although the logit converges without separation: harmless
+    # for the ATT (weight e / (1 - e) ~ 0) and for the ATE (weight 1 / (1 - e) ~ 1)
+    from impacteval.matching._weights_logit import check_scores
+
+    z = nsw_cps1["treat"].to_numpy()
+    x = nsw_cps1[DW_COVS].to_numpy(dtype=float)
+    ps = propensity_score(nsw_cps1, treatment="treat", covariates=DW_COVS).to_numpy()
+    assert (ps[z == 0] < 1e-10).sum() >= 1
+    for estimand in ("ATT", "ATE"):
+        check_scores(ps, x=x, z=z, names=DW_COVS, estimand=estimand)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImpactEvalWarning)
+        for estimand in ("ATT", "ATE"):
+            for trim in (None, "crump"):
+                res = ipw(nsw_cps1, outcome="re78", treatment="treat", covariates=DW_COVS,
+                          estimand=estimand, trim=trim)  # fmt: skip
+                assert np.isfinite(res.estimate) and res.std_error > 0
+
+
+def test_unbounded_weights_without_separation_are_not_called_separation() -> None:
+    from impacteval.matching._weights_logit import check_scores
+
+    gen = np.random.default_rng(5)
+    x = gen.normal(size=(200, 1))
+    z = (np.arange(200) % 2).astype(float)
+    e = np.full(200, 0.5)
+    e[0] = 1.0 - 1e-12  # a control at e ~ 1: its ATT weight e / (1 - e) is unbounded
+    with pytest.raises(DataValidationError, match=r"1 control units.*1 - 1e-12|overlap") as err:
+        check_scores(e, x=x, z=z, names=["x"], estimand="ATT")
+    assert "separation" not in str(err.value).replace("without separation", "")
+    assert "0.5" in str(err.value)  # the actual range of the scores is reported
+    check_scores(np.where(np.arange(200) == 0, 1e-12, 0.5), x=x, z=z, names=["x"],
+                 estimand="ATT")  # fmt: skip

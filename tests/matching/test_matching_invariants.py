@@ -8,8 +8,9 @@
    tolerance.
 3. Nearest-neighbour matching does not depend on the order of the rows when no two units
    share a score, in every mode (with/without replacement, caliper, k:1, exact cells, ATC);
-   with tied scores only Match's rule (``ties=True``) is order-free -- the default rule
-   (MatchIt's: the tied control earlier in the data wins) is not, see the xfail below.
+   with tied scores too: the default rule breaks ties by the index label (MatchIt's rule,
+   the tied control earlier in the data wins, when the index is a RangeIndex in file
+   order), and Match's rule (``ties=True``) keeps every tied control.
 """
 
 from __future__ import annotations
@@ -187,14 +188,6 @@ def test_match_tie_rule_is_row_order_free(lalonde_ties: pd.DataFrame) -> None:
     assert a.std_error == pytest.approx(b.std_error, rel=1e-10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="impacteval breaks ties in the score by data order (MatchIt parity: stable sort, "
-    "the earlier tied control wins), so on NSW+CPS-1 a row shuffle moves the ATT (1:1 "
-    "without replacement 1,409 -> 1,309; with replacement 2,118 -> 1,953, and 1,911-2,157 "
-    "over five shuffles). Fix: break ties by a "
-    "row-order-free key (the index label) in nearest.py/_nn_match.match_sorted; see report",
-)
 @pytest.mark.parametrize("replace", [False, True], ids=["no_replace", "replace"])
 def test_default_tie_rule_is_row_order_free(lalonde_ties: pd.DataFrame, replace: bool) -> None:
     kwargs: dict[str, Any] = {"outcome": "re78", "treatment": "treat", "propensity": "ps",
