@@ -7,8 +7,9 @@ Not part of the test suite. Run from the repository root::
 It writes the data once to ``benchmarks/.cache/`` (CSV, read by both languages), times
 impacteval and statsmodels in this process, runs ``benchmarks/bench_regression.R`` for
 estimatr (JSON on its stdout), checks that the treatment coefficient and standard error
-agree across implementations, and writes ``benchmarks/RESULTS_regression.md``. When impacteval misses
-a speed target, the case is line-profiled and the slowest lines are reported.
+agree across implementations, and writes ``benchmarks/RESULTS_regression.md``. When
+impacteval misses a speed target, the case is line-profiled and the slowest lines are
+reported.
 """
 
 from __future__ import annotations
