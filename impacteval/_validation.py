@@ -19,6 +19,7 @@ from impacteval.exceptions import DataValidationError, MissingColumnError, Missi
 
 __all__ = [
     "PreparedData",
+    "as_column_list",
     "check_binary",
     "check_choice",
     "check_columns",
@@ -67,6 +68,33 @@ def check_columns(data: pd.DataFrame, **named: str | Sequence[str] | None) -> No
                     f"`{param}`: column {col!r} is not in the data{hint} "
                     f"(available: {_short(available, 200)})"
                 )
+
+
+def as_column_list(value: str | Sequence[str] | None, param: str) -> list[str]:
+    """A column name or a sequence of names as a list (None gives ``[]``).
+
+    Raises
+    ------
+    DataValidationError
+        When ``value`` is neither a name nor an iterable of names (``str``).
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    try:
+        items = list(value)
+    except TypeError:
+        raise DataValidationError(
+            f"`{param}` must be a column name or a sequence of column names; "
+            f"received {type(value).__name__}"
+        ) from None
+    for item in items:
+        if not isinstance(item, str):
+            raise DataValidationError(
+                f"`{param}` must contain column names (str); received {item!r}"
+            )
+    return items
 
 
 def check_level(level: object, param: str = "level") -> float:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from impacteval._validation import (
+    as_column_list,
     check_choice,
     check_columns,
     check_dataframe,
@@ -191,26 +192,6 @@ class GroupTimeEffects(EffectTable):
         from impacteval.did._cs_plot import plot_group_time
 
         return plot_group_time(self, ax=ax)
-
-
-def _as_list(value: str | Sequence[str] | None, param: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    try:
-        items = list(value)
-    except TypeError:
-        raise DataValidationError(
-            f"`{param}` must be a column name or a sequence of column names; "
-            f"received {type(value).__name__}"
-        ) from None
-    for item in items:
-        if not isinstance(item, str):
-            raise DataValidationError(
-                f"`{param}` must contain column names (str); received {item!r}"
-            )
-    return items
 
 
 def _fmt(value: float) -> str:
@@ -396,7 +377,7 @@ def att_gt(
     if bootstrap is not None:
         bootstrap = check_positive_int(bootstrap, "bootstrap", minimum=2)
     gen, seed = check_rng(rng)
-    covs = _as_list(covariates, "covariates")
+    covs = as_column_list(covariates, "covariates")
     frame = check_dataframe(data)
     for name, col in (("outcome", outcome), ("time", time), ("cohort", cohort)):
         if not isinstance(col, str):

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from impacteval._validation import (
+    as_column_list,
     check_choice,
     check_columns,
     check_dataframe,
@@ -19,7 +20,6 @@ from impacteval._validation import (
     prepare,
 )
 from impacteval.did._es_numerics import compact_codes, fe_regression, imputation
-from impacteval.did.two_by_two import _covariate_list
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
 from impacteval.results import EffectEstimate, EffectTable, Provenance, fingerprint, interval
 
@@ -538,7 +538,7 @@ def event_study(
             f"`reference` must be a pre-treatment event time (< 0); received {reference}"
         )
     bins_ = _check_bins(bins, reference)
-    covs = _covariate_list(covariates)
+    covs = as_column_list(covariates, "covariates")
     caught: list[str] = []
 
     def note(msg: str) -> None:

@@ -9,8 +9,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import check_choice, check_level, group_codes, prepare
-from impacteval.did.two_by_two import _covariate_list
+from impacteval._validation import (
+    as_column_list,
+    check_choice,
+    check_level,
+    group_codes,
+    prepare,
+)
 from impacteval.exceptions import ConvergenceError, DataValidationError, ImpactEvalWarning
 from impacteval.inference.variance import fit_ols
 from impacteval.results import EffectEstimate, Provenance, fingerprint, interval
@@ -133,7 +138,7 @@ def twfe(
     """
     level = check_level(level)
     se_type = check_choice(se_type, "se_type", SE_TYPES_TWFE)
-    covs = _covariate_list(covariates)
+    covs = as_column_list(covariates, "covariates")
     prepared = prepare(
         data,
         numeric={"outcome": outcome, "treatment": treatment, "covariates": covs},

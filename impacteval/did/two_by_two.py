@@ -8,24 +8,18 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import check_binary, check_level, group_codes, prepare
+from impacteval._validation import (
+    as_column_list,
+    check_binary,
+    check_level,
+    group_codes,
+    prepare,
+)
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
 from impacteval.inference.variance import fit_ols
 from impacteval.results import EffectEstimate, Provenance, fingerprint
 
 __all__ = ["two_by_two"]
-
-
-def _covariate_list(covariates: Sequence[str] | str) -> list[str]:
-    if isinstance(covariates, str):
-        return [covariates]
-    items = list(covariates)
-    for item in items:
-        if not isinstance(item, str):
-            raise DataValidationError(
-                f"`covariates` must contain column names (str); received {item!r}"
-            )
-    return items
 
 
 def two_by_two(
@@ -97,7 +91,7 @@ def two_by_two(
     R: ``estimatr::lm_robust(y ~ treated * post)``; Stata: ``diff``.
     """
     level = check_level(level)
-    covs = _covariate_list(covariates)
+    covs = as_column_list(covariates, "covariates")
     prepared = prepare(
         data,
         numeric={"outcome": outcome, "treated": treated, "post": post, "covariates": covs},

@@ -321,12 +321,13 @@ def romano_wolf(
     >>> bool((out["p_value_rw"] >= out["p_value"]).all())
     True
     """
-    from impacteval.rct.regression import _as_list, check_clusters_per_arm, regression
+    from impacteval._validation import as_column_list
+    from impacteval.rct.regression import check_clusters_per_arm, regression
 
-    outs = _as_list(outcomes, "outcomes")
+    outs = as_column_list(outcomes, "outcomes")
     if not outs:
         raise DataValidationError("`outcomes` must name at least one outcome column")
-    covs = _as_list(covariates, "covariates")
+    covs = as_column_list(covariates, "covariates")
     adjustment = check_choice(adjustment, "adjustment", ("lin", "additive"))
     n_boot = check_positive_int(n_bootstrap, "n_bootstrap", minimum=1)
     generator, seed = check_rng(rng)

@@ -4,7 +4,6 @@ point, through :mod:`impacteval._validation`)."""
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from impacteval._validation import PreparedData, check_binary, prepare
+from impacteval._validation import as_column_list as as_list
 from impacteval.exceptions import DataValidationError
 from impacteval.matching._weights_logit import check_scores, fit_logit
 
@@ -26,27 +26,6 @@ __all__ = [
     "model_scores",
     "standardised_design",
 ]
-
-
-def as_list(value: str | Sequence[str] | None, param: str) -> list[str]:
-    """A column name or a sequence of names as a list (None -> [])."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    try:
-        items = list(value)
-    except TypeError:
-        raise DataValidationError(
-            f"`{param}` must be a column name or a sequence of column names; "
-            f"received {type(value).__name__}"
-        ) from None
-    for item in items:
-        if not isinstance(item, str):
-            raise DataValidationError(
-                f"`{param}` must contain column names (str); received {item!r}"
-            )
-    return items
 
 
 def check_bool(value: object, param: str) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from impacteval._validation import (
+    as_column_list,
     check_binary,
     check_choice,
     check_level,
@@ -28,26 +29,6 @@ __all__ = ["regression"]
 
 # Above this many cells the fixed-effect dummies would not fit comfortably in memory.
 _MAX_DUMMY_CELLS = 300_000_000
-
-
-def _as_list(value: str | Sequence[str] | None, param: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    try:
-        items = list(value)
-    except TypeError:
-        raise DataValidationError(
-            f"`{param}` must be a column name or a sequence of column names; "
-            f"received {type(value).__name__}"
-        ) from None
-    for item in items:
-        if not isinstance(item, str):
-            raise DataValidationError(
-                f"`{param}` must contain column names (str); received {item!r}"
-            )
-    return items
 
 
 def check_clusters_per_arm(z: np.ndarray, codes: np.ndarray, column: str) -> None:
@@ -164,8 +145,8 @@ def regression(
     """
     level = check_level(level)
     adjustment = check_choice(adjustment, "adjustment", ("lin", "additive"))
-    covs = _as_list(covariates, "covariates")
-    fes = _as_list(fixed_effects, "fixed_effects")
+    covs = as_column_list(covariates, "covariates")
+    fes = as_column_list(fixed_effects, "fixed_effects")
     if se_type is None:
         se_type = "CR2" if cluster is not None else "HC2"
     se_type = check_choice(se_type, "se_type", SE_TYPES)
