@@ -1,9 +1,5 @@
 """Bad input to nearest-neighbour matching and the propensity score: clear errors (or
 warnings) that name the parameter and say what is wrong.
-
-Tests marked ``xfail(strict=True)`` record what the current code does not do yet; each
-reason says what happens now and what is expected, so the test flips (and fails as XPASS)
-when the estimator is fixed.
 """
 
 from __future__ import annotations
