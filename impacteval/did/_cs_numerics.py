@@ -553,6 +553,14 @@ def _finish_cell(att: float, inf: Array, label: str, method: str, names: tuple[s
         )
 
 
+def _stack_columns(columns: list[Array], n: int) -> Array:
+    """Columns into one Fortran-ordered ``n x K`` array, each written once in place."""
+    out = np.empty((n, len(columns)), order="F")
+    for j, column in enumerate(columns):
+        out[:, j] = column
+    return out
+
+
 def _assemble(
     rows: list[tuple[float, float, float, float, Array, int, int]],
     n: int,
@@ -565,7 +573,7 @@ def _assemble(
         time=np.array([r[1] for r in rows]),
         base=np.array([r[2] for r in rows]),
         att=np.array([r[3] for r in rows]),
-        influence=np.column_stack([r[4] for r in rows]) if rows else np.zeros((n, 0)),
+        influence=_stack_columns([r[4] for r in rows], n),
         n_treated=np.array([r[5] for r in rows], dtype=int),
         n_control=np.array([r[6] for r in rows], dtype=int),
         unit_cohort=unit_cohort,
@@ -785,7 +793,7 @@ def if_standard_errors(
     """``sqrt(sum_c S_c^2) / n`` per column; degenerate ones (<= sqrt(eps) * 10) are NaN."""
     n = inf.shape[0]
     s = _cluster_sums(inf, clusters, n_clusters)
-    se = np.sqrt(np.sum(s**2, axis=0)) / n
+    se = np.sqrt(np.einsum("ij,ij->j", s, s)) / n
     return np.where(se <= _SE_FLOOR, np.nan, se)
 
 
