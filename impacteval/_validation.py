@@ -26,6 +26,7 @@ __all__ = [
     "check_dataframe",
     "check_level",
     "check_positive_int",
+    "check_positive_weights",
     "check_rng",
     "prepare",
 ]
@@ -131,6 +132,17 @@ def check_positive_int(value: object, param: str, minimum: int = 1) -> int:
             f"`{param}` must be an integer >= {minimum}; received {_short(value)}"
         )
     return int(value)
+
+
+def check_positive_weights(column: pd.Series, param: str = "weights") -> np.ndarray:
+    """Observation weights as float, refusing zero or negative values."""
+    w = column.to_numpy(dtype=float)
+    if (w <= 0).any():
+        raise DataValidationError(
+            f"`{param}`: column {column.name!r} must be strictly positive; received "
+            f"{int((w <= 0).sum())} values <= 0"
+        )
+    return w
 
 
 def check_rng(rng: object, param: str = "rng") -> tuple[np.random.Generator, int | None]:

@@ -8,7 +8,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import check_binary, check_level, group_codes, prepare
+from impacteval._validation import (
+    check_binary,
+    check_level,
+    check_positive_weights,
+    group_codes,
+    prepare,
+)
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
 from impacteval.inference.variance import fit_ols
 from impacteval.rct.randomization import _assignment_units
@@ -144,14 +150,7 @@ def difference_in_means(
     frame = prepared.frame
     y = frame[outcome].to_numpy(dtype=float)
     z = check_binary(frame[treatment].to_numpy(dtype=float), "treatment", treatment)
-    w = None
-    if weights is not None:
-        w = frame[weights].to_numpy(dtype=float)
-        if (w <= 0).any():
-            raise DataValidationError(
-                f"`weights`: column {weights!r} must be strictly positive; received "
-                f"{int((w <= 0).sum())} values <= 0"
-            )
+    w = None if weights is None else check_positive_weights(frame[weights])
     n = y.shape[0]
     caught: list[str] = []
     if np.ptp(y) == 0:

@@ -13,6 +13,7 @@ from impacteval._validation import (
     check_binary,
     check_choice,
     check_level,
+    check_positive_weights,
     group_codes,
     prepare,
 )
@@ -173,14 +174,7 @@ def regression(
     frame = prepared.frame
     y = frame[outcome].to_numpy(dtype=float)
     z = check_binary(frame[treatment].to_numpy(dtype=float), "treatment", treatment)
-    w = None
-    if weights is not None:
-        w = frame[weights].to_numpy(dtype=float)
-        if (w <= 0).any():
-            raise DataValidationError(
-                f"`weights`: column {weights!r} must be strictly positive; received "
-                f"{int((w <= 0).sum())} values <= 0"
-            )
+    w = None if weights is None else check_positive_weights(frame[weights])
     n = y.shape[0]
     caught: list[str] = []
     if np.ptp(y) == 0:
