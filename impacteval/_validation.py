@@ -11,6 +11,7 @@ import numbers
 import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -225,38 +226,49 @@ def prepare(
     frame = check_dataframe(data)
     labels = labels or {}
     check_columns(frame, **numeric, **labels)
-    used: dict[str, pd.Series] = {}
+    # columns as arrays (a frame built from arrays with copy=False is ~10x cheaper than one
+    # built from Series, which matters on 10M-row panels); NaN masks computed once per column
+    used: dict[str, Any] = {}
+    missing: dict[str, np.ndarray] = {}
     for param, cols in numeric.items():
         for col in [] if cols is None else ([cols] if isinstance(cols, str) else list(cols)):
-            used[col] = pd.Series(_numeric(frame[col], param), index=frame.index, name=col)
-            if np.isinf(used[col].to_numpy()).any():
+            if col in used:
+                continue
+            values = _numeric(frame[col], param)
+            if np.isinf(values).any():
                 raise DataValidationError(f"`{param}`: column {col!r} contains infinite values")
+            used[col] = values
+            missing[col] = np.isnan(values)
     for _param, cols in labels.items():
         for col in [] if cols is None else ([cols] if isinstance(cols, str) else list(cols)):
-            used.setdefault(col, frame[col])
+            if col not in used:
+                used[col] = frame[col].array
+                missing[col] = np.asarray(pd.isna(frame[col]))
     if outcome_param is not None:
         out_col = numeric[outcome_param]
-        if isinstance(out_col, str) and used[out_col].isna().all():
+        if isinstance(out_col, str) and missing[out_col].all():
             raise DataValidationError(
                 f"`{outcome_param}`: column {out_col!r} has no non-missing values"
             )
-    sub = pd.DataFrame(used)
-    complete = sub.notna().all(axis=1).to_numpy()
-    n_dropped = int((~complete).sum())
+    n_input = int(frame.shape[0])
+    incomplete = np.zeros(n_input, dtype=bool)
+    for mask in missing.values():
+        incomplete |= mask
+    n_dropped = int(incomplete.sum())
     if n_dropped:
         warnings.warn(
-            f"{n_dropped} of {len(sub)} rows dropped for missing values in "
-            f"{[c for c in sub.columns if sub[c].isna().any()]}; the count is on the result "
+            f"{n_dropped} of {n_input} rows dropped for missing values in "
+            f"{[c for c, mask in missing.items() if mask.any()]}; the count is on the result "
             "as `n_dropped`",
             MissingDataWarning,
             stacklevel=3,
         )
-        sub = sub.loc[complete]
-    if sub.shape[0] == 0:
+        keep = ~incomplete
+        used = {c: v[keep] for c, v in used.items()}
+    if n_input - n_dropped == 0:
         raise DataValidationError("no complete rows remain after dropping missing values")
-    return PreparedData(
-        frame=sub.reset_index(drop=True), n_dropped=n_dropped, n_input=int(frame.shape[0])
-    )
+    sub = pd.DataFrame(used, copy=False)
+    return PreparedData(frame=sub, n_dropped=n_dropped, n_input=n_input)
 
 
 def group_codes(values: pd.Series) -> tuple[np.ndarray, int]:

@@ -26,6 +26,7 @@ __all__ = [
     "METHODS",
     "METHODS_RC",
     "GroupTimeFit",
+    "as_dense",
     "bootstrap_draws",
     "bootstrap_se_and_crit",
     "drdid_imp_panel",
@@ -768,7 +769,13 @@ def _check_cell(x: Array, d: Array, method: str, label: str, names: tuple[str, .
 # ---------------------------------------------------------------------------------------
 # Inference from influence functions
 # ---------------------------------------------------------------------------------------
+def as_dense(inf: Array) -> Array:
+    """The influence matrix as a numpy array (a factored ``GroupedInfluence`` is expanded)."""
+    return inf if isinstance(inf, np.ndarray) else np.asarray(inf)
+
+
 def _cluster_sums(inf: Array, clusters: Array | None, n_clusters: int | None) -> Array:
+    inf = as_dense(inf)
     if clusters is None:
         return inf
     out = np.zeros((int(n_clusters or clusters.max() + 1), inf.shape[1]))
@@ -783,6 +790,8 @@ def if_vcov(inf: Array, clusters: Array | None = None, n_clusters: int | None = 
     clusters the rows are first summed by cluster (``did``'s ``cluster_analytic`` branch).
     """
     n = inf.shape[0]
+    if clusters is None and hasattr(inf, "gram"):  # factored: no dense n x K matrix
+        return np.asarray(inf.gram() / n**2)
     s = _cluster_sums(inf, clusters, n_clusters)
     return np.asarray(s.T @ s / n**2)
 
@@ -792,6 +801,9 @@ def if_standard_errors(
 ) -> Array:
     """``sqrt(sum_c S_c^2) / n`` per column; degenerate ones (<= sqrt(eps) * 10) are NaN."""
     n = inf.shape[0]
+    if clusters is None and hasattr(inf, "column_sq_sums"):  # factored: no dense matrix
+        se = np.sqrt(np.maximum(inf.column_sq_sums(), 0.0)) / n
+        return np.where(se <= _SE_FLOOR, np.nan, se)
     s = _cluster_sums(inf, clusters, n_clusters)
     se = np.sqrt(np.einsum("ij,ij->j", s, s)) / n
     return np.where(se <= _SE_FLOOR, np.nan, se)

@@ -136,7 +136,11 @@ def infer(
 # ---------------------------------------------------------------------------------------
 def cohort_shares(fit: GroupTimeFit) -> Array:
     """``pg`` per cell: the weighted share of units in the cell's cohort (``mean(w 1{G=g})``)."""
-    return np.array([np.mean(fit.weights * (fit.unit_cohort == g)) for g in fit.group])
+    levels, codes = np.unique(fit.unit_cohort, return_inverse=True)
+    share = np.bincount(codes.ravel(), weights=fit.weights, minlength=levels.size) / fit.n
+    pos = np.searchsorted(levels, fit.group)
+    found = (pos < levels.size) & (levels[np.minimum(pos, levels.size - 1)] == fit.group)
+    return np.where(found, share[np.minimum(pos, levels.size - 1)], 0.0)
 
 
 def weighted_influence(
@@ -155,11 +159,25 @@ def weighted_influence(
     total = float(pgk.sum())
     att = fit.att[idx]
     est = float(np.sum(att * pgk) / total)
-    inf = fit.influence[:, idx] @ (pgk / total)
+    if isinstance(fit.influence, np.ndarray):
+        inf = fit.influence[:, idx] @ (pgk / total)
+    else:  # factored influence functions: multiply by the full (zero-padded) weight vector
+        full = np.zeros(fit.group.size)
+        full[idx] = pgk / total
+        inf = fit.influence @ full
     if estimated_weights:
-        centered = fit.weights[:, None] * (fit.unit_cohort[:, None] == fit.group[idx][None, :])
-        centered = centered - pgk[None, :]
-        inf = inf + centered @ att / total - centered.sum(axis=1) * float(pgk @ att) / total**2
+        # centered_ik = w_i 1{G_i = g_k} - pg_k; its products with att and with ones are
+        # per-cohort sums, so no n x K matrix is formed
+        levels, pos = np.unique(fit.group[idx], return_inverse=True)
+        att_by_cohort = np.bincount(pos, weights=att, minlength=levels.size)
+        cells_by_cohort = np.bincount(pos, minlength=levels.size).astype(float)
+        where = np.searchsorted(levels, fit.unit_cohort)
+        clipped = np.minimum(where, levels.size - 1)
+        member = (where < levels.size) & (levels[clipped] == fit.unit_cohort)
+        w_member = np.where(member, fit.weights, 0.0)
+        c_att = w_member * att_by_cohort[clipped] - float(pgk @ att)
+        c_one = w_member * cells_by_cohort[clipped] - float(pgk.sum())
+        inf = inf + c_att / total - c_one * float(pgk @ att) / total**2
     return est, np.asarray(inf)
 
 

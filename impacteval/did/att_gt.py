@@ -19,6 +19,7 @@ from impacteval._validation import (
     check_rng,
     prepare,
 )
+from impacteval.did._cs_fast import estimate_group_time_simple
 from impacteval.did._cs_numerics import (
     GroupTimeFit,
     estimate_group_time,
@@ -34,7 +35,12 @@ from impacteval.did.aggregate import (
     window_estimate,
 )
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
-from impacteval.results import EffectEstimate, EffectTable, Provenance, fingerprint
+from impacteval.results import (
+    EffectEstimate,
+    EffectTable,
+    Provenance,
+    fingerprint_in_background,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -54,8 +60,10 @@ class GroupTimeEffects(EffectTable):
 
     ``table`` has the index columns ``group`` and ``time`` followed by the five result
     columns and ``event_time``, ``base_period``, ``n_treated``, ``n_control``. ``overall``
-    is the ``"simple"`` aggregation's overall ATT. ``details`` holds ``influence`` (an
-    ``n_units x n_cells`` array, columns in table order), ``units`` (the unit label of each
+    is the ``"simple"`` aggregation's overall ATT. ``details`` holds ``influence`` (the
+    ``n_units x n_cells`` influence-function matrix, columns in table order; without
+    covariates on a balanced panel it is held factored, as a ``GroupedInfluence`` that
+    supports ``shape``, ``@`` and ``[:, cols]``, and ``numpy.asarray`` gives the array), ``units`` (the unit label of each
     influence-function row), ``fit`` (the numerics' :class:`GroupTimeFit`), ``inference``
     and ``critical_value``.
     """
@@ -211,6 +219,20 @@ def _unit_invariant(
     values: pd.Series, unit_codes: np.ndarray, n_units: int, param: str, column: str
 ) -> np.ndarray:
     """The per-unit value of a column that must not vary within unit."""
+    if pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_integer_dtype(values.dtype):
+        # numbers: compare each row with its unit's first value directly (no factorize)
+        vals = values.to_numpy(dtype=float)
+        head = np.empty(n_units)
+        head[unit_codes[::-1]] = vals[::-1]
+        mine = head[unit_codes]
+        differ = (vals != mine) & ~(np.isnan(vals) & np.isnan(mine))
+        if differ.any():
+            bad = int(unit_codes[np.flatnonzero(differ)[0]])
+            raise DataValidationError(
+                f"`{param}`: column {column!r} changes within a unit (e.g. the unit with index "
+                f"{bad} in sorted order); it must be constant within each unit"
+            )
+        return head
     codes, uniques = pd.factorize(values, sort=True)
     first = np.full(n_units, -1, dtype=np.intp)
     first[unit_codes[::-1]] = codes[::-1]
@@ -416,8 +438,10 @@ def att_gt(
             f"negative values"
         )
     named = [outcome, unit, time, *covs, weights, cluster, treatment]
+    # hash the input columns on the other core while estimating (see results.fingerprint)
+    digest = fingerprint_in_background(frame, [c for c in dict.fromkeys([cohort, *named]) if c])
     cohort_key = "__cohort__" if cohort in named else cohort
-    work = pd.DataFrame({c: frame[c] for c in dict.fromkeys(named) if c})
+    work = pd.DataFrame({c: frame[c].array for c in dict.fromkeys(named) if c}, copy=False)
     work[cohort_key] = cohort_values
     prepared = prepare(
         work,
@@ -590,7 +614,16 @@ def att_gt(
         if x_rows is not None:
             x = np.full((sel.size, periods.size, len(covs)), np.nan)
             x[r_unit, r_period, :] = x_rows
-        fit = estimate_group_time(y, unit_cohort, periods, groups, x=x, weights=unit_w, **common)
+        if x is None:  # every method is the plain 2x2 DiD: all cells from cohort sums
+            common.pop("method")
+            common.pop("covariate_names")
+            fit = estimate_group_time_simple(
+                y, unit_cohort, periods, groups, weights=unit_w, **common
+            )
+        else:
+            fit = estimate_group_time(
+                y, unit_cohort, periods, groups, x=x, weights=unit_w, **common
+            )
     else:
         row_w = unit_w[r_unit]  # weights are constant within unit
         fit = estimate_group_time_rc(
@@ -662,8 +695,7 @@ def att_gt(
         "level": level,
         "bootstrap_weights": "rademacher" if bootstrap else None,
     }
-    used = [c for c in dict.fromkeys([cohort, *named]) if c]
-    provenance = Provenance(options=options, data_fingerprint=fingerprint(frame, used), seed=seed)
+    provenance = Provenance(options=options, data_fingerprint=digest(), seed=seed)
     n_rows = int(keep_row.sum())
     n_treated = int((~never).sum())
     base: dict[str, Any] = {
