@@ -1,59 +1,71 @@
 """The ``impacteval`` command line.
 
-``impacteval demo`` runs the randomised-trial analysis of the embedded simulated
-Educate-Girls-like school trial (``dib_learning``) and prints it.
+``impacteval demo`` builds the Peterborough-style evaluation report (matched comparison of
+the simulated releases in ``data/sample/sib_reoffending.csv``, settled under
+``contracts/peterborough.toml``) into ``./report/`` and prints the paths.
+``impacteval report SPEC -o DIR`` builds the report a spec describes;
+``impacteval settle CONTRACT INPUTS`` settles a contract on estimates given as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["DEMO_SPEC", "main"]
+
+#: the demo's report spec (the repository's examples/ folder; the package is installed
+#: editable by `make demo`)
+DEMO_SPEC = Path(__file__).resolve().parents[2] / "examples" / "peterborough.toml"
 
 
-def _demo() -> int:
-    import impacteval as ie
-    from impacteval.exceptions import MissingDataWarning
+def _report(spec: str | Path, output: str, name: str | None) -> int:
+    from impacteval.reporting import build_report
+    from impacteval.reporting.errors import ReportExecutionError, ReportSpecError
 
-    data = ie.datasets.load("dib_learning")
-    print("impacteval demo: village-clustered school trial (simulated, `dib_learning`)")
-    print(f"{len(data):,} girls in {data['village'].nunique():,} villages\n")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MissingDataWarning)
-        dim = ie.rct.difference_in_means(
-            data, outcome="endline_level", treatment="treatment", cluster="village"
-        )
-        lin = ie.rct.regression(
-            data,
-            outcome="endline_level",
-            treatment="treatment",
-            covariates=["baseline_level"],
-            cluster="village",
-            fixed_effects="stratum",
-        )
-    print(dim.summary().as_text(), "\n")
-    print(lin.summary().as_text(), "\n")
-    true = data.attrs.get("true_effect")
-    if true is not None:
-        print(f"True effect used by the simulator: {true}")
+    try:
+        paths = build_report(spec, output, name=name, progress=True)
+    except (ReportSpecError, ReportExecutionError) as exc:
+        print(f"impacteval: {exc}", file=sys.stderr)
+        return 1
+    print(f"notebook: {paths.notebook}")
+    print(f"html:     {paths.html}")
     return 0
+
+
+def _demo(output: str) -> int:
+    if not DEMO_SPEC.is_file():
+        print(
+            f"impacteval demo: the demo spec {DEMO_SPEC} is not here; run it from a clone of "
+            "the repository (make demo installs the package in editable mode)",
+            file=sys.stderr,
+        )
+        return 1
+    print("impacteval demo: Peterborough-style SIB report (simulated data, matched comparison)")
+    return _report(DEMO_SPEC, output, None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``impacteval`` command."""
     parser = argparse.ArgumentParser(prog="impacteval", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="analyse the embedded sample trial and print the results")
+    p_demo = sub.add_parser("demo", help="build the Peterborough-style report into ./report")
+    p_demo.add_argument("-o", "--output", default="report", help="output folder (./report)")
+    p_report = sub.add_parser("report", help="build the report a spec (TOML) describes")
+    p_report.add_argument("spec", help="report spec (TOML)")
+    p_report.add_argument("-o", "--output", required=True, help="output folder")
+    p_report.add_argument("--name", default=None, help="file stem (default: the spec's)")
     p_settle = sub.add_parser("settle", help="settle an outcome contract on estimates (JSON)")
     p_settle.add_argument("contract", help="contract TOML file")
     p_settle.add_argument("inputs", help='JSON: {metric_id: {"estimate": x, "std_error": s}}')
     p_settle.add_argument("--audit-out", default=None, help="write the audit record (JSON)")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        return _demo()
+        return _demo(args.output)
+    if args.command == "report":
+        return _report(args.spec, args.output, args.name)
     if args.command == "settle":
         from impacteval.payments.cli import settle_command
 

@@ -1,0 +1,338 @@
+"""``build_report(spec, output_dir)``: check everything, write, execute, export to HTML."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from impacteval.exceptions import ImpactEvalError
+from impacteval.reporting.errors import ReportExecutionError, ReportSpecError
+from impacteval.reporting.notebook import make_notebook, plan_for
+from impacteval.reporting.spec import ReportSpec, load_spec
+from impacteval.reporting.tables import select
+
+__all__ = ["ReportPaths", "build_report", "check_spec"]
+
+#: environment of the executing kernel: fixed hash seed and single-threaded BLAS, so the
+#: same spec and data give the same numbers in every run
+KERNEL_ENV = {
+    "PYTHONHASHSEED": "0",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+}
+
+
+class ReportPaths(NamedTuple):
+    """Paths of a built report."""
+
+    notebook: Path
+    html: Path
+
+
+def _columns_hint(name: str, columns: list[str]) -> str:
+    close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _read(spec: ReportSpec) -> pd.DataFrame:
+    d = spec.data
+    if d.dataset is not None:
+        import impacteval as ie
+
+        known = ie.datasets.names()
+        if d.dataset not in known:
+            raise ReportSpecError(
+                f"`data.dataset`: unknown dataset {d.dataset!r}"
+                f"{_columns_hint(d.dataset, known)} (known: {known})"
+            )
+        try:
+            loaded: pd.DataFrame = ie.datasets.load(d.dataset)
+            return loaded
+        except ImpactEvalError as exc:
+            raise ReportSpecError(
+                f"`data.dataset`: {d.dataset!r} cannot be loaded ({exc})"
+            ) from None
+    frames = []
+    for i, path in enumerate(d.paths):
+        key = "data.path" if len(d.paths) == 1 else f"data.paths[{i}]"
+        if not path.is_file():
+            raise ReportSpecError(f"`{key}`: no such file {str(path)!r}")
+        try:
+            if path.suffix.lower() in (".parquet", ".pq"):
+                frames.append(pd.read_parquet(path))
+            else:
+                frames.append(pd.read_csv(path))
+        except ImportError as exc:
+            raise ReportSpecError(
+                f"`{key}`: reading Parquet needs pyarrow or fastparquet ({exc})"
+            ) from None
+        except (ValueError, OSError) as exc:
+            raise ReportSpecError(f"`{key}`: cannot read {str(path)!r} ({exc})") from None
+    if len(frames) > 1:
+        cols = list(frames[0].columns)
+        for i, f in enumerate(frames[1:], start=1):
+            if list(f.columns) != cols:
+                raise ReportSpecError(
+                    f"`data.paths[{i}]` has columns {list(f.columns)}; expected {cols} "
+                    "(files are stacked)"
+                )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _check_columns(spec: ReportSpec, data: pd.DataFrame) -> None:
+    cols = [str(c) for c in data.columns]
+    named: list[tuple[str, str]] = []
+    for role, value in spec.columns.items():
+        if isinstance(value, str):
+            named.append((f"columns.{role}", value))
+        elif value:
+            named += [(f"columns.{role}[{i}]", v) for i, v in enumerate(value)]
+    d = spec.data
+    for key in ("exclude", "exclusion_reason", "refused"):
+        value = getattr(d, key)
+        if value is not None:
+            named.append((f"data.{key}", value))
+    named += [(f"data.categorical[{i}]", v) for i, v in enumerate(d.categorical)]
+    for group, items in (("estimates", spec.estimates), ("equity.subgroups", spec.subgroups)):
+        for s in items:
+            named += [(f"{group}.{s.id}.where.{c}", c) for c in (s.where or {})]
+    for key, col in named:
+        if col not in cols:
+            raise ReportSpecError(
+                f"`{key}`: no column {col!r} in the data{_columns_hint(col, cols)} "
+                f"(columns: {cols})"
+            )
+    covs = spec.column("covariates") or ()
+    for col in covs:
+        if col not in d.categorical and not pd.api.types.is_numeric_dtype(data[col]):
+            raise ReportSpecError(
+                f"`columns.covariates`: {col!r} is not numeric ({data[col].dtype}); list it "
+                "in `data.categorical` to use it as dummies"
+            )
+
+
+def _check_rows(spec: ReportSpec, data: pd.DataFrame) -> None:
+    treat = spec.column("treatment")
+    if spec.design in ("rct", "matching") and treat is not None:
+        values = set(pd.unique(data[treat].dropna()))
+        if not values <= {0, 1} or len(values) < 2:
+            raise ReportSpecError(
+                f"`columns.treatment`: {treat!r} must be coded 0/1 with both arms present; "
+                f"values found: {sorted(values, key=str)[:10]}"
+            )
+    for s in spec.estimates:
+        part = data[select(data, s.where)]
+        if part.empty:
+            raise ReportSpecError(f"`estimates.{s.id}.where` selects no rows: {s.where}")
+        if spec.design in ("rct", "matching") and treat is not None:
+            arms = set(pd.unique(part[treat].dropna()))
+            if arms != {0, 1}:
+                raise ReportSpecError(
+                    f"`estimates.{s.id}.where` selects rows of one arm only ({sorted(arms)})"
+                )
+    if spec.design == "synth":
+        unit, time = spec.column("unit"), spec.column("time")
+        tu, tt = spec.design_keys["treated_unit"], spec.design_keys["treatment_time"]
+        if not (data[unit] == tu).any():
+            raise ReportSpecError(f"`design.treated_unit`: no unit {tu!r} in column {unit!r}")
+        times = data[time]
+        if not (times.min() < tt <= times.max()):
+            raise ReportSpecError(
+                f"`design.treatment_time` must fall after the first period and no later than "
+                f"the last ({times.min()} .. {times.max()}); received {tt!r}"
+            )
+
+
+def _check_contract(spec: ReportSpec) -> tuple[str, ...]:
+    """Load the contract and check the estimate -> metric mapping; its equity subgroups."""
+    if spec.contract is None:
+        return ()
+    from impacteval.payments import Contract, ContractError
+
+    ref = spec.contract
+    if not ref.path.is_file():
+        raise ReportSpecError(f"`contract.path`: no such file {str(ref.path)!r}")
+    try:
+        contract = Contract.from_toml(ref.path)
+    except ContractError as exc:
+        raise ReportSpecError(f"`contract.path`: invalid contract ({exc})") from None
+    wanted = list(contract.input_metrics)
+    given = [m.metric for m in ref.inputs]
+    for metric in given:
+        if metric not in wanted:
+            raise ReportSpecError(
+                f"`contract.inputs.{metric}`: the contract has no input metric {metric!r}"
+                f"{_columns_hint(metric, wanted)} (its input metrics: {wanted})"
+            )
+    missing = [m for m in wanted if m not in given]
+    if missing:
+        raise ReportSpecError(
+            f"`contract.inputs`: the contract needs metrics {missing} that no estimate is "
+            f"mapped to (mapped: {given}; estimates: {[e.id for e in spec.estimates]})"
+        )
+    guards = contract.spec.safeguards
+    if guards is None:
+        return ()
+    groups = [s.id for s in spec.subgroups]
+    for name in guards.subgroups:
+        if name not in groups:
+            raise ReportSpecError(
+                f"`equity.subgroups`: the contract's safeguards need subgroup {name!r}; "
+                f"define it (subgroups defined: {groups})"
+            )
+    if guards.max_exclusion_share is not None and spec.data.exclude is None:
+        raise ReportSpecError(
+            "`data.exclude`: the contract limits exclusions (max_exclusion_share); name the "
+            "0/1 column that flags excluded rows"
+        )
+    if guards.max_refusal_share is not None and spec.data.refused is None:
+        raise ReportSpecError(
+            "`data.refused`: the contract limits refusals (max_refusal_share); name the 0/1 "
+            "column that flags refusals"
+        )
+    metric_ids = {m.id for m in contract.spec.metrics}
+    own = [r.indicator for r in guards.basket if r.indicator not in metric_ids]
+    if own:
+        raise ReportSpecError(
+            f"`contract.path`: the contract's basket needs indicators {own} that are not "
+            "contract metrics; reports can only supply metrics"
+        )
+    return tuple(guards.subgroups)
+
+
+def check_spec(spec: str | Path | ReportSpec) -> tuple[ReportSpec, tuple[str, ...]]:
+    """Validate a spec against its data and contract without writing anything.
+
+    Returns the parsed spec and the contract's safeguard subgroups (empty without any).
+
+    Raises
+    ------
+    ReportSpecError
+        A missing file or column, an unknown design or estimator, a filter that selects
+        nothing, or a contract whose input metrics do not match the mapped estimates.
+    """
+    parsed = load_spec(spec)
+    data = _read(parsed)
+    _check_columns(parsed, data)
+    _check_rows(parsed, data)
+    subgroups = _check_contract(parsed)
+    return parsed, subgroups
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(message, file=sys.stderr, flush=True)
+
+
+def build_report(
+    spec: str | Path | ReportSpec,
+    output_dir: str | Path,
+    *,
+    name: str | None = None,
+    progress: bool = False,
+    timeout: int = 600,
+) -> ReportPaths:
+    """Build an evaluation report: an executed notebook and its HTML.
+
+    Parameters
+    ----------
+    spec : str, pathlib.Path or ReportSpec
+        The report spec: a ``.toml`` path, TOML text, or a parsed spec (see
+        :mod:`impacteval.reporting.spec` for the schema).
+    output_dir : str or pathlib.Path
+        Folder for ``<name>.ipynb`` and ``<name>.html`` (created if needed); the notebook
+        runs with this folder as its working directory, so its data paths are relative
+        to it.
+    name : str, optional
+        File stem; default the spec file's stem (``report`` for TOML text).
+    progress : bool, default False
+        Print the steps and a per-cell progress bar (tqdm) to stderr.
+    timeout : int, default 600
+        Seconds allowed per cell.
+
+    Returns
+    -------
+    ReportPaths
+        ``.notebook`` and ``.html``.
+
+    Raises
+    ------
+    ReportSpecError
+        The spec does not fit its data or contract; raised before anything is written.
+    ReportExecutionError
+        A cell failed; the partly executed notebook is kept at the path in the message.
+
+    Notes
+    -----
+    Sections: 1 data (rows, units, periods, missingness, rows excluded and why), 2 design
+    diagnostics, 3 estimates, 4 robustness (alternative estimators), 5 equity cells with
+    small-cell masking, 6 settlement and payment risk (with a contract), 7 audit appendix
+    (SHA-256 of the inputs, package versions, seeds). Randomness comes only from the
+    spec's seed, and the kernel runs with ``PYTHONHASHSEED=0`` and single-threaded BLAS,
+    so the same spec and data give the same numbers in every run.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from nbconvert import HTMLExporter
+
+    started = time.perf_counter()
+    _say(progress, "checking the spec, its data and its contract ...")
+    parsed, contract_subgroups = check_spec(spec)
+    out = Path(output_dir).expanduser().resolve()
+    stem = name or (parsed.source.stem if parsed.source is not None else "report")
+    out.mkdir(parents=True, exist_ok=True)
+    spec_file = parsed.source
+    if spec_file is None:  # TOML text: keep a copy beside the report, for the audit
+        spec_file = out / f"{stem}.spec.toml"
+        spec_file.write_text(parsed.text, encoding="utf-8")
+    notebook = make_notebook(parsed, plan_for(parsed, out, spec_file, contract_subgroups))
+    nb_path = out / f"{stem}.ipynb"
+    html_path = out / f"{stem}.html"
+    _say(progress, f"writing {nb_path}")
+    nbformat.write(notebook, nb_path)  # type: ignore[no-untyped-call]
+
+    n_code = sum(1 for c in notebook.cells if c.cell_type == "code")
+    bar: Any = None
+    hook: Callable[..., None] | None = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_code, desc="executing", unit="cell", file=sys.stderr)
+
+        def hook(**_: Any) -> None:
+            bar.update(1)
+
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(out)}},
+        on_cell_executed=hook,
+    )
+    env = {**os.environ, **KERNEL_ENV}
+    try:
+        client.execute(env=env)
+    except CellExecutionError as exc:
+        nbformat.write(notebook, nb_path)  # type: ignore[no-untyped-call]
+        raise ReportExecutionError(
+            f"a cell of the report failed; the partly executed notebook is {nb_path}\n{exc}"
+        ) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    nbformat.write(notebook, nb_path)  # type: ignore[no-untyped-call]
+    _say(progress, f"exporting {html_path}")
+    body, _ = HTMLExporter().from_notebook_node(notebook)  # type: ignore[no-untyped-call]
+    html_path.write_text(body, encoding="utf-8")
+    _say(progress, f"done in {time.perf_counter() - started:.1f} s")
+    return ReportPaths(nb_path, html_path)

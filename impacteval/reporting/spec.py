@@ -1,0 +1,651 @@
+"""Report specs: a TOML file naming the data, its column roles, the design and the contract.
+
+Only data is read (``tomllib``); nothing in a spec is evaluated. Every refusal is a
+:class:`~impacteval.reporting.errors.ReportSpecError` naming the key path. Schema::
+
+    [report]
+    title = "Peterborough-style SIB: reconviction events"    # required
+    evaluator = "Independent evaluator (name)"               # required
+    description = "..."                                      # optional
+    seed = 2010                                              # default 0
+
+    [data]                          # one of path, paths, dataset
+    path = "../data/sample/sib_reoffending.csv"   # CSV or Parquet, relative to the spec
+    # paths = ["wave1.csv", "wave2.csv"]          # stacked (same columns)
+    # dataset = "smoking"                         # a name known to impacteval.datasets
+    exclude = "excluded"            # optional 0/1 column: excluded from measurement
+    exclusion_reason = "exclusion_reason"        # optional column: why
+    refused = "refused"             # optional 0/1 column: refused consent
+    categorical = ["offence_type"]  # turned into 0/1 dummies (first level dropped)
+
+    [columns]                       # roles; which are required depends on the design
+    outcome = "reconvictions"
+    treatment = "treated"
+    covariates = ["age", "female", "prior_convictions", "sentence_months", "offence_type"]
+    # unit, time, cohort (first treated period; 0 = never), cluster, blocks, fixed_effects
+
+    [design]
+    type = "matching"               # rct | did | matching | synth
+    estimator = "nearest_neighbor"  # default: the design's first estimator
+    level = 0.95
+    options = { ratio = 10, replace = true }     # keyword options of the estimator
+    alternatives = ["ipw", { estimator = "aipw", estimand = "ATT" }]
+
+    [[estimates]]                   # optional; default: one estimate on all rows
+    id = "cohort_1"
+    label = "Cohort 1"
+    where = { cohort = 1 }          # column = value | [values] | {lt|le|gt|ge|eq|ne = x}
+
+    [equity]                        # optional
+    min_cell_size = 10              # cells with fewer people in either arm are masked
+    estimator = "primary"           # or "difference_in_means" (rct, matching): unadjusted
+    subgroups = { female = { female = 1 }, age_under_25 = { age = { lt = 25 } } }
+
+    [contract]                      # optional
+    path = "../contracts/peterborough.toml"
+    risk_draws = 4000               # Monte Carlo draws of payment_risk
+    [contract.inputs.cohort_1]      # one table per input metric of the contract
+    estimate = "cohort_1"           # an estimates id
+    multiplier = 100                # estimate and SE times this (e.g. per 100 people)
+    rates = true                    # also treated_rate, control_rate, units (relative scales)
+
+Designs and their estimators (the first is the default; options are checked by name):
+
+* ``rct``: difference_in_means, regression, randomization_inference;
+* ``did``: att_gt, twfe, event_study;
+* ``matching``: nearest_neighbor, ipw, aipw, entropy_balance;
+* ``synth``: synthetic_control, synthetic_did (design keys ``treated_unit``,
+  ``treatment_time``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from impacteval.reporting.errors import ReportSpecError
+
+__all__ = [
+    "DESIGNS",
+    "ESTIMATORS",
+    "ContractRef",
+    "DataSpec",
+    "EstimatorSpec",
+    "MetricMap",
+    "ReportSpec",
+    "SubsetSpec",
+    "load_spec",
+]
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+DESIGNS = ("rct", "did", "matching", "synth")
+
+#: estimator -> keyword options a spec may set (columns are passed from [columns])
+ESTIMATORS: dict[str, dict[str, frozenset[str]]] = {
+    "rct": {
+        "difference_in_means": frozenset(),
+        "regression": frozenset({"adjustment", "se_type"}),
+        "randomization_inference": frozenset({"n_permutations"}),
+    },
+    "did": {
+        "att_gt": frozenset(
+            {"control_group", "method", "base_period", "anticipation", "bootstrap"}
+        ),
+        "twfe": frozenset({"se_type"}),
+        "event_study": frozenset({"method", "reference"}),
+    },
+    "matching": {
+        "nearest_neighbor": frozenset(
+            {"ratio", "replace", "caliper", "estimand", "se", "distance", "bias_adjust"}
+        ),
+        "ipw": frozenset({"estimand", "trim", "normalize"}),
+        "aipw": frozenset({"estimand", "cross_fit"}),
+        "entropy_balance": frozenset({"estimand", "moments"}),
+    },
+    "synth": {
+        "synthetic_control": frozenset({"predictors", "fit_period", "v"}),
+        "synthetic_did": frozenset({"method"}),
+    },
+}
+
+#: column roles each design needs
+REQUIRED_ROLES = {
+    "rct": ("outcome", "treatment"),
+    "did": ("outcome", "unit", "time", "cohort"),
+    "matching": ("outcome", "treatment", "covariates"),
+    "synth": ("outcome", "unit", "time"),
+}
+SINGLE_ROLES = ("outcome", "treatment", "unit", "time", "cohort", "cluster", "blocks")
+LIST_ROLES = ("covariates", "fixed_effects")
+OPERATORS = ("lt", "le", "gt", "ge", "eq", "ne")
+#: how subgroup effects are estimated: the primary estimator, or (rct, matching) the plain
+#: difference in means, robust where a small subgroup defeats a propensity model
+EQUITY_ESTIMATORS = ("primary", "difference_in_means")
+
+
+# -- small typed TOML reader --------------------------------------------------------------
+
+
+def _kind(value: object) -> str:
+    names = {dict: "table", list: "array", str: "string", bool: "boolean", float: "float"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _suggest(name: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+class _Table:
+    def __init__(self, raw: object, path: str) -> None:
+        if not isinstance(raw, dict):
+            raise ReportSpecError(f"`{path}` must be a table; received {_kind(raw)} {raw!r}")
+        self.raw: dict[str, Any] = raw
+        self.path = path
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def get(self, name: str, conv: Callable[[object, str], T], default: U) -> T | U:
+        self.used.add(name)
+        if name not in self.raw:
+            return default
+        return conv(self.raw[name], self.key(name))
+
+    def need(self, name: str, conv: Callable[[object, str], T]) -> T:
+        self.used.add(name)
+        if name not in self.raw:
+            raise ReportSpecError(f"`{self.key(name)}` is required but missing")
+        return conv(self.raw[name], self.key(name))
+
+    def finish(self) -> None:
+        for name in self.raw:
+            if name not in self.used:
+                raise ReportSpecError(
+                    f"`{self.key(name)}`: unknown key{_suggest(name, self.used)} "
+                    f"(allowed here: {sorted(self.used)})"
+                )
+
+
+def _str(value: object, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ReportSpecError(f"`{path}` must be a non-empty string; received {value!r}")
+    return value
+
+
+def _opt_str(value: object, path: str) -> str | None:
+    return _str(value, path)
+
+
+def _str_list(value: object, path: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (_str(value, path),)
+    if not isinstance(value, list):
+        raise ReportSpecError(f"`{path}` must be an array of strings; received {_kind(value)}")
+    out = tuple(_str(v, f"{path}[{i}]") for i, v in enumerate(value))
+    if len(set(out)) != len(out):
+        raise ReportSpecError(f"`{path}` repeats a name: {list(out)}")
+    return out
+
+
+def _int(value: object, path: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ReportSpecError(f"`{path}` must be an integer >= {minimum}; received {value!r}")
+    return value
+
+
+def _number(value: object, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ReportSpecError(f"`{path}` must be a number; received {value!r}")
+    return float(value)
+
+
+def _bool(value: object, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ReportSpecError(f"`{path}` must be true or false; received {value!r}")
+    return value
+
+
+def _level(value: object, path: str) -> float:
+    out = _number(value, path)
+    if not 0 < out < 1:
+        raise ReportSpecError(f"`{path}` must be strictly between 0 and 1; received {value!r}")
+    return out
+
+
+def _ident(value: object, path: str) -> str:
+    text = _str(value, path)
+    if not text.replace("_", "a").isalnum() or text[0].isdigit():
+        raise ReportSpecError(f"`{path}` must be an identifier (letters, digits, _); got {text!r}")
+    return text
+
+
+def _literal(value: object, path: str) -> Any:
+    """An option value: string, number, boolean, or arrays / tables of those."""
+    if isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, list):
+        return [_literal(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {str(k): _literal(v, f"{path}.{k}") for k, v in value.items()}
+    raise ReportSpecError(
+        f"`{path}` must be a string, number, boolean or array; received {_kind(value)}"
+    )
+
+
+def _scalar(value: object, path: str) -> str | int | float | bool:
+    if not isinstance(value, str | bool | int | float):
+        raise ReportSpecError(
+            f"`{path}` must be a string, number or boolean; received {_kind(value)} {value!r}"
+        )
+    return value
+
+
+def _where(value: object, path: str) -> dict[str, Any]:
+    """A row filter: ``{column: value | [values] | {op: value, ...}}`` (ANDed)."""
+    if not isinstance(value, dict) or not value:
+        raise ReportSpecError(
+            f"`{path}` must be a non-empty table column = value | [values] | {{lt = x, ...}}; "
+            f"received {_kind(value)} {value!r}"
+        )
+    out: dict[str, Any] = {}
+    for col, cond in value.items():
+        cpath = f"{path}.{col}"
+        if isinstance(cond, list):
+            if not cond:
+                raise ReportSpecError(f"`{cpath}` must list at least one value")
+            out[col] = [_scalar(v, f"{cpath}[{i}]") for i, v in enumerate(cond)]
+        elif isinstance(cond, dict):
+            if not cond:
+                raise ReportSpecError(f"`{cpath}` needs a comparison, e.g. {{lt = 25}}")
+            for op in cond:
+                if op not in OPERATORS:
+                    raise ReportSpecError(
+                        f"`{cpath}.{op}`: unknown comparison{_suggest(op, OPERATORS)} "
+                        f"(allowed: {list(OPERATORS)})"
+                    )
+            out[col] = {op: _scalar(v, f"{cpath}.{op}") for op, v in cond.items()}
+        else:
+            out[col] = _scalar(cond, cpath)
+    return out
+
+
+# -- the spec -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the data come from and which rows are excluded or refused."""
+
+    paths: tuple[Path, ...] = ()
+    dataset: str | None = None
+    exclude: str | None = None
+    exclusion_reason: str | None = None
+    refused: str | None = None
+    categorical: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """An estimator of the design and its keyword options (sorted by name)."""
+
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``name`` plus its options, e.g. ``aipw(estimand='ATT')``."""
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.options)
+        return f"{self.name}({inner})"
+
+
+@dataclass(frozen=True)
+class SubsetSpec:
+    """A named subset of rows (an estimate, or an equity subgroup)."""
+
+    id: str
+    label: str
+    where: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class MetricMap:
+    """How one contract metric is fed from an estimate."""
+
+    metric: str
+    estimate: str
+    multiplier: float = 1.0
+    rates: bool = False
+
+
+@dataclass(frozen=True)
+class ContractRef:
+    """The contract to settle and the mapping of estimates to its input metrics."""
+
+    path: Path
+    inputs: tuple[MetricMap, ...]
+    risk_draws: int = 4000
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """A validated report spec (see the module docstring for the TOML schema).
+
+    ``source`` is the spec file (None for TOML text), ``base_dir`` the folder relative paths
+    are read from, and ``sha256`` the SHA-256 of the spec's bytes (audit appendix).
+    """
+
+    title: str
+    evaluator: str
+    design: str
+    estimator: EstimatorSpec
+    columns: Mapping[str, Any]
+    data: DataSpec
+    description: str = ""
+    seed: int = 0
+    level: float = 0.95
+    alternatives: tuple[EstimatorSpec, ...] = ()
+    design_keys: Mapping[str, Any] = field(default_factory=dict)
+    estimates: tuple[SubsetSpec, ...] = ()
+    subgroups: tuple[SubsetSpec, ...] = ()
+    min_cell_size: int = 10
+    equity_estimator: str = "primary"
+    contract: ContractRef | None = None
+    source: Path | None = None
+    base_dir: Path = Path(".")
+    sha256: str = ""
+    text: str = ""
+
+    def column(self, role: str) -> Any:
+        """The column (or list of columns) playing ``role``; None when not given."""
+        return self.columns.get(role)
+
+
+def _estimator(raw: object, design: str, path: str) -> EstimatorSpec:
+    known = ESTIMATORS[design]
+    if isinstance(raw, str):
+        name, opts = raw, {}
+    elif isinstance(raw, dict):
+        if "estimator" not in raw:
+            raise ReportSpecError(f"`{path}.estimator` is required but missing")
+        name = raw["estimator"]
+        opts = {k: v for k, v in raw.items() if k != "estimator"}
+    else:
+        raise ReportSpecError(f"`{path}` must be an estimator name or table; got {_kind(raw)}")
+    if not isinstance(name, str) or name not in known:
+        raise ReportSpecError(
+            f"`{path}`: unknown {design} estimator {name!r}{_suggest(str(name), known)} "
+            f"(allowed: {sorted(known)})"
+        )
+    allowed = known[name]
+    for key in opts:
+        if key not in allowed:
+            raise ReportSpecError(
+                f"`{path}.{key}`: not an option of {name}{_suggest(key, allowed)} "
+                f"(allowed: {sorted(allowed)}; columns come from [columns])"
+            )
+    return EstimatorSpec(
+        name, tuple(sorted((k, _literal(v, f"{path}.{k}")) for k, v in opts.items()))
+    )
+
+
+def _read_data(raw: object, base: Path) -> DataSpec:
+    t = _Table(raw, "data")
+    path = t.get("path", _opt_str, None)
+    paths = t.get("paths", _str_list, ())
+    dataset = t.get("dataset", _opt_str, None)
+    given = [k for k, v in (("path", path), ("paths", paths), ("dataset", dataset)) if v]
+    if len(given) != 1:
+        raise ReportSpecError(
+            "`data` must give exactly one of `path`, `paths` or `dataset`; "
+            f"received {given or 'none'}"
+        )
+    files = tuple((base / p) for p in ((path,) if path else paths))
+    for i, f in enumerate(files):
+        if f.suffix.lower() not in (".csv", ".parquet", ".pq"):
+            key = "data.path" if path else f"data.paths[{i}]"
+            raise ReportSpecError(f"`{key}` must be a .csv or .parquet file; received {f.name!r}")
+    out = DataSpec(
+        paths=files,
+        dataset=dataset,
+        exclude=t.get("exclude", _opt_str, None),
+        exclusion_reason=t.get("exclusion_reason", _opt_str, None),
+        refused=t.get("refused", _opt_str, None),
+        categorical=t.get("categorical", _str_list, ()),
+    )
+    t.finish()
+    return out
+
+
+def _read_columns(raw: object, design: str) -> dict[str, Any]:
+    t = _Table(raw, "columns")
+    cols: dict[str, Any] = {}
+    for role in SINGLE_ROLES:
+        cols[role] = t.get(role, _opt_str, None)
+    for role in LIST_ROLES:
+        cols[role] = t.get(role, _str_list, ())
+    t.finish()
+    for role in REQUIRED_ROLES[design]:
+        if not cols.get(role):
+            raise ReportSpecError(
+                f"`columns.{role}` is required for design {design!r} "
+                f"(it needs {list(REQUIRED_ROLES[design])})"
+            )
+    return cols
+
+
+def _read_subsets(raw: object, path: str) -> tuple[SubsetSpec, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ReportSpecError(f"`{path}` must be an array of tables ([[{path}]])")
+    out = []
+    for i, item in enumerate(raw):
+        t = _Table(item, f"{path}[{i}]")
+        sid = t.need("id", _ident)
+        label = t.get("label", _str, sid)
+        where = t.get("where", _where, None)
+        t.finish()
+        out.append(SubsetSpec(sid, label, where))
+    ids = [s.id for s in out]
+    if len(set(ids)) != len(ids):
+        raise ReportSpecError(f"`{path}`: ids must be unique; received {ids}")
+    return tuple(out)
+
+
+def _read_contract(raw: object, base: Path, estimates: tuple[SubsetSpec, ...]) -> ContractRef:
+    t = _Table(raw, "contract")
+    path = base / t.need("path", _str)
+    draws = t.get("risk_draws", lambda v, p: _int(v, p, 100), 4000)
+    inputs_raw = t.need("inputs", lambda v, p: _Table(v, p))
+    t.finish()
+    ids = [e.id for e in estimates]
+    maps = []
+    for metric, item in inputs_raw.raw.items():
+        mt = _Table(item, f"contract.inputs.{metric}")
+        est = mt.need("estimate", _str)
+        if est not in ids:
+            raise ReportSpecError(
+                f"`contract.inputs.{metric}.estimate`: no estimate {est!r}{_suggest(est, ids)} "
+                f"(estimates: {ids})"
+            )
+        mult = mt.get("multiplier", _number, 1.0)
+        if mult == 0:
+            raise ReportSpecError(f"`contract.inputs.{metric}.multiplier` must not be 0")
+        rates = mt.get("rates", _bool, False)
+        mt.finish()
+        maps.append(MetricMap(metric, est, mult, rates))
+    if not maps:
+        raise ReportSpecError("`contract.inputs` must map at least one contract metric")
+    return ContractRef(path, tuple(maps), draws)
+
+
+def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str) -> ReportSpec:
+    top = _Table(document, "")
+    rep = top.need("report", lambda v, p: _Table(v, "report"))
+    title = rep.need("title", _str)
+    evaluator = rep.need("evaluator", _str)
+    description = rep.get("description", _str, "")
+    seed = rep.get("seed", _int, 0)
+    rep.finish()
+
+    des = top.need("design", lambda v, p: _Table(v, "design"))
+    design = des.need("type", _str)
+    if design not in DESIGNS:
+        raise ReportSpecError(
+            f"`design.type`: unknown design {design!r}{_suggest(design, DESIGNS)} "
+            f"(allowed: {list(DESIGNS)})"
+        )
+    first = next(iter(ESTIMATORS[design]))
+    name = des.get("estimator", _str, first)
+    options = des.get("options", lambda v, p: _Table(v, p).raw, {})
+    estimator = _estimator({"estimator": name, **options}, design, "design.options")
+    alternatives = tuple(
+        _estimator(a, design, f"design.alternatives[{i}]")
+        for i, a in enumerate(des.get("alternatives", lambda v, p: _list(v, p), []))
+    )
+    if design == "matching":  # alternatives target the primary estimator's estimand
+        default = "ATE" if estimator.name in ("ipw", "aipw") else "ATT"
+        estimand = dict(estimator.options).get("estimand", default)
+        alternatives = tuple(
+            a
+            if any(k == "estimand" for k, _ in a.options)
+            else EstimatorSpec(a.name, tuple(sorted((*a.options, ("estimand", estimand)))))
+            for a in alternatives
+        )
+    level = des.get("level", _level, 0.95)
+    keys: dict[str, Any] = {}
+    if design == "synth":
+        keys["treated_unit"] = des.need("treated_unit", _scalar)
+        keys["treatment_time"] = des.need("treatment_time", _scalar)
+    des.finish()
+
+    data = _read_data(top.need("data", lambda v, p: v), base)
+    columns = _read_columns(top.need("columns", lambda v, p: v), design)
+    estimates = top.get("estimates", _read_subsets, (SubsetSpec("overall", "All units"),))
+
+    eq = top.get("equity", lambda v, p: _Table(v, p), None)
+    subgroups: tuple[SubsetSpec, ...] = ()
+    min_cell = 10
+    eq_est = "primary"
+    if eq is not None:
+        min_cell = eq.get("min_cell_size", lambda v, p: _int(v, p, 1), 10)
+        eq_est = eq.get("estimator", _str, "primary")
+        if eq_est not in EQUITY_ESTIMATORS or (eq_est != "primary" and design in ("did", "synth")):
+            allowed = ["primary"] if design in ("did", "synth") else list(EQUITY_ESTIMATORS)
+            raise ReportSpecError(
+                f"`equity.estimator` must be one of {allowed} for design {design!r}; "
+                f"received {eq_est!r}"
+            )
+        groups = eq.get("subgroups", lambda v, p: _Table(v, p).raw, {})
+        subgroups = tuple(
+            SubsetSpec(_ident(k, f"equity.subgroups.{k}"), k, _where(w, f"equity.subgroups.{k}"))
+            for k, w in groups.items()
+        )
+        eq.finish()
+        if subgroups and design == "synth":
+            raise ReportSpecError(
+                "`equity.subgroups`: a synthetic control has one treated unit; subgroup "
+                "effects are not defined for design 'synth'"
+            )
+    contract = top.get("contract", lambda v, p: _read_contract(v, base, estimates), None)
+    top.finish()
+    return ReportSpec(
+        title=title,
+        evaluator=evaluator,
+        description=description,
+        seed=seed,
+        design=design,
+        estimator=estimator,
+        alternatives=alternatives,
+        level=level,
+        design_keys=keys,
+        columns=columns,
+        data=data,
+        estimates=estimates,
+        subgroups=subgroups,
+        min_cell_size=min_cell,
+        equity_estimator=eq_est,
+        contract=contract,
+        source=source,
+        base_dir=base,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        text=text,
+    )
+
+
+def _list(value: object, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ReportSpecError(f"`{path}` must be an array; received {_kind(value)}")
+    return value
+
+
+def load_spec(source: str | Path | ReportSpec) -> ReportSpec:
+    """Read and validate a report spec.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or ReportSpec
+        A path to a ``.toml`` file (relative paths inside it are read from its folder), or
+        TOML text (relative paths are read from the current directory). A ``ReportSpec`` is
+        returned unchanged.
+
+    Returns
+    -------
+    ReportSpec
+
+    Raises
+    ------
+    ReportSpecError
+        The file is missing, the TOML is invalid, or a key is unknown, missing or of the
+        wrong type (the message names the key path).
+
+    Examples
+    --------
+    >>> spec = load_spec('''
+    ... [report]
+    ... title = "NSW"
+    ... evaluator = "me"
+    ... [data]
+    ... dataset = "nsw_dw"
+    ... [columns]
+    ... outcome = "re78"
+    ... treatment = "treat"
+    ... [design]
+    ... type = "rct"
+    ... ''')
+    >>> spec.design, spec.estimator.label
+    ('rct', 'difference_in_means()')
+    """
+    if isinstance(source, ReportSpec):
+        return source
+    text: str
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and source.strip().endswith(".toml")
+    ):
+        path = Path(source).expanduser().resolve()
+        if not path.is_file():
+            raise ReportSpecError(f"`spec`: no report spec file at {str(path)!r}")
+        raw = path.read_bytes()
+        origin: Path | None = path
+        base = path.parent
+    elif isinstance(source, str):
+        raw = source.encode()
+        origin = None
+        base = Path.cwd()
+    else:
+        raise ReportSpecError(
+            f"`spec` must be a path, TOML text or a ReportSpec; received {type(source).__name__}"
+        )
+    try:
+        text = raw.decode("utf-8")
+        document = tomllib.loads(text)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ReportSpecError(f"`spec`: not valid UTF-8 TOML ({exc})") from None
+    return _parse(document, origin, base, text)
