@@ -55,27 +55,35 @@ class GroupedInfluence:
         coef: Array,
         centre: Array,
     ) -> None:
-        self._y = y
-        self._h = group_of_unit
-        self._w = weights
         self._t = np.asarray(t_idx, dtype=np.intp)
         self._b = np.asarray(b_idx, dtype=np.intp)
         self._coef = coef  # (H, K)
         self._centre = centre  # (H, K)
-        n_groups = coef.shape[0]
+        self._n, self._periods = int(y.shape[0]), int(y.shape[1])
+        # units sorted by group once, so every group is a contiguous block of rows: the
+        # products below then run on views instead of gathering each group's rows again
         order = np.argsort(group_of_unit, kind="stable")
-        bounds = np.searchsorted(group_of_unit[order], np.arange(n_groups + 1))
-        self._members = [order[bounds[h] : bounds[h + 1]] for h in range(n_groups)]
+        self._order = order
+        self._bounds = np.searchsorted(group_of_unit[order], np.arange(coef.shape[0] + 1))
+        self._y_sorted = y[order]
+        self._w_sorted = None if np.all(weights == 1.0) else weights[order]
         self._gram: Array | None = None
+
+    def _blocks(self) -> list[tuple[int, slice]]:
+        return [
+            (h, slice(int(self._bounds[h]), int(self._bounds[h + 1])))
+            for h in range(self._coef.shape[0])
+            if self._bounds[h + 1] > self._bounds[h]
+        ]
 
     # -- array protocol ------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, int]:
-        return (int(self._y.shape[0]), int(self._t.size))
+        return (self._n, int(self._t.size))
 
     def _diff_matrix(self) -> Array:
         """``D`` (T x K) with ``y @ D`` the long differences of every cell."""
-        d = np.zeros((self._y.shape[1], self._t.size))
+        d = np.zeros((self._periods, self._t.size))
         cols = np.arange(self._t.size)
         d[self._t, cols] += 1.0
         d[self._b, cols] -= 1.0
@@ -86,17 +94,21 @@ class GroupedInfluence:
         vec = np.asarray(v, dtype=float)
         mat = vec[:, None] if vec.ndim == 1 else vec
         d = self._diff_matrix()
-        out = np.empty((self.shape[0], mat.shape[1]))
-        for h, rows in enumerate(self._members):
+        out_sorted = np.empty((self._n, mat.shape[1]))
+        for h, rows in self._blocks():
             scaled = self._coef[h][:, None] * mat  # (K, m)
-            if rows.size == 0:
-                continue
             if not np.any(scaled):
-                out[rows] = 0.0
+                out_sorted[rows] = 0.0
                 continue
             a = d @ scaled  # (T, m)
             c = self._centre[h] @ scaled  # (m,)
-            out[rows] = self._w[rows, None] * (self._y[rows] @ a - c)
+            block = self._y_sorted[rows] @ a
+            block -= c
+            if self._w_sorted is not None:
+                block *= self._w_sorted[rows, None]
+            out_sorted[rows] = block
+        out = np.empty_like(out_sorted)
+        out[self._order] = out_sorted
         return out[:, 0] if vec.ndim == 1 else out
 
     def dense(self) -> Array:
@@ -111,7 +123,7 @@ class GroupedInfluence:
         """The columns ``cols`` (indices) as another factored matrix."""
         idx = np.asarray(cols, dtype=np.intp)
         new = GroupedInfluence.__new__(GroupedInfluence)
-        new._y, new._h, new._w, new._members = self._y, self._h, self._w, self._members
+        new.__dict__.update(self.__dict__)  # shares the sorted panel (read only)
         new._t, new._b = self._t[idx], self._b[idx]
         new._coef, new._centre = self._coef[:, idx], self._centre[:, idx]
         new._gram = None if self._gram is None else self._gram[np.ix_(idx, idx)]
@@ -142,14 +154,19 @@ class GroupedInfluence:
         d = self._diff_matrix()
         k = self.shape[1]
         out = np.zeros((k, k))
-        for h, rows in enumerate(self._members):
+        for h, rows in self._blocks():
             a = self._coef[h]
-            if rows.size == 0 or not np.any(a):
+            if not np.any(a):
                 continue
-            w = self._w[rows]
-            yw = self._y[rows] * w[:, None]
-            s0 = float(w @ w)
-            s1 = yw.T @ w  # sum w^2 y  (T,)
+            yw = self._y_sorted[rows]
+            if self._w_sorted is None:
+                s0 = float(yw.shape[0])
+                s1 = yw.sum(axis=0)  # sum y (T,)
+            else:
+                w = self._w_sorted[rows]
+                yw = yw * w[:, None]
+                s0 = float(w @ w)
+                s1 = yw.T @ w  # sum w^2 y  (T,)
             s2 = yw.T @ yw  # (T, T)
             m = self._centre[h]
             q = d.T @ s2 @ d  # (K, K)

@@ -63,9 +63,9 @@ class GroupTimeEffects(EffectTable):
     is the ``"simple"`` aggregation's overall ATT. ``details`` holds ``influence`` (the
     ``n_units x n_cells`` influence-function matrix, columns in table order; without
     covariates on a balanced panel it is held factored, as a ``GroupedInfluence`` that
-    supports ``shape``, ``@`` and ``[:, cols]``, and ``numpy.asarray`` gives the array), ``units`` (the unit label of each
-    influence-function row), ``fit`` (the numerics' :class:`GroupTimeFit`), ``inference``
-    and ``critical_value``.
+    supports ``shape``, ``@`` and ``[:, cols]``, and ``numpy.asarray`` gives the array),
+    ``units`` (the unit label of each influence-function row), ``fit`` (the numerics'
+    :class:`GroupTimeFit`), ``inference`` and ``critical_value``.
     """
 
     # -- internals -----------------------------------------------------------------------
@@ -467,16 +467,24 @@ def att_gt(
     tvals = df[time].to_numpy(dtype=float)
     # pandas' hash-based unique is far faster than np.unique (a sort) on 10M-row panels
     periods = np.sort(pd.unique(tvals))
-    tcodes = np.searchsorted(periods, tvals)
+    tcodes = _period_codes(tvals, periods)
     n_periods = periods.size
     if n_periods < 2:
         raise DataValidationError(
             f"`time`: column {time!r} has {n_periods} distinct period; at least 2 are needed"
         )
     if panel and unit is not None:
-        ucodes, ulabels = pd.factorize(df[unit], sort=True)
+        ucodes, ulabels = _unit_codes(df[unit])
         n_units = len(ulabels)
-        _check_duplicates(ucodes, tcodes, n_periods, ulabels, tvals)
+        # a panel sorted by unit and period with every unit in every period (the common
+        # case) is the wide array in row order: no duplicates, nothing to scatter
+        in_order = len(df) == n_units * n_periods and bool(
+            np.array_equal(ucodes.reshape(n_units, n_periods)[:, 0], np.arange(n_units))
+            and np.all(tcodes.reshape(n_units, n_periods) == np.arange(n_periods))
+            and np.all(np.diff(ucodes.reshape(n_units, n_periods), axis=1) == 0)
+        )
+        if not in_order:
+            _check_duplicates(ucodes, tcodes, n_periods, ulabels, tvals)
         unit_cohort = _unit_invariant(df[cohort_key], ucodes, n_units, "cohort", cohort)
         unit_w = np.ones(n_units)
         if weights is not None:
@@ -488,6 +496,7 @@ def att_gt(
         n_units = len(df)
         ucodes = np.arange(n_units)
         ulabels = pd.Index(np.arange(n_units))
+        in_order = False
         unit_cohort = df[cohort_key].to_numpy(dtype=float)
         unit_w = np.ones(n_units) if weights is None else df[weights].to_numpy(dtype=float)
         unit_cluster = None if cluster is None else df[cluster].to_numpy()
@@ -573,21 +582,30 @@ def att_gt(
         )
 
     # rows kept, units re-coded 0..n-1 among those with a kept row
-    keep_row = keep_unit[ucodes] & keep_period[tcodes]
-    sel = np.flatnonzero(np.bincount(ucodes[keep_row], minlength=n_units) > 0)
-    recode = np.full(n_units, -1, dtype=np.intp)
-    recode[sel] = np.arange(sel.size)
+    keep_all = bool(keep_unit.all() and keep_period.all())
+    keep_row = np.ones(len(df), dtype=bool) if keep_all else keep_unit[ucodes] & keep_period[tcodes]
     old_periods = periods
     periods = periods[keep_period]
-    pcode = np.cumsum(keep_period) - 1
-    r_unit, r_period = recode[ucodes[keep_row]], pcode[tcodes[keep_row]]
+    if keep_all and counts.min() > 0:  # every unit kept: codes unchanged
+        sel = np.arange(n_units)
+        r_unit, r_period = ucodes, tcodes
+    else:
+        sel = np.flatnonzero(np.bincount(ucodes[keep_row], minlength=n_units) > 0)
+        recode = np.full(n_units, -1, dtype=np.intp)
+        recode[sel] = np.arange(sel.size)
+        pcode = np.cumsum(keep_period) - 1
+        r_unit, r_period = recode[ucodes[keep_row]], pcode[tcodes[keep_row]]
+        in_order = False
     unit_cohort, unit_w = unit_cohort[sel], unit_w[sel]
     if unit_w.sum() <= 0:
         raise DataValidationError("`weights`: the kept units have zero total weight")
     unit_w = unit_w / unit_w.mean()
     never = ~np.isfinite(unit_cohort)
-    y_rows = df[outcome].to_numpy(dtype=float)[keep_row]
-    x_rows = df[covs].to_numpy(dtype=float)[keep_row] if covs else None
+    y_rows = df[outcome].to_numpy(dtype=float)
+    x_rows = df[covs].to_numpy(dtype=float) if covs else None
+    if not keep_all:
+        y_rows = y_rows[keep_row]
+        x_rows = None if x_rows is None else x_rows[keep_row]
 
     clusters: np.ndarray | None = None
     n_clusters: int | None = None
@@ -608,8 +626,11 @@ def att_gt(
         "covariate_names": tuple(covs),
     }
     if layout == "balanced_panel":
-        y = np.full((sel.size, periods.size), np.nan)
-        y[r_unit, r_period] = y_rows
+        if in_order:
+            y = y_rows.reshape(sel.size, periods.size)
+        else:
+            y = np.full((sel.size, periods.size), np.nan)
+            y.ravel()[r_unit * periods.size + r_period] = y_rows
         x = None
         if x_rows is not None:
             x = np.full((sel.size, periods.size, len(covs)), np.nan)
@@ -747,6 +768,38 @@ def att_gt(
             "bootstrap_weights": "rademacher" if bootstrap else None,
         },
     )
+
+
+def _period_codes(tvals: np.ndarray, periods: np.ndarray) -> np.ndarray:
+    """Position of each row's period in the sorted ``periods``.
+
+    Integer periods over a modest range use a lookup table (one pass; a binary search over
+    10M rows is several times slower); anything else uses ``searchsorted``.
+    """
+    span = periods[-1] - periods[0]
+    if np.all(np.mod(periods, 1) == 0) and span < 1e6:
+        lut = np.full(int(span) + 1, -1, dtype=np.intp)
+        lut[(periods - periods[0]).astype(np.intp)] = np.arange(periods.size)
+        return np.asarray(lut[(tvals - periods[0]).astype(np.intp)])
+    return np.searchsorted(periods, tvals)
+
+
+def _unit_codes(values: pd.Series) -> tuple[np.ndarray, Any]:
+    """Codes 0..n-1 of the unit labels in sorted label order, and the labels.
+
+    Integer labels already in non-decreasing order (a panel sorted by unit) are coded by
+    counting changes, in one pass; anything else goes through ``pandas.factorize``.
+    """
+    if pd.api.types.is_integer_dtype(values.dtype) and len(values) > 1:
+        arr = values.to_numpy()
+        step = arr[1:] != arr[:-1]
+        if np.all(arr[1:] >= arr[:-1]):
+            codes = np.empty(arr.size, dtype=np.intp)
+            codes[0] = 0
+            np.cumsum(step, out=codes[1:])
+            return codes, pd.Index(arr[np.r_[True, step]])
+    codes, labels = pd.factorize(values, sort=True)
+    return codes, labels
 
 
 def _check_duplicates(
