@@ -1,0 +1,127 @@
+"""One synthetic-control fit on matrices: the unit of work shared by the main fit, the
+placebos, leave-one-out and the backdated fits. Array in, array out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from impacteval.synth._scm_numerics import fit_v, scale_predictors, simplex_lstsq
+
+__all__ = ["FitSpec", "UnitFit", "fit_unit", "run_many"]
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """What every fit in a family shares.
+
+    ``x`` is the (k, N) predictor matrix (None: the fit-period outcomes are the predictors);
+    ``pre`` and ``fit`` are boolean masks over the T periods; ``v`` a fixed diagonal or None
+    to optimise it; ``n_random`` extra random starts; ``seed`` for those starts.
+    """
+
+    y: np.ndarray
+    x: np.ndarray | None
+    pre: np.ndarray
+    fit: np.ndarray
+    v: np.ndarray | None
+    n_random: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class UnitFit:
+    """Weights and fit statistics for one treated unit."""
+
+    treated: int
+    donors: np.ndarray
+    w: np.ndarray
+    v: np.ndarray
+    loss_v: float  # fit-period outcome MSPE
+    loss_w: float  # V-weighted squared predictor distance (scaled predictors)
+    gaps: np.ndarray  # (T,) treated minus synthetic
+    synthetic: np.ndarray
+    starts: tuple[tuple[str, float], ...]
+    scale: np.ndarray
+
+
+def fit_unit(spec: FitSpec, treated: int, donors: np.ndarray) -> UnitFit:
+    """Fit unit ``treated`` from ``donors`` (column indices of ``spec.y``)."""
+    y = spec.y
+    z1 = y[spec.fit, treated]
+    z0 = y[np.ix_(spec.fit, donors)]
+    starts: tuple[tuple[str, float], ...]
+    if spec.x is None:
+        # no predictors: W minimises the fit-period MSPE directly (V irrelevant)
+        w = simplex_lstsq(z0, z1)
+        k = z0.shape[0]
+        v = np.full(k, 1.0 / k)
+        scale = np.ones(k)
+        x1s, x0s = z1, z0
+        starts = (("outcomes only", 0.0),)
+    else:
+        x1s, x0s, scale = scale_predictors(spec.x[:, treated], spec.x[:, donors])
+        if spec.v is not None:
+            v = spec.v
+            w = simplex_lstsq(x0s * np.sqrt(v)[:, None], x1s * np.sqrt(v))
+            starts = (("given", 0.0),)
+        else:
+            res = fit_v(x1s, x0s, z1, z0, n_random=spec.n_random, seed=spec.seed)
+            v, w, starts = res.v, res.w, res.starts
+    synthetic = y[:, donors] @ w
+    gaps = y[:, treated] - synthetic
+    r = z1 - z0 @ w
+    dx = x1s - x0s @ w
+    return UnitFit(
+        treated=treated,
+        donors=donors,
+        w=w,
+        v=v,
+        loss_v=float(r @ r) / r.shape[0],
+        loss_w=float(dx @ (v * dx)),
+        gaps=gaps,
+        synthetic=synthetic,
+        starts=starts,
+        scale=scale,
+    )
+
+
+def run_many(
+    func: Callable[..., Any],
+    tasks: Sequence[tuple[Any, ...]],
+    *,
+    n_jobs: int | None,
+    progress: bool,
+    desc: str,
+) -> list[Any]:
+    """``[func(*t) for t in tasks]`` through joblib (so a Dask backend can take over),
+    with a tqdm bar over completed tasks when ``progress``."""
+    from joblib import Parallel, delayed
+
+    n = len(tasks)
+    jobs = 1 if n_jobs is None else n_jobs
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc=desc, leave=False)
+    if jobs == 1:
+        out: list[Any] = []
+        for t in tasks:
+            out.append(func(*t))
+            if progress:
+                bar.update(1)
+        if progress:
+            bar.close()
+        return out
+    par = Parallel(n_jobs=jobs, return_as="generator")
+    out = []
+    for item in par(delayed(func)(*t) for t in tasks):
+        out.append(item)
+        if progress:
+            bar.update(1)
+    if progress:
+        bar.close()
+    return out

@@ -1,0 +1,422 @@
+"""Inference for the synthetic control: placebo tests in space and time, leave-one-out,
+and conformal per-period inference (Chernozhukov, Wuthrich & Zhu 2021)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from impacteval.exceptions import DataValidationError
+from impacteval.results import EffectEstimate, EffectTable
+from impacteval.synth._scm_core import FitSpec, fit_unit, run_many
+from impacteval.synth._scm_numerics import simplex_lstsq
+
+if TYPE_CHECKING:
+    from impacteval.synth.control import SyntheticControl, _Design
+
+__all__ = ["LeaveOneOut", "PlaceboTest", "conformal_table", "leave_one_out", "placebo_space"]
+
+_RULE = (
+    "p = (1 + #placebos with post/pre RMSPE ratio >= the treated unit's) / (1 + #placebos): "
+    "the treated unit counts itself, so the smallest p-value is 1 / (number of units)"
+)
+
+
+@dataclass(frozen=True)
+class PlaceboTest:
+    """Result of a placebo test.
+
+    Attributes
+    ----------
+    kind : str
+        "space" or "time".
+    gaps : pandas.DataFrame
+        Gap paths by period (rows) and unit (columns); the treated unit first.
+    pre_rmspe, post_rmspe, ratio : pandas.Series
+        By unit (space); for "time" one entry, the backdated fit.
+    p_value : float
+        Space: the rank p-value of the treated unit's ratio (``rule``); NaN for time.
+    rank : int
+        Position of the treated unit's ratio among the compared units (1 = largest).
+    n_placebos : int
+        Placebos compared (after ``mspe_threshold``).
+    excluded : tuple
+        Placebos dropped by ``mspe_threshold``.
+    p_value_post_mspe : float
+        The same rank rule on the post-period MSPE alone (ADH 2010, Figures 5-7 with
+        exclusion); sensitive to poorly fitted placebos.
+    placebo_fit : SyntheticControl or None
+        Time: the backdated fit (its ``estimate`` is the average placebo gap).
+    """
+
+    kind: str
+    gaps: pd.DataFrame
+    pre_rmspe: pd.Series
+    post_rmspe: pd.Series
+    ratio: pd.Series
+    p_value: float
+    rank: int
+    n_placebos: int
+    treated_unit: Any
+    treatment_time: Any
+    excluded: tuple[Any, ...] = ()
+    p_value_post_mspe: float = math.nan
+    mspe_threshold: float | None = None
+    rule: str = _RULE
+    placebo_fit: Any = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def plot(self, ax: Any = None, *, kind: str = "gaps") -> Any:
+        """``kind="gaps"``: every placebo gap in grey, the treated unit in black;
+        ``kind="ratios"``: post/pre RMSPE ratios, sorted."""
+        from impacteval.synth._scm_plot import plot_placebo
+
+        return plot_placebo(self, ax, kind)
+
+    def __repr__(self) -> str:
+        return (
+            f"PlaceboTest(kind={self.kind!r}, p_value={self.p_value:.4g}, rank={self.rank}, "
+            f"n_placebos={self.n_placebos}, excluded={len(self.excluded)})"
+        )
+
+
+def _placebo_one(spec: FitSpec, j: int, pool: np.ndarray) -> tuple[int, np.ndarray, float]:
+    donors = pool[pool != j]
+    f = fit_unit(spec, j, donors)
+    return j, f.gaps, f.loss_v
+
+
+def placebo_space(
+    result: SyntheticControl,
+    design: _Design,
+    mspe_threshold: float | None,
+    n_jobs: int | None,
+    progress: bool,
+) -> PlaceboTest:
+    """Every donor as treated, the others as its pool."""
+    spec, panel = design.spec, design.panel
+    pool = design.donors
+    tasks = [(spec, int(j), pool) for j in pool]
+    out = run_many(_placebo_one, tasks, n_jobs=n_jobs, progress=progress, desc="placebos")
+    units = panel.units
+    names = [result.treated_unit, *[units[j] for j, _, _ in out]]
+    gaps = np.column_stack([result.gaps.to_numpy(), *[g for _, g, _ in out]])
+    times = pd.Index(panel.times, name=panel.time_col)
+    frame = pd.DataFrame(gaps, index=times, columns=pd.Index(names, name=panel.unit_col))
+    pre, post = spec.pre, ~spec.pre
+    pre_rmspe = pd.Series(np.sqrt((gaps[pre] ** 2).mean(axis=0)), index=frame.columns)
+    post_rmspe = pd.Series(np.sqrt((gaps[post] ** 2).mean(axis=0)), index=frame.columns)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = post_rmspe / pre_rmspe
+    excluded: tuple[Any, ...] = ()
+    keep = np.ones(len(names), dtype=bool)
+    if mspe_threshold is not None:
+        keep = (pre_rmspe.to_numpy() ** 2) <= mspe_threshold * pre_rmspe.iloc[0] ** 2
+        keep[0] = True
+        excluded = tuple(n for n, k in zip(names, keep, strict=True) if not k)
+    r = ratio.to_numpy()[keep]
+    # exact ties count against the treated unit (conservative); the tolerance absorbs
+    # rounding when a placebo reproduces the treated ratio
+    tol = 1e-10 * max(1.0, abs(r[0]))
+    n_ge = int((r[1:] >= r[0] - tol).sum())
+    p = (1 + n_ge) / len(r)
+    pm = post_rmspe.to_numpy()[keep]
+    p_post = (1 + int((pm[1:] >= pm[0] - 1e-10 * max(1.0, pm[0])).sum())) / len(pm)
+    return PlaceboTest(
+        kind="space",
+        gaps=frame,
+        pre_rmspe=pre_rmspe,
+        post_rmspe=post_rmspe,
+        ratio=ratio,
+        p_value=float(p),
+        rank=1 + n_ge,
+        n_placebos=len(r) - 1,
+        treated_unit=result.treated_unit,
+        treatment_time=design.treatment_time,
+        excluded=excluded,
+        p_value_post_mspe=float(p_post),
+        mspe_threshold=mspe_threshold,
+    )
+
+
+def placebo_time(result: SyntheticControl, design: _Design, placebo_time: Any) -> PlaceboTest:
+    """Backdate the treatment to ``placebo_time`` using only the real pre-period."""
+    from impacteval.synth.control import _result
+
+    spec, panel = design.spec, design.panel
+    times = panel.times
+    pre_times = times[spec.pre]
+    if placebo_time is None:
+        placebo_time = pre_times[len(pre_times) // 2]
+    if placebo_time not in set(pre_times.tolist()):
+        raise DataValidationError(
+            f"`placebo_time`: must be a pre-treatment period in the data (before "
+            f"{design.treatment_time!r}); received {placebo_time!r}"
+        )
+    new_pre = times < placebo_time
+    if int(new_pre.sum()) < 2:
+        raise DataValidationError(
+            f"`placebo_time`: at least two periods are needed before it; received "
+            f"{int(new_pre.sum())} before {placebo_time!r}"
+        )
+    for s in design.predictors:
+        if not any(y < placebo_time for y in s.years):
+            raise DataValidationError(
+                f"`placebo_time`: predictor {s.label!r} has no year before {placebo_time!r}; "
+                "refit with predictors measured before the placebo time"
+            )
+    keep_t = spec.pre  # only the real pre-period enters the backdated analysis
+    sub_panel = replace(panel, y=panel.y[keep_t], times=times[keep_t])
+    x = spec.x
+    if x is not None:
+        from impacteval.synth._scm_data import PredictorSpec, predictor_matrix
+
+        cut = [
+            PredictorSpec(s.column, tuple(y for y in s.years if y < placebo_time), s.op)
+            for s in design.predictors
+        ]
+        all_units = [design.treated, *design.donors.tolist()]
+        x = np.full_like(spec.x, np.nan)
+        x[:, all_units] = predictor_matrix(
+            panel, cut, [panel.units[i] for i in all_units], placebo_time
+        )
+    fit_mask = spec.fit[keep_t] & new_pre[keep_t]
+    if int(fit_mask.sum()) < 2:
+        fit_mask = new_pre[keep_t]
+    v = spec.v
+    new_spec = replace(spec, y=sub_panel.y, x=x, pre=new_pre[keep_t], fit=fit_mask, v=v)
+    new_design = replace(design, panel=sub_panel, spec=new_spec, treatment_time=placebo_time)
+    ufit = fit_unit(new_spec, design.treated, design.donors)
+    opts = dict(result.provenance.options)
+    opts["placebo_time"] = placebo_time
+    fit = _result(new_design, ufit, result.level, (), opts, panel.frame, spec.seed)
+    name = result.treated_unit
+    return PlaceboTest(
+        kind="time",
+        gaps=pd.DataFrame({name: fit.gaps}),
+        pre_rmspe=pd.Series({name: fit.pre_rmspe}),
+        post_rmspe=pd.Series({name: fit.post_rmspe}),
+        ratio=pd.Series({name: fit.post_rmspe / fit.pre_rmspe}),
+        p_value=math.nan,
+        rank=0,
+        n_placebos=0,
+        treated_unit=name,
+        treatment_time=placebo_time,
+        rule="backdated treatment: look for a gap between placebo_time and the real "
+        "treatment time; no p-value",
+        placebo_fit=fit,
+    )
+
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """Synthetic paths refitted without each positively weighted donor.
+
+    Attributes
+    ----------
+    paths : pandas.DataFrame
+        Synthetic path by period (rows) and dropped donor (columns).
+    estimates, pre_rmspe : pandas.Series
+        Average post-period gap and pre-period RMSPE by dropped donor.
+    weights : pandas.DataFrame
+        Donor weights (rows) of each refit (columns).
+    treated_path, synthetic_path : pandas.Series
+        Of the full fit, for reference.
+    """
+
+    paths: pd.DataFrame
+    estimates: pd.Series
+    pre_rmspe: pd.Series
+    weights: pd.DataFrame
+    treated_path: pd.Series
+    synthetic_path: pd.Series
+    treatment_time: Any
+
+    def plot(self, ax: Any = None) -> Any:
+        """Treated path (black), full synthetic (dashed) and each leave-one-out path."""
+        from impacteval.synth._scm_plot import plot_loo
+
+        return plot_loo(self, ax)
+
+
+def _loo_one(spec: FitSpec, treated: int, donors: np.ndarray, drop: int) -> tuple[Any, ...]:
+    f = fit_unit(spec, treated, donors[donors != drop])
+    return drop, f.synthetic, f.gaps, f.w, f.donors
+
+
+def leave_one_out(
+    result: SyntheticControl, design: _Design, n_jobs: int | None, progress: bool
+) -> LeaveOneOut:
+    """Drop each donor with weight above 0.001 in turn and refit."""
+    spec, panel = design.spec, design.panel
+    w = result.weights.to_numpy()
+    drops = design.donors[w > 1e-3]
+    if design.donors.shape[0] - 1 < 2:
+        raise DataValidationError("leave_one_out needs at least three donors")
+    tasks = [(spec, design.treated, design.donors, int(d)) for d in drops]
+    out = run_many(_loo_one, tasks, n_jobs=n_jobs, progress=progress, desc="leave-one-out")
+    units = panel.units
+    times = pd.Index(panel.times, name=panel.time_col)
+    names = pd.Index([units[d] for d, *_ in out], name="dropped")
+    paths = pd.DataFrame(np.column_stack([s for _, s, *_ in out]), index=times, columns=names)
+    pre, post = spec.pre, ~spec.pre
+    gaps = np.column_stack([g for _, _, g, *_ in out])
+    wt = pd.DataFrame(0.0, index=result.weights.index, columns=names)
+    for (d, _, _, wv, dn), name in zip(out, names, strict=True):
+        wt.loc[[units[i] for i in dn], name] = wv
+        del d
+    return LeaveOneOut(
+        paths=paths,
+        estimates=pd.Series(gaps[post].mean(axis=0), index=names, name="estimate"),
+        pre_rmspe=pd.Series(np.sqrt((gaps[pre] ** 2).mean(axis=0)), index=names),
+        weights=wt,
+        treated_path=result.treated_path,
+        synthetic_path=result.synthetic_path,
+        treatment_time=design.treatment_time,
+    )
+
+
+# -- conformal inference -------------------------------------------------------------------
+def _conformal_p(
+    y1: np.ndarray, y0: np.ndarray, post: np.ndarray, theta: float, q: float
+) -> tuple[float, np.ndarray]:
+    """p-value of H0: effect = theta in the periods flagged ``post`` (rows of y1/y0 are
+    the pre-periods followed by the tested periods). Residuals of the outcome-only simplex
+    fit on the null-adjusted data; moving-block (cyclic shift) permutations."""
+    yy = y1 - theta * post
+    w = simplex_lstsq(y0, yy)
+    u = np.abs(yy - y0 @ w) ** q
+    n = u.shape[0]
+    m = int(post.sum())
+    # S for each cyclic shift: the mean of |u|^q over the m positions the block lands on
+    # (the post block is the last m rows, so shift j takes rows n-m-j .. n-1-j mod n)
+    csum = np.concatenate([[0.0], np.cumsum(np.concatenate([u, u]))])
+    starts = (np.arange(n) + n - m) % n
+    s = (csum[starts + m] - csum[starts]) / m
+    s_obs = s[0]
+    p = float(np.mean(s >= s_obs - 1e-12 * max(1.0, abs(s_obs))))
+    return p, yy - y0 @ w
+
+
+def _invert(
+    y1: np.ndarray,
+    y0: np.ndarray,
+    post: np.ndarray,
+    centre: float,
+    scale: float,
+    alpha: float,
+    n_grid: int,
+    q: float,
+) -> tuple[float, float]:
+    def accepted(theta: float) -> bool:
+        return _conformal_p(y1, y0, post, theta, q)[0] > alpha
+
+    half = 4.0 * scale
+    for _ in range(6):
+        grid = np.linspace(centre - half, centre + half, n_grid)
+        acc = np.array([accepted(t) for t in grid])
+        if not acc.any():
+            half /= 4.0
+            continue
+        if acc[0] or acc[-1]:
+            half *= 3.0
+            continue
+        break
+    else:
+        if not acc.any():
+            return math.nan, math.nan
+        if acc[0] or acc[-1]:
+            lo = -math.inf if acc[0] else grid[np.flatnonzero(acc)[0]]
+            hi = math.inf if acc[-1] else grid[np.flatnonzero(acc)[-1]]
+            return float(lo), float(hi)
+    idx = np.flatnonzero(acc)
+
+    def bisect(inside: float, outside: float) -> float:
+        for _ in range(30):
+            mid = 0.5 * (inside + outside)
+            if accepted(mid):
+                inside = mid
+            else:
+                outside = mid
+        return inside
+
+    lo = bisect(grid[idx[0]], grid[idx[0] - 1])
+    hi = bisect(grid[idx[-1]], grid[idx[-1] + 1])
+    return float(lo), float(hi)
+
+
+def conformal_table(
+    result: SyntheticControl, design: _Design, level: float, n_grid: int, q: float
+) -> EffectTable:
+    """Per-period conformal intervals and p-values, plus a constant-effect overall test."""
+    spec, panel = design.spec, design.panel
+    y = panel.y
+    pre, post = spec.pre, ~spec.pre
+    if not post.any():
+        raise DataValidationError("conformal inference needs at least one post period")
+    alpha = 1.0 - level
+    y1, y0 = y[:, design.treated], y[:, design.donors]
+    y1p, y0p = y1[pre], y0[pre]
+    w_pre = simplex_lstsq(y0p, y1p)
+    scale = float(np.sqrt(np.mean((y1p - y0p @ w_pre) ** 2))) or 1.0
+    rows = []
+    for t in np.flatnonzero(post):
+        yy1 = np.append(y1p, y1[t])
+        yy0 = np.vstack([y0p, y0[t]])
+        flag = np.zeros(yy1.shape[0])
+        flag[-1] = 1.0
+        p0, _ = _conformal_p(yy1, yy0, flag, 0.0, q)
+        # centre the grid at the gap of the fit that excludes period t (theta-free)
+        centre = float(y1[t] - y0[t] @ w_pre)
+        lo, hi = _invert(yy1, yy0, flag, centre, scale, alpha, n_grid, q)
+        rows.append((panel.times[t], centre, math.nan, lo, hi, p0))
+    table = pd.DataFrame(
+        rows, columns=["time", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
+    )
+    flag = post.astype(float)
+    order = np.r_[np.flatnonzero(pre), np.flatnonzero(post)]
+    yy1, yy0, fl = y1[order], y0[order], flag[order]
+    p_all, _ = _conformal_p(yy1, yy0, fl, 0.0, q)
+    avg = float(np.mean(y1[post] - y0[post] @ w_pre))
+    lo, hi = _invert(yy1, yy0, fl, avg, scale, alpha, n_grid, q)
+    n_pre = int(pre.sum())
+    overall = EffectEstimate(
+        estimate=avg,
+        std_error=math.nan,
+        ci_lower=lo,
+        ci_upper=hi,
+        p_value=p_all,
+        level=level,
+        estimand="ATT",
+        method="conformal inference, constant effect (Chernozhukov, Wuthrich & Zhu 2021)",
+        n_obs=result.n_obs,
+        n_treated=1,
+        n_control=len(design.donors),
+        ci_method="conformal",
+        outcome=panel.outcome,
+        provenance=result.provenance,
+        details={"statistic_q": q, "n_permutations": int(y.shape[0])},
+    )
+    return EffectTable(
+        table=table,
+        index_columns=("time",),
+        overall=overall,
+        level=level,
+        estimand="ATT",
+        method="synthetic control, per-period conformal inference (CWZ 2021)",
+        n_obs=result.n_obs,
+        n_treated=1,
+        n_control=len(design.donors),
+        ci_method="conformal",
+        provenance=result.provenance,
+        details={
+            "statistic_q": q,
+            "n_permutations_per_period": n_pre + 1,
+            "min_p_value": 1.0 / (n_pre + 1),
+            "note": "interval = hull of the non-rejected effects; outcome-only SC refits",
+        },
+    )

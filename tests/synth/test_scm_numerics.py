@@ -1,0 +1,85 @@
+"""The simplex-constrained least-squares solver behind the synthetic control.
+
+Checked against scipy's SLSQP (a general solver) and against the KKT conditions, which pin
+down the optimum independently of any solver.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+from impacteval.synth._scm_numerics import fit_v, regression_start, simplex_lstsq
+
+
+def _slsqp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    n = a.shape[1]
+    res = optimize.minimize(
+        lambda w: float(np.sum((a @ w - b) ** 2)),
+        np.full(n, 1.0 / n),
+        jac=lambda w: 2.0 * a.T @ (a @ w - b),
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * n,
+        constraints={"type": "eq", "fun": lambda w: w.sum() - 1.0},
+        options={"ftol": 1e-15, "maxiter": 2000},
+    )
+    return np.asarray(res.x)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("shape", [(3, 8), (7, 38), (14, 16), (40, 10)])
+def test_simplex_lstsq_matches_slsqp_and_kkt(seed: int, shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=shape)
+    b = rng.normal(size=shape[0]) * 2.0  # mostly outside the hull: a non-trivial face
+    w = simplex_lstsq(a, b)
+    assert w.min() >= 0.0
+    assert w.sum() == pytest.approx(1.0, abs=1e-12)
+    f_ours = float(np.sum((a @ w - b) ** 2))
+    f_slsqp = float(np.sum((a @ _slsqp(a, b) - b) ** 2))
+    # never worse than SLSQP (which stops at its tolerance), up to rounding
+    assert f_ours <= f_slsqp + 1e-9 * max(1.0, f_slsqp)
+    # KKT: gradient g = 2a'(aw - b); on the support g_i = lambda, elsewhere g_i >= lambda
+    g = 2.0 * a.T @ (a @ w - b)
+    support = w > 1e-12
+    lam = g[support].mean()
+    scale = 1e-7 * max(1.0, float(np.abs(g).max()))
+    assert np.abs(g[support] - lam).max() <= scale
+    assert (g[~support] >= lam - scale).all()
+
+
+def test_interior_point_is_fitted_exactly() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(4, 9))
+    w_true = np.r_[0.2, 0.5, 0.3, np.zeros(6)]
+    w = simplex_lstsq(a, a @ w_true)
+    assert np.sum((a @ w - a @ w_true) ** 2) < 1e-20
+
+
+def test_warm_start_does_not_change_the_answer() -> None:
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(6, 30))
+    b = rng.normal(size=6) * 3
+    cold = simplex_lstsq(a, b)
+    for guess in (cold > 0, np.ones(30, dtype=bool), rng.random(30) < 0.5):
+        assert np.allclose(simplex_lstsq(a, b, start=guess), cold, atol=1e-10)
+
+
+def test_regression_start_is_a_weight_vector() -> None:
+    rng = np.random.default_rng(1)
+    x0, x1 = rng.normal(size=(4, 20)), rng.normal(size=4)
+    z0, z1 = rng.normal(size=(8, 20)), rng.normal(size=8)
+    v = regression_start(x1, x0, z1, z0)
+    assert v.shape == (4,) and v.min() >= 0 and v.sum() == pytest.approx(1.0)
+
+
+def test_v_search_never_worse_than_its_equal_weight_start() -> None:
+    rng = np.random.default_rng(2)
+    x0, z0 = rng.normal(size=(5, 15)), rng.normal(size=(10, 15))
+    x1, z1 = x0[:, :3].mean(axis=1) + 0.5, z0[:, :3].mean(axis=1)
+    res = fit_v(x1, x0, z1, z0, n_random=2, seed=0)
+    w_eq = simplex_lstsq(x0, x1)  # V = I/k gives the same W as V = I
+    loss_eq = float(np.mean((z1 - z0 @ w_eq) ** 2))
+    assert res.loss <= loss_eq + 1e-12
+    assert res.v.sum() == pytest.approx(1.0) and len(res.starts) == 4
