@@ -172,6 +172,7 @@ def placebo_time(result: SyntheticControl, design: _Design, placebo_time: Any) -
     keep_t = spec.pre  # only the real pre-period enters the backdated analysis
     sub_panel = replace(panel, y=panel.y[keep_t], times=times[keep_t])
     x = spec.x
+    cut: list[Any] = []
     if x is not None:
         from impacteval.synth._scm_data import PredictorSpec, predictor_matrix
 
@@ -189,7 +190,20 @@ def placebo_time(result: SyntheticControl, design: _Design, placebo_time: Any) -
         fit_mask = new_pre[keep_t]
     v = spec.v
     new_spec = replace(spec, y=sub_panel.y, x=x, pre=new_pre[keep_t], fit=fit_mask, v=v)
-    new_design = replace(design, panel=sub_panel, spec=new_spec, treatment_time=placebo_time)
+    if x is not None:
+        labels = tuple(c.label for c in cut)
+        preds = tuple(cut)
+    else:
+        labels = tuple(f"{panel.outcome} ({t})" for t in sub_panel.times[fit_mask])
+        preds = design.predictors
+    new_design = replace(
+        design,
+        panel=sub_panel,
+        spec=new_spec,
+        treatment_time=placebo_time,
+        predictors=preds,
+        predictor_labels=labels,
+    )
     ufit = fit_unit(new_spec, design.treated, design.donors)
     opts = dict(result.provenance.options)
     opts["placebo_time"] = placebo_time
