@@ -137,9 +137,13 @@ def _call(spec: ReportSpec, est: EstimatorSpec, rows: str = "rows") -> str:
         if est.name == "synthetic_control":
             kw.update(treated_unit="TREATED_UNIT", treatment_time="TREATMENT_TIME")
             opts = _options(est, skip=("predictors",))
-            if any(k == "predictors" for k, _ in est.options):
-                opts["predictors"] = "PREDICTORS"
+            own = _predictors(est)
+            if own is not None and est != spec.estimator:
+                opts["predictors"] = own.replace("\n", " ").replace(",]", "]")
+            elif own is not None or _predictors(spec.estimator) is not None:
+                opts["predictors"] = "PREDICTORS"  # an alternative inherits the primary's
             kw.update(opts)
+            kw.update(rng="SEED", level="LEVEL")
         else:
             kw["treatment"] = '"treated_post"'
             kw.update(_options(est))
@@ -235,7 +239,9 @@ left out of the analysis and why (refusals, exclusions from measurement, missing
     if spec.data.dataset is not None:
         load = (
             f"DATASET = {spec.data.dataset!r}  # impacteval.datasets.describe(DATASET) "
-            "gives its source\nraw = ie.datasets.load(DATASET)"
+            "gives its source\nraw = ie.datasets.load(DATASET)\n"
+            "# SHA-256 of the canonical CSV of the rows as loaded (audit appendix)\n"
+            "LOADED_SHA256 = hashlib.sha256(raw.to_csv(index=False).encode()).hexdigest()"
         )
     else:
         files = ", ".join(f"Path({f!r})" for f in plan.data_files)
@@ -474,8 +480,13 @@ sc.weights[sc.weights > 1e-6].sort_values(ascending=False).to_frame("donor weigh
         )
         c.code(
             """
+# placebo in space: every donor treated in turn; p = rank of the treated unit's
+# post/pre RMSPE ratio among all units
 placebo = sc.placebo_test()
-placebo
+print(placebo)
+placebo.plot()
+plt.show()
+placebo.ratio.sort_values(ascending=False).head(10).to_frame("post/pre RMSPE ratio")
 """,
             "diagnostics",
         )
@@ -699,8 +710,14 @@ numbers.
 # a registered dataset: SHA-256 of its canonical CSV (rows as loaded, no index)
 hashes.loc[f"data: {DATASET} (loaded)"] = [
     "impacteval.datasets.load",
-    hashlib.sha256(raw.to_csv(index=False).encode()).hexdigest(),
+    LOADED_SHA256,
 ]
+registry = ie.datasets.describe(DATASET)
+if registry.get("csv_sha256"):  # the file as accepted by the loader (pinned in the registry)
+    hashes.loc[f"data: {DATASET}.csv (registry)"] = [
+        str(registry.get("url", "")),
+        registry["csv_sha256"],
+    ]
 """
     c.code(
         "AUDIT_FILES = {"

@@ -55,7 +55,8 @@ Designs and their estimators (the first is the default; options are checked by n
 * ``did``: att_gt, twfe, event_study;
 * ``matching``: nearest_neighbor, ipw, aipw, entropy_balance;
 * ``synth``: synthetic_control, synthetic_did (design keys ``treated_unit``,
-  ``treatment_time``).
+  ``treatment_time``); ``predictors = [{column = "x", years = [1980, 1981], stat =
+  "mean"}, ...]``, inherited by alternatives that give none.
 """
 
 from __future__ import annotations
@@ -110,7 +111,9 @@ ESTIMATORS: dict[str, dict[str, frozenset[str]]] = {
         "entropy_balance": frozenset({"estimand", "moments"}),
     },
     "synth": {
-        "synthetic_control": frozenset({"predictors", "fit_period", "v"}),
+        "synthetic_control": frozenset(
+            {"predictors", "fit_period", "v", "augment", "ridge_lambda", "n_starts", "inference"}
+        ),
         "synthetic_did": frozenset({"method"}),
     },
 }
@@ -303,7 +306,10 @@ class EstimatorSpec:
     @property
     def label(self) -> str:
         """``name`` plus its options, e.g. ``aipw(estimand='ATT')``."""
-        inner = ", ".join(f"{k}={v!r}" for k, v in self.options)
+        inner = ", ".join(
+            f"{k}=[{len(v)} items]" if isinstance(v, list) and len(repr(v)) > 40 else f"{k}={v!r}"
+            for k, v in self.options
+        )
         return f"{self.name}({inner})"
 
 
@@ -392,9 +398,28 @@ def _estimator(raw: object, design: str, path: str) -> EstimatorSpec:
                 f"`{path}.{key}`: not an option of {name}{_suggest(key, allowed)} "
                 f"(allowed: {sorted(allowed)}; columns come from [columns])"
             )
+    if "predictors" in opts:
+        _check_predictors(opts["predictors"], f"{path}.predictors")
     return EstimatorSpec(
         name, tuple(sorted((k, _literal(v, f"{path}.{k}")) for k, v in opts.items()))
     )
+
+
+def _check_predictors(value: object, path: str) -> None:
+    """``[{column = "x", years = 1980 | [1980, ...], stat = "mean"}, ...]``."""
+    if not isinstance(value, list) or not value:
+        raise ReportSpecError(f"`{path}` must be a non-empty array of tables")
+    for i, item in enumerate(value):
+        t = _Table(item, f"{path}[{i}]")
+        t.need("column", _str)
+        years = t.need("years", lambda v, p: v)
+        ylist = years if isinstance(years, list) else [years]
+        if not ylist or any(isinstance(y, bool) or not isinstance(y, int) for y in ylist):
+            raise ReportSpecError(
+                f"`{path}[{i}].years` must be an integer or an array of integers; got {years!r}"
+            )
+        t.get("stat", _str, None)
+        t.finish()
 
 
 def _read_data(raw: object, base: Path) -> DataSpec:

@@ -130,3 +130,27 @@ def test_same_inputs_give_the_same_numbers(demo: ReportPaths, tmp_path: Path) ->
         first, second = _outputs(demo.notebook, tag), _outputs(again.notebook, tag)
         assert first, f"no output tagged {tag!r}"
         assert first == second, tag
+
+
+def test_synth_report_from_its_example_spec(tmp_path: Path) -> None:
+    """Prop 99 (not bundled: read via impacteval.datasets from $IMPACTEVAL_DATA_DIR)."""
+    import impacteval as ie
+    from impacteval.exceptions import DataUnavailableError
+
+    synth = pytest.importorskip("impacteval.synth")
+    if not hasattr(synth, "synthetic_control"):
+        pytest.skip("impacteval.synth.synthetic_control is not available yet")
+    try:
+        smoking = ie.datasets.load("smoking")
+    except DataUnavailableError:
+        pytest.skip("the smoking panel is neither in $IMPACTEVAL_DATA_DIR nor downloadable")
+    paths = build_report(EXAMPLES / "synth_smoking.toml", tmp_path)
+    html = paths.html.read_text(encoding="utf-8")
+    for column in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value", "method"):
+        assert f"<th>{column}</th>" in html
+    assert "synthetic control (Abadie, Diamond &amp; Hainmueller 2010)" in html
+    assert html.count("data:image/png;base64,") >= 3  # paths, placebo gaps, estimates
+    assert _sha(EXAMPLES / "synth_smoking.toml") in html
+    assert hashlib.sha256(smoking.to_csv(index=False).encode()).hexdigest() in html
+    diagnostics = "\n".join(_outputs(paths.notebook, "diagnostics"))
+    assert "pre-period RMSPE" in diagnostics and "PlaceboTest(kind='space'" in diagnostics
