@@ -147,6 +147,7 @@ def _call(spec: ReportSpec, est: EstimatorSpec, rows: str = "rows") -> str:
         else:
             kw["treatment"] = '"treated_post"'
             kw.update(_options(est))
+            kw.update(rng="SEED", level="LEVEL")
     return f"ie.{_MODULE[design]}.{est.name}({rows}, {_kwargs(kw)})"
 
 

@@ -114,7 +114,7 @@ ESTIMATORS: dict[str, dict[str, frozenset[str]]] = {
         "synthetic_control": frozenset(
             {"predictors", "fit_period", "v", "augment", "ridge_lambda", "n_starts", "inference"}
         ),
-        "synthetic_did": frozenset({"method"}),
+        "synthetic_did": frozenset({"method", "se"}),
     },
 }
 
