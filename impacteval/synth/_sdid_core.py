@@ -224,7 +224,7 @@ def jackknife_block(y: np.ndarray, n0: int, t0: int, omega: np.ndarray, lam: np.
     """
     n = y.shape[0]
     n1 = n - n0
-    if n1 < 2 or np.count_nonzero(omega) <= 1:
+    if n1 < 2 or np.count_nonzero(omega > 1e-10) <= 1:
         return float("nan")
     diff = y[:, t0:].mean(axis=1) - y[:, :t0] @ lam
     d_co, d_tr = diff[:n0], diff[n0:]

@@ -49,6 +49,11 @@ class SdidPanel:
         return self.n0 + np.flatnonzero(self.adoption == cohort)
 
 
+def _lab(value: object) -> str:
+    """A label for messages: numpy scalars shown as plain Python values."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: str) -> SdidPanel:
     """Check the long panel and reshape it (see :func:`~impacteval.synth.synthetic_did`)."""
     for param, value in (("outcome", outcome), ("unit", unit), ("time", time)):
@@ -82,8 +87,9 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
     if (counts > 1).any():
         k = int(np.flatnonzero(counts > 1)[0])
         raise DataValidationError(
-            f"`unit`/`time`: each (unit, time) pair must appear once; ({ulabels[k // n_times]!r}, "
-            f"{tlabels[k % n_times]!r}) appears {int(counts[k])} times"
+            "`unit`/`time`: each (unit, time) pair must appear once; "
+            f"({_lab(ulabels[k // n_times])}, {_lab(tlabels[k % n_times])}) appears "
+            f"{int(counts[k])} times"
         )
     if (counts == 0).any():
         k = int(np.flatnonzero(counts == 0)[0])
@@ -95,7 +101,7 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
         raise DataValidationError(
             "`data` must be a balanced panel (every unit observed in every period); "
             f"{int((counts == 0).sum())} unit-period cells are missing, e.g. unit "
-            f"{ulabels[k // n_times]!r} in period {tlabels[k % n_times]!r}{dropped}"
+            f"{_lab(ulabels[k // n_times])} in period {_lab(tlabels[k % n_times])}{dropped}"
         )
     y_all = np.empty(n_units * n_times)
     w_all = np.empty(n_units * n_times)
@@ -108,8 +114,8 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
         i, t = np.argwhere(switch_off)[0]
         raise DataValidationError(
             f"`treatment`: column {treatment!r} must be absorbing (once 1, 1 in every later "
-            f"period); unit {ulabels[i]!r} is treated in {tlabels[t]!r} but not in "
-            f"{tlabels[t + 1]!r}"
+            f"period); unit {_lab(ulabels[i])} is treated in {_lab(tlabels[t])} but not in "
+            f"{_lab(tlabels[t + 1])}"
         )
     ever = w_mat.max(axis=1) > 0
     if not ever.any():
@@ -127,9 +133,10 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
     if too_early.any():
         i = int(np.flatnonzero(too_early)[0])
         raise DataValidationError(
-            f"`treatment`: unit {ulabels[i]!r} is treated from period {tlabels[first[i]]!r}, "
-            f"leaving {int(first[i])} pre-treatment period(s); synthetic DiD needs at least "
-            "two (the noise level is the sd of first differences before treatment)"
+            f"`treatment`: unit {_lab(ulabels[i])} is treated from period "
+            f"{_lab(tlabels[first[i]])}, leaving {int(first[i])} pre-treatment period(s); "
+            "synthetic DiD needs at least two (the noise level is the sd of first "
+            "differences before treatment)"
         )
     controls = np.flatnonzero(~ever)
     treated = np.flatnonzero(ever)

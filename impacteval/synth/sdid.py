@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["SyntheticDiD", "synthetic_did"]
 
 _METHODS = ("sdid", "sc", "did")
+#: Unit weights at or below this count as zero for the jackknife's one-donor check
+#: (Frank-Wolfe leaves weights of order 1e-13 where the optimum has exact zeros).
+_TINY = 1e-10
 _SE = ("placebo", "bootstrap", "jackknife")
 _NAMES = {
     "sdid": "synthetic difference in differences",
@@ -281,7 +284,7 @@ def synthetic_did(
                 "the jackknife is not recommended for synthetic control (Arkhangelsky et al. "
                 "2021, section 5): it can be badly biased; prefer se='placebo' or 'bootstrap'"
             )
-        if any(np.count_nonzero(f.omega) <= 1 for f in fits):
+        if any(np.count_nonzero(f.omega > _TINY) <= 1 for f in fits):
             caught.append(
                 "jackknife SE undefined: a single control carries all the unit weight "
                 "(synthdid returns NA); std_error is NaN"
