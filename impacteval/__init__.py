@@ -28,9 +28,9 @@ __all__ = [
     "plotting",
     "rct",
     "reporting",
+    "synth",
 ]
 
-# Design packages still to come (synth) join this set when built.
 _SUBMODULES = {
     "datasets",
     "diagnostics",
@@ -42,6 +42,7 @@ _SUBMODULES = {
     "plotting",
     "rct",
     "reporting",
+    "synth",
 }
 
 
