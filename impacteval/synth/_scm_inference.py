@@ -4,13 +4,14 @@ and conformal per-period inference (Chernozhukov, Wuthrich & Zhu 2021)."""
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from impacteval.exceptions import DataValidationError
+from impacteval.exceptions import DataValidationError, ImpactEvalWarning
 from impacteval.results import EffectEstimate, EffectTable
 from impacteval.synth._scm_core import FitSpec, fit_unit, run_many
 from impacteval.synth._scm_numerics import simplex_lstsq
@@ -18,7 +19,14 @@ from impacteval.synth._scm_numerics import simplex_lstsq
 if TYPE_CHECKING:
     from impacteval.synth.control import SyntheticControl, _Design
 
-__all__ = ["LeaveOneOut", "PlaceboTest", "conformal_table", "leave_one_out", "placebo_space"]
+__all__ = [
+    "LeaveOneOut",
+    "PlaceboTest",
+    "conformal_table",
+    "leave_one_out",
+    "placebo_space",
+    "rank_placebos",
+]
 
 _RULE = (
     "p = (1 + #placebos with post/pre RMSPE ratio >= the treated unit's) / (1 + #placebos): "
@@ -70,6 +78,17 @@ class PlaceboTest:
     placebo_fit: Any = None
     details: dict[str, Any] = field(default_factory=dict)
 
+    def with_threshold(self, mspe_threshold: float | None) -> PlaceboTest:
+        """The same placebo fits ranked again, dropping placebos whose pre-period MSPE
+        exceeds ``mspe_threshold`` times the treated unit's (no refitting)."""
+        if self.kind != "space":
+            raise ValueError("with_threshold applies to the in-space placebo test")
+        if mspe_threshold is not None and not mspe_threshold > 0:
+            raise DataValidationError(
+                f"`mspe_threshold` must be a positive number; received {mspe_threshold!r}"
+            )
+        return rank_placebos(self.gaps, self.details["pre"], mspe_threshold, self.treatment_time)
+
     def plot(self, ax: Any = None, *, kind: str = "gaps") -> Any:
         """``kind="gaps"``: every placebo gap in grey, the treated unit in black;
         ``kind="ratios"``: post/pre RMSPE ratios, sorted."""
@@ -107,7 +126,16 @@ def placebo_space(
     gaps = np.column_stack([result.gaps.to_numpy(), *[g for _, g, _ in out]])
     times = pd.Index(panel.times, name=panel.time_col)
     frame = pd.DataFrame(gaps, index=times, columns=pd.Index(names, name=panel.unit_col))
-    pre, post = spec.pre, ~spec.pre
+    return rank_placebos(frame, spec.pre, mspe_threshold, design.treatment_time)
+
+
+def rank_placebos(
+    frame: pd.DataFrame, pre: np.ndarray, mspe_threshold: float | None, treatment_time: Any
+) -> PlaceboTest:
+    """Rank statistics of a gap table whose first column is the treated unit."""
+    gaps = frame.to_numpy()
+    names = list(frame.columns)
+    post = ~pre
     pre_rmspe = pd.Series(np.sqrt((gaps[pre] ** 2).mean(axis=0)), index=frame.columns)
     post_rmspe = pd.Series(np.sqrt((gaps[post] ** 2).mean(axis=0)), index=frame.columns)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -121,7 +149,7 @@ def placebo_space(
     r = ratio.to_numpy()[keep]
     # exact ties count against the treated unit (conservative); the tolerance absorbs
     # rounding when a placebo reproduces the treated ratio
-    tol = 1e-10 * max(1.0, abs(r[0]))
+    tol = 1e-10 * max(1.0, abs(r[0])) if np.isfinite(r[0]) else 0.0
     n_ge = int((r[1:] >= r[0] - tol).sum())
     p = (1 + n_ge) / len(r)
     pm = post_rmspe.to_numpy()[keep]
@@ -135,11 +163,12 @@ def placebo_space(
         p_value=float(p),
         rank=1 + n_ge,
         n_placebos=len(r) - 1,
-        treated_unit=result.treated_unit,
-        treatment_time=design.treatment_time,
+        treated_unit=names[0],
+        treatment_time=treatment_time,
         excluded=excluded,
         p_value_post_mspe=float(p_post),
         mspe_threshold=mspe_threshold,
+        details={"pre": pre},
     )
 
 
@@ -163,12 +192,20 @@ def placebo_time(result: SyntheticControl, design: _Design, placebo_time: Any) -
             f"`placebo_time`: at least two periods are needed before it; received "
             f"{int(new_pre.sum())} before {placebo_time!r}"
         )
-    for s in design.predictors:
-        if not any(y < placebo_time for y in s.years):
-            raise DataValidationError(
-                f"`placebo_time`: predictor {s.label!r} has no year before {placebo_time!r}; "
-                "refit with predictors measured before the placebo time"
-            )
+    usable = [i for i, p in enumerate(design.predictors) if any(y < placebo_time for y in p.years)]
+    dropped = [design.predictors[i].label for i in range(len(design.predictors)) if i not in usable]
+    if design.predictors and not usable:
+        raise DataValidationError(
+            f"`placebo_time`: no predictor has a year before {placebo_time!r}; refit with "
+            "predictors measured before the placebo time"
+        )
+    if dropped:
+        warnings.warn(
+            f"placebo in time: predictors {dropped} have no year before {placebo_time!r} and "
+            "are left out of the backdated fit",
+            ImpactEvalWarning,
+            stacklevel=3,
+        )
     keep_t = spec.pre  # only the real pre-period enters the backdated analysis
     sub_panel = replace(panel, y=panel.y[keep_t], times=times[keep_t])
     x = spec.x
@@ -177,11 +214,11 @@ def placebo_time(result: SyntheticControl, design: _Design, placebo_time: Any) -
         from impacteval.synth._scm_data import PredictorSpec, predictor_matrix
 
         cut = [
-            PredictorSpec(s.column, tuple(y for y in s.years if y < placebo_time), s.op)
-            for s in design.predictors
+            PredictorSpec(p.column, tuple(y for y in p.years if y < placebo_time), p.op)
+            for p in (design.predictors[i] for i in usable)
         ]
         all_units = [design.treated, *design.donors.tolist()]
-        x = np.full_like(spec.x, np.nan)
+        x = np.full((len(cut), len(panel.units)), np.nan)
         x[:, all_units] = predictor_matrix(
             panel, cut, [panel.units[i] for i in all_units], placebo_time
         )
@@ -189,6 +226,12 @@ def placebo_time(result: SyntheticControl, design: _Design, placebo_time: Any) -
     if int(fit_mask.sum()) < 2:
         fit_mask = new_pre[keep_t]
     v = spec.v
+    if v is not None and x is not None:
+        v = (
+            v[usable] / v[usable].sum()
+            if v[usable].sum() > 0
+            else np.full(len(usable), 1.0 / len(usable))
+        )
     new_spec = replace(spec, y=sub_panel.y, x=x, pre=new_pre[keep_t], fit=fit_mask, v=v)
     if x is not None:
         labels = tuple(c.label for c in cut)

@@ -126,8 +126,8 @@ class SyntheticControl(EffectEstimate):
             it; it matters for the gap plot and for the post-MSPE statistic.
         placebo_time : period, optional
             Time only: the backdated treatment time (default: the midpoint of the
-            pre-period). Predictor years and the fit period are cut at it; a predictor
-            with no year left is an error.
+            pre-period). Predictor years and the fit period are cut at it; predictors with
+            no year left are dropped with a warning (an error if none remains).
         n_jobs : int, optional
             joblib workers for the refits (default: as given to the fit, else 1).
         progress : bool, optional

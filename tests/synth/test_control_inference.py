@@ -49,6 +49,8 @@ def test_placebo_threshold_and_parallel_agree(fit: ie.synth.SyntheticControl) ->
     pd.testing.assert_frame_equal(serial.gaps, par.gaps)
     k = 3.0
     cut = fit.placebo_test(mspe_threshold=k)
+    again = serial.with_threshold(k)  # re-ranked without refitting
+    assert again.excluded == cut.excluded and again.p_value == cut.p_value
     pre2 = serial.pre_rmspe**2
     dropped = set(pre2.index[pre2 > k * pre2.iloc[0]])
     assert set(cut.excluded) == dropped and cut.n_placebos == 12 - len(dropped)
@@ -56,8 +58,9 @@ def test_placebo_threshold_and_parallel_agree(fit: ie.synth.SyntheticControl) ->
 
 
 def test_placebo_in_time_shows_no_effect(fit: ie.synth.SyntheticControl) -> None:
-    with pytest.raises(ValueError, match="`placebo_time`: predictor 'y \\(14\\)' has no year"):
-        fit.placebo_test(kind="time", placebo_time=12)
+    with pytest.warns(ie.exceptions.ImpactEvalWarning, match=r"\['y \(14\)'\] have no year"):
+        cut = fit.placebo_test(kind="time", placebo_time=12)
+    assert list(cut.placebo_fit.v_weights.index) == ["x (0)", "y (3)", "y (10)"]
     df = factor_panel(seed=3, noise=0.3, effect=3.0, n_donors=12)
     early = [("x", 0), ("y", 3), ("y", range(6, 9))]
     fit = ie.synth.synthetic_control(df, predictors=early, inference="none", **KW)
