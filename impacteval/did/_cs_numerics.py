@@ -5,8 +5,9 @@ point :func:`impacteval.did.att_gt.att_gt` validates the data and calls these fu
 
 The 2x2 estimators (R ``DRDID``, Sant'Anna & Zhao 2020) are in
 :mod:`impacteval.did._drdid`; the no-covariate fast path in :mod:`impacteval.did._cs_fast`.
-The group-time loop here follows R ``did`` 2.x (``did:::compute.att_gt2``): base periods, control groups and the
-``n / n_cell`` rescaling of each cell's influence function to the whole sample.
+The group-time loop here follows R ``did`` 2.x (``did:::compute.att_gt2``): base periods,
+control groups and the ``n / n_cell`` rescaling of each cell's influence function to the
+whole sample.
 """
 
 from __future__ import annotations

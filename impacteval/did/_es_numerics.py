@@ -125,6 +125,7 @@ class ImputationFit:
     vcov: Array  # (m, m) BJS conservative clustered covariance of the estimates
     covariate_coef: Array  # (k,)
     n_untreated: int
+    n_leave_out_fallback: int = 0  # treated obs whose cell has one cluster (plain average)
 
 
 def imputation(
@@ -136,6 +137,8 @@ def imputation(
     weights: Array,
     cells: Array,
     cluster: Array,
+    *,
+    leave_out: bool = True,
 ) -> ImputationFit:
     """BJS imputation estimates ``W' tau`` and their conservative variance.
 
@@ -149,6 +152,12 @@ def imputation(
     cells : (n1,) integer codes of the groups within which BJS average the imputed effects
         for the variance (cohort x period here).
     cluster : (n,) integer codes of the clusters.
+    leave_out : bool
+        Average the imputed effects for the variance leaving out the observation's own
+        cluster (BJS's leave-out refinement, Stata ``did_imputation, leaveout``), which
+        removes the downward bias of the plain cell average in small cells. Cells with a
+        single cluster fall back to the plain average; ``n_leave_out_fallback`` counts the
+        treated observations concerned.
 
     Notes
     -----
@@ -220,7 +229,21 @@ def imputation(
     den = _group_sum(v1sq, cell_codes, n_cells)
     with np.errstate(invalid="ignore", divide="ignore"):
         taubar = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-    eps1 = tau[:, None] - taubar[cell_codes]
+    taubar_obs = taubar[cell_codes]
+    n_fallback = 0
+    if leave_out:
+        # the same averages without the observation's own cluster: subtract the sums of
+        # its (cell, cluster) pair from the cell sums
+        pair, n_pairs = compact_codes(cell_codes.astype(np.int64) * n_groups + cc[treated])
+        num_lo = num[cell_codes] - _group_sum(v1sq * tau[:, None], pair, n_pairs)[pair]
+        den_lo = den[cell_codes] - _group_sum(v1sq, pair, n_pairs)[pair]
+        usable = den_lo > 1e-12 * np.maximum(den[cell_codes], 1e-300)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            taubar_lo = num_lo / np.where(usable, den_lo, 1.0)
+        taubar_obs = np.where(usable, taubar_lo, taubar_obs)
+        # observations with weight in some estimand whose cell has a single cluster
+        n_fallback = int(np.sum(np.any(~usable & (weights != 0), axis=1)))
+    eps1 = tau[:, None] - taubar_obs
     scores = _group_sum(v0 * resid0[:, None], cc[untreated], n_groups) + _group_sum(
         weights * eps1, cc[treated], n_groups
     )
@@ -232,4 +255,5 @@ def imputation(
         vcov=vcov,
         covariate_coef=gamma[gram.shape[0] - k :] if k else np.zeros(0),
         n_untreated=int(untreated.sum()),
+        n_leave_out_fallback=n_fallback,
     )
