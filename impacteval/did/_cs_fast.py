@@ -18,9 +18,11 @@ agree cell by cell and on the dense influence functions. numpy has no structure 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from impacteval.did._cs_numerics import GroupTimeFit, _cell_plan, _controls, _fmt_period
 from impacteval.exceptions import DataValidationError
@@ -28,6 +30,46 @@ from impacteval.exceptions import DataValidationError
 __all__ = ["GroupedInfluence", "estimate_group_time_simple"]
 
 Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class _SortedPanel:
+    """The wide panel with units sorted by cohort group: each group a contiguous block.
+
+    Sorting once lets every per-group product run on views instead of gathering each
+    group's rows again.
+    """
+
+    order: Array  # (n,) unit index of each sorted row
+    bounds: Array  # (H + 1,) block boundaries
+    y_sorted: Array  # (n, T)
+    w_sorted: Array | None  # (n,), None when every weight is one
+
+    @classmethod
+    def build(cls, y: Array, group_of_unit: Array, weights: Array, n_groups: int) -> _SortedPanel:
+        # few groups: a stable sort of small integers is numpy's radix sort (linear time)
+        small = group_of_unit.astype(np.int16 if n_groups < 2**15 else np.intp)
+        order = np.argsort(small, kind="stable")
+        bounds = np.searchsorted(small[order], np.arange(n_groups + 1))
+        w_sorted = None if np.all(weights == 1.0) else weights[order]
+        return cls(order=order, bounds=bounds, y_sorted=y[order], w_sorted=w_sorted)
+
+    def group_sums(self) -> tuple[Array, Array]:
+        """Per group: the weighted row sums ``sum w y`` (H x T) and ``sum w`` (H,)."""
+        n_groups = self.bounds.size - 1
+        ysum = np.zeros((n_groups, self.y_sorted.shape[1]))
+        wsum = np.zeros(n_groups)
+        for h in range(n_groups):
+            lo, hi = int(self.bounds[h]), int(self.bounds[h + 1])
+            if hi == lo:
+                continue
+            if self.w_sorted is None:
+                ysum[h] = self.y_sorted[lo:hi].sum(axis=0)
+                wsum[h] = hi - lo
+            else:
+                ysum[h] = self.w_sorted[lo:hi] @ self.y_sorted[lo:hi]
+                wsum[h] = self.w_sorted[lo:hi].sum()
+        return ysum, wsum
 
 
 class GroupedInfluence:
@@ -47,9 +89,7 @@ class GroupedInfluence:
 
     def __init__(
         self,
-        y: Array,
-        group_of_unit: Array,
-        weights: Array,
+        panel: _SortedPanel,
         t_idx: Array,
         b_idx: Array,
         coef: Array,
@@ -59,14 +99,11 @@ class GroupedInfluence:
         self._b = np.asarray(b_idx, dtype=np.intp)
         self._coef = coef  # (H, K)
         self._centre = centre  # (H, K)
-        self._n, self._periods = int(y.shape[0]), int(y.shape[1])
-        # units sorted by group once, so every group is a contiguous block of rows: the
-        # products below then run on views instead of gathering each group's rows again
-        order = np.argsort(group_of_unit, kind="stable")
-        self._order = order
-        self._bounds = np.searchsorted(group_of_unit[order], np.arange(coef.shape[0] + 1))
-        self._y_sorted = y[order]
-        self._w_sorted = None if np.all(weights == 1.0) else weights[order]
+        self._n, self._periods = int(panel.y_sorted.shape[0]), int(panel.y_sorted.shape[1])
+        self._order = panel.order
+        self._bounds = panel.bounds
+        self._y_sorted = panel.y_sorted
+        self._w_sorted = panel.w_sorted
         self._gram: Array | None = None
 
     def _blocks(self) -> list[tuple[int, slice]]:
@@ -200,15 +237,14 @@ def estimate_group_time_simple(
     """
     n = y.shape[0]
     # cohort groups: the distinct cohorts (never treated = inf sorts last)
-    levels, group_of_unit = np.unique(unit_cohort, return_inverse=True)
-    group_of_unit = group_of_unit.astype(np.intp)
+    codes, uniques = pd.factorize(unit_cohort)  # hash: no sort of the n units
+    rank = np.argsort(np.argsort(uniques))  # order the few cohorts (inf sorts last)
+    levels = np.sort(np.asarray(uniques, dtype=float))
+    group_of_unit = rank[codes].astype(np.intp)
     n_groups = levels.size
     count = np.bincount(group_of_unit, minlength=n_groups)
-    wsum = np.bincount(group_of_unit, weights=weights, minlength=n_groups)
-    # weighted sums of the outcome rows per group (H x T): one pass over the panel
-    ysum = np.empty((n_groups, y.shape[1]))
-    for col in range(y.shape[1]):  # T bincounts: O(n T), no copy of the panel
-        ysum[:, col] = np.bincount(group_of_unit, weights=weights * y[:, col], minlength=n_groups)
+    panel = _SortedPanel.build(y, group_of_unit, weights, n_groups)
+    ysum, wsum = panel.group_sums()  # weighted sums of the outcome rows per group (H x T)
     if not np.all(np.isfinite(ysum)):
         raise DataValidationError("`outcome`: the panel holds non-finite outcomes")
 
@@ -250,7 +286,7 @@ def estimate_group_time_simple(
     centre = np.where(tr_live, mu_t, 0.0) + np.where(control, mu_c, 0.0)
     n_treated = count[gi].astype(int)
     n_control = (count @ control).astype(int)
-    influence = GroupedInfluence(y, group_of_unit, weights, t_idx, b_idx, coef, centre)
+    influence = GroupedInfluence(panel, t_idx, b_idx, coef, centre)
     return GroupTimeFit(
         group=group_col,
         time=time_col,
