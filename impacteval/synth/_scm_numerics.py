@@ -32,6 +32,12 @@ __all__ = [
 ]
 
 
+def _tolerance(a: np.ndarray) -> float:
+    """Stopping tolerance on the NNLS gradient, relative to the scale of ``a``."""
+    scale = float(np.abs(a).max()) if a.size else 1.0
+    return float(1e3 * np.finfo(float).eps * max(1.0, scale * scale) * max(a.shape))
+
+
 def _nnls_ls(a: np.ndarray, b: np.ndarray, start: np.ndarray | None, max_iter: int) -> np.ndarray:
     """min ||a u - b||^2 subject to u >= 0 (Lawson & Hanson 1974, NNLS), optionally
     warm-started from a guessed passive set ``start`` (bool mask).
@@ -43,8 +49,7 @@ def _nnls_ls(a: np.ndarray, b: np.ndarray, start: np.ndarray | None, max_iter: i
     """
     n = a.shape[1]
     atb = a.T @ b
-    scale = float(np.abs(a).max()) if a.size else 1.0
-    tol = 1e3 * np.finfo(float).eps * max(1.0, scale * scale) * max(n, a.shape[0])
+    tol = _tolerance(a)
     u = np.zeros(n)
     passive = np.zeros(n, dtype=bool)
 
@@ -136,6 +141,8 @@ class SimplexSolver:
         self.a = np.vstack([np.ones(x0.shape[1]), self.d])
         self.e1 = np.zeros(x0.shape[0] + 1)
         self.e1[0] = 1.0
+        # V sums to one, so sqrt(V) <= 1 scales no entry of ``a`` up: one bound serves all
+        self.tol = _tolerance(self.a)
         self.z1 = z1
         self.z0 = z0
         self.support: np.ndarray | None = None
@@ -143,9 +150,24 @@ class SimplexSolver:
 
     def weights(self, v: np.ndarray) -> np.ndarray:
         """W(V) for diagonal V given as a vector."""
-        self.a[1:] = self.d * np.sqrt(v)[:, None]
-        u = _nnls_ls(self.a, self.e1, self.support, 500)
+        a = self.a
+        a[1:] = self.d * np.sqrt(v)[:, None]
         self.n_solves += 1
+        if self.support is not None and self.support.any():
+            # fast path: the previous support is usually still optimal after a small change
+            # of V; accept it if its solution is positive and no other donor improves
+            # (the KKT conditions of the NNLS), else run the full active-set method
+            idx = np.flatnonzero(self.support)
+            ap = a[:, idx]
+            _, sol, info = _POSV(ap.T @ ap, np.ones(idx.shape[0]))
+            if info == 0 and sol.min() > 0.0:
+                grad = 1.0 - a.T @ (ap @ sol)
+                grad[idx] = -np.inf
+                if grad.max() <= self.tol:
+                    u = np.zeros(a.shape[1])
+                    u[idx] = sol
+                    return np.asarray(u / u.sum())
+        u = _nnls_ls(a, self.e1, self.support, 500)
         self.support = u > 0
         return np.asarray(u / u.sum())
 
@@ -232,27 +254,33 @@ def fit_v(
     def objective(theta: np.ndarray) -> float:
         return solver.loss(_to_v(theta))
 
-    best_theta: np.ndarray | None = None
-    best = np.inf
-    record: list[tuple[str, float]] = []
-    for name, v0 in starts:
-        theta0 = np.sqrt(np.maximum(v0, 1e-12))
-        solver.support = None
+    def nelder_mead(theta0: np.ndarray, iters: int) -> tuple[np.ndarray, float]:
         f0 = objective(theta0)
         res = optimize.minimize(
             objective,
             theta0,
             method="Nelder-Mead",
-            options={"maxiter": maxiter, "xatol": XATOL, "fatol": FATOL * f0, "adaptive": k > 4},
+            options={"maxiter": iters, "xatol": XATOL, "fatol": FATOL * f0, "adaptive": k > 4},
         )
-        theta, val = np.asarray(res.x), float(res.fun)
-        res2 = optimize.minimize(
-            objective, theta, method="BFGS", options={"maxiter": BFGS_ITER, "gtol": 1e-9}
+        return np.asarray(res.x), float(res.fun)
+
+    def bfgs(theta0: np.ndarray, val0: float) -> tuple[np.ndarray, float]:
+        res = optimize.minimize(
+            objective, theta0, method="BFGS", options={"maxiter": BFGS_ITER, "gtol": 1e-9}
         )
-        if float(res2.fun) < val:
-            theta, val = np.asarray(res2.x), float(res2.fun)
+        if float(res.fun) < val0:
+            return np.asarray(res.x), float(res.fun)
+        return theta0, val0
+
+    best_theta: np.ndarray | None = None
+    best = np.inf
+    record: list[tuple[str, float]] = []
+    for name, v0 in starts:
+        solver.support = None
+        theta, val = nelder_mead(np.sqrt(np.maximum(v0, 1e-12)), maxiter)
+        theta, val = bfgs(theta, val)
         record.append((name, val))
-        if val < best - 1e-12 * max(1.0, abs(best)) or best_theta is None:
+        if best_theta is None or val < best - 1e-12 * max(1.0, abs(best)):
             best, best_theta = val, theta
     if best_theta is None:  # unreachable: the equal-weight start always runs
         raise RuntimeError("V search ran no start")
