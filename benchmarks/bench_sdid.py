@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,35 @@ def write_staggered() -> None:
             "d": d.ravel().astype(int),
         }
     ).to_csv(STAGGERED, index=False, float_format="%.17g")
+
+
+SIMULATED = HERE / ".cache" / "sdid_sim_s7.csv"
+
+
+def write_simulated() -> None:
+    """The panel of ``tests/synth/test_sdid_inference.py::simulate()``: 30 units, 12 periods,
+    5 treated from period 8 (effect 1), two interactive factors; seed 7."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    n, t, n_tr, start = 30, 12, 5, 8
+    load = rng.normal(size=(n, 2))
+    load[:n_tr] += 0.5
+    factors = np.cumsum(rng.normal(size=(t, 2)), axis=0)
+    y = rng.normal(size=(n, 1)) * 2 + np.arange(t) * 0.3 + load @ factors.T
+    y += rng.normal(scale=0.5, size=(n, t))
+    d = (np.arange(n)[:, None] < n_tr) & (np.arange(t)[None, :] >= start)
+    y = y + 1.0 * d
+    SIMULATED.parent.mkdir(exist_ok=True)
+    pd.DataFrame(
+        {
+            "unit": np.repeat([f"u{i:02d}" for i in range(n)], t),
+            "period": np.tile(np.arange(2000, 2000 + t), n),
+            "y": y.ravel(),
+            "d": d.ravel().astype(int),
+        }
+    ).to_csv(SIMULATED, index=False, float_format="%.17g")
 
 
 def load_prop99() -> Any:
@@ -154,6 +184,14 @@ def worker2(task: dict[str, Any]) -> dict[str, Any]:
         pd.read_csv(STAGGERED), unit="unit", time="time", outcome="y", treatment="d"
     )
     out["staggered"] = {"estimate": float(np.asarray(stag).ravel()[0]), "cohorts": []}
+    sim = pd.read_csv(SIMULATED)
+    panel = sp.panel_matrices(sim, unit="unit", time="period", outcome="y", treatment="d")
+    out["boot_jack"] = {}
+    for kind in ("bootstrap", "jackknife"):
+        for method, estimator in estimators.items():
+            e = estimator(panel.Y, panel.N0, panel.T0)
+            v = sp.vcov(e, method=kind, replications=100, random_state=11)
+            out["boot_jack"][f"{kind}/{method}"] = [float(e), float(np.sqrt(v[0, 0]))]
     t = time.perf_counter()
     est = fit("sdid")
     se = float(
@@ -206,6 +244,24 @@ def run_impacteval(repeats: int, reps: int, seed: int) -> dict[str, Any]:
         "estimate": stag.estimate,
         "cohorts": stag.cohorts["estimate"].tolist(),
     }
+    sim = pd.read_csv(SIMULATED)
+    out["boot_jack"] = {}
+    for kind in ("bootstrap", "jackknife"):
+        for method in ("sdid", "sc", "did"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # jackknife for SC: "not recommended"
+                res = ie.synth.synthetic_did(
+                    sim,
+                    outcome="y",
+                    unit="unit",
+                    time="period",
+                    treatment="d",
+                    method=method,
+                    se=kind,
+                    n_reps=100,
+                    rng=11,
+                )
+            out["boot_jack"][f"{kind}/{method}"] = [res.estimate, res.std_error]
     for jobs in (1, 2):
         times, ses = [], {}
         for _ in range(repeats):
@@ -276,6 +332,7 @@ def main() -> None:
 
     started = dt.datetime.now(dt.UTC)
     write_staggered()
+    write_simulated()
     load = [os.getloadavg()[0]]
     ours = run_impacteval(args.repeats, args.reps, args.seed)
     load.append(os.getloadavg()[0])
@@ -361,6 +418,22 @@ def write_results(
         + f"); A {st_a['estimate']:.6f} (cohorts "
         + ", ".join(f"{x:.6f}" for x in st_a["cohorts"])
         + f"; A rounds its aggregate to 5 decimals); B {st_b['estimate']:.6f}.",
+        "",
+        "## Bootstrap and jackknife SEs against B (simulated panel)",
+        "",
+        "`benchmarks/.cache/sdid_sim_s7.csv` (the panel of tests/synth/test_sdid_inference.py: "
+        "30 units, 5 treated from period 8 of 12, interactive factors). Bootstrap: 100 "
+        "replications with seed 11 (B resamples units with numpy `default_rng(seed).integers` "
+        "as impacteval does); jackknife: deterministic.",
+        "",
+        "| SE | method | impacteval estimate | B estimate | impacteval SE | B SE |",
+        "|---|---|---:|---:|---:|---:|",
+        *[
+            f"| {key.split('/')[0]} | {key.split('/')[1]} | {ours['boot_jack'][key][0]:.8f} | "
+            f"{peer2['boot_jack'][key][0]:.8f} | {ours['boot_jack'][key][1]:.8f} | "
+            f"{peer2['boot_jack'][key][1]:.8f} |"
+            for key in ours["boot_jack"]
+        ],
         "",
         f"## SDID with {args.reps} placebo replications (target: impacteval at least as fast)",
         "",
