@@ -411,7 +411,7 @@ def synthetic_control(
     rng : int, optional
         Seed of the random starts (an int, so placebo refits reproduce it).
     n_jobs : int, optional
-        joblib workers for placebo and leave-one-out refits.
+        joblib workers for placebo and leave-one-out refits (-1: every core).
     progress : bool
         Show tqdm progress bars for the refits.
 
@@ -482,8 +482,8 @@ def synthetic_control(
     n_starts = check_positive_int(n_starts, "n_starts", 2)
     _, seed = check_rng(rng)
     seed = 0 if seed is None else seed
-    if n_jobs is not None:
-        check_positive_int(n_jobs, "n_jobs") if n_jobs != -1 else None
+    if n_jobs is not None and n_jobs != -1:  # -1: every core, as joblib
+        check_positive_int(n_jobs, "n_jobs")
 
     units, times = panel.units, panel.times
     if treated_unit not in units:

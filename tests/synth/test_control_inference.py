@@ -169,3 +169,13 @@ def test_plots_draw(fit: ie.synth.SyntheticControl) -> None:
     fit.details["placebo"].plot(kind="ratios")
     fit.leave_one_out().plot()
     plt.close("all")
+
+
+def test_progress_bar_and_joblib_workers(
+    fit: ie.synth.SyntheticControl, capsys: pytest.CaptureFixture[str]
+) -> None:
+    quiet = fit.placebo_test()
+    assert "placebos" not in capsys.readouterr().err
+    loud = fit.placebo_test(progress=True, n_jobs=2)
+    assert "placebos" in capsys.readouterr().err  # tqdm writes to stderr
+    assert loud.p_value == quiet.p_value
