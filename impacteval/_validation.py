@@ -229,32 +229,36 @@ def prepare(
     # columns as arrays (a frame built from arrays with copy=False is ~10x cheaper than one
     # built from Series, which matters on 10M-row panels); NaN masks computed once per column
     used: dict[str, Any] = {}
-    missing: dict[str, np.ndarray] = {}
+    missing: dict[str, np.ndarray] = {}  # masks of the columns that have missing values
     for param, cols in numeric.items():
         for col in [] if cols is None else ([cols] if isinstance(cols, str) else list(cols)):
             if col in used:
                 continue
             values = _numeric(frame[col], param)
-            if np.isinf(values).any():
-                raise DataValidationError(f"`{param}`: column {col!r} contains infinite values")
+            bad = ~np.isfinite(values)  # one pass for both NaN and +-inf
+            if bad.any():
+                if np.isinf(values[bad]).any():
+                    raise DataValidationError(f"`{param}`: column {col!r} contains infinite values")
+                missing[col] = bad
             used[col] = values
-            missing[col] = np.isnan(values)
     for _param, cols in labels.items():
         for col in [] if cols is None else ([cols] if isinstance(cols, str) else list(cols)):
             if col not in used:
                 used[col] = frame[col].array
-                missing[col] = np.asarray(pd.isna(frame[col]))
+                mask = np.asarray(pd.isna(frame[col]))
+                if mask.any():
+                    missing[col] = mask
     if outcome_param is not None:
         out_col = numeric[outcome_param]
-        if isinstance(out_col, str) and missing[out_col].all():
+        if isinstance(out_col, str) and out_col in missing and missing[out_col].all():
             raise DataValidationError(
                 f"`{outcome_param}`: column {out_col!r} has no non-missing values"
             )
     n_input = int(frame.shape[0])
     incomplete = np.zeros(n_input, dtype=bool)
-    for mask in missing.values():
+    for mask in missing.values():  # only the columns with a missing value
         incomplete |= mask
-    n_dropped = int(incomplete.sum())
+    n_dropped = int(incomplete.sum()) if missing else 0
     if n_dropped:
         warnings.warn(
             f"{n_dropped} of {n_input} rows dropped for missing values in "

@@ -466,8 +466,7 @@ def att_gt(
     # -- structure: rows -> units ------------------------------------------------------------
     tvals = df[time].to_numpy(dtype=float)
     # pandas' hash-based unique is far faster than np.unique (a sort) on 10M-row panels
-    periods = np.sort(pd.unique(tvals))
-    tcodes = _period_codes(tvals, periods)
+    periods, tcodes = _periods_and_codes(tvals)
     n_periods = periods.size
     if n_periods < 2:
         raise DataValidationError(
@@ -770,18 +769,26 @@ def att_gt(
     )
 
 
-def _period_codes(tvals: np.ndarray, periods: np.ndarray) -> np.ndarray:
-    """Position of each row's period in the sorted ``periods``.
+def _periods_and_codes(tvals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct periods and each row's position among them.
 
-    Integer periods over a modest range use a lookup table (one pass; a binary search over
-    10M rows is several times slower); anything else uses ``searchsorted``.
+    Integer periods over a modest range are found by counting (one pass; a hash-based unique
+    plus a binary search over 10M rows is several times slower); anything else uses
+    ``pandas.unique`` and ``searchsorted``.
     """
-    span = periods[-1] - periods[0]
-    if np.all(np.mod(periods, 1) == 0) and span < 1e6:
-        lut = np.full(int(span) + 1, -1, dtype=np.intp)
-        lut[(periods - periods[0]).astype(np.intp)] = np.arange(periods.size)
-        return np.asarray(lut[(tvals - periods[0]).astype(np.intp)])
-    return np.searchsorted(periods, tvals)
+    if tvals.size:
+        low, high = float(tvals.min()), float(tvals.max())
+        if np.isfinite(low) and np.isfinite(high) and high - low < 1e6:
+            shifted = tvals - low
+            offsets = shifted.astype(np.intp)
+            if np.array_equal(offsets, shifted):  # integer-valued periods
+                present = np.flatnonzero(np.bincount(offsets, minlength=int(high - low) + 1))
+                lut = np.empty(int(high - low) + 1, dtype=np.intp)
+                lut[present] = np.arange(present.size)
+                return present + low, np.asarray(lut[offsets])
+    # pandas' hash-based unique is far faster than np.unique (a sort) on 10M-row panels
+    periods = np.sort(pd.unique(tvals))
+    return periods, np.searchsorted(periods, tvals)
 
 
 def _unit_codes(values: pd.Series) -> tuple[np.ndarray, Any]:
