@@ -6,7 +6,8 @@ Not part of the test suite. Run from the repository root::
 
 The peers (moderndid, csdid, differences, pyfixest) live in another virtual environment: the
 script runs them in child processes of that interpreter (this same file in ``--worker`` mode,
-which never imports impacteval), while impacteval is timed in this process. The simulated
+which never imports impacteval); impacteval is timed the same way in a child of this
+interpreter (``--impacteval-in-process`` times it in this process instead). The simulated
 staggered panels are written once to ``benchmarks/.cache/`` (``.npz``: exact doubles, read by
 both interpreters; reading is excluded from every timing). The script checks that the
 ATT(g, t), the simple overall ATT and the TWFE coefficient agree across libraries, measures
@@ -678,8 +679,15 @@ def write_results(
         "cband=False)`; csdid `ATTgt(...).fit(est_method=..., bstrap=False)`; differences "
         "`ATTgt(df.set_index([unit, time]), 'cohort').fit('y', est_method='reg', "
         "control_group='never_treated')`; pyfixest `feols('y ~ d | unit + time', "
-        "vcov={'CRV1': 'unit'})`. impacteval runs in the benchmark's own process; every peer "
-        f"runs in a child process of `{args.peer_python}`. Every library is first primed "
+        "vcov={'CRV1': 'unit'})`. "
+        + (
+            "impacteval runs in the benchmark's own process; every peer runs in a child "
+            f"process of `{args.peer_python}`. "
+            if args.impacteval_in_process
+            else "Every library runs in its own fresh child process with the same protocol "
+            f"(impacteval with `{sys.executable}`, the peers with `{args.peer_python}`). "
+        )
+        + "Every library is first primed "
         "on a 2,000-unit panel (imports, JIT, caches), then each time is the median of "
         f"{args.repeats} runs after one untimed warm-up ({args.repeats_large} for panels of "
         f"{args.large:,} units or more); a warm-up slower than {args.slow:.0f} s is reported "
@@ -753,8 +761,14 @@ def write_results(
         "Each library in a fresh child process: RSS after loading the data and priming "
         "(baseline), and the peak RSS of the address space (`VmHWM` in /proc/self/status) "
         "after the first full-size call (peak, including the data frame and the priming "
-        "call). impacteval's row comes from a separate child running one call (its timings "
-        "above are from this process). The machine has "
+        "call)"
+        + (
+            "; impacteval's row comes from a separate child running one call (its timings "
+            "above are from this process)"
+            if args.impacteval_in_process
+            else ""
+        )
+        + ". The machine has "
         f"{info.get('memory', '?')}; the target is that the 1,000,000-unit panel completes "
         "within 24 GB.",
         "",
@@ -762,8 +776,9 @@ def write_results(
         "|---|---:|---|---:|---:|---:|",
     ]
     mem_rows: list[tuple[str, int, str, Run]] = []
-    for (case, n), run in mem.items():
-        mem_rows.append((case, n, "impacteval", run))
+    if args.impacteval_in_process:  # the separate memory runs; otherwise impacteval's
+        for (case, n), run in mem.items():  # timed child is listed with the peers below
+            mem_rows.append((case, n, "impacteval", run))
     for (case, n), libs in runs.items():
         for lib, run in libs.items():
             if not run.in_process:
@@ -857,6 +872,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--quiet-load", type=float, default=1.5)
     p.add_argument("--quiet-wait", type=float, default=180.0)
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--impacteval-in-process", action="store_true", help="time impacteval in "
+                   "this process (default: a fresh child process, as every peer)")  # fmt: skip
     p.add_argument("--no-profile", action="store_true")
     p.add_argument("--output", type=Path, default=RESULTS)
     # worker mode (internal)
@@ -897,11 +914,18 @@ def main(argv: list[str] | None = None) -> int:
         ensure_data(n, args.seed)
         libs: dict[str, Run] = {}
         wait_quiet(args, n)
-        libs["impacteval"] = run_in_process("impacteval", case, n, args)
-        gc.collect()
-        if not args.no_memory:
-            wait_quiet(args, n)
-            mem[(case, n)] = run_worker(sys.executable, "impacteval", case, n, args, 0)
+        if args.impacteval_in_process:
+            libs["impacteval"] = run_in_process("impacteval", case, n, args)
+            gc.collect()
+            if not args.no_memory:
+                wait_quiet(args, n)
+                mem[(case, n)] = run_worker(sys.executable, "impacteval", case, n, args, 0)
+        else:  # a fresh child process, exactly like the peers (its RSS serves as memory run)
+            libs["impacteval"] = run_worker(
+                sys.executable, "impacteval", case, n, args, repeats_for(n, args)
+            )
+            if not args.no_memory:
+                mem[(case, n)] = libs["impacteval"]
         for peer in case_peers:
             if (case, peer) in failed:
                 libs[peer] = Run(peer, case, n, status="skipped",
