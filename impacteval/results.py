@@ -62,43 +62,57 @@ def fingerprint(data: pd.DataFrame, columns: Iterable[str]) -> str:
         with the same byte order.
     """
     digest = hashlib.sha256()
-    for col in dict.fromkeys(columns):
-        series = data[col]
-        digest.update(str(col).encode())
-        digest.update(str(series.dtype).encode())
-        values = series.to_numpy()
-        if values.dtype == object or isinstance(series.dtype, pd.CategoricalDtype):
-            digest.update("\x1f".join(map(str, values.tolist())).encode())
-        else:
-            # the buffer itself (no bytes copy); hashlib releases the GIL on large buffers
-            digest.update(np.ascontiguousarray(values).data.cast("B"))
+    for chunk in _fingerprint_chunks(data, columns):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
-def fingerprint_in_background(data: pd.DataFrame, columns: Iterable[str]) -> Callable[[], str]:
-    """Start :func:`fingerprint` in a thread; call the returned function for the digest.
+def _fingerprint_chunks(data: pd.DataFrame, columns: Iterable[str]) -> list[Any]:
+    """The byte chunks :func:`fingerprint` hashes, in order (buffers, not copies)."""
+    chunks: list[Any] = []
+    for col in dict.fromkeys(columns):
+        series = data[col]
+        chunks.append(str(col).encode())
+        chunks.append(str(series.dtype).encode())
+        values = series.to_numpy()
+        if values.dtype == object or isinstance(series.dtype, pd.CategoricalDtype):
+            chunks.append("\x1f".join(map(str, values.tolist())).encode())
+        else:
+            chunks.append(np.ascontiguousarray(values).data.cast("B"))
+    return chunks
 
-    SHA-256 of a 10M-row panel takes about 0.2 s; hashlib releases the GIL, so an estimator
-    can hash on the second core while it computes. The data must not be modified meanwhile
-    (estimators only read it). Errors in the thread are re-raised by the returned function.
+
+# below this many bytes hashing inline is cheaper than handing it to a thread
+_BACKGROUND_MIN_BYTES = 32 * 2**20
+
+
+def fingerprint_in_background(data: pd.DataFrame, columns: Iterable[str]) -> Callable[[], str]:
+    """:func:`fingerprint`, hashed in a thread for large data; call the result for the digest.
+
+    SHA-256 of a 10M-row panel takes about 0.2 s; hashlib releases the GIL while it hashes
+    a buffer, so an estimator can hash on the second core while it computes. The buffers are
+    taken here, in the caller's thread, so the thread runs no Python-level work that would
+    compete for the GIL; small inputs (under 32 MB) are hashed inline. The data must not be
+    modified meanwhile (estimators only read it).
     """
-    cols = list(columns)
-    box: dict[str, Any] = {}
+    chunks = _fingerprint_chunks(data, columns)
+    digest = hashlib.sha256()
+    if sum(memoryview(c).nbytes for c in chunks) < _BACKGROUND_MIN_BYTES:
+        for chunk in chunks:
+            digest.update(chunk)
+        value = digest.hexdigest()
+        return lambda: value
 
     def work() -> None:
-        try:
-            box["digest"] = fingerprint(data, cols)
-        except BaseException as exc:  # pragma: no cover - re-raised below
-            box["error"] = exc
+        for chunk in chunks:
+            digest.update(chunk)
 
     thread = threading.Thread(target=work, name="impacteval-fingerprint", daemon=True)
     thread.start()
 
     def result() -> str:
         thread.join()
-        if "error" in box:  # pragma: no cover - fingerprint only reads the frame
-            raise box["error"]
-        return str(box["digest"])
+        return digest.hexdigest()
 
     return result
 
