@@ -82,8 +82,8 @@ def _fingerprint_chunks(data: pd.DataFrame, columns: Iterable[str]) -> list[Any]
     return chunks
 
 
-# below this many bytes hashing inline is cheaper than handing it to a thread
-_BACKGROUND_MIN_BYTES = 32 * 2**20
+# below this many bytes hashing inline is cheaper than starting a thread
+_BACKGROUND_MIN_BYTES = 2**20
 
 
 def fingerprint_in_background(data: pd.DataFrame, columns: Iterable[str]) -> Callable[[], str]:
@@ -92,7 +92,7 @@ def fingerprint_in_background(data: pd.DataFrame, columns: Iterable[str]) -> Cal
     SHA-256 of a 10M-row panel takes about 0.2 s; hashlib releases the GIL while it hashes
     a buffer, so an estimator can hash on the second core while it computes. The buffers are
     taken here, in the caller's thread, so the thread runs no Python-level work that would
-    compete for the GIL; small inputs (under 32 MB) are hashed inline. The data must not be
+    compete for the GIL; small inputs (under 1 MB) are hashed inline. The data must not be
     modified meanwhile (estimators only read it).
     """
     chunks = _fingerprint_chunks(data, columns)
