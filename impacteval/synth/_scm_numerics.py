@@ -9,7 +9,9 @@ starts from the previous support and costs tens of microseconds on Prop 99-sized
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize
@@ -234,7 +236,10 @@ def fit_v(
 
     Starts: equal weights, Synth's regression start and ``n_random`` Dirichlet draws
     (seeded). From each, Nelder-Mead on ``V = theta^2 / sum(theta^2)`` followed by a BFGS
-    polish; the best fit over all starts is kept (ties go to the earlier start).
+    polish; the best fit over all starts is kept (ties go to the earlier start). The
+    result is the best fit any evaluation reached, with the W that produced it: where V has
+    zero entries W(V) need not be unique, and re-solving could return another minimiser
+    with a worse outcome fit (Prop 99's Georgia placebo: 2.99 instead of 1.41).
     """
     k = x0.shape[0]
     solver = SimplexSolver(x1, x0, z1, z0)
@@ -249,43 +254,62 @@ def fit_v(
         ("regression", regression_start(x1, x0, z1, z0)),
     ]
     starts += [(f"random {i + 1}", rng.dirichlet(np.ones(k))) for i in range(n_random)]
-    maxiter = maxiter or MAXITER_PER_K * k
 
-    def objective(theta: np.ndarray) -> float:
-        return solver.loss(_to_v(theta))
+    def search(to_v: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, float]:
+        """Nelder-Mead then BFGS from every start under one V parametrisation."""
 
-    def nelder_mead(theta0: np.ndarray, iters: int) -> tuple[np.ndarray, float]:
-        f0 = objective(theta0)
-        res = optimize.minimize(
-            objective,
-            theta0,
-            method="Nelder-Mead",
-            options={"maxiter": iters, "xatol": XATOL, "fatol": FATOL * f0, "adaptive": k > 4},
-        )
-        return np.asarray(res.x), float(res.fun)
+        def objective(theta: np.ndarray) -> float:
+            v = to_v(theta)
+            w = solver.weights(v)
+            r = z1 - z0 @ w
+            val = float(r @ r) / float(r.shape[0])
+            if val < seen["loss"]:
+                # keep the W that produced the best fit: where V has zero entries W(V) may
+                # not be unique, and a fresh solve could return a different minimiser
+                seen.update(loss=val, v=v, w=w.copy())
+            return val
 
-    def bfgs(theta0: np.ndarray, val0: float) -> tuple[np.ndarray, float]:
-        res = optimize.minimize(
-            objective, theta0, method="BFGS", options={"maxiter": BFGS_ITER, "gtol": 1e-9}
-        )
-        if float(res.fun) < val0:
+        def nelder_mead(theta0: np.ndarray, iters: int) -> tuple[np.ndarray, float]:
+            f0 = objective(theta0)
+            res = optimize.minimize(
+                objective,
+                theta0,
+                method="Nelder-Mead",
+                options={
+                    "maxiter": iters,
+                    "xatol": XATOL,
+                    "fatol": FATOL * f0,
+                    "adaptive": k > 4,
+                },
+            )
             return np.asarray(res.x), float(res.fun)
-        return theta0, val0
 
-    best_theta: np.ndarray | None = None
-    best = np.inf
+        def bfgs(theta0: np.ndarray, val0: float) -> tuple[np.ndarray, float]:
+            res = optimize.minimize(
+                objective, theta0, method="BFGS", options={"maxiter": BFGS_ITER, "gtol": 1e-9}
+            )
+            if float(res.fun) < val0:
+                return np.asarray(res.x), float(res.fun)
+            return theta0, val0
+
+        best_v: np.ndarray | None = None
+        best = np.inf
+        for name, v0 in starts:
+            solver.support = None
+            theta, val = nelder_mead(np.sqrt(np.maximum(v0, 1e-12)), iters)
+            theta, val = bfgs(theta, val)
+            record.append((name, val))
+            if best_v is None or val < best - 1e-12 * max(1.0, abs(best)):
+                best, best_v = val, to_v(theta)
+        if best_v is None:  # unreachable: the equal-weight start always runs
+            raise RuntimeError("V search ran no start")
+        return best_v, best
+
+    iters = maxiter or MAXITER_PER_K * k
     record: list[tuple[str, float]] = []
-    for name, v0 in starts:
-        solver.support = None
-        theta, val = nelder_mead(np.sqrt(np.maximum(v0, 1e-12)), maxiter)
-        theta, val = bfgs(theta, val)
-        record.append((name, val))
-        if best_theta is None or val < best - 1e-12 * max(1.0, abs(best)):
-            best, best_theta = val, theta
-    if best_theta is None:  # unreachable: the equal-weight start always runs
-        raise RuntimeError("V search ran no start")
-    v = _to_v(best_theta)
-    solver.support = None
-    w = solver.weights(v)
+    seen: dict[str, Any] = {"loss": np.inf, "v": None, "w": None}
+    search(_to_v)
+    # report the best fit the search evaluated, with the very W that produced it
+    v, w = np.asarray(seen["v"]), np.asarray(seen["w"])
     r = z1 - z0 @ w
     return VFit(v, w, float(r @ r) / r.shape[0], tuple(record), solver.n_solves)
