@@ -78,7 +78,8 @@ def _fingerprint_chunks(data: pd.DataFrame, columns: Iterable[str]) -> list[Any]
         if values.dtype == object or isinstance(series.dtype, pd.CategoricalDtype):
             chunks.append("\x1f".join(map(str, values.tolist())).encode())
         else:
-            chunks.append(np.ascontiguousarray(values).data.cast("B"))
+            # raw bytes as a uint8 view (no copy; works for datetime64 too)
+            chunks.append(np.ascontiguousarray(values).reshape(-1).view(np.uint8))
     return chunks
 
 
@@ -95,7 +96,15 @@ def fingerprint_in_background(data: pd.DataFrame, columns: Iterable[str]) -> Cal
     compete for the GIL; small inputs (under 1 MB) are hashed inline. The data must not be
     modified meanwhile (estimators only read it).
     """
-    chunks = _fingerprint_chunks(data, columns)
+    try:
+        chunks = _fingerprint_chunks(data, columns)
+    except Exception as exc:  # report it when the digest is asked for, after validation
+        error = exc
+
+        def fail() -> str:
+            raise error
+
+        return fail
     digest = hashlib.sha256()
     if sum(memoryview(c).nbytes for c in chunks) < _BACKGROUND_MIN_BYTES:
         for chunk in chunks:
