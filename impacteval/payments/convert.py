@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from impacteval._toml import TomlTable, kind_of, short
 from impacteval.payments.errors import ContractError
 
 __all__ = [
@@ -42,50 +43,10 @@ T = TypeVar("T")
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def short(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+class Table(TomlTable):
+    """One contract TOML table: typed getters; refusals are :class:`ContractError`."""
 
-
-def kind_of(value: object) -> str:
-    names = {Decimal: "float", dict: "table", list: "array", str: "string", bool: "boolean"}
-    return names.get(type(value), type(value).__name__)
-
-
-class Table:
-    """One TOML table being read: typed getters, and a check for unknown keys at the end."""
-
-    def __init__(self, raw: object, path: str) -> None:
-        if not isinstance(raw, dict):
-            raise ContractError(f"`{path}` must be a table; received {kind_of(raw)} {short(raw)}")
-        self.raw: dict[str, Any] = raw
-        self.path = path
-        self.used: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def get(self, name: str, conv: Callable[[object, str], T], default: T) -> T:
-        self.used.add(name)
-        if name not in self.raw:
-            return default
-        return conv(self.raw[name], self.key(name))
-
-    def need(self, name: str, conv: Callable[[object, str], T]) -> T:
-        self.used.add(name)
-        if name not in self.raw:
-            raise ContractError(f"`{self.key(name)}` is required but missing")
-        return conv(self.raw[name], self.key(name))
-
-    def finish(self, extra_allowed: Iterable[str] = ()) -> None:
-        allowed = self.used | set(extra_allowed)
-        for name in self.raw:
-            if name not in allowed:
-                close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ContractError(
-                    f"`{self.key(name)}`: unknown key{hint} (allowed here: {sorted(allowed)})"
-                )
+    error = ContractError
 
 
 # -- converters (value, key path) -> typed value ------------------------------------------

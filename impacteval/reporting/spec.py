@@ -61,14 +61,14 @@ Designs and their estimators (the first is the default; options are checked by n
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from impacteval._toml import TomlTable, did_you_mean, kind_of
 from impacteval.reporting.errors import ReportSpecError
 
 __all__ = [
@@ -136,46 +136,11 @@ EQUITY_ESTIMATORS = ("primary", "difference_in_means")
 # -- small typed TOML reader --------------------------------------------------------------
 
 
-def _kind(value: object) -> str:
-    names = {dict: "table", list: "array", str: "string", bool: "boolean", float: "float"}
-    return names.get(type(value), type(value).__name__)
+class _Table(TomlTable):
+    """One report-spec TOML table; refusals are :class:`ReportSpecError`."""
 
-
-def _suggest(name: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-class _Table:
-    def __init__(self, raw: object, path: str) -> None:
-        if not isinstance(raw, dict):
-            raise ReportSpecError(f"`{path}` must be a table; received {_kind(raw)} {raw!r}")
-        self.raw: dict[str, Any] = raw
-        self.path = path
-        self.used: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def get(self, name: str, conv: Callable[[object, str], T], default: U) -> T | U:
-        self.used.add(name)
-        if name not in self.raw:
-            return default
-        return conv(self.raw[name], self.key(name))
-
-    def need(self, name: str, conv: Callable[[object, str], T]) -> T:
-        self.used.add(name)
-        if name not in self.raw:
-            raise ReportSpecError(f"`{self.key(name)}` is required but missing")
-        return conv(self.raw[name], self.key(name))
-
-    def finish(self) -> None:
-        for name in self.raw:
-            if name not in self.used:
-                raise ReportSpecError(
-                    f"`{self.key(name)}`: unknown key{_suggest(name, self.used)} "
-                    f"(allowed here: {sorted(self.used)})"
-                )
+    error = ReportSpecError
+    truncate = False
 
 
 def _str(value: object, path: str) -> str:
@@ -192,7 +157,7 @@ def _str_list(value: object, path: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (_str(value, path),)
     if not isinstance(value, list):
-        raise ReportSpecError(f"`{path}` must be an array of strings; received {_kind(value)}")
+        raise ReportSpecError(f"`{path}` must be an array of strings; received {kind_of(value)}")
     out = tuple(_str(v, f"{path}[{i}]") for i, v in enumerate(value))
     if len(set(out)) != len(out):
         raise ReportSpecError(f"`{path}` repeats a name: {list(out)}")
@@ -240,14 +205,14 @@ def _literal(value: object, path: str) -> Any:
     if isinstance(value, dict):
         return {str(k): _literal(v, f"{path}.{k}") for k, v in value.items()}
     raise ReportSpecError(
-        f"`{path}` must be a string, number, boolean or array; received {_kind(value)}"
+        f"`{path}` must be a string, number, boolean or array; received {kind_of(value)}"
     )
 
 
 def _scalar(value: object, path: str) -> str | int | float | bool:
     if not isinstance(value, str | bool | int | float):
         raise ReportSpecError(
-            f"`{path}` must be a string, number or boolean; received {_kind(value)} {value!r}"
+            f"`{path}` must be a string, number or boolean; received {kind_of(value)} {value!r}"
         )
     return value
 
@@ -257,7 +222,7 @@ def _where(value: object, path: str) -> dict[str, Any]:
     if not isinstance(value, dict) or not value:
         raise ReportSpecError(
             f"`{path}` must be a non-empty table column = value | [values] | {{lt = x, ...}}; "
-            f"received {_kind(value)} {value!r}"
+            f"received {kind_of(value)} {value!r}"
         )
     out: dict[str, Any] = {}
     for col, cond in value.items():
@@ -272,7 +237,7 @@ def _where(value: object, path: str) -> dict[str, Any]:
             for op in cond:
                 if op not in OPERATORS:
                     raise ReportSpecError(
-                        f"`{cpath}.{op}`: unknown comparison{_suggest(op, OPERATORS)} "
+                        f"`{cpath}.{op}`: unknown comparison{did_you_mean(op, OPERATORS)} "
                         f"(allowed: {list(OPERATORS)})"
                     )
             out[col] = {op: _scalar(v, f"{cpath}.{op}") for op, v in cond.items()}
@@ -385,17 +350,17 @@ def _estimator(raw: object, design: str, path: str) -> EstimatorSpec:
         name = raw["estimator"]
         opts = {k: v for k, v in raw.items() if k != "estimator"}
     else:
-        raise ReportSpecError(f"`{path}` must be an estimator name or table; got {_kind(raw)}")
+        raise ReportSpecError(f"`{path}` must be an estimator name or table; got {kind_of(raw)}")
     if not isinstance(name, str) or name not in known:
         raise ReportSpecError(
-            f"`{path}`: unknown {design} estimator {name!r}{_suggest(str(name), known)} "
+            f"`{path}`: unknown {design} estimator {name!r}{did_you_mean(str(name), known)} "
             f"(allowed: {sorted(known)})"
         )
     allowed = known[name]
     for key in opts:
         if key not in allowed:
             raise ReportSpecError(
-                f"`{path}.{key}`: not an option of {name}{_suggest(key, allowed)} "
+                f"`{path}.{key}`: not an option of {name}{did_you_mean(key, allowed)} "
                 f"(allowed: {sorted(allowed)}; columns come from [columns])"
             )
     if "predictors" in opts:
@@ -497,7 +462,7 @@ def _read_contract(raw: object, base: Path, estimates: tuple[SubsetSpec, ...]) -
         est = mt.need("estimate", _str)
         if est not in ids:
             raise ReportSpecError(
-                f"`contract.inputs.{metric}.estimate`: no estimate {est!r}{_suggest(est, ids)} "
+                f"`contract.inputs.{metric}.estimate`: no estimate {est!r}{did_you_mean(est, ids)} "
                 f"(estimates: {ids})"
             )
         mult = mt.get("multiplier", _number, 1.0)
@@ -524,7 +489,7 @@ def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str)
     design = des.need("type", _str)
     if design not in DESIGNS:
         raise ReportSpecError(
-            f"`design.type`: unknown design {design!r}{_suggest(design, DESIGNS)} "
+            f"`design.type`: unknown design {design!r}{did_you_mean(design, DESIGNS)} "
             f"(allowed: {list(DESIGNS)})"
         )
     first = next(iter(ESTIMATORS[design]))
@@ -607,7 +572,7 @@ def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str)
 
 def _list(value: object, path: str) -> list[Any]:
     if not isinstance(value, list):
-        raise ReportSpecError(f"`{path}` must be an array; received {_kind(value)}")
+        raise ReportSpecError(f"`{path}` must be an array; received {kind_of(value)}")
     return value
 
 
