@@ -9,7 +9,6 @@ starts from the previous support and costs tens of microseconds on Prop 99-sized
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,60 +254,49 @@ def fit_v(
     ]
     starts += [(f"random {i + 1}", rng.dirichlet(np.ones(k))) for i in range(n_random)]
 
-    def search(to_v: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, float]:
-        """Nelder-Mead then BFGS from every start under one V parametrisation."""
-
-        def objective(theta: np.ndarray) -> float:
-            v = to_v(theta)
-            w = solver.weights(v)
-            r = z1 - z0 @ w
-            val = float(r @ r) / float(r.shape[0])
-            if val < seen["loss"]:
-                # keep the W that produced the best fit: where V has zero entries W(V) may
-                # not be unique, and a fresh solve could return a different minimiser
-                seen.update(loss=val, v=v, w=w.copy())
-            return val
-
-        def nelder_mead(theta0: np.ndarray, iters: int) -> tuple[np.ndarray, float]:
-            f0 = objective(theta0)
-            res = optimize.minimize(
-                objective,
-                theta0,
-                method="Nelder-Mead",
-                options={
-                    "maxiter": iters,
-                    "xatol": XATOL,
-                    "fatol": FATOL * f0,
-                    "adaptive": k > 4,
-                },
-            )
-            return np.asarray(res.x), float(res.fun)
-
-        def bfgs(theta0: np.ndarray, val0: float) -> tuple[np.ndarray, float]:
-            res = optimize.minimize(
-                objective, theta0, method="BFGS", options={"maxiter": BFGS_ITER, "gtol": 1e-9}
-            )
-            if float(res.fun) < val0:
-                return np.asarray(res.x), float(res.fun)
-            return theta0, val0
-
-        best_v: np.ndarray | None = None
-        best = np.inf
-        for name, v0 in starts:
-            solver.support = None
-            theta, val = nelder_mead(np.sqrt(np.maximum(v0, 1e-12)), iters)
-            theta, val = bfgs(theta, val)
-            record.append((name, val))
-            if best_v is None or val < best - 1e-12 * max(1.0, abs(best)):
-                best, best_v = val, to_v(theta)
-        if best_v is None:  # unreachable: the equal-weight start always runs
-            raise RuntimeError("V search ran no start")
-        return best_v, best
-
     iters = maxiter or MAXITER_PER_K * k
     record: list[tuple[str, float]] = []
     seen: dict[str, Any] = {"loss": np.inf, "v": None, "w": None}
-    search(_to_v)
+
+    def objective(theta: np.ndarray) -> float:
+        v = _to_v(theta)
+        w = solver.weights(v)
+        r = z1 - z0 @ w
+        val = float(r @ r) / float(r.shape[0])
+        if val < seen["loss"]:
+            # keep the W that produced the best fit: where V has zero entries W(V) may
+            # not be unique, and a fresh solve could return a different minimiser
+            seen.update(loss=val, v=v, w=w.copy())
+        return val
+
+    def nelder_mead(theta0: np.ndarray, iters: int) -> tuple[np.ndarray, float]:
+        f0 = objective(theta0)
+        res = optimize.minimize(
+            objective,
+            theta0,
+            method="Nelder-Mead",
+            options={
+                "maxiter": iters,
+                "xatol": XATOL,
+                "fatol": FATOL * f0,
+                "adaptive": k > 4,
+            },
+        )
+        return np.asarray(res.x), float(res.fun)
+
+    def bfgs(theta0: np.ndarray, val0: float) -> tuple[np.ndarray, float]:
+        res = optimize.minimize(
+            objective, theta0, method="BFGS", options={"maxiter": BFGS_ITER, "gtol": 1e-9}
+        )
+        if float(res.fun) < val0:
+            return np.asarray(res.x), float(res.fun)
+        return theta0, val0
+
+    for name, v0 in starts:
+        solver.support = None
+        theta, val = nelder_mead(np.sqrt(np.maximum(v0, 1e-12)), iters)
+        theta, val = bfgs(theta, val)
+        record.append((name, val))
     # report the best fit the search evaluated, with the very W that produced it
     v, w = np.asarray(seen["v"]), np.asarray(seen["w"])
     r = z1 - z0 @ w
