@@ -9,7 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from impacteval.synth._scm_numerics import fit_v, scale_predictors, simplex_lstsq
+from impacteval.synth._scm_numerics import (
+    best_of_ties,
+    fit_v,
+    scale_predictors,
+    simplex_lstsq,
+)
 
 __all__ = ["FitSpec", "UnitFit", "fit_unit", "run_many"]
 
@@ -67,6 +72,7 @@ def fit_unit(spec: FitSpec, treated: int, donors: np.ndarray) -> UnitFit:
         if spec.v is not None:
             v = spec.v
             w = simplex_lstsq(x0s * np.sqrt(v)[:, None], x1s * np.sqrt(v))
+            w = best_of_ties(x1s, x0s, z1, z0, v, w)
             starts = (("given", 0.0),)
         else:
             res = fit_v(x1s, x0s, z1, z0, n_random=spec.n_random, seed=spec.seed)

@@ -26,6 +26,7 @@ MAXITER_PER_K = 200
 __all__ = [
     "SimplexSolver",
     "VFit",
+    "best_of_ties",
     "fit_v",
     "regression_start",
     "scale_predictors",
@@ -202,6 +203,68 @@ def regression_start(x1: np.ndarray, x0: np.ndarray, z1: np.ndarray, z0: np.ndar
     return np.asarray(v / v.sum())
 
 
+# a W counts as fitting the predictors as well as W(V) when its V-weighted loss exceeds the
+# minimum by at most this fraction of the loss of equal donor weights (rounding level)
+TIE_RTOL = 1e-10
+
+
+def best_of_ties(
+    x1: np.ndarray, x0: np.ndarray, z1: np.ndarray, z0: np.ndarray, v: np.ndarray, w: np.ndarray
+) -> np.ndarray:
+    """Among the W that minimise the V-weighted predictor loss, the best outcome fit.
+
+    The minimisers of ``||sqrt(V) (x1 - x0 w)||^2`` over the simplex all give the same
+    fitted predictors ``sqrt(V) x0 w`` (the loss is strictly convex in them), so they form
+    the polytope ``{w in simplex : sqrt(V) x0 w = sqrt(V) x0 w*}``. It is a single point in
+    the usual case; it is larger when the treated unit's predictors lie inside the donors'
+    convex hull (every W matching them exactly is a minimiser, for every V) or V has zero
+    entries. W(V) is then not unique, and any solver returns one of them arbitrarily (the
+    active set a vertex, an interior point an interior point). This returns the one with the
+    smallest fit-period outcome MSPE, so the reported fit is the best the estimator
+    defines (the "optimistic" solution of the bilevel problem).
+
+    Why SLSQP here: the equality-constrained, non-negative least squares is solved once
+    per fit, and SLSQP's subproblem (Lawson-Hanson LSEI) keeps linear equalities exactly.
+    Its answer is only accepted if it is a minimiser of the predictor loss (to
+    ``TIE_RTOL``) and fits the outcome strictly better than ``w``; otherwise ``w`` stands.
+    """
+    sv = np.sqrt(v)
+    a, b = x0 * sv[:, None], x1 * sv
+    fitted = a @ w
+    inner = float(np.sum((b - fitted) ** 2))
+    scale = float(np.sum((b - a.mean(axis=1)) ** 2))
+    n_t = float(z1.shape[0])
+
+    def outer(u: np.ndarray) -> float:
+        r = z1 - z0 @ u
+        return float(r @ r) / n_t
+
+    def grad(u: np.ndarray) -> np.ndarray:
+        return np.asarray(-2.0 * (z0.T @ (z1 - z0 @ u)) / n_t)
+
+    keep = np.flatnonzero(sv > 0)
+    ceq = np.vstack([np.ones(w.shape[0]), a[keep]])
+    deq = np.r_[1.0, fitted[keep]]
+    with np.errstate(all="ignore"):
+        res = optimize.minimize(
+            outer,
+            w,
+            jac=grad,
+            method="SLSQP",
+            bounds=[(0.0, None)] * w.shape[0],
+            constraints=[{"type": "eq", "fun": lambda u: ceq @ u - deq, "jac": lambda u: ceq}],
+            options={"ftol": 1e-15, "maxiter": 500},
+        )
+    u = np.maximum(np.asarray(res.x, dtype=float), 0.0)
+    total = float(u.sum())
+    if not np.all(np.isfinite(u)) or total <= 0:
+        return w
+    u = u / total
+    tied = float(np.sum((b - a @ u) ** 2)) <= inner + TIE_RTOL * max(scale, inner)
+    base = outer(w)
+    return u if tied and outer(u) < base - 1e-12 * max(base, 1.0) else w
+
+
 @dataclass(frozen=True)
 class VFit:
     """Outcome of the V search."""
@@ -297,7 +360,12 @@ def fit_v(
         theta, val = nelder_mead(np.sqrt(np.maximum(v0, 1e-12)), iters)
         theta, val = bfgs(theta, val)
         record.append((name, val))
-    # report the best fit the search evaluated, with the very W that produced it
-    v, w = np.asarray(seen["v"]), np.asarray(seen["w"])
+    # report the best fit the search evaluated, with the very W that produced it, or a
+    # better W among the equally good minimisers of the predictor loss at that V
+    v = np.asarray(seen["v"])
+    w = best_of_ties(x1, x0, z1, z0, v, np.asarray(seen["w"]))
     r = z1 - z0 @ w
-    return VFit(v, w, float(r @ r) / r.shape[0], tuple(record), solver.n_solves)
+    loss = float(r @ r) / r.shape[0]
+    if loss < seen["loss"]:
+        record.append(("best of tied W", loss))
+    return VFit(v, w, loss, tuple(record), solver.n_solves)

@@ -441,7 +441,10 @@ def synthetic_control(
 
     .. math:: W(V) = \\arg\\min_{w \\ge 0, 1'w = 1} (X_1 - X_0 w)' V (X_1 - X_0 w),
 
-    exactly (active-set NNLS; see ``_scm_numerics``). V minimises the fit-period MSPE
+    exactly (active-set NNLS; see ``_scm_numerics``). Where this minimiser is not unique
+    (the treated unit's predictors inside the donors' convex hull, or zero entries in V),
+    the W with the smallest fit-period MSPE among the minimisers is reported
+    (``best_of_ties``); otherwise an arbitrary one would be. V minimises the fit-period MSPE
     ``||Z_1 - Z_0 W(V)||^2 / T_fit`` by Nelder-Mead then BFGS from ``n_starts`` starting
     points; the best is kept and every start's loss is in ``details["v_starts"]``. The
     problem in V is not convex and nearly flat near the optimum, so weights from different

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from impacteval.synth._scm_numerics import fit_v, regression_start, simplex_lstsq
+from impacteval.synth._scm_numerics import best_of_ties, fit_v, regression_start, simplex_lstsq
 
 
 def _slsqp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -83,3 +83,66 @@ def test_v_search_never_worse_than_its_equal_weight_start() -> None:
     loss_eq = float(np.mean((z1 - z0 @ w_eq) ** 2))
     assert res.loss <= loss_eq + 1e-12
     assert res.v.sum() == pytest.approx(1.0) and len(res.starts) == 4
+
+
+def _best_on_polytope(
+    x1: np.ndarray, x0: np.ndarray, z1: np.ndarray, z0: np.ndarray, v: np.ndarray, w: np.ndarray
+) -> float:
+    """Independent answer: trust-constr (interior point) on the tie polytope."""
+    a = x0 * np.sqrt(v)[:, None]
+    n = w.shape[0]
+    res = optimize.minimize(
+        lambda u: float(np.mean((z1 - z0 @ u) ** 2)),
+        np.full(n, 1.0 / n),
+        jac=lambda u: -2.0 * z0.T @ (z1 - z0 @ u) / z1.shape[0],
+        method="trust-constr",
+        constraints=[
+            optimize.LinearConstraint(
+                np.vstack([np.ones(n), a]), np.r_[1.0, a @ w], np.r_[1.0, a @ w]
+            )
+        ],
+        bounds=optimize.Bounds(0.0, 1.0),
+        options={"gtol": 1e-12, "xtol": 1e-14, "maxiter": 5000},
+    )
+    return float(np.mean((z1 - z0 @ res.x) ** 2))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_best_of_ties_inside_the_hull(seed: int) -> None:
+    # treated predictors inside the donors' hull: every W with x0 W = x1 minimises the
+    # predictor loss for every V, so W(V) is a polytope; the outcome decides among them
+    rng = np.random.default_rng(seed)
+    k, j, t = 3, 12, 10
+    x0 = rng.normal(size=(k, j))
+    w_true = rng.dirichlet(np.ones(j))
+    x1 = x0 @ w_true
+    z0 = rng.normal(size=(t, j)).cumsum(axis=0)
+    z1 = z0 @ w_true + rng.normal(scale=0.3, size=t)
+    v = rng.dirichlet(np.ones(k))
+    sv = np.sqrt(v)
+    w = simplex_lstsq(x0 * sv[:, None], x1 * sv)  # one minimiser (a vertex of the face)
+    best = best_of_ties(x1, x0, z1, z0, v, w)
+    assert best.min() >= 0.0 and best.sum() == pytest.approx(1.0, abs=1e-12)
+    # still a minimiser of the predictor loss (zero here, up to rounding)
+    assert float(np.sum((sv * (x1 - x0 @ best)) ** 2)) < 1e-18
+    mspe = float(np.mean((z1 - z0 @ best) ** 2))
+    # no worse than the vertex, than the W that generated the data (also on the polytope)
+    # and than an interior-point solve of the same problem
+    assert mspe <= float(np.mean((z1 - z0 @ w) ** 2)) + 1e-12
+    assert mspe <= float(np.mean((z1 - z0 @ w_true) ** 2)) + 1e-9
+    assert mspe == pytest.approx(_best_on_polytope(x1, x0, z1, z0, v, w), rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_best_of_ties_leaves_a_unique_minimiser_alone(seed: int) -> None:
+    # more predictors than donors and the treated unit outside the hull: W(V) is unique
+    rng = np.random.default_rng(100 + seed)
+    k, j, t = 9, 6, 8
+    x0 = rng.normal(size=(k, j))
+    x1 = rng.normal(size=k) * 3.0
+    z0 = rng.normal(size=(t, j))
+    z1 = rng.normal(size=t)
+    v = rng.dirichlet(np.ones(k))
+    sv = np.sqrt(v)
+    w = simplex_lstsq(x0 * sv[:, None], x1 * sv)
+    assert np.array_equal(best_of_ties(x1, x0, z1, z0, v, w), w)
