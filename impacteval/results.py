@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from impacteval._version import __version__
 
@@ -140,13 +140,14 @@ def interval(
         return (math.nan, math.nan, math.nan)
     use_t = df is not None and bool(np.isfinite(df))
     tail = (1.0 - level) / 2.0
-    # unfrozen distributions: freezing a scipy distribution costs ~1 ms per call
-    crit = float(stats.t.isf(tail, df) if use_t else stats.norm.isf(tail))
+    # scipy.special's ufuncs are what scipy.stats.norm/t evaluate (bit-identical), without
+    # the ~70 us of argument handling per scipy.stats call
+    crit = float(-special.stdtrit(df, tail) if use_t else -special.ndtri(tail))
     if std_error == 0:
         p = 1.0 if estimate == 0 else 0.0
         return (estimate, estimate, p)
     stat = abs(estimate / std_error)
-    p_value = float(2.0 * (stats.t.sf(stat, df) if use_t else stats.norm.sf(stat)))
+    p_value = float(2.0 * (special.stdtr(df, -stat) if use_t else special.ndtr(-stat)))
     return (estimate - crit * std_error, estimate + crit * std_error, p_value)
 
 

@@ -195,16 +195,7 @@ class GroupedInfluence:
             a = self._coef[h]
             if not np.any(a):
                 continue
-            yw = self._y_sorted[rows]
-            if self._w_sorted is None:
-                s0 = float(yw.shape[0])
-                s1 = yw.sum(axis=0)  # sum y (T,)
-            else:
-                w = self._w_sorted[rows]
-                yw = yw * w[:, None]
-                s0 = float(w @ w)
-                s1 = yw.T @ w  # sum w^2 y  (T,)
-            s2 = yw.T @ yw  # (T, T)
+            s0, s1, s2 = self._moments(rows)
             m = self._centre[h]
             q = d.T @ s2 @ d  # (K, K)
             r = d.T @ s1  # (K,)
@@ -215,8 +206,32 @@ class GroupedInfluence:
         return out
 
     def column_sq_sums(self) -> Array:
-        """``sum_i IF_ik^2`` per column (the diagonal of :meth:`gram`)."""
-        return np.diag(self.gram()).copy()
+        """``sum_i IF_ik^2`` per column (the diagonal of :meth:`gram`, without the rest).
+
+        Per group: ``a_hk^2 (S2[t,t] + S2[b,b] - 2 S2[t,b] - 2 m_hk (S1[t] - S1[b]) + m_hk^2 S0)``.
+        """
+        if self._gram is not None:
+            return np.diag(self._gram).copy()
+        t, b = self._t, self._b
+        out = np.zeros(t.size)
+        for h, rows in self._blocks():
+            a = self._coef[h]
+            if not np.any(a):
+                continue
+            s0, s1, s2 = self._moments(rows)
+            m = self._centre[h]
+            quad = s2[t, t] + s2[b, b] - 2.0 * s2[t, b]
+            out += a * a * (quad - 2.0 * m * (s1[t] - s1[b]) + m * m * s0)
+        return out
+
+    def _moments(self, rows: slice) -> tuple[float, Array, Array]:
+        """``S0 = sum w^2``, ``S1 = sum w^2 y_i`` and ``S2 = sum w^2 y_i y_i'`` of a block."""
+        yw = self._y_sorted[rows]
+        if self._w_sorted is None:
+            return float(yw.shape[0]), yw.sum(axis=0), yw.T @ yw
+        w = self._w_sorted[rows]
+        yw = yw * w[:, None]
+        return float(w @ w), yw.T @ w, yw.T @ yw
 
 
 def estimate_group_time_simple(

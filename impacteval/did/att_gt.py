@@ -216,32 +216,51 @@ def _label(value: Any) -> str:
 
 
 def _unit_invariant(
-    values: pd.Series, unit_codes: np.ndarray, n_units: int, param: str, column: str
+    values: pd.Series,
+    unit_codes: np.ndarray | None,
+    n_units: int,
+    param: str,
+    column: str,
+    width: int | None = None,
 ) -> np.ndarray:
-    """The per-unit value of a column that must not vary within unit."""
+    """The per-unit value of a column that must not vary within unit.
+
+    ``width``: the rows are ``n_units`` consecutive blocks of ``width`` rows, one per unit
+    (``unit_codes`` may then be None); otherwise ``unit_codes`` gives each row's unit.
+    """
+
+    def changes(row: int) -> DataValidationError:
+        bad = row // width if unit_codes is None and width else int(np.asarray(unit_codes)[row])
+        return DataValidationError(
+            f"`{param}`: column {column!r} changes within a unit (e.g. the unit with index "
+            f"{bad} in sorted order); it must be constant within each unit"
+        )
+
     if pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_integer_dtype(values.dtype):
         # numbers: compare each row with its unit's first value directly (no factorize)
         vals = values.to_numpy(dtype=float)
-        head = np.empty(n_units)
-        head[unit_codes[::-1]] = vals[::-1]
-        mine = head[unit_codes]
+        if width is not None:  # unit blocks: the first value is every width-th row
+            head = vals[::width].copy()
+            mine = np.repeat(head, width)
+        elif unit_codes is not None:
+            head = np.empty(n_units)
+            head[unit_codes[::-1]] = vals[::-1]
+            mine = head[unit_codes]
+        else:
+            raise ValueError("_unit_invariant needs unit_codes or width")
         differ = (vals != mine) & ~(np.isnan(vals) & np.isnan(mine))
         if differ.any():
-            bad = int(unit_codes[np.flatnonzero(differ)[0]])
-            raise DataValidationError(
-                f"`{param}`: column {column!r} changes within a unit (e.g. the unit with index "
-                f"{bad} in sorted order); it must be constant within each unit"
-            )
+            raise changes(int(np.flatnonzero(differ)[0]))
         return head
+    if unit_codes is None:
+        if width is None:
+            raise ValueError("_unit_invariant needs unit_codes or width")
+        unit_codes = np.repeat(np.arange(n_units), width)
     codes, uniques = pd.factorize(values, sort=True)
     first = np.full(n_units, -1, dtype=np.intp)
     first[unit_codes[::-1]] = codes[::-1]
     if np.any(codes != first[unit_codes]):
-        bad = int(unit_codes[np.flatnonzero(codes != first[unit_codes])[0]])
-        raise DataValidationError(
-            f"`{param}`: column {column!r} changes within a unit (e.g. the unit with index "
-            f"{bad} in sorted order); it must be constant within each unit"
-        )
+        raise changes(int(np.flatnonzero(codes != first[unit_codes])[0]))
     return np.asarray(uniques.to_numpy()[first])
 
 
@@ -398,7 +417,8 @@ def att_gt(
             raise DataValidationError(f"`{name}` must be True or False; received {flag!r}")
     if bootstrap is not None:
         bootstrap = check_positive_int(bootstrap, "bootstrap", minimum=2)
-    gen, seed = check_rng(rng)
+    # a Generator is only drawn from by the bootstrap (seeding one from the OS costs ~0.2 ms)
+    gen, seed = check_rng(rng) if rng is not None or bootstrap is not None else (None, None)
     covs = as_column_list(covariates, "covariates")
     frame = check_dataframe(data)
     for name, col in (("outcome", outcome), ("time", time), ("cohort", cohort)):
@@ -441,8 +461,9 @@ def att_gt(
     # hash the input columns on the other core while estimating (see results.fingerprint)
     digest = fingerprint_in_background(frame, [c for c in dict.fromkeys([cohort, *named]) if c])
     cohort_key = "__cohort__" if cohort in named else cohort
-    work = pd.DataFrame({c: frame[c].array for c in dict.fromkeys(named) if c}, copy=False)
-    work[cohort_key] = cohort_values
+    columns: dict[str, Any] = {c: frame[c].array for c in dict.fromkeys(named) if c}
+    columns[cohort_key] = cohort_values
+    work = pd.DataFrame(columns, copy=False)
     prepared = prepare(
         work,
         numeric={
@@ -465,32 +486,37 @@ def att_gt(
 
     # -- structure: rows -> units ------------------------------------------------------------
     tvals = df[time].to_numpy(dtype=float)
-    # pandas' hash-based unique is far faster than np.unique (a sort) on 10M-row panels
-    periods, tcodes = _periods_and_codes(tvals)
-    n_periods = periods.size
+    # a panel sorted by unit and period with every unit in every period (the common case) is
+    # the wide array in row order: no coding, no duplicates, nothing to scatter
+    blocks = _sorted_blocks(df[unit], tvals) if panel and unit is not None else None
+    if blocks is not None:
+        periods, ulabels = blocks
+        n_periods, n_units = periods.size, len(ulabels)
+        # codes are implied by the layout; built only where needed (_block_codes)
+        ucodes: np.ndarray | None = None
+        tcodes: np.ndarray | None = None
+    else:
+        periods, tcodes = _periods_and_codes(tvals)
+        n_periods = periods.size
     if n_periods < 2:
         raise DataValidationError(
             f"`time`: column {time!r} has {n_periods} distinct period; at least 2 are needed"
         )
+    in_order = blocks is not None
     if panel and unit is not None:
-        ucodes, ulabels = _unit_codes(df[unit])
-        n_units = len(ulabels)
-        # a panel sorted by unit and period with every unit in every period (the common
-        # case) is the wide array in row order: no duplicates, nothing to scatter
-        in_order = len(df) == n_units * n_periods and bool(
-            np.array_equal(ucodes.reshape(n_units, n_periods)[:, 0], np.arange(n_units))
-            and np.all(tcodes.reshape(n_units, n_periods) == np.arange(n_periods))
-            and np.all(np.diff(ucodes.reshape(n_units, n_periods), axis=1) == 0)
-        )
-        if not in_order:
+        if blocks is None:
+            ucodes, ulabels = _unit_codes(df[unit])
+            n_units = len(ulabels)
+            assert tcodes is not None
             _check_duplicates(ucodes, tcodes, n_periods, ulabels, tvals)
-        unit_cohort = _unit_invariant(df[cohort_key], ucodes, n_units, "cohort", cohort)
+        width = n_periods if in_order else None
+        unit_cohort = _unit_invariant(df[cohort_key], ucodes, n_units, "cohort", cohort, width)
         unit_w = np.ones(n_units)
         if weights is not None:
-            unit_w = _unit_invariant(df[weights], ucodes, n_units, "weights", weights)
+            unit_w = _unit_invariant(df[weights], ucodes, n_units, "weights", weights, width)
         unit_cluster = None
         if cluster is not None and cluster != unit:
-            unit_cluster = _unit_invariant(df[cluster], ucodes, n_units, "cluster", cluster)
+            unit_cluster = _unit_invariant(df[cluster], ucodes, n_units, "cluster", cluster, width)
     else:  # repeated cross-sections: every row is its own observation
         n_units = len(df)
         ucodes = np.arange(n_units)
@@ -505,9 +531,13 @@ def att_gt(
             f"`weights`: column {weights!r} must be non-negative with a positive sum"
         )
     if treatment is not None:
+        if ucodes is None:
+            ucodes, tcodes = _block_codes(n_units, n_periods)
         _check_treatment(df[treatment], tvals, unit_cohort[ucodes], ucodes, ulabels, panel)
 
-    counts = np.bincount(ucodes, minlength=n_units)
+    counts = (
+        np.full(n_units, n_periods) if ucodes is None else np.bincount(ucodes, minlength=n_units)
+    )
     balanced = bool(np.all(counts == n_periods)) if panel else False
     keep_unit = np.ones(n_units, dtype=bool)
     n_unbalanced = int(np.sum(counts != n_periods)) if panel else 0
@@ -582,9 +612,14 @@ def att_gt(
 
     # rows kept, units re-coded 0..n-1 among those with a kept row
     keep_all = bool(keep_unit.all() and keep_period.all())
-    keep_row = np.ones(len(df), dtype=bool) if keep_all else keep_unit[ucodes] & keep_period[tcodes]
     old_periods = periods
     periods = periods[keep_period]
+    if ucodes is None or tcodes is None:  # in unit blocks: codes needed below unless all kept
+        if keep_all:
+            ucodes = tcodes = np.empty(0, dtype=np.intp)  # unused: y is the reshaped rows
+        else:
+            ucodes, tcodes = _block_codes(n_units, n_periods)
+    keep_row = np.ones(len(df), dtype=bool) if keep_all else keep_unit[ucodes] & keep_period[tcodes]
     if keep_all and counts.min() > 0:  # every unit kept: codes unchanged
         sel = np.arange(n_units)
         r_unit, r_period = ucodes, tcodes
@@ -631,7 +666,9 @@ def att_gt(
             y = np.full((sel.size, periods.size), np.nan)
             y.ravel()[r_unit * periods.size + r_period] = y_rows
         x = None
-        if x_rows is not None:
+        if x_rows is not None and in_order:
+            x = x_rows.reshape(sel.size, periods.size, len(covs))
+        elif x_rows is not None:
             x = np.full((sel.size, periods.size, len(covs)), np.nan)
             x[r_unit, r_period, :] = x_rows
         if x is None:  # every method is the plain 2x2 DiD: all cells from cohort sums
@@ -767,6 +804,36 @@ def att_gt(
             "bootstrap_weights": "rademacher" if bootstrap else None,
         },
     )
+
+
+def _block_codes(n_units: int, n_periods: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit and period codes of a panel stored as consecutive unit blocks (_sorted_blocks)."""
+    return np.repeat(np.arange(n_units), n_periods), np.tile(np.arange(n_periods), n_units)
+
+
+def _sorted_blocks(units: pd.Series, tvals: np.ndarray) -> tuple[np.ndarray, Any] | None:
+    """``(periods, unit labels)`` when the rows are a balanced panel sorted by unit, then
+    period, with numeric unit labels (one row per unit and period); otherwise None.
+
+    The checks are a few vectorised comparisons on the ``(units, periods)`` reshape, cheaper
+    than coding units and periods (the general path) for the layout most panels come in.
+    """
+    numeric = pd.api.types.is_integer_dtype(units.dtype) or pd.api.types.is_float_dtype(units.dtype)
+    if not numeric or tvals.size < 4:
+        return None
+    arr = units.to_numpy()
+    width = int(np.argmax(arr != arr[0]))  # rows of the first unit (0: a single unit)
+    if width < 2 or tvals.size % width:
+        return None
+    grid = arr.reshape(-1, width)
+    heads = grid[:, 0]
+    if not (np.all(heads[1:] > heads[:-1]) and np.all(grid == heads[:, None])):
+        return None
+    times = tvals.reshape(-1, width)
+    periods = times[0]
+    if not (np.all(periods[1:] > periods[:-1]) and np.all(times == periods)):
+        return None  # NaN periods fail both comparisons and take the general path
+    return periods.copy(), pd.Index(heads.copy())
 
 
 def _periods_and_codes(tvals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

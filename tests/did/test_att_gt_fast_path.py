@@ -66,8 +66,15 @@ def test_fast_path_equals_cell_loop(
     dense = np.asarray(inf)
     assert dense.shape == slow.influence.shape == inf.shape
     np.testing.assert_allclose(dense, slow.influence, rtol=RTOL, atol=ATOL)
-    # second moments and products without the dense matrix
+    # second moments and products without the dense matrix (column sums of squares first:
+    # before gram() is cached they take their own route)
+    np.testing.assert_allclose(inf.column_sq_sums(), (dense**2).sum(axis=0), rtol=RTOL, atol=1e-8)
+    some = np.array([1, 2, 5])
+    np.testing.assert_allclose(
+        inf[:, some].column_sq_sums(), (dense[:, some] ** 2).sum(axis=0), rtol=RTOL, atol=1e-8
+    )
     np.testing.assert_allclose(inf.gram(), dense.T @ dense, rtol=RTOL, atol=1e-8)
+    np.testing.assert_allclose(inf.column_sq_sums(), np.diag(inf.gram()), rtol=1e-12)
     v = rng.normal(size=dense.shape[1])
     m = rng.normal(size=(dense.shape[1], 3))
     np.testing.assert_allclose(inf @ v, dense @ v, rtol=RTOL, atol=ATOL)

@@ -43,7 +43,7 @@ import pandas as pd
 import pytest
 
 import impacteval as ie
-from impacteval.did.att_gt import att_gt
+from impacteval.did.att_gt import _sorted_blocks, att_gt
 
 
 def _two_period_panel(seed: int, n_t: int, n_c: int) -> pd.DataFrame:
@@ -175,3 +175,58 @@ def test_cs_covers_while_twfe_is_biased_under_staggered_heterogeneous_effects() 
     assert abs(cs_err.mean()) < 4 * cs_mc_se, (cs_err.mean(), cs_mc_se)
     assert fe_err.mean() < -0.2, fe_err.mean()
     assert fe_err.mean() < -10 * fe_mc_se, (fe_err.mean(), fe_mc_se)
+
+
+# -- row layout ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"control_group": "not_yet_treated", "base_period": "universal"},
+        {"weights": "w", "cluster": "state"},
+        {"treatment": "d", "anticipation": 1},
+        {"covariates": ["lpop"], "method": "dr"},
+        {"first_period_cohort": True},
+    ],
+    ids=["default", "nyt-universal", "weights-cluster", "treatment-anticipation", "dr", "dropped"],
+)
+def test_att_gt_same_for_sorted_blocks_and_shuffled_rows(options: dict[str, object]) -> None:
+    """A panel sorted by unit then period (read as consecutive unit blocks, no coding) and
+    the same rows shuffled with string unit labels (coded and scattered) give the same
+    estimates, SEs and aggregation: only the bookkeeping differs, so to 1e-12."""
+    opts = dict(options)
+    mpdta = ie.datasets.load("mpdta").sort_values(["countyreal", "year"])
+    data = mpdta.assign(
+        countyreal=mpdta["countyreal"].astype("int64"),
+        w=1.0 + (mpdta["countyreal"] % 7) / 10.0,
+        state=(mpdta["countyreal"] // 1000).astype("int64"),
+        d=((mpdta["year"] >= mpdta["first_treat"]) & (mpdta["first_treat"] > 0)).astype(float),
+    ).reset_index(drop=True)
+    if opts.pop("first_period_cohort", False):  # units treated in 2003: dropped, keep_all False
+        first = data["countyreal"].isin(data["countyreal"].unique()[:25])
+        data.loc[first, "first_treat"] = 2003.0
+    shuffled = data.sample(frac=1.0, random_state=3).assign(
+        countyreal=lambda d: "c" + d["countyreal"].astype(str)
+    )
+    # the two layouts take the two paths
+    years = data["year"].to_numpy(dtype=float)
+    assert _sorted_blocks(data["countyreal"], years) is not None
+    assert _sorted_blocks(data["countyreal"], years[::-1].copy()) is None
+    kw = dict(outcome="lemp", unit="countyreal", time="year", cohort="first_treat", **opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        blocks = ie.did.att_gt(data, **kw)  # type: ignore[arg-type]
+        coded = ie.did.att_gt(shuffled, **kw)  # type: ignore[arg-type]
+    cols = ["estimate", "std_error", "n_treated", "n_control"]
+    np.testing.assert_allclose(blocks.table[cols], coded.table[cols], rtol=1e-12, atol=1e-14)
+    assert (
+        blocks.details["n_units_treated_first_period"]
+        == coded.details["n_units_treated_first_period"]
+    )
+    dyn_b, dyn_c = blocks.aggregate("dynamic"), coded.aggregate("dynamic")
+    np.testing.assert_allclose(
+        dyn_b.table[["estimate", "std_error"]],
+        dyn_c.table[["estimate", "std_error"]],
+        rtol=1e-12,
+        atol=1e-14,
+    )
