@@ -353,22 +353,7 @@ def build_aggregate(
     )
     overall_se = float(extra_se[0]) if extra_se is not None else math.nan
     method = f"{base['method']}; aggregation {kind!r}"
-    overall = EffectEstimate.from_wald(
-        parts.overall,
-        overall_se if np.isfinite(overall_se) else math.nan,
-        level=how.level,
-        df=None,
-        estimand="ATT",
-        method=method,
-        n_obs=int(base["n_obs"]),
-        n_treated=base.get("n_treated"),
-        n_control=base.get("n_control"),
-        n_clusters=how.n_clusters,
-        outcome=base.get("outcome"),
-        n_dropped=int(base.get("n_dropped", 0)),
-        provenance=base["provenance"],
-        details={"kind": kind, "influence": parts.overall_influence},
-    )
+    overall = _overall_estimate(parts, overall_se, how, kind, base)
     return AggregatedEffects(
         table=table,
         index_columns=(index,),
@@ -395,6 +380,39 @@ def build_aggregate(
             "inference": how.label,
         },
     )
+
+
+def _overall_estimate(
+    parts: AggregationParts, se: float, how: Inference, kind: str, base: Mapping[str, Any]
+) -> EffectEstimate:
+    return EffectEstimate.from_wald(
+        parts.overall,
+        se if np.isfinite(se) else math.nan,
+        level=how.level,
+        df=None,
+        estimand="ATT",
+        method=f"{base['method']}; aggregation {kind!r}",
+        n_obs=int(base["n_obs"]),
+        n_treated=base.get("n_treated"),
+        n_control=base.get("n_control"),
+        n_clusters=how.n_clusters,
+        outcome=base.get("outcome"),
+        n_dropped=int(base.get("n_dropped", 0)),
+        provenance=base["provenance"],
+        details={"kind": kind, "influence": parts.overall_influence},
+    )
+
+
+def simple_overall_analytic(
+    fit: GroupTimeFit, how: Inference, base: Mapping[str, Any]
+) -> EffectEstimate:
+    """The ``"simple"`` aggregation's overall effect with analytic SEs, as
+    ``build_aggregate(fit, "simple", ...).overall`` gives it, without its one-row table."""
+    if how.bootstrap is not None:
+        raise ValueError("simple_overall_analytic is for analytic SEs only")
+    parts = aggregate_parts(fit, "simple")
+    se = if_standard_errors(parts.overall_influence[:, None], how.clusters, how.n_clusters)
+    return _overall_estimate(parts, float(se[0]), how, "simple", base)
 
 
 def window_estimate(

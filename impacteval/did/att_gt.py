@@ -32,6 +32,7 @@ from impacteval.did.aggregate import (
     build_aggregate,
     infer,
     pretrend_wald,
+    simple_overall_analytic,
     window_estimate,
 )
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
@@ -765,13 +766,17 @@ def att_gt(
         "warnings": tuple(caught),
         "provenance": provenance,
     }
-    simple = build_aggregate(
-        fit, "simple", how, gen, min_e=None, max_e=None, balance_e=None, base=base
-    )
+    overall: EffectEstimate | None
+    if how.bootstrap is None:  # the same numbers without building the one-row table
+        overall = simple_overall_analytic(fit, how, base)
+    else:
+        overall = build_aggregate(
+            fit, "simple", how, gen, min_e=None, max_e=None, balance_e=None, base=base
+        ).overall
     return GroupTimeEffects(
         table=table,
         index_columns=("group", "time"),
-        overall=simple.overall,
+        overall=overall,
         level=level,
         estimand="ATT",
         method=label,

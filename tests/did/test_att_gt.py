@@ -385,3 +385,19 @@ def test_unbalanced_panel_keeps_rows(mpdta: pd.DataFrame) -> None:
     assert res.details["layout"] == "unbalanced_panel"
     assert res.n_obs == 2497 and res.details["influence"].shape[0] == 500
     assert "unbalanced panel" in res.method and "reg_did_rc" in res.method
+
+
+@pytest.mark.parametrize("cluster", [None, "state"])
+def test_headline_is_the_simple_aggregation(cluster: str | None) -> None:
+    # att_gt's headline (computed without the aggregation's table) equals aggregate("simple")
+    mpdta = ie.datasets.load("mpdta")
+    data = mpdta.assign(state=(mpdta["countyreal"] // 1000).astype(int))
+    res = att_gt(
+        data, outcome="lemp", unit="countyreal", time="year", cohort="first_treat",
+        cluster=cluster,
+    )  # fmt: skip
+    simple = res.aggregate("simple").overall
+    assert res.overall is not None and simple is not None
+    for name in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value"):
+        assert getattr(res.overall, name) == getattr(simple, name), name
+    assert res.overall.method == simple.method
