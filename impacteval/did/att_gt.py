@@ -240,18 +240,21 @@ def _unit_invariant(
     if pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_integer_dtype(values.dtype):
         # numbers: compare each row with its unit's first value directly (no factorize)
         vals = values.to_numpy(dtype=float)
-        if width is not None:  # unit blocks: the first value is every width-th row
-            head = vals[::width].copy()
-            mine = np.repeat(head, width)
+        if width is not None:  # unit blocks: compare each block with its first row
+            grid = vals.reshape(-1, width)
+            head = grid[:, 0].copy()
+            differ = (grid != head[:, None]).ravel()
         elif unit_codes is not None:
             head = np.empty(n_units)
             head[unit_codes[::-1]] = vals[::-1]
-            mine = head[unit_codes]
+            differ = vals != head[unit_codes]
         else:
             raise ValueError("_unit_invariant needs unit_codes or width")
-        differ = (vals != mine) & ~(np.isnan(vals) & np.isnan(mine))
-        if differ.any():
-            raise changes(int(np.flatnonzero(differ)[0]))
+        if differ.any():  # NaN != NaN: a unit that is missing throughout does not change
+            mine = head[unit_codes] if width is None else np.repeat(head, width)
+            differ &= ~(np.isnan(vals) & np.isnan(mine))
+            if differ.any():
+                raise changes(int(np.flatnonzero(differ)[0]))
         return head
     if unit_codes is None:
         if width is None:
