@@ -446,7 +446,8 @@ def synthetic_control(
     the W with the smallest fit-period MSPE among the minimisers is reported
     (``best_of_ties``); otherwise an arbitrary one would be. V minimises the fit-period MSPE
     ``||Z_1 - Z_0 W(V)||^2 / T_fit`` by Nelder-Mead then BFGS from ``n_starts`` starting
-    points; the best is kept and every start's loss is in ``details["v_starts"]``. The
+    points; the best is kept and every start's loss is in ``details["v_starts"]`` (with a
+    last entry ``"best of tied W"`` when the choice among tied W improved the fit). The
     problem in V is not convex and nearly flat near the optimum, so weights from different
     software differ slightly; compare fits by the pre-period RMSPE.
 
