@@ -204,6 +204,12 @@ def main(argv: list[str] | None = None) -> None:
         + f" ({len(both)} compared; median ratio pysyncon / impacteval "
         f"{np.median(both.pysyncon / both.impacteval):.2f}).",
         "",
+        "pysyncon's seconds were recorded once, on this shared 2-core VM while other jobs "
+        "ran (much of it at lower priority, nice 5), so they overstate its time by an "
+        "unknown factor; a direct `PlaceboTest` run (2 workers) had not finished after 58 "
+        "minutes. The speed-up column is therefore indicative; even halved it is above the "
+        "10x target.",
+        "",
         "| unit | impacteval pre-MSPE | pysyncon pre-MSPE | pysyncon fit (s) | better |",
         "|---|---:|---:|---:|---|",
         *[
