@@ -88,3 +88,42 @@ def test_result_contract_and_provenance() -> None:
     assert fit.provenance.data_fingerprint
     again = ie.synth.synthetic_control(df, predictors=PRED, inference="none", **KW)
     assert again.estimate == fit.estimate  # deterministic (seeded random starts)
+
+
+@pytest.mark.parametrize("given_v", [False, True])
+def test_treated_inside_the_hull_gets_the_best_of_the_tied_weights(given_v: bool) -> None:
+    """Two predictors that the treated unit matches exactly with many donor mixes: every
+    such W minimises the predictor loss, whatever V. The fit reported is the best outcome
+    fit among them, so it beats the one vertex an active-set solver would pick."""
+    from impacteval.synth._scm_numerics import simplex_lstsq
+
+    rng = np.random.default_rng(11)
+    n_donors, periods = 10, 14
+    donors = [f"D{j:02d}" for j in range(n_donors)]
+    x = rng.normal(size=(2, n_donors))
+    mix = rng.dirichlet(np.ones(n_donors))
+    paths = rng.normal(size=(periods, n_donors)).cumsum(axis=0) + 10.0
+    treated = paths @ rng.dirichlet(np.ones(n_donors)) + rng.normal(scale=0.1, size=periods)
+    rows = [
+        (u, t, paths[t, j], x[0, j], x[1, j]) for j, u in enumerate(donors) for t in range(periods)
+    ]
+    rows += [("T", t, treated[t], *(x @ mix)) for t in range(periods)]
+    df = pd.DataFrame(rows, columns=["unit", "t", "y", "a", "b"])
+    v = [0.3, 0.7]
+    kw = {**KW, "treatment_time": 10}
+    extra = {"v": v} if given_v else {}
+    fit = ie.synth.synthetic_control(
+        df, predictors=[("a", 0), ("b", 0)], inference="none", **extra, **kw
+    )
+    # the predictors with positive weight are matched exactly (a minimiser of their loss)
+    bal = fit.balance
+    used = np.asarray(fit.v_weights, dtype=float) > 0
+    assert bal["synthetic"].to_numpy()[used] == pytest.approx(
+        bal["treated"].to_numpy()[used], abs=1e-9
+    )
+    # and the outcome fit beats the vertex the NNLS returns at the same V
+    scale = np.std(np.column_stack([x, x @ mix]), axis=1, ddof=1)
+    sv = np.sqrt(np.asarray(fit.v_weights, dtype=float)) / scale
+    vertex = simplex_lstsq(x * sv[:, None], (x @ mix) * sv)
+    vertex_mspe = float(np.mean((treated[:10] - paths[:10] @ vertex) ** 2))
+    assert fit.pre_rmspe**2 < vertex_mspe - 1e-6
