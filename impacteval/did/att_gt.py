@@ -230,6 +230,9 @@ def _unit_invariant(
     (``unit_codes`` may then be None); otherwise ``unit_codes`` gives each row's unit.
     """
 
+    if unit_codes is None and width is None:
+        raise ValueError("_unit_invariant needs unit_codes or width")
+
     def changes(row: int) -> DataValidationError:
         bad = row // width if unit_codes is None and width else int(np.asarray(unit_codes)[row])
         return DataValidationError(
@@ -244,12 +247,11 @@ def _unit_invariant(
             grid = vals.reshape(-1, width)
             head = grid[:, 0].copy()
             differ = (grid != head[:, None]).ravel()
-        elif unit_codes is not None:
+        else:
+            assert unit_codes is not None  # checked above
             head = np.empty(n_units)
             head[unit_codes[::-1]] = vals[::-1]
             differ = vals != head[unit_codes]
-        else:
-            raise ValueError("_unit_invariant needs unit_codes or width")
         if differ.any():  # NaN != NaN: a unit that is missing throughout does not change
             mine = head[unit_codes] if width is None else np.repeat(head, width)
             differ &= ~(np.isnan(vals) & np.isnan(mine))
@@ -257,9 +259,7 @@ def _unit_invariant(
                 raise changes(int(np.flatnonzero(differ)[0]))
         return head
     if unit_codes is None:
-        if width is None:
-            raise ValueError("_unit_invariant needs unit_codes or width")
-        unit_codes = np.repeat(np.arange(n_units), width)
+        unit_codes = np.repeat(np.arange(n_units), int(width or 0))  # width given: checked above
     codes, uniques = pd.factorize(values, sort=True)
     first = np.full(n_units, -1, dtype=np.intp)
     first[unit_codes[::-1]] = codes[::-1]

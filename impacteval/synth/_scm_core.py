@@ -72,11 +72,16 @@ def fit_unit(spec: FitSpec, treated: int, donors: np.ndarray) -> UnitFit:
         if spec.v is not None:
             v = spec.v
             w = simplex_lstsq(x0s * np.sqrt(v)[:, None], x1s * np.sqrt(v))
-            w = best_of_ties(x1s, x0s, z1, z0, v, w)
             starts = (("given", 0.0),)
         else:
             res = fit_v(x1s, x0s, z1, z0, n_random=spec.n_random, seed=spec.seed)
             v, w, starts = res.v, res.w, res.starts
+        # W(V) need not be unique: take the minimiser with the best outcome fit
+        tied = best_of_ties(x1s, x0s, z1, z0, v, w)
+        if tied is not w:
+            r = z1 - z0 @ tied
+            starts = (*starts, ("best of tied W", float(r @ r) / r.shape[0]))
+            w = tied
     synthetic = y[:, donors] @ w
     gaps = y[:, treated] - synthetic
     r = z1 - z0 @ w

@@ -401,12 +401,7 @@ def fit_v(
         theta, val = nelder_mead(np.sqrt(np.maximum(v0, 1e-12)), iters)
         theta, val = bfgs(theta, val)
         record.append((name, val))
-    # report the best fit the search evaluated, with the very W that produced it, or a
-    # better W among the equally good minimisers of the predictor loss at that V
-    v = np.asarray(seen["v"])
-    w = best_of_ties(x1, x0, z1, z0, v, np.asarray(seen["w"]))
+    # report the best fit the search evaluated, with the very W that produced it
+    v, w = np.asarray(seen["v"]), np.asarray(seen["w"])
     r = z1 - z0 @ w
-    loss = float(r @ r) / r.shape[0]
-    if loss < seen["loss"]:
-        record.append(("best of tied W", loss))
-    return VFit(v, w, loss, tuple(record), solver.n_solves)
+    return VFit(v, w, float(r @ r) / r.shape[0], tuple(record), solver.n_solves)

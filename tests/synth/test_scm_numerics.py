@@ -123,11 +123,14 @@ def test_best_of_ties_inside_the_hull(seed: int) -> None:
     w = simplex_lstsq(x0 * sv[:, None], x1 * sv)  # one minimiser (a vertex of the face)
     best = best_of_ties(x1, x0, z1, z0, v, w)
     assert best.min() >= 0.0 and best.sum() == pytest.approx(1.0, abs=1e-12)
-    # still a minimiser of the predictor loss (zero here, up to rounding)
+    # still a minimiser of the predictor loss: zero here, up to rounding (O(1) entries,
+    # squared residuals of order eps^2 ~ 1e-32; 1e-18 leaves room for the KKT solve)
     assert float(np.sum((sv * (x1 - x0 @ best)) ** 2)) < 1e-18
     mspe = float(np.mean((z1 - z0 @ best) ** 2))
     # no worse than the vertex, than the W that generated the data (also on the polytope)
-    # and than an interior-point solve of the same problem
+    # and than an interior-point solve of the same problem. Tolerances: 1e-12 is rounding
+    # of an O(1) MSPE; w_true's 1e-9 allows its own tiny misfit of the predictors; 1e-6
+    # relative is trust-constr's stopping accuracy (gtol 1e-12 on the gradient)
     assert mspe <= float(np.mean((z1 - z0 @ w) ** 2)) + 1e-12
     assert mspe <= float(np.mean((z1 - z0 @ w_true) ** 2)) + 1e-9
     assert mspe == pytest.approx(_best_on_polytope(x1, x0, z1, z0, v, w), rel=1e-6)
