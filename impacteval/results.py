@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import special
 
 from impacteval._version import __version__
+from impacteval.exceptions import NumericalError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -389,7 +390,24 @@ class EffectEstimate:
         df: float | None,
         **kwargs: Any,
     ) -> EffectEstimate:
-        """Build a result whose interval and p-value are Wald (t if ``df`` else normal)."""
+        """Build a result whose interval and p-value are Wald (t if ``df`` else normal).
+
+        Raises
+        ------
+        NumericalError
+            When the estimate is infinite or NaN, or the standard error infinite: such a
+            number comes from an overflow or a zero denominator, never from the data's
+            information, and is refused rather than returned. (A NaN standard error is
+            allowed: estimators return it, with a warning saying why, when it is not
+            identified.)
+        """
+        if not math.isfinite(float(estimate)) or math.isinf(float(std_error)):
+            raise NumericalError(
+                f"{kwargs.get('method') or 'the estimator'}: the estimate is "
+                f"{float(estimate)!r} and its standard error {float(std_error)!r}: a "
+                "computation overflowed or divided by zero; rescale the outcome or check for "
+                "an empty group"
+            )
         lo, hi, p = interval(float(estimate), float(std_error), level, df)
         stat = float(estimate) / float(std_error) if std_error > 0 else math.nan
         return cls(
@@ -504,6 +522,9 @@ class EffectTable:
         Names of the columns that identify each row, e.g. ``("event_time",)``.
     overall : EffectEstimate or None
         The overall effect, where one is defined.
+    estimate, std_error, ci_lower, ci_upper, p_value : float
+        Read-only shortcuts to the same attributes of ``overall``, so that every result
+        has them; an :class:`AttributeError` saying why when there is no overall effect.
     level, estimand, method, n_obs, ci_method, warnings, provenance, details
         As for :class:`EffectEstimate`.
     """
@@ -541,6 +562,40 @@ class EffectTable:
     def to_frame(self) -> pd.DataFrame:
         """The index columns plus the five result columns (a fresh, writable copy)."""
         return self.table.copy()
+
+    def _overall_value(self, name: str) -> float:
+        if self.overall is None:
+            raise AttributeError(
+                f"`{name}`: this {type(self).__name__} ({self.method or 'table of effects'}) "
+                f"has no single overall effect, so no overall {name}; read the rows with "
+                "`.to_frame()`, or aggregate first (e.g. att_gt(...).aggregate('simple'))"
+            )
+        return float(getattr(self.overall, name))
+
+    @property
+    def estimate(self) -> float:
+        """The overall effect's estimate (``.overall.estimate``) where one is defined."""
+        return self._overall_value("estimate")
+
+    @property
+    def std_error(self) -> float:
+        """The overall effect's standard error (``.overall.std_error``)."""
+        return self._overall_value("std_error")
+
+    @property
+    def ci_lower(self) -> float:
+        """Lower end of the overall effect's interval (``.overall.ci_lower``)."""
+        return self._overall_value("ci_lower")
+
+    @property
+    def ci_upper(self) -> float:
+        """Upper end of the overall effect's interval (``.overall.ci_upper``)."""
+        return self._overall_value("ci_upper")
+
+    @property
+    def p_value(self) -> float:
+        """The overall effect's p-value (``.overall.p_value``)."""
+        return self._overall_value("p_value")
 
     def __len__(self) -> int:
         return len(self.table)

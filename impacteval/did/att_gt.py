@@ -307,7 +307,9 @@ def att_gt(
         column's units.
     cohort : str
         First period in which the unit is treated; 0 or missing = never treated. Cohorts
-        later than the last period (plus ``anticipation``) count as never treated.
+        later than the last period (plus ``anticipation``) count as never treated, as R
+        did's ``pre_process_did`` does; unlike R, a warning says so and
+        ``details["n_units_as_if_never_treated"]`` counts them.
     treatment : str, optional
         A 0/1 treatment column to cross-check ``cohort``: it must be absorbing (never
         1 then 0 within a unit) and equal ``1{cohort > 0 and time >= cohort}``; else an
@@ -563,6 +565,17 @@ def att_gt(
     what = "observations" if layout == "repeated_cross_sections" else "units"
     unit_cohort = np.where(unit_cohort == 0, np.inf, unit_cohort)
     asif_never = np.isfinite(unit_cohort) & (unit_cohort > periods[-1] + anticipation)
+    if asif_never.any():
+        late = np.unique(unit_cohort[asif_never])
+        shown = ", ".join(_fmt(float(g)) for g in late[:5]) + (", ..." if late.size > 5 else "")
+        note(
+            f"`cohort`: {int(asif_never.sum())} {what} of column {cohort!r} have a first "
+            f"treated period ({shown}) after the last period {_fmt(periods[-1])}"
+            f"{f' plus anticipation = {anticipation}' if anticipation else ''}; they are "
+            "never treated within the data and serve as never-treated controls (as R did "
+            "does). If that is not intended, drop them or check the cohort coding; see "
+            "details['n_units_as_if_never_treated']"
+        )
     unit_cohort[asif_never] = np.inf
     first_treated = (
         np.isfinite(unit_cohort) & (unit_cohort <= periods[0] + anticipation) & keep_unit
