@@ -715,6 +715,14 @@ def att_gt(
     units = ulabels[sel]
     how = Inference(level=level, clusters=clusters, n_clusters=n_clusters, bootstrap=bootstrap)
     cols, _ = infer(fit.att, fit.influence, how, gen, uniform=True)
+    n_degenerate = int(np.count_nonzero(np.isnan(cols.se) & np.isfinite(fit.att)))
+    if n_degenerate:
+        note(
+            f"{n_degenerate} of {fit.att.size} group-time cells have a degenerate standard "
+            "error (at most sqrt(machine epsilon) x 10: the outcome does not vary in the "
+            "cell's comparison, or the fit is exact); it is reported as NaN, with its interval "
+            "and p-value, as R did does; check the outcome column"
+        )
 
     integer_periods = bool(np.all(np.mod(np.r_[periods, groups], 1) == 0))
 

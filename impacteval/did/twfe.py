@@ -214,6 +214,11 @@ def twfe(
     tc, n_periods = group_codes(frame[time])
     clus = cluster if cluster is not None else unit
     cc, n_groups = group_codes(frame[clus])
+    if n_groups < 2:
+        raise DataValidationError(
+            f"`cluster`: column {clus!r} has a single cluster; a cluster-robust variance "
+            "needs at least 2 (and is only reliable with many, several of them treated)"
+        )
     names = [treatment, *covs]
     raw = frame[[outcome, *names]].to_numpy(dtype=float)
     n = raw.shape[0]
@@ -276,6 +281,16 @@ def twfe(
             factor = 1.0
         else:
             k_total = k_slopes + (k_fe_all if se_type == "stata" else k_fe)
+            if n <= k_total:
+                hint = (
+                    "use se_type='CR1', which counts only the effects not nested in the clusters"
+                    if se_type == "stata"
+                    else "add units or periods"
+                )
+                raise DataValidationError(
+                    f"`se_type`: the {se_type!r} small-sample factor divides by n - K = {n} - "
+                    f"{k_total} <= 0 (no residual degrees of freedom); {hint}"
+                )
             factor = n_groups / (n_groups - 1) * (n - 1) / (n - k_total)
         vcov = vcov * factor
         dfs = np.full(len(names), float(n_groups - 1))
