@@ -175,17 +175,17 @@ def two_by_two(
         est, se, df = float(fit.coef[3]), float(np.sqrt(fit.vcov[3, 3])), float(fit.df[3])
         n_obs, n_treated, n_groups = len(frame), int(gg.sum()), n_groups_opt
     if clusters_used is None:
-        counts = (
+        cell_counts = (
             [n_treated, n_obs - n_treated]
             if form == "change_score"
             else [int(np.sum((g == a) & (p == b))) for a in (0, 1) for b in (0, 1)]
         )
-        if min(counts) < 2 or not np.isfinite(se):
+        if min(cell_counts) < 2 or not np.isfinite(se):
             se, df = math.nan, math.nan
             where = "arm (units)" if form == "change_score" else "group x period cell"
             msg = (
                 f"`treated`/`post`: a {where} has fewer than 2 observations (counts "
-                f"{counts}); its outcome variance cannot be estimated, so the HC2 standard "
+                f"{cell_counts}); its outcome variance cannot be estimated, so the HC2 standard "
                 "error is not identified: the standard error, interval and p-value are NaN. "
                 "Collect more units, or use randomization inference"
             )
