@@ -230,3 +230,16 @@ def test_propensity_given_three_ways_gives_one_answer() -> None:
     # expit(logit(p)) differs from p by rounding only; the matches are the same
     assert by_logit.estimate == pytest.approx(base.estimate, rel=1e-12)
     assert by_logit.std_error == pytest.approx(base.std_error, rel=1e-12)
+
+
+# -- diagnostics ------------------------------------------------------------------------------
+def test_e_value_of_a_huge_risk_ratio_is_finite() -> None:
+    # RR + sqrt(RR (RR - 1)) overflowed to inf for RR > 1e154; the E-value is ~ 2 RR
+    ev = ie.diagnostics.e_value(1e300)
+    assert ev.e_value == pytest.approx(2e300, rel=1e-12)
+
+
+def test_e_value_of_an_impossible_smd_is_refused() -> None:
+    # exp(0.91 x 1000) raised OverflowError: math range error
+    with pytest.raises(DataValidationError, match=r"`estimate`.*standardised mean difference"):
+        ie.diagnostics.e_value(1000.0, scale="SMD")
