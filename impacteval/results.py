@@ -14,6 +14,7 @@ import hashlib
 import html
 import math
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -24,7 +25,7 @@ import pandas as pd
 from scipy import special
 
 from impacteval._version import __version__
-from impacteval.exceptions import NumericalError
+from impacteval.exceptions import NumericalError, SmallSampleWarning
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -125,6 +126,11 @@ def fingerprint_in_background(data: pd.DataFrame, columns: Iterable[str]) -> Cal
         return digest.hexdigest()
 
     return result
+
+
+# A standard error at most this fraction of a non-zero estimate is degenerate (rounding
+# noise or a zero variance estimate): t = 1e12 would need of the order of 1e24 observations.
+DEGENERATE_SE_RATIO = 1e-12
 
 
 def interval(
@@ -400,6 +406,13 @@ class EffectEstimate:
             information, and is refused rather than returned. (A NaN standard error is
             allowed: estimators return it, with a warning saying why, when it is not
             identified.)
+
+        Warns
+        -----
+        SmallSampleWarning
+            When the standard error is at most ``DEGENERATE_SE_RATIO`` (1e-12) times a
+            non-zero estimate: no sample is that informative, so the variance estimate is
+            degenerate; it is then reported as NaN (a zero SE would give p = 0).
         """
         if not math.isfinite(float(estimate)) or math.isinf(float(std_error)):
             raise NumericalError(
@@ -408,6 +421,18 @@ class EffectEstimate:
                 "computation overflowed or divided by zero; rescale the outcome or check for "
                 "an empty group"
             )
+        if float(estimate) != 0.0 and float(std_error) <= DEGENERATE_SE_RATIO * abs(
+            float(estimate)
+        ):
+            msg = (
+                f"the standard error ({float(std_error):.3g}) is zero relative to the estimate "
+                f"({float(estimate):.6g}): the variance estimate is degenerate (e.g. identical "
+                "pair differences, an exact fit, or one cluster per arm), not a sign of "
+                "precision; the standard error, interval and p-value are reported as NaN"
+            )
+            warnings.warn(msg, SmallSampleWarning, stacklevel=3)
+            std_error = math.nan
+            kwargs["warnings"] = (*tuple(kwargs.get("warnings", ())), msg)
         lo, hi, p = interval(float(estimate), float(std_error), level, df)
         stat = float(estimate) / float(std_error) if std_error > 0 else math.nan
         return cls(

@@ -35,7 +35,7 @@ from impacteval.did.aggregate import (
     simple_overall_analytic,
     window_estimate,
 )
-from impacteval.exceptions import DataValidationError, ImpactEvalWarning
+from impacteval.exceptions import DataValidationError, ImpactEvalWarning, SmallSampleWarning
 from impacteval.results import (
     EffectEstimate,
     EffectTable,
@@ -625,6 +625,17 @@ def att_gt(
             f"only {int(never.sum())} never-treated {what}: too few to serve as controls with "
             f"{len(covs)} covariates (R did requires at least {len(covs) + 5}); use "
             "control_group='not_yet_treated'"
+        )
+    sizes = {float(g): int(np.count_nonzero(keep_unit & (unit_cohort == g))) for g in groups}
+    small = {g: k for g, k in sizes.items() if k < len(covs) + 5}
+    if small:
+        shown = ", ".join(f"{_fmt(g)}: {k}" for g, k in small.items())
+        note(
+            f"`cohort`: small cohorts ({what} per cohort {shown}; fewer than {len(covs) + 5} "
+            "as R did warns): their ATT(g,t) rest on so few treated units that the "
+            "influence-function standard errors are unreliable (with a single unit, far too "
+            "small); prefer randomization inference or report them descriptively",
+            SmallSampleWarning,
         )
 
     # rows kept, units re-coded 0..n-1 among those with a kept row

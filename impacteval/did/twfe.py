@@ -26,7 +26,7 @@ from impacteval.exceptions import (
 from impacteval.inference.variance import fit_ols
 from impacteval.results import EffectEstimate, Provenance, fingerprint, interval
 
-__all__ = ["demean_two_way", "twfe"]
+__all__ = ["demean_two_way", "few_treated_clusters", "twfe"]
 
 SE_TYPES_TWFE = ("CR1", "CR0", "stata", "CR2")
 _MAX_DUMMY_CELLS = 200_000_000
@@ -87,7 +87,7 @@ def demean_two_way(
 FEW_TREATED_CLUSTERS = 10
 
 
-def _few_treated_clusters(
+def few_treated_clusters(
     d: np.ndarray, codes: np.ndarray, n_groups: int, column: str, se_type: str
 ) -> str:
     """A warning message when few clusters contain treated observations ("" otherwise)."""
@@ -300,7 +300,7 @@ def twfe(
             "effects (e.g. every unit treated in the same periods); not identified"
         )
     caught: list[str] = []
-    few = _few_treated_clusters(raw[:, 1], cc, n_groups, clus, se_type)
+    few = few_treated_clusters(raw[:, 1], cc, n_groups, clus, se_type)
     if few:
         warnings.warn(few, SmallSampleWarning, stacklevel=2)
         caught.append(few)

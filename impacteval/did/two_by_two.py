@@ -16,6 +16,7 @@ from impacteval._validation import (
     group_codes,
     prepare,
 )
+from impacteval.did.twfe import few_treated_clusters
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning, SmallSampleWarning
 from impacteval.inference.variance import fit_ols
 from impacteval.results import EffectEstimate, Provenance, fingerprint
@@ -174,7 +175,15 @@ def two_by_two(
         )
         est, se, df = float(fit.coef[3]), float(np.sqrt(fit.vcov[3, 3])), float(fit.df[3])
         n_obs, n_treated, n_groups = len(frame), int(gg.sum()), n_groups_opt
-    if clusters_used is None:
+    if clusters_used is not None:
+        codes_all, n_all = group_codes(frame[clusters_used])
+        few = few_treated_clusters(
+            frame[treated].to_numpy(dtype=float), codes_all, n_all, clusters_used, "CR2"
+        )
+        if few:
+            warnings.warn(few, SmallSampleWarning, stacklevel=2)
+            caught.append(few)
+    else:
         cell_counts = (
             [n_treated, n_obs - n_treated]
             if form == "change_score"

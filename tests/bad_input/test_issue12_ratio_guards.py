@@ -243,3 +243,52 @@ def test_e_value_of_an_impossible_smd_is_refused() -> None:
     # exp(0.91 x 1000) raised OverflowError: math range error
     with pytest.raises(DataValidationError, match=r"`estimate`.*standardised mean difference"):
         ie.diagnostics.e_value(1000.0, scale="SMD")
+
+
+# -- degenerate variance estimates and few treated units ----------------------------------------
+def test_zero_standard_error_with_an_effect_is_not_precision() -> None:
+    # two matched pairs with the same difference: the pair variance is 0 and p was 0.0
+    pairs = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0], "z": [1, 0, 1, 0], "b": [1, 1, 2, 2]})
+    with pytest.warns(SmallSampleWarning, match=r"standard error \(0\) is zero relative"):
+        res = ie.rct.difference_in_means(pairs, outcome="y", treatment="z", blocks="b")
+    assert res.estimate == -1.0
+    assert math.isnan(res.std_error) and math.isnan(res.p_value)
+    assert any("degenerate" in m for m in res.warnings)
+
+
+def test_zero_estimate_with_zero_standard_error_is_kept() -> None:
+    # a constant outcome: effect 0 with SE 0 is exact (and already explained by its warning)
+    res = EffectEstimate.from_wald(0.0, 0.0, level=0.95, df=None)
+    assert res.std_error == 0.0 and res.p_value == 1.0
+
+
+def test_att_gt_single_unit_cohort_warns_as_r_did() -> None:
+    mpdta = ie.datasets.load("mpdta")
+    one = mpdta.loc[mpdta["first_treat"] == 2004, "countyreal"].iloc[0]
+    data = mpdta[(mpdta["first_treat"] == 0) | (mpdta["countyreal"] == one)]
+    with pytest.warns(SmallSampleWarning, match=r"`cohort`: small cohorts.*2004: 1.*unreliable"):
+        ie.did.att_gt(data, outcome="lemp", unit="countyreal", time="year", cohort="first_treat")
+
+
+def test_event_study_single_treated_cluster_warns() -> None:
+    mpdta = ie.datasets.load("mpdta")
+    one = mpdta.loc[mpdta["first_treat"] == 2004, "countyreal"].iloc[0]
+    data = mpdta[(mpdta["first_treat"] == 0) | (mpdta["countyreal"] == one)]
+    with pytest.warns(SmallSampleWarning, match=r"`cluster`: only 1 of 310 clusters.*wild"):
+        ie.did.event_study(
+            data, outcome="lemp", unit="countyreal", time="year", cohort="first_treat"
+        )
+
+
+def test_two_by_two_one_treated_cluster_warns() -> None:
+    rng = np.random.default_rng(11)
+    data = pd.DataFrame(
+        {
+            "y": rng.normal(size=24),
+            "g": [1, 1, 0, 0, 0, 0] * 4,
+            "post": [0] * 12 + [1] * 12,
+            "c": [1, 1, 2, 2, 3, 3] * 4,
+        }
+    )
+    with pytest.warns(SmallSampleWarning, match=r"`cluster`: only 1 of 3 clusters of 'c'"):
+        ie.did.two_by_two(data, outcome="y", treated="g", post="post", cluster="c")
