@@ -246,7 +246,10 @@ def fit_ols(
     -------
     OLSFit
         Coefficients and variance for the full ``p`` columns (NaN where a column was
-        dropped for collinearity, as R's ``lm`` reports ``NA``).
+        dropped for collinearity, as R's ``lm`` reports ``NA``). With no residual degrees
+        of freedom (``n <= rank``: an exact fit) the variance and df are NaN, since every
+        residual is zero and nothing can be estimated; ``n_leverage_one`` counts the
+        observations fitted exactly (HC2/HC3 give them zero weight, as estimatr).
     """
     n, p = x.shape
     if weights is not None:

@@ -292,3 +292,19 @@ def test_two_by_two_one_treated_cluster_warns() -> None:
     )
     with pytest.warns(SmallSampleWarning, match=r"`cluster`: only 1 of 3 clusters of 'c'"):
         ie.did.two_by_two(data, outcome="y", treated="g", post="post", cluster="c")
+
+
+def test_every_table_result_exposes_its_overall_effect() -> None:
+    # the README lists .estimate etc. on every result: tables read them from .overall
+    mpdta = ie.datasets.load("mpdta")
+    es = ie.did.event_study(
+        mpdta, outcome="lemp", unit="countyreal", time="year", cohort="first_treat"
+    )
+    gt = ie.did.att_gt(mpdta, outcome="lemp", unit="countyreal", time="year", cohort="first_treat")
+    for res in (es, gt, gt.aggregate("dynamic")):
+        assert res.overall is not None
+        assert (res.estimate, res.std_error, res.p_value) == (
+            res.overall.estimate,
+            res.overall.std_error,
+            res.overall.p_value,
+        )
