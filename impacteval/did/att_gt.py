@@ -376,6 +376,16 @@ def att_gt(
         singular design in a cell (the message names the cell and the covariates), bad
         arguments.
 
+    Warns
+    -----
+    ImpactEvalWarning
+        Cohorts after the last period (treated as never treated, as R did), units dropped
+        to balance the panel or treated in the first period, cells whose standard error
+        is degenerate (reported as NaN, as R did).
+    SmallSampleWarning
+        Cohorts with fewer than ``len(covariates) + 5`` units (R did's "small groups"
+        warning): their influence-function standard errors are unreliable.
+
     Notes
     -----
     Identification: staggered, irreversible adoption; (conditional) parallel trends of

@@ -283,7 +283,9 @@ def nearest_neighbor(
     Raises
     ------
     DataValidationError
-        Missing columns, non-binary treatment, ``ratio`` outside 1..10, ``caliper <= 0``,
+        Missing columns, non-binary treatment, fewer than 2 units in an arm, a
+        ``propensity`` outside [0, 1] on the probability link, a ``propensity`` Series or
+        array not aligned with ``data``, ``ratio`` outside 1..10, ``caliper <= 0``,
         an estimand or SE not available with the replacement choice, ``ties`` without
         replacement, no focal unit with a control within the caliper, or (fitted score)
         no covariate that varies.
