@@ -483,6 +483,13 @@ def event_study(
         within a unit, a reference period that is not a pre-treatment event time in the
         data, bad ``bins``, no treated cohort.
 
+    Warns
+    -----
+    SmallSampleWarning
+        Fewer than 10 clusters contain treated units: clustered tests over-reject (badly
+        with a single treated cluster); prefer randomization inference or the wild
+        cluster bootstrap.
+
     Notes
     -----
     Event time is ``e = t - cohort`` (binned when ``bins`` is given).

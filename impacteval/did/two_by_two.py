@@ -80,6 +80,14 @@ def two_by_two(
         ``estimand`` "ATT"; ``details["form"]`` is "pooled", "change_score" or
         "unbalanced_panel"; ``details["cell_means"]`` holds the four means.
 
+    Warns
+    -----
+    SmallSampleWarning
+        Without clusters, a group x period cell (change-score form: an arm) with fewer
+        than 2 observations: the HC2 standard error is not identified and is NaN. With
+        clusters, fewer than 10 clusters containing treated units: cluster-robust tests
+        over-reject (badly with one).
+
     Notes
     -----
     Identification: parallel trends -- absent treatment, the treated group's mean outcome
