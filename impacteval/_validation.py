@@ -240,7 +240,8 @@ def _check_magnitude(values: np.ndarray, bad: np.ndarray, param: str, col: str) 
     finite = values[~bad] if bad.any() else values
     if finite.size == 0:
         return
-    largest = float(np.max(np.abs(finite)))
+    # max and -min: two passes without the n-sized temporary np.abs would allocate
+    largest = max(float(finite.max()), -float(finite.min()))
     if largest > MAX_ABS_VALUE:
         raise DataValidationError(
             f"`{param}`: column {col!r} has values up to {largest:.3g} in absolute value; "
