@@ -21,11 +21,14 @@ from impacteval.exceptions import DataValidationError, MissingColumnError, Missi
 __all__ = [
     "PreparedData",
     "as_column_list",
+    "check_aligned",
     "check_binary",
     "check_choice",
+    "check_column_name",
     "check_columns",
     "check_dataframe",
     "check_level",
+    "check_min_per_arm",
     "check_positive_int",
     "check_positive_weights",
     "check_rng",
@@ -62,6 +65,8 @@ def check_columns(data: pd.DataFrame, **named: str | Sequence[str] | None) -> No
     for param, cols in named.items():
         if cols is None:
             continue
+        if param not in MULTI_COLUMN_PARAMS:
+            check_column_name(cols, param)
         for col in [cols] if isinstance(cols, str) else list(cols):
             if not isinstance(col, Hashable) or col not in data.columns:
                 close = difflib.get_close_matches(str(col), available, n=1)
@@ -70,6 +75,43 @@ def check_columns(data: pd.DataFrame, **named: str | Sequence[str] | None) -> No
                     f"`{param}`: column {col!r} is not in the data{hint} "
                     f"(available: {_short(available, 200)})"
                 )
+            copies = int(np.count_nonzero(data.columns == col))
+            if copies > 1:
+                raise DataValidationError(
+                    f"`{param}`: the data have {copies} columns named {col!r}; column names "
+                    "must be unique to say which one is meant (rename or drop the duplicates)"
+                )
+
+
+# Parameters that take several columns; every other parameter checked by `prepare` and
+# `check_columns` names exactly one column.
+MULTI_COLUMN_PARAMS: frozenset[str] = frozenset(
+    {"covariates", "fixed_effects", "mahalanobis", "exact", "outcomes", "predictors"}
+)
+
+
+def check_column_name(value: object, param: str) -> None:
+    """Require a single column name (not a list, array or Series of them).
+
+    Raises
+    ------
+    DataValidationError
+        When ``value`` is a container (list, tuple, set, dict, array, Series, Index) or is
+        not hashable; a one-element list gets a hint naming its element.
+    """
+    containers = (list, tuple, set, frozenset, dict, np.ndarray, pd.Series, pd.Index)
+    if isinstance(value, containers) or not isinstance(value, Hashable):
+        items = list(value) if isinstance(value, containers) else []
+        hint = f"; pass {items[0]!r} instead" if len(items) == 1 else ""
+        shown = (
+            f"of length {len(items)}"
+            if isinstance(value, (np.ndarray, pd.Series, pd.Index))
+            else _short(value)
+        )
+        raise DataValidationError(
+            f"`{param}` must be a single column name (str); received "
+            f"{type(value).__name__} {shown}{hint}"
+        )
 
 
 def as_column_list(value: str | Sequence[str] | None, param: str) -> list[str]:
@@ -187,6 +229,100 @@ def check_binary(values: np.ndarray, param: str, column: str) -> np.ndarray:
     return values
 
 
+# Largest absolute value accepted in a numeric column. Variances and Gram matrices hold
+# squares and (in robust sandwiches) fourth powers of the data, and 1e77**4 is near the
+# largest double (1.8e308): beyond this scale standard errors would overflow to inf.
+MAX_ABS_VALUE = 1e75
+
+
+def _check_magnitude(values: np.ndarray, bad: np.ndarray, param: str, col: str) -> None:
+    """Refuse values so large that squared terms would overflow double precision."""
+    finite = values[~bad] if bad.any() else values
+    if finite.size == 0:
+        return
+    # max and -min: two passes without the n-sized temporary np.abs would allocate
+    largest = max(float(finite.max()), -float(finite.min()))
+    if largest > MAX_ABS_VALUE:
+        raise DataValidationError(
+            f"`{param}`: column {col!r} has values up to {largest:.3g} in absolute value; "
+            f"values beyond {MAX_ABS_VALUE:.0e} make variances overflow double precision "
+            "(standard errors would be inf). Rescale the column (e.g. divide it by a power of "
+            "ten) and scale the estimate back"
+        )
+
+
+def check_min_per_arm(
+    z: np.ndarray, param: str, column: str, *, minimum: int, reason: str, suggestion: str
+) -> None:
+    """Require at least ``minimum`` units in each arm of a 0/1 array.
+
+    Parameters
+    ----------
+    z : ndarray
+        The 0/1 treatment (after :func:`check_binary`).
+    param, column : str
+        The parameter and column named in the message.
+    minimum : int
+        Units needed in each arm.
+    reason, suggestion : str
+        Why the estimator needs them, and what to do instead (ends the message).
+    """
+    n1 = int(np.count_nonzero(z == 1))
+    n0 = int(z.size - n1)
+    if min(n1, n0) < minimum:
+        raise DataValidationError(
+            f"`{param}`: column {column!r} has {n1} treated and {n0} control units; "
+            f"at least {minimum} in each arm are needed: {reason}. {suggestion}"
+        )
+
+
+def check_aligned(values: object, data: pd.DataFrame, param: str) -> np.ndarray:
+    """Values given as a Series or array, aligned row by row with ``data``.
+
+    A pandas Series must carry the labels of ``data.index`` (in any order; it is aligned by
+    label); an array or list must be one-dimensional with one value per row of ``data``.
+
+    Raises
+    ------
+    DataValidationError
+        A Series whose index does not hold the same labels as ``data``, an array of the
+        wrong length or shape, or values that are not numeric.
+    """
+    n = data.shape[0]
+    if isinstance(values, pd.Series):
+        if values.index.equals(data.index):
+            out = values
+        elif (
+            values.index.is_unique
+            and data.index.is_unique
+            and len(values) == n
+            and values.index.isin(data.index).all()
+        ):
+            out = values.reindex(data.index)
+        else:
+            extra = int((~values.index.isin(data.index)).sum())
+            absent = int((~data.index.isin(values.index)).sum())
+            raise DataValidationError(
+                f"`{param}`: the Series must be indexed like `data` (one value per row, same "
+                f"index labels); received {len(values)} values, {extra} labels not in the "
+                f"data's index and {absent} rows of the data without a value"
+            )
+        series = out
+    else:
+        arr = np.asarray(values)
+        if arr.ndim != 1 or arr.shape[0] != n:
+            raise DataValidationError(
+                f"`{param}`: an array must be one-dimensional with one value per row of "
+                f"`data` ({n}); received shape {arr.shape}"
+            )
+        series = pd.Series(arr, index=data.index)
+    if not (
+        pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)
+    ) or isinstance(series.dtype, pd.CategoricalDtype):
+        raise DataValidationError(f"`{param}` must be numeric; received dtype {series.dtype}")
+    return series.to_numpy(dtype=float, na_value=np.nan)
+
+
 @dataclass(frozen=True)
 class PreparedData:
     """Complete cases of the columns an estimator uses, with the count dropped."""
@@ -240,6 +376,7 @@ def prepare(
                 if np.isinf(values[bad]).any():
                     raise DataValidationError(f"`{param}`: column {col!r} contains infinite values")
                 missing[col] = bad
+            _check_magnitude(values, bad, param, col)
             used[col] = values
     for _param, cols in labels.items():
         for col in [] if cols is None else ([cols] if isinstance(cols, str) else list(cols)):

@@ -15,6 +15,7 @@ __all__ = [
     "ImpactEvalWarning",
     "MissingColumnError",
     "MissingDataWarning",
+    "NumericalError",
     "SmallSampleWarning",
 ]
 
@@ -39,6 +40,11 @@ class MissingColumnError(DataValidationError, KeyError):
 
 class ConvergenceError(ImpactEvalError, RuntimeError):
     """A numerical routine failed to converge."""
+
+
+class NumericalError(ImpactEvalError, ArithmeticError):
+    """A result would be infinite or undefined (overflow, a zero denominator); the message
+    says which quantity and why, instead of returning a silent inf or NaN."""
 
 
 class DataUnavailableError(ImpactEvalError, FileNotFoundError):

@@ -14,6 +14,7 @@ import hashlib
 import html
 import math
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -24,6 +25,7 @@ import pandas as pd
 from scipy import special
 
 from impacteval._version import __version__
+from impacteval.exceptions import NumericalError, SmallSampleWarning
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -124,6 +126,11 @@ def fingerprint_in_background(data: pd.DataFrame, columns: Iterable[str]) -> Cal
         return digest.hexdigest()
 
     return result
+
+
+# A standard error at most this fraction of a non-zero estimate is degenerate (rounding
+# noise or a zero variance estimate): t = 1e12 would need of the order of 1e24 observations.
+DEGENERATE_SE_RATIO = 1e-12
 
 
 def interval(
@@ -389,7 +396,43 @@ class EffectEstimate:
         df: float | None,
         **kwargs: Any,
     ) -> EffectEstimate:
-        """Build a result whose interval and p-value are Wald (t if ``df`` else normal)."""
+        """Build a result whose interval and p-value are Wald (t if ``df`` else normal).
+
+        Raises
+        ------
+        NumericalError
+            When the estimate is infinite or NaN, or the standard error infinite: such a
+            number comes from an overflow or a zero denominator, never from the data's
+            information, and is refused rather than returned. (A NaN standard error is
+            allowed: estimators return it, with a warning saying why, when it is not
+            identified.)
+
+        Warns
+        -----
+        SmallSampleWarning
+            When the standard error is at most ``DEGENERATE_SE_RATIO`` (1e-12) times a
+            non-zero estimate: no sample is that informative, so the variance estimate is
+            degenerate; it is then reported as NaN (a zero SE would give p = 0).
+        """
+        if not math.isfinite(float(estimate)) or math.isinf(float(std_error)):
+            raise NumericalError(
+                f"{kwargs.get('method') or 'the estimator'}: the estimate is "
+                f"{float(estimate)!r} and its standard error {float(std_error)!r}: a "
+                "computation overflowed or divided by zero; rescale the outcome or check for "
+                "an empty group"
+            )
+        if float(estimate) != 0.0 and float(std_error) <= DEGENERATE_SE_RATIO * abs(
+            float(estimate)
+        ):
+            msg = (
+                f"the standard error ({float(std_error):.3g}) is zero relative to the estimate "
+                f"({float(estimate):.6g}): the variance estimate is degenerate (e.g. identical "
+                "pair differences, an exact fit, or one cluster per arm), not a sign of "
+                "precision; the standard error, interval and p-value are reported as NaN"
+            )
+            warnings.warn(msg, SmallSampleWarning, stacklevel=3)
+            std_error = math.nan
+            kwargs["warnings"] = (*tuple(kwargs.get("warnings", ())), msg)
         lo, hi, p = interval(float(estimate), float(std_error), level, df)
         stat = float(estimate) / float(std_error) if std_error > 0 else math.nan
         return cls(
@@ -504,6 +547,9 @@ class EffectTable:
         Names of the columns that identify each row, e.g. ``("event_time",)``.
     overall : EffectEstimate or None
         The overall effect, where one is defined.
+    estimate, std_error, ci_lower, ci_upper, p_value : float
+        Read-only shortcuts to the same attributes of ``overall``, so that every result
+        has them; an :class:`AttributeError` saying why when there is no overall effect.
     level, estimand, method, n_obs, ci_method, warnings, provenance, details
         As for :class:`EffectEstimate`.
     """
@@ -541,6 +587,40 @@ class EffectTable:
     def to_frame(self) -> pd.DataFrame:
         """The index columns plus the five result columns (a fresh, writable copy)."""
         return self.table.copy()
+
+    def _overall_value(self, name: str) -> float:
+        if self.overall is None:
+            raise AttributeError(
+                f"`{name}`: this {type(self).__name__} ({self.method or 'table of effects'}) "
+                f"has no single overall effect, so no overall {name}; read the rows with "
+                "`.to_frame()`, or aggregate first (e.g. att_gt(...).aggregate('simple'))"
+            )
+        return float(getattr(self.overall, name))
+
+    @property
+    def estimate(self) -> float:
+        """The overall effect's estimate (``.overall.estimate``) where one is defined."""
+        return self._overall_value("estimate")
+
+    @property
+    def std_error(self) -> float:
+        """The overall effect's standard error (``.overall.std_error``)."""
+        return self._overall_value("std_error")
+
+    @property
+    def ci_lower(self) -> float:
+        """Lower end of the overall effect's interval (``.overall.ci_lower``)."""
+        return self._overall_value("ci_lower")
+
+    @property
+    def ci_upper(self) -> float:
+        """Upper end of the overall effect's interval (``.overall.ci_upper``)."""
+        return self._overall_value("ci_upper")
+
+    @property
+    def p_value(self) -> float:
+        """The overall effect's p-value (``.overall.p_value``)."""
+        return self._overall_value("p_value")
 
     def __len__(self) -> int:
         return len(self.table)

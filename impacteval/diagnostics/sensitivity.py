@@ -372,10 +372,15 @@ class EValue:
         return f"EValue(e_value={self.e_value:.4g}, e_value_ci={ci}, scale={self.scale!r})"
 
 
+# Largest log risk ratio whose exponential is a finite double (exp(709.78) ~ 1.8e308).
+_MAX_LOG_RR = 709.0
+
+
 def _threshold(rr: float) -> float:
     """E-value of a risk ratio for a null true value: ``RR + sqrt(RR (RR - 1))``, RR >= 1."""
     x = 1.0 / rr if rr < 1 else rr
-    return float(x + math.sqrt(x * (x - 1.0)))
+    # sqrt(x) sqrt(x - 1) rather than sqrt(x (x - 1)): the product overflows for x > 1e154
+    return float(x + math.sqrt(x) * math.sqrt(x - 1.0))
 
 
 def _to_rr(value: float, scale: str, rare: bool | None) -> float:
@@ -471,6 +476,12 @@ def e_value(
         if not math.isfinite(v) or (scale != "SMD" and v <= 0):
             kind = "a finite number" if scale == "SMD" else f"a positive finite {scale}"
             raise DataValidationError(f"`{name}` must be {kind}; received {value!r}")
+        if scale == "SMD" and abs(0.91 * v) > _MAX_LOG_RR:
+            raise DataValidationError(
+                f"`{name}`: a standardised mean difference of {v!r} converts to a risk ratio "
+                f"exp(0.91 x {v:g}) beyond double precision; an SMD is in standard "
+                "deviations (|d| of a few at most): was the raw difference passed?"
+            )
         values[name] = v
     est = cast(float, values["estimate"])  # validated above: never None
     lo, hi = values["ci_lower"], values["ci_upper"]

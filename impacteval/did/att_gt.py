@@ -35,7 +35,7 @@ from impacteval.did.aggregate import (
     simple_overall_analytic,
     window_estimate,
 )
-from impacteval.exceptions import DataValidationError, ImpactEvalWarning
+from impacteval.exceptions import DataValidationError, ImpactEvalWarning, SmallSampleWarning
 from impacteval.results import (
     EffectEstimate,
     EffectTable,
@@ -307,7 +307,9 @@ def att_gt(
         column's units.
     cohort : str
         First period in which the unit is treated; 0 or missing = never treated. Cohorts
-        later than the last period (plus ``anticipation``) count as never treated.
+        later than the last period (plus ``anticipation``) count as never treated, as R
+        did's ``pre_process_did`` does; unlike R, a warning says so and
+        ``details["n_units_as_if_never_treated"]`` counts them.
     treatment : str, optional
         A 0/1 treatment column to cross-check ``cohort``: it must be absorbing (never
         1 then 0 within a unit) and equal ``1{cohort > 0 and time >= cohort}``; else an
@@ -373,6 +375,16 @@ def att_gt(
         without treated or control rows in one of its periods), overlap failure or a
         singular design in a cell (the message names the cell and the covariates), bad
         arguments.
+
+    Warns
+    -----
+    ImpactEvalWarning
+        Cohorts after the last period (treated as never treated, as R did), units dropped
+        to balance the panel or treated in the first period, cells whose standard error
+        is degenerate (reported as NaN, as R did).
+    SmallSampleWarning
+        Cohorts with fewer than ``len(covariates) + 5`` units (R did's "small groups"
+        warning): their influence-function standard errors are unreliable.
 
     Notes
     -----
@@ -563,6 +575,17 @@ def att_gt(
     what = "observations" if layout == "repeated_cross_sections" else "units"
     unit_cohort = np.where(unit_cohort == 0, np.inf, unit_cohort)
     asif_never = np.isfinite(unit_cohort) & (unit_cohort > periods[-1] + anticipation)
+    if asif_never.any():
+        late = np.unique(unit_cohort[asif_never])
+        shown = ", ".join(_fmt(float(g)) for g in late[:5]) + (", ..." if late.size > 5 else "")
+        note(
+            f"`cohort`: {int(asif_never.sum())} {what} of column {cohort!r} have a first "
+            f"treated period ({shown}) after the last period {_fmt(periods[-1])}"
+            f"{f' plus anticipation = {anticipation}' if anticipation else ''}; they are "
+            "never treated within the data and serve as never-treated controls (as R did "
+            "does). If that is not intended, drop them or check the cohort coding; see "
+            "details['n_units_as_if_never_treated']"
+        )
     unit_cohort[asif_never] = np.inf
     first_treated = (
         np.isfinite(unit_cohort) & (unit_cohort <= periods[0] + anticipation) & keep_unit
@@ -612,6 +635,17 @@ def att_gt(
             f"only {int(never.sum())} never-treated {what}: too few to serve as controls with "
             f"{len(covs)} covariates (R did requires at least {len(covs) + 5}); use "
             "control_group='not_yet_treated'"
+        )
+    sizes = {float(g): int(np.count_nonzero(keep_unit & (unit_cohort == g))) for g in groups}
+    small = {g: k for g, k in sizes.items() if k < len(covs) + 5}
+    if small:
+        shown = ", ".join(f"{_fmt(g)}: {k}" for g, k in small.items())
+        note(
+            f"`cohort`: small cohorts ({what} per cohort {shown}; fewer than {len(covs) + 5} "
+            "as R did warns): their ATT(g,t) rest on so few treated units that the "
+            "influence-function standard errors are unreliable (with a single unit, far too "
+            "small); prefer randomization inference or report them descriptively",
+            SmallSampleWarning,
         )
 
     # rows kept, units re-coded 0..n-1 among those with a kept row
@@ -702,6 +736,14 @@ def att_gt(
     units = ulabels[sel]
     how = Inference(level=level, clusters=clusters, n_clusters=n_clusters, bootstrap=bootstrap)
     cols, _ = infer(fit.att, fit.influence, how, gen, uniform=True)
+    n_degenerate = int(np.count_nonzero(np.isnan(cols.se) & np.isfinite(fit.att)))
+    if n_degenerate:
+        note(
+            f"{n_degenerate} of {fit.att.size} group-time cells have a degenerate standard "
+            "error (at most sqrt(machine epsilon) x 10: the outcome does not vary in the "
+            "cell's comparison, or the fit is exact); it is reported as NaN, with its interval "
+            "and p-value, as R did does; check the outcome column"
+        )
 
     integer_periods = bool(np.all(np.mod(np.r_[periods, groups], 1) == 0))
 

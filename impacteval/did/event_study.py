@@ -20,7 +20,8 @@ from impacteval._validation import (
     prepare,
 )
 from impacteval.did._es_numerics import compact_codes, fe_regression, imputation
-from impacteval.exceptions import DataValidationError, ImpactEvalWarning
+from impacteval.did.twfe import few_treated_clusters
+from impacteval.exceptions import DataValidationError, ImpactEvalWarning, SmallSampleWarning
 from impacteval.results import EffectEstimate, EffectTable, Provenance, fingerprint, interval
 
 if TYPE_CHECKING:
@@ -482,6 +483,13 @@ def event_study(
         within a unit, a reference period that is not a pre-treatment event time in the
         data, bad ``bins``, no treated cohort.
 
+    Warns
+    -----
+    SmallSampleWarning
+        Fewer than 10 clusters contain treated units: clustered tests over-reject (badly
+        with a single treated cluster); prefer randomization inference or the wild
+        cluster bootstrap.
+
     Notes
     -----
     Event time is ``e = t - cohort`` (binned when ``bins`` is given).
@@ -580,6 +588,17 @@ def event_study(
         )
     if np.unique(panel.cluster).size < 2:
         raise DataValidationError("`cluster`: at least 2 clusters are needed")
+    cl_labels, cl_codes = np.unique(panel.cluster, return_inverse=True)
+    few = few_treated_clusters(
+        np.isfinite(panel.cohort).astype(float),
+        cl_codes.astype(np.intp),
+        int(cl_labels.size),
+        cluster or unit,
+        "CR1" if method != "imputation" else "clustered (BJS)",
+    )
+    if few:
+        warnings.warn(few, SmallSampleWarning, stacklevel=2)
+        caught.append(few)
 
     if method == "twfe":
         rows = _twfe(panel, reference, covs)

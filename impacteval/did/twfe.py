@@ -11,16 +11,22 @@ import pandas as pd
 
 from impacteval._validation import (
     as_column_list,
+    check_binary,
     check_choice,
     check_level,
     group_codes,
     prepare,
 )
-from impacteval.exceptions import ConvergenceError, DataValidationError, ImpactEvalWarning
+from impacteval.exceptions import (
+    ConvergenceError,
+    DataValidationError,
+    ImpactEvalWarning,
+    SmallSampleWarning,
+)
 from impacteval.inference.variance import fit_ols
 from impacteval.results import EffectEstimate, Provenance, fingerprint, interval
 
-__all__ = ["demean_two_way", "twfe"]
+__all__ = ["demean_two_way", "few_treated_clusters", "twfe"]
 
 SE_TYPES_TWFE = ("CR1", "CR0", "stata", "CR2")
 _MAX_DUMMY_CELLS = 200_000_000
@@ -76,6 +82,38 @@ def demean_two_way(
     )
 
 
+# Below this many treated clusters, cluster-robust t-tests over-reject noticeably
+# (MacKinnon & Webb 2017, 2018): a warning says so.
+FEW_TREATED_CLUSTERS = 10
+
+
+def few_treated_clusters(
+    d: np.ndarray, codes: np.ndarray, n_groups: int, column: str, se_type: str
+) -> str:
+    """A warning message when few clusters contain treated observations ("" otherwise)."""
+    n_treated = int(np.count_nonzero(np.bincount(codes, weights=d, minlength=n_groups) > 0))
+    if n_treated >= FEW_TREATED_CLUSTERS:
+        return ""
+    alternatives = (
+        "use randomization inference (permuting which clusters are treated) or the wild "
+        "cluster (restricted) bootstrap instead"
+    )
+    if n_treated == 1:
+        return (
+            f"`cluster`: only 1 of {n_groups} clusters of {column!r} contains treated "
+            f"observations; {se_type} cluster-robust standard errors with a single treated "
+            "cluster over-reject badly (the treated cluster's residuals are fitted away, so "
+            "its variance is missing from the standard error; Conley & Taber 2011, MacKinnon "
+            f"& Webb 2017): do not trust the p-value or interval; {alternatives}"
+        )
+    return (
+        f"`cluster`: only {n_treated} of {n_groups} clusters of {column!r} contain treated "
+        f"observations; {se_type} cluster-robust t-tests over-reject with few treated "
+        f"clusters (MacKinnon & Webb 2017), so the p-value is likely too small; "
+        f"{alternatives}"
+    )
+
+
 def twfe(
     data: pd.DataFrame,
     *,
@@ -97,7 +135,9 @@ def twfe(
     outcome : str
         Outcome column.
     treatment : str
-        The treatment indicator ``D_it`` (1 when unit i is treated in period t).
+        The treatment indicator ``D_it`` (1 when unit i is treated in period t), coded 0/1
+        (or False/True); other codings (e.g. 0/2) are refused, since they rescale the
+        coefficient.
     unit, time : str
         Unit and period identifiers (absorbed as fixed effects).
     covariates : sequence of str
@@ -124,6 +164,20 @@ def twfe(
         The coefficient on ``treatment``; ``details["coefficients"]`` holds every slope and
         ``details["small_sample_factor"]`` the multiplier applied to the CR0 variance.
 
+    Raises
+    ------
+    DataValidationError
+        Missing columns, a treatment not coded 0/1 (or with only one value), duplicate
+        unit-period rows, a treatment absorbed by the fixed effects, an unknown ``se_type``.
+
+    Warns
+    -----
+    SmallSampleWarning
+        Fewer than 10 clusters contain treated observations: cluster-robust t-tests
+        over-reject with few treated clusters (badly with a single one; Conley & Taber
+        2011, MacKinnon & Webb 2017). Prefer randomization inference or the wild cluster
+        bootstrap then.
+
     Notes
     -----
     Identification: parallel trends and a homogeneous effect. With staggered adoption and
@@ -134,6 +188,10 @@ def twfe(
 
     References
     ----------
+    Conley, T. G. & Taber, C. R. (2011). Inference with "difference in differences" with a
+    small number of policy changes. Review of Economics and Statistics 93(1), 113-125.
+    MacKinnon, J. G. & Webb, M. D. (2017). Wild bootstrap inference for wildly different
+    cluster sizes. Journal of Applied Econometrics 32(2), 233-254.
     R: ``fixest::feols(y ~ d | unit + time, cluster = ~unit)``; Stata: ``reghdfe``.
     """
     level = check_level(level)
@@ -146,6 +204,7 @@ def twfe(
         outcome_param="outcome",
     )
     frame = prepared.frame
+    check_binary(frame[treatment].to_numpy(dtype=float), "treatment", treatment)
     if frame.duplicated([unit, time]).any():
         raise DataValidationError(
             f"`unit`/`time`: {int(frame.duplicated([unit, time]).sum())} duplicate "
@@ -155,6 +214,11 @@ def twfe(
     tc, n_periods = group_codes(frame[time])
     clus = cluster if cluster is not None else unit
     cc, n_groups = group_codes(frame[clus])
+    if n_groups < 2:
+        raise DataValidationError(
+            f"`cluster`: column {clus!r} has a single cluster; a cluster-robust variance "
+            "needs at least 2 (and is only reliable with many, several of them treated)"
+        )
     names = [treatment, *covs]
     raw = frame[[outcome, *names]].to_numpy(dtype=float)
     n = raw.shape[0]
@@ -217,6 +281,16 @@ def twfe(
             factor = 1.0
         else:
             k_total = k_slopes + (k_fe_all if se_type == "stata" else k_fe)
+            if n <= k_total:
+                hint = (
+                    "use se_type='CR1', which counts only the effects not nested in the clusters"
+                    if se_type == "stata"
+                    else "add units or periods"
+                )
+                raise DataValidationError(
+                    f"`se_type`: the {se_type!r} small-sample factor divides by n - K = {n} - "
+                    f"{k_total} <= 0 (no residual degrees of freedom); {hint}"
+                )
             factor = n_groups / (n_groups - 1) * (n - 1) / (n - k_total)
         vcov = vcov * factor
         dfs = np.full(len(names), float(n_groups - 1))
@@ -226,6 +300,10 @@ def twfe(
             "effects (e.g. every unit treated in the same periods); not identified"
         )
     caught: list[str] = []
+    few = few_treated_clusters(raw[:, 1], cc, n_groups, clus, se_type)
+    if few:
+        warnings.warn(few, SmallSampleWarning, stacklevel=2)
+        caught.append(few)
     dropped = [nm for nm, kk in zip(names, kept, strict=True) if not kk]
     if dropped:
         msg = f"terms collinear with the fixed effects dropped: {dropped}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -15,7 +16,8 @@ from impacteval._validation import (
     group_codes,
     prepare,
 )
-from impacteval.exceptions import DataValidationError, ImpactEvalWarning
+from impacteval.did.twfe import few_treated_clusters
+from impacteval.exceptions import DataValidationError, ImpactEvalWarning, SmallSampleWarning
 from impacteval.inference.variance import fit_ols
 from impacteval.results import EffectEstimate, Provenance, fingerprint
 
@@ -77,6 +79,14 @@ def two_by_two(
     EffectEstimate
         ``estimand`` "ATT"; ``details["form"]`` is "pooled", "change_score" or
         "unbalanced_panel"; ``details["cell_means"]`` holds the four means.
+
+    Warns
+    -----
+    SmallSampleWarning
+        Without clusters, a group x period cell (change-score form: an arm) with fewer
+        than 2 observations: the HC2 standard error is not identified and is NaN. With
+        clusters, fewer than 10 clusters containing treated units: cluster-robust tests
+        over-reject (badly with one).
 
     Notes
     -----
@@ -151,6 +161,7 @@ def two_by_two(
             warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
             caught.append(msg)
 
+    clusters_used = cluster if form == "change_score" else (cluster or unit)
     if form == "change_score" and unit is not None:
         est, se, df, n_obs, n_treated, n_groups = _change_score(
             frame, outcome, treated, post, unit, cluster, covs
@@ -172,6 +183,31 @@ def two_by_two(
         )
         est, se, df = float(fit.coef[3]), float(np.sqrt(fit.vcov[3, 3])), float(fit.df[3])
         n_obs, n_treated, n_groups = len(frame), int(gg.sum()), n_groups_opt
+    if clusters_used is not None:
+        codes_all, n_all = group_codes(frame[clusters_used])
+        few = few_treated_clusters(
+            frame[treated].to_numpy(dtype=float), codes_all, n_all, clusters_used, "CR2"
+        )
+        if few:
+            warnings.warn(few, SmallSampleWarning, stacklevel=2)
+            caught.append(few)
+    else:
+        cell_counts = (
+            [n_treated, n_obs - n_treated]
+            if form == "change_score"
+            else [int(np.sum((g == a) & (p == b))) for a in (0, 1) for b in (0, 1)]
+        )
+        if min(cell_counts) < 2 or not np.isfinite(se):
+            se, df = math.nan, math.nan
+            where = "arm (units)" if form == "change_score" else "group x period cell"
+            msg = (
+                f"`treated`/`post`: a {where} has fewer than 2 observations (counts "
+                f"{cell_counts}); its outcome variance cannot be estimated, so the HC2 standard "
+                "error is not identified: the standard error, interval and p-value are NaN. "
+                "Collect more units, or use randomization inference"
+            )
+            warnings.warn(msg, SmallSampleWarning, stacklevel=2)
+            caught.append(msg)
     options = {
         "outcome": outcome,
         "treated": treated,

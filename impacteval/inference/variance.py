@@ -78,6 +78,9 @@ class OLSFit:
     n_clusters: int | None
     resid: np.ndarray  # (n,) unweighted residuals y - X b
     se_type: str
+    # HC2/HC3: observations with leverage one (within LEVERAGE_ONE_TOL), fitted exactly;
+    # their variance contribution is undefined and set to zero, so the SE is too small
+    n_leverage_one: int = 0
 
 
 def _keep_columns(r0: np.ndarray, tol: float) -> np.ndarray:
@@ -154,14 +157,23 @@ def _triangular_inverse(r: np.ndarray) -> np.ndarray:
 _HC_BLOCK = 65_536
 
 
-def _hc_meat(x: np.ndarray, rinv: np.ndarray, resid: np.ndarray, se_type: str) -> np.ndarray:
+# 1 - h_ii at or below this counts as leverage one (an observation the fit reproduces
+# exactly): reported through OLSFit.n_leverage_one so that callers can warn.
+LEVERAGE_ONE_TOL = 1e-8
+
+
+def _hc_meat(
+    x: np.ndarray, rinv: np.ndarray, resid: np.ndarray, se_type: str
+) -> tuple[np.ndarray, int]:
     """``sum_i w_i x_i x_i'`` for HC0-HC3, in blocks of rows (no ``n x k`` temporaries).
 
     ``w_i`` is ``e_i^2`` (HC0), times ``n/(n-k)`` (HC1), over ``1 - h_ii`` (HC2) or its
     square (HC3), with the leverage ``h_ii = |R^-T x_i|^2``. Building the full ``n x k``
-    matrices instead costs more in page faults than in arithmetic on large data.
+    matrices instead costs more in page faults than in arithmetic on large data. Also
+    returns the number of observations with leverage one (HC2/HC3 only; 0 otherwise).
     """
     n, k = x.shape
+    n_one = 0
     meat = np.zeros((k, k))
     block = min(n, _HC_BLOCK)
     qbuf = np.empty((block, k))
@@ -177,13 +189,14 @@ def _hc_meat(x: np.ndarray, rinv: np.ndarray, resid: np.ndarray, se_type: str) -
         else:
             qs = np.matmul(xs, rinv, out=qbuf[:m])
             one_minus = np.clip(1.0 - np.einsum("ij,ij->i", qs, qs), 0.0, None)
+            n_one += int(np.count_nonzero(one_minus <= LEVERAGE_ONE_TOL))
             with np.errstate(divide="ignore", invalid="ignore"):
                 w = e2 / (one_minus if se_type == "HC2" else one_minus**2)
             # a unit with leverage one has an undefined weight; estimatr sets it to zero
             w = np.where(np.isfinite(w), w, 0.0)
         np.multiply(xs, w[:, None], out=wbuf[:m])
         meat += wbuf[:m].T @ xs
-    return meat
+    return meat, n_one
 
 
 def in_span_of_others(x: np.ndarray, j: int) -> bool:
@@ -233,7 +246,10 @@ def fit_ols(
     -------
     OLSFit
         Coefficients and variance for the full ``p`` columns (NaN where a column was
-        dropped for collinearity, as R's ``lm`` reports ``NA``).
+        dropped for collinearity, as R's ``lm`` reports ``NA``). With no residual degrees
+        of freedom (``n <= rank``: an exact fit) the variance and df are NaN, since every
+        residual is zero and nothing can be estimated; ``n_leverage_one`` counts the
+        observations fitted exactly (HC2/HC3 give them zero weight, as estimatr).
     """
     n, p = x.shape
     if weights is not None:
@@ -259,8 +275,17 @@ def fit_ols(
     resid_w = yw - xk @ beta
 
     df_vec = np.full(rank, float(n - rank))
+    n_leverage_one = 0
     g_count: int | None = None
-    if se_type in CLUSTER_SE_TYPES:
+    if n <= rank:
+        # as many parameters as observations: the fit is exact, every residual is zero and
+        # no variance can be estimated (HC0 would say 0, classical/HC1/CR1 divide by zero)
+        vk = np.full((rank, rank), np.nan)
+        df_vec = np.full(rank, np.nan)
+        n_leverage_one = n
+        if se_type in CLUSTER_SE_TYPES and clusters is not None:
+            g_count = int(n_clusters if n_clusters is not None else clusters.max() + 1)
+    elif se_type in CLUSTER_SE_TYPES:
         if clusters is None:
             raise ValueError(f"se_type={se_type!r} needs clusters")
         g_count = int(n_clusters if n_clusters is not None else clusters.max() + 1)
@@ -285,9 +310,10 @@ def fit_ols(
         sigma2 = float(resid_w @ resid_w) / (n - rank)
         meat = sigma2 * np.eye(rank)
     else:
-        meat = _hc_meat(xk, rinv, resid_w, se_type) @ rinv
-        meat = rinv.T @ meat
-    vk = rinv @ meat @ rinv.T
+        hc_meat, n_leverage_one = _hc_meat(xk, rinv, resid_w, se_type)
+        meat = rinv.T @ (hc_meat @ rinv)
+    if n > rank:
+        vk = rinv @ meat @ rinv.T
 
     coef = np.full(p, np.nan)
     coef[keep] = beta
@@ -309,6 +335,7 @@ def fit_ols(
         n_clusters=g_count,
         resid=resid,
         se_type=se_type,
+        n_leverage_one=n_leverage_one,
     )
 
 

@@ -73,6 +73,13 @@ def arrays(data: object, outcome: str | None, treatment: str, covs: list[str]) -
     source = cast(pd.DataFrame, data)  # prepare() has checked that it is a DataFrame
     complete = source[used].notna().all(axis=1).to_numpy()
     y = frame[outcome].to_numpy(dtype=float) if outcome is not None else np.zeros(z.size)
+    if outcome is not None and np.ptp(y) == 0:
+        raise DataValidationError(
+            f"`outcome`: column {outcome!r} is constant ({float(y[0])!r}) in the complete "
+            "rows: weighting has no effect to estimate (Hajek estimates are 0 up to "
+            "rounding) and its standard error would measure only rounding noise, giving "
+            "meaningless p-values; check the outcome column"
+        )
     x = frame[covs].to_numpy(dtype=float) if covs else np.zeros((z.size, 0))
     return Arrays(prepared, source.index[complete], y, z, x)
 

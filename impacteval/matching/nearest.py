@@ -13,9 +13,12 @@ import numpy as np
 import pandas as pd
 
 from impacteval._validation import (
+    check_aligned,
     check_binary,
     check_choice,
+    check_dataframe,
     check_level,
+    check_min_per_arm,
     check_rng,
     group_codes,
     prepare,
@@ -149,13 +152,49 @@ def _check_caliper(caliper: object) -> float | None:
     return float(caliper)
 
 
+def _propensity_input(
+    data: pd.DataFrame, propensity: object, link: str | None
+) -> tuple[pd.DataFrame, str | None, str]:
+    """The data with the propensity scores as a column, that column's name, and the link.
+
+    A column name is used as is; a Series or array is checked for alignment with ``data``
+    and added as a working column (on a copy), so that missing values are dropped and
+    counted like any other column's.
+    """
+    recorded = propensity.attrs.get("link") if isinstance(propensity, pd.Series) else None
+    if link is None:
+        link = recorded if recorded in ("probability", "logit") else "probability"
+    link = check_choice(link, "propensity_link", ("probability", "logit"))
+    if propensity is None or isinstance(propensity, str):
+        return data, propensity, link
+    frame = check_dataframe(data)
+    values = check_aligned(propensity, frame, "propensity")
+    name = "_propensity"
+    while name in frame.columns:
+        name = "_" + name
+    return frame.assign(**{name: values}), name, link
+
+
+def _check_probabilities(values: np.ndarray, propensity: object) -> None:
+    """Refuse propensity scores outside [0, 1] (a covariate passed by mistake, or log-odds)."""
+    low, high = float(values.min()), float(values.max())
+    if low < 0.0 or high > 1.0:
+        what = f"column {propensity!r}" if isinstance(propensity, str) else "the scores given"
+        raise DataValidationError(
+            f"`propensity`: {what} must hold probabilities in [0, 1]; received values from "
+            f"{low:.4g} to {high:.4g}. Pass a propensity score (e.g. from "
+            "ie.matching.propensity_score), or propensity_link='logit' if these are log-odds"
+        )
+
+
 def nearest_neighbor(
     data: pd.DataFrame,
     *,
     outcome: str,
     treatment: str,
     covariates: Sequence[str] | None = None,
-    propensity: str | None = None,
+    propensity: str | pd.Series | np.ndarray | Sequence[float] | None = None,
+    propensity_link: str | None = None,
     ratio: int = 1,
     replace: bool = False,
     caliper: float | None = None,
@@ -182,9 +221,17 @@ def nearest_neighbor(
     covariates : sequence of str, optional
         Covariates of the propensity-score logit (and of Mahalanobis matching and of the
         balance table). Needed unless ``propensity`` is given.
-    propensity : str, optional
-        Column holding a propensity score already estimated (probability scale); then no
-        model is fitted.
+    propensity : str, pandas.Series or array, optional
+        A propensity score already estimated; then no model is fitted. Either the name of
+        a column of ``data``, or the scores themselves: a Series indexed like ``data`` (such
+        as :func:`~impacteval.matching.propensity.propensity_score` returns; aligned by
+        label) or an array with one value per row. Missing values drop the row (counted in
+        ``n_dropped``).
+    propensity_link : {"probability", "logit"}, optional
+        Scale of ``propensity``: probabilities (must lie in [0, 1]; anything else is
+        refused) or log-odds (any real number; matched on the probability scale unless
+        ``distance="logit"``). Default: the ``link`` recorded by ``propensity_score`` on a
+        Series it returned, else ``"probability"``.
     ratio : int
         Matches per focal unit, 1 to 10 (``k:1`` matching).
     replace : bool
@@ -236,7 +283,9 @@ def nearest_neighbor(
     Raises
     ------
     DataValidationError
-        Missing columns, non-binary treatment, ``ratio`` outside 1..10, ``caliper <= 0``,
+        Missing columns, non-binary treatment, fewer than 2 units in an arm, a
+        ``propensity`` outside [0, 1] on the probability link, a ``propensity`` Series or
+        array not aligned with ``data``, ``ratio`` outside 1..10, ``caliper <= 0``,
         an estimand or SE not available with the replacement choice, ``ties`` without
         replacement, no focal unit with a control within the caliper, or (fitted score)
         no covariate that varies.
@@ -349,6 +398,7 @@ def nearest_neighbor(
     if m_order is not None:
         m_order = check_choice(m_order, "m_order", _ORDERS)
     gen, seed = check_rng(rng)
+    data, ps_col, ps_link = _propensity_input(data, propensity, propensity_link)
     for col in _RESERVED:
         if col in data.columns if isinstance(data, pd.DataFrame) else False:
             raise DataValidationError(
@@ -362,7 +412,7 @@ def nearest_neighbor(
             "outcome": outcome,
             "treatment": treatment,
             "covariates": covs,
-            "propensity": propensity,
+            "propensity": ps_col,
             "mahalanobis": mahal,
         },
         labels={"exact": exact_cols},
@@ -370,23 +420,44 @@ def nearest_neighbor(
     )
     frame = prepared.frame
     used = list(dict.fromkeys([outcome, treatment, *covs, *mahal, *exact_cols]))
-    if propensity is not None:
-        used.append(propensity)
+    if ps_col is not None:
+        used.append(ps_col)
     complete = data[used].notna().all(axis=1).to_numpy()
     labels = data.index[complete]
     y = frame[outcome].to_numpy(dtype=float)
     z = check_binary(frame[treatment].to_numpy(dtype=float), "treatment", treatment)
+    check_min_per_arm(
+        z,
+        "treatment",
+        treatment,
+        minimum=2,
+        reason=(
+            "with a single unit in an arm, a propensity model cannot be fitted (any covariate "
+            "separates that unit from the others) and the variance of the matched "
+            "comparison cannot be estimated"
+        ),
+        suggestion="Compare that unit with its nearest units descriptively, or add units.",
+    )
     n = y.size
 
     # -- distance -------------------------------------------------------------------------
     ps: np.ndarray | None = None
-    if propensity is not None:
-        ps = frame[propensity].to_numpy(dtype=float)
+    log_odds: np.ndarray | None = None
+    if ps_col is not None:
+        given = frame[ps_col].to_numpy(dtype=float)
+        if ps_link == "logit":
+            log_odds = given
+            ps = 1.0 / (1.0 + np.exp(-given))
+        else:
+            _check_probabilities(given, propensity)
+            ps = given
     elif distance != "mahalanobis":
         ps = fit_propensity(frame[covs].to_numpy(dtype=float), z, model, covs)
     score: np.ndarray | None = None
     if ps is not None and distance != "mahalanobis":
-        if distance == "logit":
+        if distance == "logit" and log_odds is not None:
+            score = log_odds
+        elif distance == "logit":
             if np.any((ps <= 0) | (ps >= 1)):
                 raise DataValidationError(
                     "`distance`: 'logit' needs propensity scores strictly between 0 and 1"
@@ -549,6 +620,8 @@ def nearest_neighbor(
     subclass = pair_subclass(mm_main, focal_att) if not replace else None
     keep = weights > 0
     matched = data.loc[labels[keep]].copy()
+    if ps_col is not None and not isinstance(propensity, str):
+        matched = matched.drop(columns=[ps_col])  # the working column of given scores
     matched["weights"] = weights[keep]
     matched["distance"] = (score if score is not None else np.full(n, np.nan))[keep]
     if subclass is not None:
@@ -559,7 +632,10 @@ def nearest_neighbor(
         "outcome": outcome,
         "treatment": treatment,
         "covariates": covs,
-        "propensity": propensity,
+        "propensity": propensity
+        if propensity is None or isinstance(propensity, str)
+        else f"{type(propensity).__name__} of {len(data)} scores",
+        "propensity_link": ps_link,
         "ratio": ratio,
         "replace": replace,
         "caliper": cal,

@@ -161,7 +161,8 @@ def propensity_score(
     -------
     pandas.Series
         Indexed like ``data``; NaN for rows dropped for missing values (their number is in
-        ``.attrs["n_dropped"]``).
+        ``.attrs["n_dropped"]``); ``.attrs["link"]`` records ``link``. Pass it as
+        ``nearest_neighbor(..., propensity=series)``.
 
     Raises
     ------
@@ -217,4 +218,5 @@ def propensity_score(
     out[complete] = values
     series = pd.Series(out, index=data.index, name="propensity_score")
     series.attrs["n_dropped"] = prepared.n_dropped
+    series.attrs["link"] = link  # read by nearest_neighbor(propensity=series)
     return series

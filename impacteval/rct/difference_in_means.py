@@ -15,7 +15,7 @@ from impacteval._validation import (
     group_codes,
     prepare,
 )
-from impacteval.exceptions import DataValidationError, ImpactEvalWarning
+from impacteval.exceptions import DataValidationError, ImpactEvalWarning, SmallSampleWarning
 from impacteval.inference.variance import fit_ols
 from impacteval.rct.randomization import _assignment_units
 from impacteval.rct.regression import check_clusters_per_arm
@@ -122,6 +122,12 @@ def difference_in_means(
         treatment varying within a cluster, a block with only one arm, blocks mixing pairs
         with larger blocks, fewer than 2 clusters per arm, ``level`` outside (0, 1).
 
+    Warns
+    -----
+    SmallSampleWarning
+        One unit in an arm (unblocked, unclustered): the estimate is returned, its standard
+        error, interval and p-value are NaN, and the warning says why.
+
     Notes
     -----
     Identification: complete random assignment (within blocks; of whole clusters). The
@@ -172,6 +178,18 @@ def difference_in_means(
     if bl is None:
         est, se, df = _within(y, z, w, cl)
         design = "simple" if cl is None else "clustered"
+        n1 = int(z.sum())
+        if cl is None and min(n1, n - n1) < 2:
+            se, df = math.nan, math.nan  # (weighted HC2 would keep only the other arm)
+            msg = (
+                f"`treatment`: column {treatment!r} has {n1} treated and {n - n1} control "
+                "units; with a single unit in an arm its outcome variance cannot be "
+                "estimated, so the standard error, interval and p-value are not identified "
+                "(reported as NaN). Use rct.randomization_inference for an exact test, or "
+                "collect at least 2 units per arm"
+            )
+            warnings.warn(msg, SmallSampleWarning, stacklevel=2)
+            caught.append(msg)
     else:
         est, se, df, design, msg = _blocked(y, z, w, bl, cl, blocks)
         if msg:

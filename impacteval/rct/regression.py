@@ -17,10 +17,11 @@ from impacteval._validation import (
     group_codes,
     prepare,
 )
-from impacteval.exceptions import DataValidationError, ImpactEvalWarning
+from impacteval.exceptions import DataValidationError, ImpactEvalWarning, SmallSampleWarning
 from impacteval.inference.variance import (
     CLUSTER_SE_TYPES,
     SE_TYPES,
+    OLSFit,
     fit_ols,
     in_span_of_others,
 )
@@ -61,6 +62,38 @@ def _dummies(labels: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
     rows = np.flatnonzero(codes > 0)
     mat[rows, codes[rows] - 1] = 1.0
     return mat, [f"{name}[{_label(u)}]" for u in uniques[1:]]
+
+
+def _variance_warnings(
+    fit: OLSFit, z: np.ndarray, treatment: str, se_type: str, clustered: bool
+) -> list[str]:
+    """Messages for variances that are not identified or understated (empty if fine)."""
+    n1 = int(z.sum())
+    n0 = int(z.size - n1)
+    if fit.n_obs <= fit.rank:
+        return [
+            f"no residual degrees of freedom: {fit.n_obs} observations and {fit.rank} "
+            "parameters, so the model fits every observation exactly and no standard error "
+            "can be estimated (reported as NaN); use fewer covariates or fixed effects"
+        ]
+    if not clustered and se_type != "classical" and min(n1, n0) < 2:
+        return [
+            f"`treatment`: column {treatment!r} has {n1} treated and {n0} control units; "
+            f"with a single unit in an arm its outcome variance cannot be estimated, so the "
+            f"{se_type} robust standard error is not identified (that unit has leverage one "
+            "and a zero residual): the standard error, interval and p-value are NaN. Use "
+            "rct.randomization_inference for an exact test, or se_type='classical' if the "
+            "arms can be assumed to have equal variances"
+        ]
+    if fit.n_leverage_one:
+        return [
+            f"{fit.n_leverage_one} observations have leverage one (the model fits them "
+            f"exactly, e.g. an arm with no more units than the covariates interacted with "
+            f"treatment): {se_type} cannot estimate their variance and leaves them out, so "
+            "the standard error is understated; use fewer covariates, "
+            "adjustment='additive', or rct.randomization_inference"
+        ]
+    return []
 
 
 def regression(
@@ -120,6 +153,14 @@ def regression(
         Missing columns, non-numeric outcome, non-binary treatment or an empty arm,
         invalid ``se_type`` for the clustering, fewer than 2 clusters per arm, non-positive
         weights, ``level`` outside (0, 1), or a treatment collinear with the controls.
+
+    Warns
+    -----
+    SmallSampleWarning
+        A standard error that is not identified -- one unit in an arm without ``cluster``
+        (robust SEs; ``"classical"`` pools the arms' variances and is kept) or no residual
+        degrees of freedom -- is NaN, with a warning saying why; observations with
+        leverage one (fitted exactly) make HC2/HC3 understate the SE, with a warning.
 
     Notes
     -----
@@ -238,6 +279,11 @@ def regression(
         caught.append(msg)
 
     se = np.sqrt(np.diag(fit.vcov))
+    for msg in _variance_warnings(fit, z, treatment, se_type, cluster is not None):
+        warnings.warn(msg, SmallSampleWarning, stacklevel=2)
+        caught.append(msg)
+    if cluster is None and se_type != "classical" and min(z.sum(), n - z.sum()) < 2:
+        se[1] = np.nan  # a robust SE is not identified with one unit in an arm
     rows = []
     for j, name in enumerate(names):
         lo, hi, p = interval(float(fit.coef[j]), float(se[j]), level, float(fit.df[j]))
