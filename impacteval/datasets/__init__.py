@@ -177,8 +177,8 @@ def load(name: str) -> pd.DataFrame:
             hint = (
                 "run `python scripts/make_sample_data.py` from the repository root"
                 if info.kind == "simulated"
-                else "restore it from the repository (impacteval must be installed from a "
-                "source checkout, e.g. `pip install -e .`)"
+                else "the installation is incomplete: reinstall impacteval (the wheel ships "
+                "data/sample), or restore the file in a clone"
             )
             raise DataUnavailableError(f"Sample file {path} is missing; {hint}.")
         df = pd.read_csv(path)

@@ -43,8 +43,11 @@ _urlopen: Any = urllib.request.urlopen
 
 
 def sample_dir() -> Path:
-    """Return the repository's ``data/sample`` folder (the package is installed editable)."""
-    return Path(__file__).resolve().parents[2] / "data" / "sample"
+    """Return the ``data/sample`` folder: inside the installed package (wheel), or the
+    repository's own (editable install); see :func:`impacteval._resources.resource_dir`."""
+    from impacteval._resources import resource_dir
+
+    return resource_dir("data/sample")
 
 
 def cache_dir() -> Path:
