@@ -12,6 +12,7 @@ executed (``.pth`` files are only processed in site directories), and the test a
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -56,10 +57,18 @@ def test_shipped_resources_are_found_in_the_checkout() -> None:
 
 @pytest.mark.slow
 def test_wheel_installs_and_runs(tmp_path: Path) -> None:
+    # build from a copy of what the wheel is made of: setuptools writes build/ and
+    # *.egg-info next to the sources, and a stale build/ could leak files into the wheel
+    src = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("impacteval", "examples", "contracts", "data/sample"):
+        shutil.copytree(ROOT / name, src / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
     wheels = tmp_path / "wheels"
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--no-index", "-q", "-w", str(wheels), str(ROOT)],
+         "--no-index", "-q", "-w", str(wheels), str(src)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr[-3000:]
