@@ -61,6 +61,13 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache / "impacteval"
 
 
+@pytest.fixture(autouse=True)
+def _downloads_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests stub the network themselves: undo IMPACTEVAL_OFFLINE (which conftest sets
+    on an offline machine) so the download plumbing is exercised."""
+    monkeypatch.delenv("IMPACTEVAL_OFFLINE", raising=False)
+
+
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Make every download attempt fail with URLError; return the list of URLs tried."""
@@ -263,6 +270,21 @@ def test_download_is_verified_cached_and_reused(
     assert calls == [REGISTRY["basque"].url]
     pd.testing.assert_frame_equal(first, second)
     assert first.shape == PART_B["basque"]
+
+
+def test_offline_switch_fails_at_once_without_touching_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: list[str], _isolated_cache: Path
+) -> None:
+    monkeypatch.setenv("IMPACTEVAL_DATA_DIR", str(tmp_path))  # empty folder
+    monkeypatch.setenv("IMPACTEVAL_OFFLINE", "1")
+    with pytest.raises(DataUnavailableError, match="IMPACTEVAL_OFFLINE") as excinfo:
+        datasets.load("card_krueger")
+    assert REGISTRY["card_krueger"].url in str(excinfo.value)
+    assert no_network == []  # no download was attempted
+    monkeypatch.setenv("IMPACTEVAL_OFFLINE", "0")  # "0" means downloads are allowed
+    with pytest.raises(DataUnavailableError):
+        datasets.load("card_krueger")
+    assert no_network == [REGISTRY["card_krueger"].url]
 
 
 def test_download_with_wrong_hash_is_rejected_and_not_cached(
