@@ -10,7 +10,17 @@ endif
 export MPLBACKEND := Agg
 LINT_PATHS := $(wildcard impacteval tests scripts benchmarks)
 
-.PHONY: demo test lint typecheck pytest clean
+# Matching and synthetic-control reference tests, re-run under other OpenBLAS kernels so a
+# result that depends on the BLAS kernel (near-ties, optimiser paths) fails here rather than
+# on a user's machine. Prescott (SSE3) runs on every x86-64 CPU; Haswell is the AVX2 kernel
+# OpenBLAS picks on most current Intel and AMD machines.
+KERNEL_TESTS := tests/matching/test_nearest_reference.py tests/matching/test_nn_ties.py \
+	tests/matching/test_weighting_reference.py tests/synth/test_control_reference.py \
+	tests/synth/test_sdid_reference.py tests/synth/test_exact_fit_ratio.py \
+	tests/synth/test_control_inference.py
+KERNELS ?= Haswell Prescott
+
+.PHONY: demo test test-kernels lint typecheck pytest clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +36,18 @@ test: $(BIN)/.installed
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy impacteval
 	$(BIN)/python -m pytest -q
+	$(MAKE) test-kernels
+
+test-kernels: $(BIN)/.installed
+	@for k in $(KERNELS); do \
+		echo "== reference tests under OPENBLAS_CORETYPE=$$k"; \
+		OPENBLAS_CORETYPE=$$k $(BIN)/python -m pytest -q -p no:cacheprovider $(KERNEL_TESTS) \
+			|| exit 1; \
+	done
+ifneq ($(OPENBLAS_CORETYPE),)
+	@echo "== reference tests under the machine's own kernel (OPENBLAS_CORETYPE unset)"
+	env -u OPENBLAS_CORETYPE $(BIN)/python -m pytest -q -p no:cacheprovider $(KERNEL_TESTS)
+endif
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -119,17 +119,37 @@ def describe(name: str) -> dict[str, Any]:
     return out
 
 
-def _as_float64(df: pd.DataFrame) -> pd.DataFrame:
-    """Cast every numeric (and boolean) column to float64; leave text columns as they are."""
+def _normalise_dtypes(df: pd.DataFrame) -> pd.DataFrame:
+    """Integers as int64, other numbers as float64; text columns as they are.
+
+    A column loads as ``int64`` when it is stored as integers or booleans (any width, so
+    ``age ** 2`` cannot overflow an int8), or when it is stored as floating point but every
+    value is a whole number below 2**53 and none is missing (identifiers, years, counts and
+    0/1 indicators written as ``1.0``). Every other numeric column loads as ``float64``
+    (float32 earnings are widened).
+    """
     out = df.copy()
     for col in out.columns:
-        if pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col]):
-            out[col] = out[col].astype(np.float64)
+        s = out[col]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_integer_dtype(s):
+            if not s.isna().any():
+                out[col] = s.astype(np.int64)
+            else:
+                out[col] = s.astype(np.float64)
+        elif pd.api.types.is_numeric_dtype(s):
+            v = s.to_numpy(dtype=np.float64)
+            whole = (
+                v.size > 0
+                and bool(np.isfinite(v).all())
+                and bool((np.abs(v) < 2.0**53).all())
+                and bool((v == np.round(v)).all())
+            )
+            out[col] = v.astype(np.int64) if whole else v
     return out
 
 
 def load(name: str) -> pd.DataFrame:
-    """Load a dataset as a DataFrame with every numeric column cast to float64.
+    """Load a dataset as a DataFrame: whole-number columns as int64, other numbers float64.
 
     Parameters
     ----------
@@ -158,15 +178,16 @@ def load(name: str) -> pd.DataFrame:
     ``$IMPACTEVAL_DATA_DIR/<name>.csv`` (no network; for ``smoking`` the original
     ``smoking.rda`` is accepted too), from the cache (``$XDG_CACHE_HOME/impacteval`` or
     ``~/.cache/impacteval``), or downloaded (30 s timeout) from the pinned URL in
-    :func:`describe`, verified and cached. ``smoking`` is published as an R ``.rda`` file;
+    :func:`describe`, verified and cached; with ``$IMPACTEVAL_OFFLINE`` set (not ``0``)
+    nothing is downloaded. ``smoking`` is published as an R ``.rda`` file;
     converting it needs the optional package ``rdata`` or ``pyreadr``.
 
     Examples
     --------
     >>> from impacteval import datasets
     >>> df = datasets.load("nsw_dw")
-    >>> df.shape, int(df["treat"].sum()), str(df["age"].dtype)
-    ((445, 11), 185, 'float64')
+    >>> df.shape, int(df["treat"].sum()), str(df["age"].dtype), str(df["re78"].dtype)
+    ((445, 11), 185, 'int64', 'float64')
     """
     info = _info(name)
     if info.kind == "remote":
@@ -177,12 +198,12 @@ def load(name: str) -> pd.DataFrame:
             hint = (
                 "run `python scripts/make_sample_data.py` from the repository root"
                 if info.kind == "simulated"
-                else "restore it from the repository (impacteval must be installed from a "
-                "source checkout, e.g. `pip install -e .`)"
+                else "the installation is incomplete: reinstall impacteval (the wheel ships "
+                "data/sample), or restore the file in a clone"
             )
             raise DataUnavailableError(f"Sample file {path} is missing; {hint}.")
         df = pd.read_csv(path)
-    df = _as_float64(df).reset_index(drop=True)
+    df = _normalise_dtypes(df).reset_index(drop=True)
     if info.kind == "simulated":
         df.attrs.update(_SIMULATED_ATTRS.get(info.name, {}))
         if info.name == "dib_learning":

@@ -2,8 +2,8 @@
 
 Repository-sourced datasets are never committed. They are read, in this order, from
 ``$IMPACTEVAL_DATA_DIR`` (no network), from the cache (``$XDG_CACHE_HOME/impacteval`` or
-``~/.cache/impacteval``) or from their pinned URL; every file is checked against a pinned
-SHA-256 before it is parsed.
+``~/.cache/impacteval``) or from their pinned URL (never when ``$IMPACTEVAL_OFFLINE`` is set
+to anything but ``0``); every file is checked against a pinned SHA-256 before it is parsed.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from impacteval.exceptions import DataUnavailableError, DataValidationError
 __all__ = [
     "DOWNLOAD_TIMEOUT",
     "ENV_VAR",
+    "OFFLINE_VAR",
     "cache_dir",
     "read_remote",
     "sample_dir",
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 ENV_VAR = "IMPACTEVAL_DATA_DIR"
+#: set to anything but "" or "0" to never download (fail at once with the instructions)
+OFFLINE_VAR = "IMPACTEVAL_OFFLINE"
 DOWNLOAD_TIMEOUT = 30.0
 _RDA_READERS = ("rdata", "pyreadr")
 
@@ -43,8 +46,11 @@ _urlopen: Any = urllib.request.urlopen
 
 
 def sample_dir() -> Path:
-    """Return the repository's ``data/sample`` folder (the package is installed editable)."""
-    return Path(__file__).resolve().parents[2] / "data" / "sample"
+    """Return the ``data/sample`` folder: inside the installed package (wheel), or the
+    repository's own (editable install); see :func:`impacteval._resources.resource_dir`."""
+    from impacteval._resources import resource_dir
+
+    return resource_dir("data/sample")
 
 
 def cache_dir() -> Path:
@@ -232,5 +238,9 @@ def read_remote(info: DatasetInfo) -> pd.DataFrame:
 
     if info.source_format == "rda" and not _rda_reader_available():
         raise DataUnavailableError(_no_reader_message(info))
+    if os.environ.get(OFFLINE_VAR, "").strip() not in ("", "0"):
+        raise DataUnavailableError(
+            _unavailable_message(info, f"downloads are switched off ({OFFLINE_VAR} is set)")
+        )
     path = _store(_download(info), info)
     return _parse(path, info)

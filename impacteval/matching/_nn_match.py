@@ -17,6 +17,17 @@ Two algorithms, mirroring MatchIt's two C++ routines:
   nearest are taken at once (ties at the ``ratio``-th distance go to the lower data index;
   MatchIt uses ``std::partial_sort``, whose tie order is unspecified).
 
+Machine independence (Mahalanobis). Distances are computed as the quadratic form
+``sqrt(d' M d)`` on the raw covariate differences ``d = x_j - x_i`` (:func:`mahalanobis_metric`)
+with element-wise numpy arithmetic, not through BLAS: controls placed symmetrically around a
+focal unit (``d`` and ``-d``) get bit-identical distances whatever the BLAS kernel, and
+identical covariate rows get distance exactly 0. Distances that are still within a relative
+:data:`TIE_RTOL` (1e-10) of the smallest count as tied, and the tie goes to the control first
+in data order -- MatchIt's rule for exact ties. Rounding differences between BLAS kernels
+(OpenBLAS Haswell vs SkylakeX, say, ~1e-16 relative in ``M``) are far below that tolerance,
+while genuinely different distances in real data are far above it, so the matched sets are
+the same on every machine.
+
 Match matrices hold 0-based row indices of controls, ``-1`` where there is no match; their
 rows follow the focal units in data order.
 """
@@ -25,7 +36,86 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["match_scan", "match_sorted", "matchit_weights", "pair_subclass"]
+__all__ = [
+    "TIE_RTOL",
+    "mahalanobis_metric",
+    "match_scan",
+    "match_sorted",
+    "matchit_weights",
+    "pair_subclass",
+]
+
+TIE_RTOL = 1e-10
+"""Mahalanobis distances within this relative tolerance of the smallest are tied."""
+
+
+def mahalanobis_metric(x: np.ndarray, focal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MatchIt's Mahalanobis metric: scale, pooled within-group covariance, its inverse.
+
+    Columns with (numerically) no variation are dropped; the covariates are scaled by their
+    standard deviations; the covariance of the scaled covariates is pooled within the focal
+    and the other group (divisor ``n - 2``) and inverted (a pseudo-inverse when it is close
+    to singular; negative eigenvalues from rounding are set to zero).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, p)
+        Covariates.
+    focal : ndarray of bool, shape (n,)
+
+    Returns
+    -------
+    coords : ndarray, shape (n, q)
+        The kept covariate columns, unscaled.
+    metric : ndarray, shape (q, q)
+        Positive semi-definite matrix ``M`` such that the Mahalanobis distance between rows
+        ``i`` and ``j`` is ``sqrt(d' M d)`` with ``d = coords[j] - coords[i]`` (the scaling by
+        the standard deviations is folded into ``M``).
+    """
+    keep = np.abs(x.max(axis=0) - x.min(axis=0)) >= np.sqrt(np.finfo(float).eps)
+    if not keep.any():
+        return x[:, :1], np.ones((1, 1))
+    x = x[:, keep]
+    sd = x.std(axis=0, ddof=1)
+    xs = (x - x.mean(axis=0)) / sd
+    centred = xs.copy()
+    for g in (True, False):
+        centred[focal == g] -= centred[focal == g].mean(axis=0)
+    n = xs.shape[0]
+    cov = np.atleast_2d(np.cov(centred, rowvar=False)) * (n - 1) / (n - 2)
+    if np.linalg.det(cov) > 1e-8:
+        inv = np.linalg.inv(cov)
+    else:
+        u, s, vt = np.linalg.svd(cov)
+        pos = s > max(1e-8 * s[0], 0)
+        inv = (vt[pos].T / s[pos]) @ u[:, pos].T
+    vals, vecs = np.linalg.eigh((inv + inv.T) / 2)
+    psd = (vecs * np.clip(vals, 0, None)) @ vecs.T
+    psd = (psd + psd.T) / 2
+    return x, np.asarray(psd / np.outer(sd, sd))
+
+
+def _quadratic_distance(delta: np.ndarray, metric: np.ndarray | None) -> np.ndarray:
+    """``sqrt(d' M d)`` row by row with a fixed, BLAS-free order of operations."""
+    if metric is None:
+        return np.asarray(np.sqrt(np.sum(delta * delta, axis=1)))
+    # einsum without path optimisation runs its own loops (no BLAS), the same for every
+    # row: d and -d give bit-identical forms
+    q = np.einsum("ij,jk,ik->i", delta, metric, delta, optimize=False)
+    return np.asarray(np.sqrt(np.clip(q, 0.0, None)))
+
+
+def _nearest_first(dist: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` smallest distances; near-ties (within :data:`TIE_RTOL` of the
+    smallest remaining distance) go to the lowest position, round by round."""
+    left = np.ones(dist.size, dtype=bool)
+    out: list[int] = []
+    for _ in range(min(k, dist.size)):
+        dmin = float(dist[left].min())
+        tied = np.flatnonzero(left & (dist <= dmin + TIE_RTOL * dmin))
+        out.append(int(tied[0]))
+        left[tied[0]] = False
+    return np.asarray(out, dtype=np.intp)
 
 
 def match_sorted(
@@ -140,14 +230,16 @@ def match_scan(
     replace: bool,
     caliper_score: np.ndarray | None,
     caliper: float | None,
+    metric: np.ndarray | None = None,
 ) -> np.ndarray:
-    """MatchIt's ``nn_matchC``: Euclidean distance on transformed covariates, data-order scan.
+    """MatchIt's ``nn_matchC``: Mahalanobis distance on covariates, data-order scan.
 
     Parameters
     ----------
     focal : ndarray of bool, shape (n,)
     coords : ndarray, shape (n, p)
-        Covariates already transformed so that Euclidean distance is the Mahalanobis one.
+        Covariates (``coords`` from :func:`mahalanobis_metric`), or covariates already
+        transformed so that Euclidean distance is the one wanted (``metric=None``).
     order : ndarray of int, shape (n1,)
     ratio : int
     replace : bool
@@ -156,10 +248,13 @@ def match_scan(
         within a propensity caliper).
     caliper : float or None
         Raw caliper width on ``caliper_score``.
+    metric : ndarray, shape (p, p), optional
+        ``M`` of :func:`mahalanobis_metric`; the identity (Euclidean distance) if omitted.
 
     Returns
     -------
     ndarray of int, shape (n1, ratio)
+        Near-ties within :data:`TIE_RTOL` go to the control first in data order.
     """
     n1 = int(focal.sum())
     mm = np.full((n1, ratio), -1, dtype=np.intp)
@@ -183,16 +278,16 @@ def match_scan(
                 mm[i, : elig.size] = controls[elig]
                 continue
             delta = coords[controls[elig]] - coords[t]
-            dist = np.sqrt(np.sum(delta * delta, axis=1))
+            dist = _quadratic_distance(delta, metric)
             keep = np.isfinite(dist)
             elig, dist = elig[keep], dist[keep]
             if elig.size == 0:
                 continue
             if replace:
-                best = np.argsort(dist, kind="stable")[:ratio]
+                best = _nearest_first(dist, ratio)
                 mm[i, : best.size] = controls[elig[best]]
             else:
-                j = elig[int(np.argmin(dist))]
+                j = elig[int(_nearest_first(dist, 1)[0])]
                 mm[i, r] = controls[j]
                 available[j] = False
     return mm

@@ -25,7 +25,13 @@ from impacteval._validation import (
 )
 from impacteval.diagnostics.balance import BalanceTable, balance
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
-from impacteval.matching._nn_match import match_scan, match_sorted, matchit_weights, pair_subclass
+from impacteval.matching._nn_match import (
+    mahalanobis_metric,
+    match_scan,
+    match_sorted,
+    matchit_weights,
+    pair_subclass,
+)
 from impacteval.matching.abadie_imbens import ai_estimate, ties_pairs
 from impacteval.matching.propensity import _columns, fit_propensity
 from impacteval.rct.regression import regression
@@ -68,29 +74,6 @@ class MatchingEstimate(EffectEstimate):
     n_unmatched: int = 0
     n_matched_control: int = 0
     caliper_width: float | None = None
-
-
-def _mahalanobis_coords(x: np.ndarray, focal: np.ndarray) -> np.ndarray:
-    """MatchIt's Mahalanobis transform: scale, pooled within-group covariance, Cholesky."""
-    keep = np.abs(x.max(axis=0) - x.min(axis=0)) >= np.sqrt(np.finfo(float).eps)
-    if not keep.any():
-        return x[:, :1]
-    x = x[:, keep]
-    xs = (x - x.mean(axis=0)) / x.std(axis=0, ddof=1)
-    centred = xs.copy()
-    for g in (True, False):
-        centred[focal == g] -= centred[focal == g].mean(axis=0)
-    n = xs.shape[0]
-    cov = np.atleast_2d(np.cov(centred, rowvar=False)) * (n - 1) / (n - 2)
-    if np.linalg.det(cov) > 1e-8:
-        inv = np.linalg.inv(cov)
-    else:
-        u, s, vt = np.linalg.svd(cov)
-        pos = s > max(1e-8 * s[0], 0)
-        inv = (vt[pos].T / s[pos]) @ u[:, pos].T
-    vals, vecs = np.linalg.eigh((inv + inv.T) / 2)
-    root = vecs * np.sqrt(np.clip(vals, 0, None))
-    return np.asarray(xs @ root)
 
 
 def _order(
@@ -489,9 +472,9 @@ def nearest_neighbor(
         else:
             cells = np.zeros(n, dtype=np.intp)
         focal_pos = np.cumsum(focal) - 1
-        coords = None
+        coords = metric = None
         if distance == "mahalanobis" or mahal:
-            coords = _mahalanobis_coords(
+            coords, metric = mahalanobis_metric(
                 frame[mahal or covs].to_numpy(dtype=float), focal.astype(bool)
             )
         for cell in np.unique(cells[focal]):
@@ -509,6 +492,7 @@ def nearest_neighbor(
                     replace,
                     None if ps is None else ps[idx],
                     caliper_width,
+                    metric,
                 )
             else:
                 sub = match_sorted(

@@ -14,11 +14,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from impacteval._resources import resource_dir
+
 __all__ = ["DEMO_SPEC", "main"]
 
-#: the demo's report spec (the repository's examples/ folder; the package is installed
-#: editable by `make demo`)
-DEMO_SPEC = Path(__file__).resolve().parents[2] / "examples" / "peterborough.toml"
+#: the demo's report spec: examples/peterborough.toml, shipped inside the package
+#: (impacteval._resources; the repository's examples/ folder for an editable install)
+DEMO_SPEC = resource_dir("examples") / "peterborough.toml"
 
 
 def _report(spec: str | Path, output: str, name: str | None) -> int:
@@ -38,8 +40,8 @@ def _report(spec: str | Path, output: str, name: str | None) -> int:
 def _demo(output: str) -> int:
     if not DEMO_SPEC.is_file():
         print(
-            f"impacteval demo: the demo spec {DEMO_SPEC} is not here; run it from a clone of "
-            "the repository (make demo installs the package in editable mode)",
+            f"impacteval demo: the demo spec {DEMO_SPEC} is not here; the installation is "
+            "incomplete (reinstall impacteval, or run `make demo` in a clone)",
             file=sys.stderr,
         )
         return 1

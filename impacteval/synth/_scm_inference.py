@@ -33,6 +33,41 @@ _RULE = (
     "the treated unit counts itself, so the smallest p-value is 1 / (number of units)"
 )
 
+EXACT_FIT_RTOL = 1e-10
+"""An RMSPE at most this times the largest absolute outcome counts as an exact fit (0)."""
+
+
+def rmspe_ratio(post: np.ndarray, pre: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Post/pre RMSPE ratios with exact fits made explicit.
+
+    An RMSPE within ``EXACT_FIT_RTOL * scale`` of 0 (``scale``: the largest absolute
+    outcome) is rounding, not misfit, and its size depends on the floating-point
+    arithmetic of the machine. Such a pre-period RMSPE is taken as exactly 0: the ratio is
+    ``inf`` when the post-period RMSPE is not also 0 (a gap opens after a perfect fit, the
+    most extreme value the rank test can see; tied infinite placebos count against the
+    treated unit) and NaN when both are 0 (no gap at all: nothing to rank). Returns the
+    ratios and a mask of the units whose pre-period fit was exact.
+    """
+    tol = EXACT_FIT_RTOL * max(float(scale), np.finfo(float).tiny)
+    post0 = np.where(post <= tol, 0.0, post)
+    exact = pre <= tol
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(exact, np.where(post0 > 0, np.inf, np.nan), post0 / pre)
+    return np.asarray(ratio, dtype=float), np.asarray(exact)
+
+
+def _warn_exact(names: list[Any], exact: np.ndarray, what: str) -> None:
+    if exact.any():
+        units = [n for n, e in zip(names, exact, strict=True) if e]
+        warnings.warn(
+            f"{what}: the pre-period fit of {units} is exact (RMSPE 0 up to rounding), so "
+            "the post/pre RMSPE ratio is inf where a post-period gap opens and NaN where "
+            "there is none; rank on post-period MSPE (`p_value_post_mspe`) or inspect the "
+            "gaps instead",
+            ImpactEvalWarning,
+            stacklevel=4,
+        )
+
 
 @dataclass(frozen=True)
 class PlaceboTest:
@@ -45,7 +80,11 @@ class PlaceboTest:
     gaps : pandas.DataFrame
         Gap paths by period (rows) and unit (columns); the treated unit first.
     pre_rmspe, post_rmspe, ratio : pandas.Series
-        By unit (space); for "time" one entry, the backdated fit.
+        By unit (space); for "time" one entry, the backdated fit. A pre-period fit exact up
+        to rounding (RMSPE at most ``EXACT_FIT_RTOL`` times the largest absolute outcome)
+        gives ``ratio`` inf when a post-period gap opens and NaN when there is none (ranked
+        as 0), with an :class:`~impacteval.exceptions.ImpactEvalWarning`; those units are
+        listed in ``details["exact_pre_fit"]``.
     p_value : float
         Space: the rank p-value of the treated unit's ratio (``rule``); NaN for time.
     rank : int
@@ -87,7 +126,13 @@ class PlaceboTest:
             raise DataValidationError(
                 f"`mspe_threshold` must be a positive number; received {mspe_threshold!r}"
             )
-        return rank_placebos(self.gaps, self.details["pre"], mspe_threshold, self.treatment_time)
+        return rank_placebos(
+            self.gaps,
+            self.details["pre"],
+            mspe_threshold,
+            self.treatment_time,
+            scale=self.details.get("scale", 1.0),
+        )
 
     def plot(self, ax: Any = None, *, kind: str = "gaps") -> Any:
         """``kind="gaps"``: every placebo gap in grey, the treated unit in black;
@@ -126,27 +171,40 @@ def placebo_space(
     gaps = np.column_stack([result.gaps.to_numpy(), *[g for _, g, _ in out]])
     times = pd.Index(panel.times, name=panel.time_col)
     frame = pd.DataFrame(gaps, index=times, columns=pd.Index(names, name=panel.unit_col))
-    return rank_placebos(frame, spec.pre, mspe_threshold, design.treatment_time)
+    scale = float(np.nanmax(np.abs(panel.y))) if panel.y.size else 1.0
+    return rank_placebos(frame, spec.pre, mspe_threshold, design.treatment_time, scale=scale)
 
 
 def rank_placebos(
-    frame: pd.DataFrame, pre: np.ndarray, mspe_threshold: float | None, treatment_time: Any
+    frame: pd.DataFrame,
+    pre: np.ndarray,
+    mspe_threshold: float | None,
+    treatment_time: Any,
+    *,
+    scale: float = 1.0,
 ) -> PlaceboTest:
-    """Rank statistics of a gap table whose first column is the treated unit."""
+    """Rank statistics of a gap table whose first column is the treated unit.
+
+    ``scale`` (the largest absolute outcome) sets what counts as an exact fit; see
+    :func:`rmspe_ratio`.
+    """
     gaps = frame.to_numpy()
     names = list(frame.columns)
     post = ~pre
     pre_rmspe = pd.Series(np.sqrt((gaps[pre] ** 2).mean(axis=0)), index=frame.columns)
     post_rmspe = pd.Series(np.sqrt((gaps[post] ** 2).mean(axis=0)), index=frame.columns)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = post_rmspe / pre_rmspe
+    r_all, exact = rmspe_ratio(post_rmspe.to_numpy(), pre_rmspe.to_numpy(), scale)
+    ratio = pd.Series(r_all, index=frame.columns)
+    _warn_exact(names, exact, "placebo in space")
     excluded: tuple[Any, ...] = ()
     keep = np.ones(len(names), dtype=bool)
     if mspe_threshold is not None:
-        keep = (pre_rmspe.to_numpy() ** 2) <= mspe_threshold * pre_rmspe.iloc[0] ** 2
+        pre_sq = np.where(exact, 0.0, pre_rmspe.to_numpy() ** 2)
+        keep = pre_sq <= mspe_threshold * pre_sq[0]
         keep[0] = True
         excluded = tuple(n for n, k in zip(names, keep, strict=True) if not k)
-    r = ratio.to_numpy()[keep]
+    # a NaN ratio (exact fit before and after: no gap at all) ranks as 0, the least extreme
+    r = np.nan_to_num(ratio.to_numpy()[keep], nan=0.0, posinf=np.inf)
     # exact ties count against the treated unit (conservative); the tolerance absorbs
     # rounding when a placebo reproduces the treated ratio
     tol = 1e-10 * max(1.0, abs(r[0])) if np.isfinite(r[0]) else 0.0
@@ -168,7 +226,7 @@ def rank_placebos(
         excluded=excluded,
         p_value_post_mspe=float(p_post),
         mspe_threshold=mspe_threshold,
-        details={"pre": pre},
+        details={"pre": pre, "scale": scale, "exact_pre_fit": tuple(np.asarray(names)[exact])},
     )
 
 
@@ -252,12 +310,15 @@ def placebo_time(result: SyntheticControl, design: _Design, placebo_time: Any) -
     opts["placebo_time"] = placebo_time
     fit = _result(new_design, ufit, result.level, (), opts, panel.frame, spec.seed)
     name = result.treated_unit
+    scale = float(np.nanmax(np.abs(sub_panel.y))) if sub_panel.y.size else 1.0
+    r_time, exact = rmspe_ratio(np.array([fit.post_rmspe]), np.array([fit.pre_rmspe]), scale)
+    _warn_exact([name], exact, "placebo in time")
     return PlaceboTest(
         kind="time",
         gaps=pd.DataFrame({name: fit.gaps}),
         pre_rmspe=pd.Series({name: fit.pre_rmspe}),
         post_rmspe=pd.Series({name: fit.post_rmspe}),
-        ratio=pd.Series({name: fit.post_rmspe / fit.pre_rmspe}),
+        ratio=pd.Series({name: float(r_time[0])}),
         p_value=math.nan,
         rank=0,
         n_placebos=0,
@@ -266,6 +327,7 @@ def placebo_time(result: SyntheticControl, design: _Design, placebo_time: Any) -
         rule="backdated treatment: look for a gap between placebo_time and the real "
         "treatment time; no p-value",
         placebo_fit=fit,
+        details={"scale": scale, "exact_pre_fit": (name,) if exact[0] else ()},
     )
 
 

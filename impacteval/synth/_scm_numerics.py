@@ -181,9 +181,15 @@ class SimplexSolver:
 
 
 def scale_predictors(x1: np.ndarray, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Divide each predictor by its sample SD (n - 1) across treated and donors, as Synth."""
+    """Divide each predictor by its sample SD (n - 1) across treated and donors, as Synth.
+
+    A predictor constant across these units (possible inside a placebo fit, where the real
+    treated unit is left out) carries no information: it is left unscaled (SD taken as 1)
+    rather than divided by zero; its difference to any synthetic unit is 0 either way.
+    """
     both = np.column_stack([x0, x1])
     sd = both.std(axis=1, ddof=1)
+    sd = np.where(sd > 0, sd, 1.0)
     return x1 / sd, x0 / sd[:, None], sd
 
 

@@ -83,7 +83,12 @@ FILES = {"alo": "estimatr_alo_star_men.csv", "mtcars": "estimatr_mtcars.csv"}
 
 def _load(name: str) -> pd.DataFrame:
     root = os.environ.get("IMPACTEVAL_DATA_DIR")
-    if not root or not (Path(root) / "peer_tests" / FILES[name]).is_file():
+    if not root:  # a clone without the shared data folder: nothing to compare against
+        pytest.skip(
+            f"needs the repository-sourced file peer_tests/{FILES[name]}: IMPACTEVAL_DATA_DIR "
+            "is not set and ../shared/data does not exist"
+        )
+    if not (Path(root) / "peer_tests" / FILES[name]).is_file():
         pytest.fail(
             f"peer_tests/{FILES[name]} not found: set IMPACTEVAL_DATA_DIR to the "
             "shared data folder (make test does)"

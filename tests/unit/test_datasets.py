@@ -61,6 +61,13 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache / "impacteval"
 
 
+@pytest.fixture(autouse=True)
+def _downloads_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests stub the network themselves: undo IMPACTEVAL_OFFLINE (which conftest sets
+    on an offline machine) so the download plumbing is exercised."""
+    monkeypatch.delenv("IMPACTEVAL_OFFLINE", raising=False)
+
+
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Make every download attempt fail with URLError; return the list of URLs tried."""
@@ -84,11 +91,9 @@ def shared_data_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
     if fallback.is_dir():
         monkeypatch.setenv("IMPACTEVAL_DATA_DIR", str(fallback))
         return fallback
-    pytest.fail(
-        "IMPACTEVAL_DATA_DIR is not set and ../shared/data does not exist: the tests of the "
-        "repository-sourced datasets (smoking, basque, card_krueger) need one of them. "
-        "Set IMPACTEVAL_DATA_DIR to a folder holding smoking.csv, basque.csv and "
-        "card_krueger.csv (see data/sample/SOURCES.md)."
+    pytest.skip(
+        "needs IMPACTEVAL_DATA_DIR (or ../shared/data) holding smoking.csv, basque.csv and "
+        "card_krueger.csv; see README, 'Repository-sourced datasets'"
     )
 
 
@@ -142,11 +147,15 @@ def test_unknown_name_lists_names_and_suggests_the_closest() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PART_A))
-def test_part_a_loads_with_documented_shape_and_float64(name: str, no_network: list[str]) -> None:
+def test_part_a_loads_with_documented_shape_and_dtypes(name: str, no_network: list[str]) -> None:
     df = datasets.load(name)
     assert df.shape == PART_A[name]
     assert list(df.columns) == list(datasets.describe(name)["columns"])
-    assert (df.dtypes == np.float64).all(), df.dtypes.to_dict()
+    # whole-number columns load as int64, every other numeric column as float64
+    assert df.dtypes.isin([np.dtype(np.int64), np.dtype(np.float64)]).all(), df.dtypes.to_dict()
+    for col in df.columns[df.dtypes == np.float64]:
+        v = df[col].to_numpy()
+        assert np.isnan(v).any() or (v != np.round(v)).any(), col
     assert datasets.describe(name)["rows"] == len(df)
     assert no_network == []
 
@@ -166,8 +175,21 @@ def test_nsw_dw_treated_count() -> None:
 def test_mpdta_is_a_balanced_panel() -> None:
     df = datasets.load("mpdta")
     assert df["countyreal"].nunique() == 500
-    assert sorted(df["year"].unique().tolist()) == [2003.0, 2004.0, 2005.0, 2006.0, 2007.0]
+    assert sorted(df["year"].unique().tolist()) == [2003, 2004, 2005, 2006, 2007]
+    assert df["year"].dtype == np.int64 and df["countyreal"].dtype == np.int64
+    assert df["lemp"].dtype == np.float64
     assert df.groupby("countyreal").size().eq(5).all()
+
+
+def test_integer_columns_load_as_integers() -> None:
+    # issue 12: ids, years, ages and indicators were float64 (girl_id 1.0, year 2003.0)
+    dib = datasets.load("dib_learning")  # the CSV stores them as 1.0, 9.0, ...
+    assert dib["girl_id"].dtype == np.int64 and dib["age"].dtype == np.int64
+    assert dib["endline_level"].dtype == np.float64  # has missing values
+    nsw = datasets.load("nsw_dw")
+    assert nsw["age"].dtype == np.int64 and nsw["treat"].dtype == np.int64
+    assert nsw["re78"].dtype == np.float64
+    assert int((nsw["age"] ** 2).max()) == int(nsw["age"].max()) ** 2  # no int8 overflow
 
 
 def test_lalonde_psid_and_cps_treatment_counts() -> None:
@@ -186,7 +208,9 @@ def test_part_b_reads_from_data_dir_without_network(
     assert df.shape == PART_B[name]
     assert list(df.columns) == list(datasets.describe(name)["columns"])
     numeric = df.select_dtypes(include="number")
-    assert (numeric.dtypes == np.float64).all()
+    assert numeric.dtypes.isin([np.dtype(np.int64), np.dtype(np.float64)]).all()
+    if "year" in df.columns:
+        assert df["year"].dtype == np.int64
     # Only the text columns (state, regionname) are not numeric.
     assert set(df.columns) - set(numeric.columns) <= {"state", "regionname"}
     assert no_network == []
@@ -246,6 +270,21 @@ def test_download_is_verified_cached_and_reused(
     assert calls == [REGISTRY["basque"].url]
     pd.testing.assert_frame_equal(first, second)
     assert first.shape == PART_B["basque"]
+
+
+def test_offline_switch_fails_at_once_without_touching_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: list[str], _isolated_cache: Path
+) -> None:
+    monkeypatch.setenv("IMPACTEVAL_DATA_DIR", str(tmp_path))  # empty folder
+    monkeypatch.setenv("IMPACTEVAL_OFFLINE", "1")
+    with pytest.raises(DataUnavailableError, match="IMPACTEVAL_OFFLINE") as excinfo:
+        datasets.load("card_krueger")
+    assert REGISTRY["card_krueger"].url in str(excinfo.value)
+    assert no_network == []  # no download was attempted
+    monkeypatch.setenv("IMPACTEVAL_OFFLINE", "0")  # "0" means downloads are allowed
+    with pytest.raises(DataUnavailableError):
+        datasets.load("card_krueger")
+    assert no_network == [REGISTRY["card_krueger"].url]
 
 
 def test_download_with_wrong_hash_is_rejected_and_not_cached(
@@ -320,9 +359,10 @@ def test_rda_download_is_converted_sorted_and_cast(
     assert calls == [info.url]
     assert (_isolated_cache / "smoking.rda").read_bytes() == payload
     assert df["state"].tolist() == ["Alabama", "Alabama", "Utah", "Utah"]
-    assert df["year"].tolist() == [1970.0, 1971.0, 1970.0, 1971.0]
+    assert df["year"].tolist() == [1970, 1971, 1970, 1971]
     assert df["cigsale"].tolist() == [4.5, 2.5, 3.5, 1.5]
-    assert df["year"].dtype == np.float64 and df["cigsale"].dtype == np.float64
+    # int32 widened to int64, float32 to float64
+    assert df["year"].dtype == np.int64 and df["cigsale"].dtype == np.float64
 
 
 # --------------------------------------------------------------------------- simulators
@@ -338,7 +378,8 @@ def test_rda_download_is_converted_sorted_and_cast(
 def test_committed_simulated_csv_equals_fresh_simulation(name: str, simulate: Any) -> None:
     fresh = simulate()
     loaded = datasets.load(name)
-    pd.testing.assert_frame_equal(loaded, fresh, check_exact=True)
+    # same values; the simulators return float64, load() gives whole-number columns int64
+    pd.testing.assert_frame_equal(loaded, fresh, check_exact=True, check_dtype=False)
     assert loaded.shape[0] == datasets.describe(name)["rows"]
     for key in ("true_effect", "seed"):
         assert loaded.attrs[key] == fresh.attrs[key], key
