@@ -5,12 +5,20 @@ Order of operations (each step is recorded in the ``bound`` column of a line):
 1. decision statistics of every metric (:mod:`impacteval.payments.metrics`);
 2. triggers: ``pay`` triggers gate components via ``when`` / ``unless``; a fired ``stop``
    trigger voids every component of a later period;
-3. per component: the rule, then the component cap and floor (only when the component is
-   due), then rounding at ``line`` (rate cards round each person at ``unit``);
+3. per component: the rule, rounding at ``line`` (rate cards round each person at
+   ``unit``), then the component cap and floor (only when the component is due), each
+   rounded *toward its bound* (a cap of 0.045 on a 0.01 grid pays at most 0.04), so a
+   limit holds after rounding;
 4. true-ups: final amount minus the interim component's amount; a negative difference is
    clawed back only when ``clawback = true``;
-5. caps and floors per cohort, per period, on outcome components, and on the total, each
-   as an explicit adjustment line, so the lines always add up to the total;
+5. caps per cohort, per period, on outcome components and on the total; then floors at the
+   same levels; then the outcome and total caps again (a cohort floor may have raised
+   them). Each is an explicit adjustment line, so the lines always add up to the total.
+   When the contract rounds (at ``line`` or ``total``), every limit is first moved onto
+   the rounding grid toward its bound. A cap adjustment trims the group's outcome payments
+   first (at the total level, not below ``floors.outcomes``), then its fees and outputs
+   (``outcome = false``), booked as one line per kind, so neither ``outcome_total`` nor
+   the fees go negative through a cap;
 6. safeguards: when the contract says ``on_breach = "withhold"`` and a safeguard is
    breached, one ``safeguards:withhold`` line withholds every outcome payment (fees and
    outputs, ``outcome = false``, are still paid);
@@ -25,8 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from impacteval.exceptions import DataValidationError
 from impacteval.payments.inputs import MetricInput
 from impacteval.payments.metrics import MetricValue, evaluate_metrics
+from impacteval.payments.money import PRECISION, Rounder
 from impacteval.payments.rules import apply_rule
 from impacteval.payments.schema import Component, ContractSpec, Limits
 
@@ -69,11 +79,16 @@ class Outcome:
     withheld: Decimal = ZERO
 
 
-def _quantizer(spec: ContractSpec, point: str) -> Callable[[Decimal], Decimal]:
+def _quantizer(spec: ContractSpec, point: str) -> Rounder:
     info = spec.info
-    if point not in info.round_at:
-        return lambda x: x
-    return lambda x: x.quantize(info.rounding, rounding=info.rounding_mode)
+    return Rounder(info.rounding if point in info.round_at else None, info.rounding_mode)
+
+
+def limit_rounder(spec: ContractSpec) -> Rounder:
+    """The grid limits above the component level are moved onto (line or total rounding)."""
+    info = spec.info
+    grid = any(p in info.round_at for p in ("line", "total"))
+    return Rounder(info.rounding if grid else None, info.rounding_mode)
 
 
 def _triggers(spec: ContractSpec, values: dict[str, MetricValue]) -> dict[str, bool | None]:
@@ -128,10 +143,12 @@ def _component_amount(
         return ZERO, f"{failed[0].gate_note} not passed ({failed[0].id})"
     numbers = {mv.id: mv.value for mv in used if mv.value is not None}
     amount, bound = apply_rule(c, numbers, inputs, _quantizer(spec, "unit"))
-    if c.cap is not None and amount > c.cap:
-        amount, bound = c.cap, f"component cap {c.cap}"
-    if c.floor is not None and amount < c.floor:
-        amount, bound = c.floor, f"component floor {c.floor}"
+    line = _quantizer(spec, "line")
+    amount = line(amount)
+    if c.cap is not None and amount > line.down(c.cap):
+        amount, bound = line.down(c.cap), f"component cap {c.cap}"
+    if c.floor is not None and amount < line.up(c.floor):
+        amount, bound = line.up(c.floor), f"component floor {c.floor}"
     return amount, bound
 
 
@@ -143,37 +160,72 @@ def _member(ln: Line, kind: str, label: str) -> bool:
     return ln.outcome if kind == "outcomes" else True
 
 
+def _groups(limits: Limits, levels: tuple[str, ...]) -> list[tuple[str, str, Decimal]]:
+    groups: list[tuple[str, str, Decimal]] = []
+    if "cohort" in levels:
+        groups += [("cohort", lb, v) for lb, v in limits.cohort]
+    if "period" in levels:
+        groups += [("period", lb, v) for lb, v in limits.period]
+    if "outcomes" in levels and limits.outcomes is not None:
+        groups.append(("outcomes", "", limits.outcomes))
+    if "total" in levels and limits.total is not None:
+        groups.append(("total", "", limits.total))
+    return groups
+
+
+_LEVELS = ("cohort", "period", "outcomes", "total")
+
+
 def _limit_lines(
-    spec: ContractSpec, lines: list[Line], name: str, limits: Limits, cap: bool
+    spec: ContractSpec,
+    lines: list[Line],
+    name: str,
+    limits: Limits,
+    cap: bool,
+    levels: tuple[str, ...] = _LEVELS,
+    suffix: str = "",
 ) -> None:
     """Append adjustment lines for one kind of limit (caps or floors), level by level."""
     sign = "cap" if cap else "floor"
-    groups: list[tuple[str, str, Decimal]] = [("cohort", lb, v) for lb, v in limits.cohort]
-    groups += [("period", lb, v) for lb, v in limits.period]
-    if limits.outcomes is not None:
-        groups.append(("outcomes", "", limits.outcomes))
-    if limits.total is not None:
-        groups.append(("total", "", limits.total))
-    for kind, label, limit in groups:
-        current = sum((ln.amount for ln in lines if _member(ln, kind, label)), ZERO)
+    grid = limit_rounder(spec)
+    for kind, label, written in _groups(limits, levels):
+        limit = grid.down(written) if cap else grid.up(written)
+        members = [ln for ln in lines if _member(ln, kind, label)]
+        current = sum((ln.amount for ln in members), ZERO)
         excess = current - limit if cap else limit - current
         if excess <= 0:
             continue
         level = f"{kind} {label}".strip()
-        lines.append(
-            Line(
-                component=f"{name}:{level.replace(' ', ':')}",
-                metric="",
-                statistic="",
-                value=None,
-                rule=f"{sign} {limit}",
-                amount=-excess if cap else excess,
-                bound=f"{level} {sign} {limit} binds",
-                cohort=label if kind == "cohort" else None,
-                period=label if kind == "period" else None,
-                outcome=kind != "total" or any(ln.outcome for ln in lines),
+        base = f"{name}:{level.replace(' ', ':')}{suffix}"
+        shown = f"{sign} {written}" + ("" if limit == written else f" (on the grid: {limit})")
+        if cap:  # trim outcome payments first (down to their floor), then fees
+            outcomes = sum((ln.amount for ln in members if ln.outcome), ZERO)
+            fees = current - outcomes
+            keep = ZERO
+            if kind == "total" and spec.floors.outcomes is not None:
+                keep = grid.up(spec.floors.outcomes)
+            out_part = excess if kind == "outcomes" else min(excess, max(outcomes - keep, ZERO))
+            fee_part = min(excess - out_part, max(fees, ZERO))
+            out_part = excess - fee_part
+            parts = [(out_part, True), (fee_part, False)]
+        else:
+            parts = [(excess, kind == "outcomes" or any(ln.outcome for ln in members))]
+        parts = [(amt, out) for amt, out in parts if amt != 0]
+        for i, (amt, is_outcome) in enumerate(parts):
+            lines.append(
+                Line(
+                    component=base + (":fees" if i and not is_outcome else ""),
+                    metric="",
+                    statistic="",
+                    value=None,
+                    rule=shown,
+                    amount=-amt if cap else amt,
+                    bound=f"{level} {sign} {written} binds",
+                    cohort=label if kind == "cohort" else None,
+                    period=label if kind == "period" else None,
+                    outcome=is_outcome,
+                )
             )
-        )
 
 
 def run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | None = None) -> Outcome:
@@ -182,16 +234,23 @@ def run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | None
     ``withhold`` (the reason, from the safeguards) withholds every outcome payment.
     """
     with decimal.localcontext() as ctx:
-        ctx.prec = 34
+        ctx.prec = PRECISION
         ctx.rounding = decimal.ROUND_HALF_EVEN
         ctx.traps[decimal.InvalidOperation] = True
-        return _run(spec, inputs, withhold)
+        ctx.traps[decimal.Inexact] = False
+        try:
+            return _run(spec, inputs, withhold)
+        except (decimal.InvalidOperation, decimal.Overflow, OverflowError) as exc:
+            raise DataValidationError(
+                f"`inputs`: the settlement of {spec.info.name!r} exceeds exact decimal "
+                f"arithmetic ({PRECISION} digits): an input or contract number is too large "
+                f"or too precise ({type(exc).__name__})"
+            ) from None
 
 
 def _run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | None) -> Outcome:
     values = evaluate_metrics(spec, inputs)
     fired = _triggers(spec, values)
-    round_line = _quantizer(spec, "line")
     amounts: dict[str, Decimal] = {}
     lines: list[Line] = []
     ordered = [c for c in spec.payments if c.true_up_of is None] + [
@@ -199,7 +258,6 @@ def _run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | Non
     ]
     for c in ordered:
         amount, bound = _component_amount(spec, c, values, inputs, fired)
-        amount = round_line(amount)
         if c.true_up_of is not None and not bound.startswith(("pending", "stopped")):
             interim = amounts[c.true_up_of]
             diff = amount - interim
@@ -233,6 +291,8 @@ def _run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | Non
     lines.sort(key=lambda ln: order[ln.component])
     _limit_lines(spec, lines, "cap", spec.caps, cap=True)
     _limit_lines(spec, lines, "floor", spec.floors, cap=False)
+    # a cohort or period floor may have raised the outcome and total sums
+    _limit_lines(spec, lines, "cap", spec.caps, True, ("outcomes", "total"), ":after_floors")
     held = sum((ln.amount for ln in lines if ln.outcome), ZERO)
     if withhold is not None and held > 0:
         lines.append(Line("safeguards:withhold", "", "", None, "withhold", -held, withhold))
