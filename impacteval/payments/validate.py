@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from impacteval.payments.errors import ContractError
+from impacteval.payments.domain import check_reachable
 from impacteval.payments.engine import limit_rounder
 from impacteval.payments.loader import read_components
 from impacteval.payments.money import Rounder
@@ -167,6 +168,7 @@ def parse_spec(document: Mapping[str, Any]) -> ContractSpec:
         for label, _ in limits.period:
             _resolve(label, info.periods, f"{name}.period.{label}", "period in `contract.periods`")
     _check_limits(spec)
+    check_reachable(spec)
     _check_investment(spec)
     return spec
 
@@ -218,17 +220,28 @@ def read_document(source: str | Path) -> tuple[dict[str, Any], str]:
             f"`source` must be a pathlib.Path, a file path or TOML text; received "
             f"{type(source).__name__}"
         )
+    if path is not None and isinstance(source, str) and len(source) > 1024:
+        path = None  # far longer than any file name: TOML text (one line)
     if path is not None:
-        if not path.is_file():
-            raise ContractError(f"`source`: contract file {str(path)!r} does not exist")
-        text = path.read_text(encoding="utf-8")
+        shown = str(path) if len(str(path)) <= 120 else f"{str(path)[:120]}..."
+        try:
+            if not path.is_file():
+                raise ContractError(f"`source`: contract file {shown!r} does not exist")
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ContractError(
+                f"`source`: cannot read contract file {shown!r}: {exc.strerror or exc}"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ContractError(f"{shown}: not UTF-8 text ({exc.reason})") from None
         origin = str(path)
     else:
         text, origin = str(source), "<string>"
     try:
         document = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
-        raise ContractError(f"{origin}: not valid TOML: {exc}") from None
+        where = origin if len(origin) <= 120 else f"{origin[:120]}..."
+        raise ContractError(f"{where}: not valid TOML: {exc}") from None
     return document, origin
 
 
