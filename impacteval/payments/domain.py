@@ -61,7 +61,11 @@ class Domain:
         if self.kind == "share":
             return "a share in [0, 1]"
         if self.kind == "rate":
-            return "a rate >= 0" if self.high is None else f"a rate per {self.high} in [0, {self.high}]"
+            return (
+                "a rate >= 0"
+                if self.high is None
+                else f"a rate per {self.high} in [0, {self.high}]"
+            )
         if self.kind == "count":
             return "a count >= 0"
         return "any real number"
@@ -77,7 +81,7 @@ def _scale_range(
         lo, hi = lo - hi, hi - lo
     sign = ONE if metric.direction == "increase" else -ONE
     if metric.scale == "absolute":
-        k: Decimal | None = sign
+        k = sign
     elif metric.scale == "aggregate":
         if metric.units is None:  # units come with the inputs: range not known here
             return None, None
@@ -189,7 +193,11 @@ def check_reachable(spec: ContractSpec) -> None:
         for s in m.size_thresholds:
             if hi is not None and s.threshold > hi:
                 raise _unreachable(
-                    f"metrics.{m.id}.size_thresholds", "the size threshold", s.threshold, m, (lo, hi)
+                    f"metrics.{m.id}.size_thresholds",
+                    "the size threshold",
+                    s.threshold,
+                    m,
+                    (lo, hi),
                 )
     for t in spec.triggers:
         metric = spec.metric(t.metric)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from impacteval.exceptions import DataValidationError
+from impacteval.payments.errors import ContractError
 from impacteval.payments.inputs import MetricInput
 from impacteval.payments.metrics import MetricValue, evaluate_metrics
 from impacteval.payments.money import PRECISION, Rounder
@@ -176,56 +177,132 @@ def _groups(limits: Limits, levels: tuple[str, ...]) -> list[tuple[str, str, Dec
 _LEVELS = ("cohort", "period", "outcomes", "total")
 
 
-def _limit_lines(
+def _floor_groups(spec: ContractSpec, ln: Line) -> list[tuple[str, str, Decimal]]:
+    """The floors (on the grid) whose groups contain ``ln``."""
+    grid = limit_rounder(spec)
+    out = [(k, lb, grid.up(v)) for k, lb, v in _groups(spec.floors, _LEVELS)]
+    return [g for g in out if _member(ln, g[0], g[1])]
+
+
+def _gsum(lines: list[Line], kind: str, label: str) -> Decimal:
+    return sum((ln.amount for ln in lines if _member(ln, kind, label)), ZERO)
+
+
+def _cap_group(
     spec: ContractSpec,
     lines: list[Line],
+    trimmable: dict[int, Decimal],
+    group: tuple[str, str, Decimal],
     name: str,
-    limits: Limits,
-    cap: bool,
-    levels: tuple[str, ...] = _LEVELS,
-    suffix: str = "",
+    protect: bool,
 ) -> None:
-    """Append adjustment lines for one kind of limit (caps or floors), level by level."""
-    sign = "cap" if cap else "floor"
+    """Trim one capped group: outcome lines first (last listed first), then fees.
+
+    With ``protect`` (after the floors were applied), a line is trimmed only as far as
+    the floors of every group containing it allow; the
+    adjustment is booked with the labels and kind of the lines it trims, so every group's
+    sum (lines carrying its label) reflects it.
+    """
+    kind, label, written = group
     grid = limit_rounder(spec)
-    for kind, label, written in _groups(limits, levels):
-        limit = grid.down(written) if cap else grid.up(written)
-        members = [ln for ln in lines if _member(ln, kind, label)]
-        current = sum((ln.amount for ln in members), ZERO)
-        excess = current - limit if cap else limit - current
+    limit = grid.down(written)
+    excess = _gsum(lines, kind, label) - limit
+    if excess <= 0:
+        return
+    order = sorted(
+        (i for i in trimmable if trimmable[i] > 0 and _member(lines[i], kind, label)),
+        key=lambda i: (not lines[i].outcome, -i),
+    )
+    if kind == "outcomes":
+        order = [i for i in order if lines[i].outcome]
+    level = f"{kind} {label}".strip()
+    base = f"{name}:{level.replace(' ', ':')}"
+    shown = f"cap {written}" + ("" if limit == written else f" (on the grid: {limit})")
+    booked: dict[tuple[bool, str | None, str | None], Line] = {}
+    for i in order:
         if excess <= 0:
+            break
+        ln = lines[i]
+        room = trimmable[i]
+        for fk, fl, floor in _floor_groups(spec, ln) if protect else ():
+            room = min(room, _gsum(lines, fk, fl) - floor)
+        cut = min(max(room, ZERO), excess)
+        if cut <= 0:
             continue
-        level = f"{kind} {label}".strip()
-        base = f"{name}:{level.replace(' ', ':')}{suffix}"
-        shown = f"{sign} {written}" + ("" if limit == written else f" (on the grid: {limit})")
-        if cap:  # trim outcome payments first (down to their floor), then fees
-            outcomes = sum((ln.amount for ln in members if ln.outcome), ZERO)
-            fees = current - outcomes
-            keep = ZERO
-            if kind == "total" and spec.floors.outcomes is not None:
-                keep = grid.up(spec.floors.outcomes)
-            out_part = excess if kind == "outcomes" else min(excess, max(outcomes - keep, ZERO))
-            fee_part = min(excess - out_part, max(fees, ZERO))
-            out_part = excess - fee_part
-            parts = [(out_part, True), (fee_part, False)]
-        else:
-            parts = [(excess, kind == "outcomes" or any(ln.outcome for ln in members))]
-        parts = [(amt, out) for amt, out in parts if amt != 0]
-        for i, (amt, is_outcome) in enumerate(parts):
-            lines.append(
-                Line(
-                    component=base + (":fees" if i and not is_outcome else ""),
-                    metric="",
-                    statistic="",
-                    value=None,
-                    rule=shown,
-                    amount=-amt if cap else amt,
-                    bound=f"{level} {sign} {written} binds",
-                    cohort=label if kind == "cohort" else None,
-                    period=label if kind == "period" else None,
-                    outcome=is_outcome,
-                )
-            )
+        trimmable[i] -= cut
+        excess -= cut
+        key = (ln.outcome, ln.cohort, ln.period)
+        if key in booked:
+            prev = booked[key]
+            idx = lines.index(prev)
+            lines[idx] = booked[key] = Line(**{**prev.__dict__, "amount": prev.amount - cut})
+            continue
+        suffix = "" if ln.outcome else ":fees"
+        taken = {b.component for b in booked.values()} | {x.component for x in lines}
+        comp = base + suffix
+        k = 2
+        while comp in taken:
+            comp, k = f"{base}{suffix}:{k}", k + 1
+        booked[key] = Line(
+            component=comp,
+            metric="",
+            statistic="",
+            value=None,
+            rule=shown,
+            amount=-cut,
+            bound=f"{level} cap {written} binds",
+            cohort=ln.cohort,
+            period=ln.period,
+            outcome=ln.outcome,
+        )
+        lines.append(booked[key])
+    if excess > 0:
+        raise ContractError(
+            f"caps and floors of {spec.info.name!r} cannot all hold on these inputs: the "
+            f"{level} cap {written} would cut {excess} from payments protected by floors"
+        )
+
+
+def _floor_group(
+    spec: ContractSpec,
+    lines: list[Line],
+    trimmable: dict[int, Decimal],
+    group: tuple[str, str, Decimal],
+) -> None:
+    """Top a floored group up to its floor (on the grid) with one labelled line."""
+    kind, label, written = group
+    limit = limit_rounder(spec).up(written)
+    deficit = limit - _gsum(lines, kind, label)
+    if deficit <= 0:
+        return
+    members = [ln for ln in lines if _member(ln, kind, label)]
+    level = f"{kind} {label}".strip()
+    lines.append(
+        Line(
+            component=f"floor:{level.replace(' ', ':')}",
+            metric="",
+            statistic="",
+            value=None,
+            rule=f"floor {written}" + ("" if limit == written else f" (on the grid: {limit})"),
+            amount=deficit,
+            bound=f"{level} floor {written} binds",
+            cohort=label if kind == "cohort" else None,
+            period=label if kind == "period" else None,
+            outcome=kind == "outcomes" or any(ln.outcome for ln in members),
+        )
+    )
+    trimmable[len(lines) - 1] = deficit
+
+
+def _apply_limits(spec: ContractSpec, lines: list[Line]) -> None:
+    """Caps at every level, floors at every level, then outcome and total caps again."""
+    trimmable = {i: ln.amount for i, ln in enumerate(lines) if ln.amount > 0}
+    for group in _groups(spec.caps, _LEVELS):
+        _cap_group(spec, lines, trimmable, group, "cap", protect=False)
+    for group in _groups(spec.floors, _LEVELS):
+        _floor_group(spec, lines, trimmable, group)
+    for group in _groups(spec.caps, ("outcomes", "total")):
+        _cap_group(spec, lines, trimmable, group, "cap", protect=True)
 
 
 def run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | None = None) -> Outcome:
@@ -289,10 +366,7 @@ def _run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | Non
         )
     order = {c.id: i for i, c in enumerate(spec.payments)}
     lines.sort(key=lambda ln: order[ln.component])
-    _limit_lines(spec, lines, "cap", spec.caps, cap=True)
-    _limit_lines(spec, lines, "floor", spec.floors, cap=False)
-    # a cohort or period floor may have raised the outcome and total sums
-    _limit_lines(spec, lines, "cap", spec.caps, True, ("outcomes", "total"), ":after_floors")
+    _apply_limits(spec, lines)
     held = sum((ln.amount for ln in lines if ln.outcome), ZERO)
     if withhold is not None and held > 0:
         lines.append(Line("safeguards:withhold", "", "", None, "withhold", -held, withhold))

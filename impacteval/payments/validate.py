@@ -15,12 +15,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from impacteval.payments.errors import ContractError
 from impacteval.payments.domain import check_reachable
 from impacteval.payments.engine import limit_rounder
+from impacteval.payments.errors import ContractError
 from impacteval.payments.loader import read_components
 from impacteval.payments.money import Rounder
-from impacteval.payments.schema import ContractSpec, Limits
+from impacteval.payments.schema import ContractSpec
 
 __all__ = ["load_spec", "parse_spec", "read_document"]
 
