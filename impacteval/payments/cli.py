@@ -1,9 +1,10 @@
-"""``impacteval settle CONTRACT INPUTS [--audit-out FILE]``: settle a contract from JSON.
+"""Payment commands of ``impacteval``: ``settle`` and ``schema``.
 
-Inputs JSON: ``{metric_id: number | {"estimate": x, "std_error": s, ...} |
-{person: {outcome: count}}}``, plus a ``"safeguards"`` object for a contract with a
-``[safeguards]`` table (unless a metric is itself named ``safeguards``). Parsed with
-:mod:`json` only (never eval or pickle).
+``impacteval settle CONTRACT INPUTS [--partial] [--json] [--audit-out FILE]`` settles a
+contract on inputs given as JSON (see :data:`INPUTS_HELP`); ``impacteval schema
+inputs|contract`` prints the JSON Schema of the inputs or of a contract. Inputs are
+parsed with :mod:`json` only (never eval or pickle). :func:`register` adds the commands
+to the ``impacteval`` parser.
 """
 
 from __future__ import annotations
@@ -17,7 +18,20 @@ from typing import Any
 from impacteval.exceptions import ImpactEvalError
 from impacteval.payments.contract import Contract
 
-__all__ = ["settle_command"]
+__all__ = ["INPUTS_HELP", "register", "schema_command", "settle_command"]
+
+INPUTS_HELP = """\
+inputs JSON: an object with one entry per input metric of the contract:
+  a number                      a verified count or share, e.g. "enrolment": 0.92
+  {"estimate": x, "std_error": s[, "df": d, "n_obs": n, "unit": u, "estimand": e]}
+                                an estimated effect (treated minus control)
+  {"treated_rate": t, "control_rate": c[, "std_error": s, "units": n]}
+                                rates of a relative reduction 1 - t/c
+  {person: {outcome: count}}    a rate-card metric
+plus, for a contract with a [safeguards] table, a "safeguards" object:
+  {"subgroups": {name: {"estimate": x, "n": n}}, "eligible": n,
+   "exclusions": n or {reason: n}, "refusals": n, "indicators": {name: value}}
+The full format: `impacteval schema inputs` (a JSON Schema)."""
 
 
 def _reject_constant(name: str) -> Any:
@@ -25,14 +39,30 @@ def _reject_constant(name: str) -> Any:
 
 
 def _load_inputs(path: str) -> dict[str, Any]:
-    text = Path(path).read_text(encoding="utf-8")
-    data = json.loads(text, parse_constant=_reject_constant)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"inputs file {path!r} does not exist")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError("inputs JSON must be an object {metric_id: value}")
+        raise ValueError(f"{path}: inputs JSON must be an object {{metric_id: value}}")
     return data
 
 
-def settle_command(contract_path: str, inputs_path: str, audit_out: str | None) -> int:
+def settle_command(
+    contract_path: str,
+    inputs_path: str,
+    audit_out: str | None,
+    *,
+    partial: bool = False,
+    as_json: bool = False,
+) -> int:
     """Settle ``contract_path`` on ``inputs_path``; print the table; write the audit JSON.
 
     Parameters
@@ -44,6 +74,10 @@ def settle_command(contract_path: str, inputs_path: str, audit_out: str | None) 
     audit_out : str or None
         Where to write the audit record (JSON: hashes, canonical inputs, lines, total,
         package version, timestamp). None: not written.
+    partial : bool, default False
+        An interim settlement: missing metrics and safeguard inputs are "pending".
+    as_json : bool, default False
+        Print the settlement as JSON (:meth:`Settlement.to_dict`) instead of a table.
 
     Returns
     -------
@@ -53,24 +87,74 @@ def settle_command(contract_path: str, inputs_path: str, audit_out: str | None) 
     try:
         if not Path(contract_path).is_file():
             raise FileNotFoundError(f"contract file {contract_path!r} does not exist")
-        contract = Contract.from_toml(Path(contract_path))
+        try:
+            contract = Contract.from_toml(Path(contract_path))
+        except ImpactEvalError as exc:
+            raise ValueError(f"{contract_path}: {exc}") from None
         inputs = _load_inputs(inputs_path)
         guards = None
         if "safeguards" not in contract.input_metrics:
             guards = inputs.pop("safeguards", None)
-        settlement = contract.settle(inputs, safeguards=guards)
+        try:
+            settlement = contract.settle(inputs, safeguards=guards, partial=partial)
+        except ImpactEvalError as exc:
+            raise ValueError(f"{inputs_path}: {exc}") from None
     except (ImpactEvalError, ValueError, OSError) as exc:
         print(f"impacteval settle: error: {exc}", file=sys.stderr)
         return 2
-    print(settlement.summary().as_text())
+    if as_json:
+        print(json.dumps(settlement.to_dict(), indent=2, sort_keys=True, default=_json_default))
+    else:
+        print(settlement.summary().as_text())
     if audit_out is not None:
         record = settlement.to_dict()
         Path(audit_out).write_text(
             json.dumps(record, indent=2, sort_keys=True, default=_json_default) + "\n",
             encoding="utf-8",
         )
-        print(f"\naudit record written to {audit_out}")
+        print(f"\naudit record written to {audit_out}", file=sys.stderr if as_json else sys.stdout)
     return 0
+
+
+def schema_command(which: str) -> int:
+    """Print the JSON Schema of ``"inputs"`` or ``"contract"``."""
+    from impacteval.payments.jsonschemas import contract_schema, inputs_schema
+
+    schema = inputs_schema() if which == "inputs" else contract_schema()
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``settle`` and ``schema`` (and the other payment commands) to ``sub``.
+
+    ``sub`` is the ``add_subparsers()`` object of the ``impacteval`` parser; each command
+    sets ``handler`` (``args -> exit code``) on the parsed namespace.
+    """
+    import argparse
+
+    p = sub.add_parser(
+        "settle",
+        help="settle an outcome contract on estimates (JSON)",
+        description="Settle CONTRACT (TOML) on INPUTS (JSON) and print the settlement.",
+        epilog=INPUTS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("contract", help="contract TOML file")
+    p.add_argument("inputs", help="inputs JSON file (format below)")
+    p.add_argument(
+        "--partial", action="store_true", help="interim settlement: missing inputs are pending"
+    )
+    p.add_argument("--json", action="store_true", help="print the settlement as JSON")
+    p.add_argument("--audit-out", default=None, help="write the audit record (JSON)")
+    p.set_defaults(
+        handler=lambda a: settle_command(
+            a.contract, a.inputs, a.audit_out, partial=a.partial, as_json=a.json
+        )
+    )
+    p = sub.add_parser("schema", help="print the JSON Schema of settlement inputs or contracts")
+    p.add_argument("which", choices=["inputs", "contract"])
+    p.set_defaults(handler=lambda a: schema_command(a.which))
 
 
 def _json_default(value: object) -> object:

@@ -333,8 +333,10 @@ def _run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | Non
     ordered = [c for c in spec.payments if c.true_up_of is None] + [
         c for c in spec.payments if c.true_up_of is not None
     ]
+    round_line = _quantizer(spec, "line")
     for c in ordered:
         amount, bound = _component_amount(spec, c, values, inputs, fired)
+        amount = round_line(amount)  # idempotent; gives pending lines the declared digits
         if c.true_up_of is not None and not bound.startswith(("pending", "stopped")):
             interim = amounts[c.true_up_of]
             diff = amount - interim
@@ -387,6 +389,6 @@ def _run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | Non
                 outcome=False,
             )
         )
-        total = rounded
+    total = rounded
     outcome_total = sum((ln.amount for ln in lines if ln.outcome), ZERO)
     return Outcome(tuple(lines), total, outcome_total, values, fired, held)
