@@ -18,7 +18,7 @@ from typing import Any
 from impacteval.exceptions import ImpactEvalError
 from impacteval.payments.contract import Contract
 
-__all__ = ["INPUTS_HELP", "register", "schema_command", "settle_command"]
+__all__ = ["INPUTS_HELP", "design_command", "register", "schema_command", "settle_command"]
 
 INPUTS_HELP = """\
 inputs JSON: an object with one entry per input metric of the contract:
@@ -116,6 +116,46 @@ def settle_command(
     return 0
 
 
+def design_command(args: Any) -> int:
+    """``impacteval design``: print the contract's error rates (see :func:`design`)."""
+    from impacteval.payments.design import design
+
+    try:
+        contract = Contract.from_toml(Path(args.contract))
+        targets = {}
+        for item in args.target:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--target must be METRIC=EFFECT; got {item!r}")
+            targets[name.strip()] = float(value)
+        inputs = _load_inputs(args.inputs) if args.inputs else None
+        result = design(
+            contract,
+            n=args.n,
+            sd=args.sd,
+            std_error=args.se,
+            icc=args.icc,
+            cluster_size=args.cluster_size,
+            inputs=inputs,
+            targets=targets or None,
+            rng=args.seed,
+        )
+    except (ImpactEvalError, ValueError, OSError) as exc:
+        print(f"impacteval design: error: {args.contract}: {exc}", file=sys.stderr)
+        return 2
+    print(result.summary().as_text())
+    print(result.curve.to_string(index=False))
+    if args.plot:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        result.plot(ax=ax)
+        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
+        plt.close(fig)
+        print(f"plot written to {args.plot}")
+    return 0
+
+
 def schema_command(which: str) -> int:
     """Print the JSON Schema of ``"inputs"`` or ``"contract"``."""
     from impacteval.payments.jsonschemas import contract_schema, inputs_schema
@@ -152,6 +192,29 @@ def register(sub: Any) -> None:
             a.contract, a.inputs, a.audit_out, partial=a.partial, as_json=a.json
         )
     )
+    p = sub.add_parser(
+        "design",
+        help="error rates of a contract under a planned evaluation (n, sd or se)",
+        description="P(pay | no effect), P(no pay | target met) per payment line, and the "
+        "expected payment as a function of the true effect.",
+    )
+    p.add_argument("contract", help="contract TOML file")
+    p.add_argument("--n", type=float, default=None, help="total sample size")
+    p.add_argument("--sd", type=float, default=None, help="outcome standard deviation")
+    p.add_argument("--se", type=float, default=None, help="standard error (instead of n, sd)")
+    p.add_argument("--icc", type=float, default=0.0, help="intra-cluster correlation")
+    p.add_argument("--cluster-size", type=float, default=1.0, help="units per cluster")
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="METRIC=EFFECT",
+        help="true effect (raw units) meeting a metric's target; repeatable",
+    )
+    p.add_argument("--inputs", default=None, help="inputs JSON for counts, control rates, units")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", default=None, help="write the operating-characteristic plot (PNG)")
+    p.set_defaults(handler=design_command)
     p = sub.add_parser("schema", help="print the JSON Schema of settlement inputs or contracts")
     p.add_argument("which", choices=["inputs", "contract"])
     p.set_defaults(handler=lambda a: schema_command(a.which))
