@@ -18,7 +18,15 @@ from typing import Any
 from impacteval.exceptions import ImpactEvalError
 from impacteval.payments.contract import Contract
 
-__all__ = ["INPUTS_HELP", "design_command", "register", "schema_command", "settle_command"]
+__all__ = [
+    "INPUTS_HELP",
+    "design_command",
+    "ledger_append_command",
+    "ledger_verify_command",
+    "register",
+    "schema_command",
+    "settle_command",
+]
 
 INPUTS_HELP = """\
 inputs JSON: an object with one entry per input metric of the contract:
@@ -156,6 +164,41 @@ def design_command(args: Any) -> int:
     return 0
 
 
+def ledger_verify_command(args: Any) -> int:
+    """``impacteval ledger verify LEDGER``: 0 when the chain verifies, 1 when not."""
+    from impacteval.payments.ledger import verify_ledger
+
+    if not Path(args.ledger).is_file():
+        print(
+            f"impacteval ledger: error: ledger file {args.ledger!r} does not exist", file=sys.stderr
+        )
+        return 2
+    status = verify_ledger(args.ledger, expected_head=args.head)
+    print(f"{args.ledger}: {status}")
+    return 0 if status.ok else 1
+
+
+def ledger_append_command(args: Any) -> int:
+    """``impacteval ledger append LEDGER CONTRACT INPUTS --label L``."""
+    from impacteval.payments.ledger import append_settlement
+
+    try:
+        contract = Contract.from_toml(Path(args.contract))
+        inputs = _load_inputs(args.inputs)
+        guards = None if "safeguards" in contract.input_metrics else inputs.pop("safeguards", None)
+        settlement = contract.settle(inputs, safeguards=guards, partial=args.partial)
+        record = append_settlement(args.ledger, contract, settlement, args.label)
+    except (ImpactEvalError, ValueError, OSError) as exc:
+        print(f"impacteval ledger: error: {exc}", file=sys.stderr)
+        return 2
+    body = record.body
+    print(
+        f"appended {args.label!r} to {args.ledger}: settled {body['settled_total']}, payable "
+        f"{body['payable']} (paid so far {body['paid_after']}); head {record.sha256}"
+    )
+    return 0
+
+
 def schema_command(which: str) -> int:
     """Print the JSON Schema of ``"inputs"`` or ``"contract"``."""
     from impacteval.payments.jsonschemas import contract_schema, inputs_schema
@@ -215,6 +258,24 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", default=None, help="write the operating-characteristic plot (PNG)")
     p.set_defaults(handler=design_command)
+    p = sub.add_parser("ledger", help="the tamper-evident settlement ledger (JSON lines)")
+    ledger_sub = p.add_subparsers(dest="ledger_command", required=True)
+    q = ledger_sub.add_parser("verify", help="check every record's hash and chain")
+    q.add_argument("ledger", help="ledger file (JSON lines)")
+    q.add_argument("--head", default=None, help="expected SHA-256 of the last record")
+    q.set_defaults(handler=ledger_verify_command)
+    q = ledger_sub.add_parser(
+        "append",
+        help="settle and append the settlement to the ledger",
+        epilog=INPUTS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    q.add_argument("ledger", help="ledger file (created when absent)")
+    q.add_argument("contract", help="contract TOML file")
+    q.add_argument("inputs", help="inputs JSON file")
+    q.add_argument("--label", required=True, help="cohort / period of this settlement")
+    q.add_argument("--partial", action="store_true", help="interim settlement")
+    q.set_defaults(handler=ledger_append_command)
     p = sub.add_parser("schema", help="print the JSON Schema of settlement inputs or contracts")
     p.add_argument("which", choices=["inputs", "contract"])
     p.set_defaults(handler=lambda a: schema_command(a.which))
