@@ -23,6 +23,7 @@ __all__ = [
     "design_command",
     "ledger_append_command",
     "ledger_verify_command",
+    "lock_command",
     "register",
     "schema_command",
     "settle_command",
@@ -199,6 +200,19 @@ def ledger_append_command(args: Any) -> int:
     return 0
 
 
+def lock_command(args: Any) -> int:
+    """``impacteval lock SPEC CONTRACT``: write the lock file (see reporting.lock)."""
+    from impacteval.reporting.lock import write_lock
+
+    try:
+        out = write_lock(args.spec, args.contract, args.output)
+    except (ImpactEvalError, ValueError, OSError) as exc:
+        print(f"impacteval lock: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"analysis plan locked: {out}")
+    return 0
+
+
 def schema_command(which: str) -> int:
     """Print the JSON Schema of ``"inputs"`` or ``"contract"``."""
     from impacteval.payments.jsonschemas import contract_schema, inputs_schema
@@ -276,6 +290,14 @@ def register(sub: Any) -> None:
     q.add_argument("--label", required=True, help="cohort / period of this settlement")
     q.add_argument("--partial", action="store_true", help="interim settlement")
     q.set_defaults(handler=ledger_append_command)
+    p = sub.add_parser(
+        "lock",
+        help="lock the analysis plan (spec, contract, pre-outcome data) before outcomes",
+    )
+    p.add_argument("spec", help="report spec (TOML)")
+    p.add_argument("contract", help="contract TOML file")
+    p.add_argument("-o", "--output", default=None, help="lock file (default SPEC.lock.json)")
+    p.set_defaults(handler=lock_command)
     p = sub.add_parser("schema", help="print the JSON Schema of settlement inputs or contracts")
     p.add_argument("which", choices=["inputs", "contract"])
     p.set_defaults(handler=lambda a: schema_command(a.which))
