@@ -103,6 +103,12 @@ Every table and parameter may carry ``description`` and ``source`` strings.
 from __future__ import annotations
 
 from impacteval.payments.contract import Contract
+from impacteval.payments.design import (
+    ContractDesign,
+    design,
+    required_sample_size,
+    solve_threshold,
+)
 from impacteval.payments.errors import ContractError
 from impacteval.payments.risk import PaymentRisk, payment_risk
 from impacteval.payments.settle import Settlement
@@ -117,14 +123,18 @@ from impacteval.payments.waterfall import (
 
 __all__ = [
     "Contract",
+    "ContractDesign",
     "ContractError",
     "InvestorOutcome",
     "PaymentRisk",
     "Settlement",
     "dated_waterfall",
+    "design",
     "irr",
     "irr_cap_amount",
     "payment_risk",
+    "required_sample_size",
+    "solve_threshold",
     "waterfall",
     "xnpv",
 ]

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from impacteval._toml import TomlTable, kind_of, short
 from impacteval.payments.errors import ContractError
+from impacteval.payments.money import check_magnitude
 
 __all__ = [
     "Table",
@@ -90,7 +91,7 @@ def as_dec(value: object, path: str) -> Decimal:
         raise ContractError(f"`{path}` must be a number; received {kind_of(value)} {short(value)}")
     if not out.is_finite():
         raise ContractError(f"`{path}` must be finite; received {value!r}")
-    return out
+    return check_magnitude(out, path, ContractError)
 
 
 def as_nonneg(value: object, path: str) -> Decimal:
@@ -185,4 +186,6 @@ def as_quantum(value: object, path: str) -> Decimal:
     out = as_positive(value, path)
     if out != Decimal(1).scaleb(out.adjusted()):
         raise ContractError(f'`{path}` must be a power of ten such as "0.01" or "1"; got {out}')
+    if not -12 <= out.adjusted() <= 12:
+        raise ContractError(f"`{path}` must be between 1e-12 and 1e12; got {out}")
     return out

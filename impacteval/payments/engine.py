@@ -5,12 +5,20 @@ Order of operations (each step is recorded in the ``bound`` column of a line):
 1. decision statistics of every metric (:mod:`impacteval.payments.metrics`);
 2. triggers: ``pay`` triggers gate components via ``when`` / ``unless``; a fired ``stop``
    trigger voids every component of a later period;
-3. per component: the rule, then the component cap and floor (only when the component is
-   due), then rounding at ``line`` (rate cards round each person at ``unit``);
+3. per component: the rule, rounding at ``line`` (rate cards round each person at
+   ``unit``), then the component cap and floor (only when the component is due), each
+   rounded *toward its bound* (a cap of 0.045 on a 0.01 grid pays at most 0.04), so a
+   limit holds after rounding;
 4. true-ups: final amount minus the interim component's amount; a negative difference is
    clawed back only when ``clawback = true``;
-5. caps and floors per cohort, per period, on outcome components, and on the total, each
-   as an explicit adjustment line, so the lines always add up to the total;
+5. caps per cohort, per period, on outcome components and on the total; then floors at the
+   same levels; then the outcome and total caps again (a cohort floor may have raised
+   them). Each is an explicit adjustment line, so the lines always add up to the total.
+   When the contract rounds (at ``line`` or ``total``), every limit is first moved onto
+   the rounding grid toward its bound. A cap adjustment trims the group's outcome payments
+   first (at the total level, not below ``floors.outcomes``), then its fees and outputs
+   (``outcome = false``), booked as one line per kind, so neither ``outcome_total`` nor
+   the fees go negative through a cap;
 6. safeguards: when the contract says ``on_breach = "withhold"`` and a safeguard is
    breached, one ``safeguards:withhold`` line withholds every outcome payment (fees and
    outputs, ``outcome = false``, are still paid);
@@ -25,8 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from impacteval.exceptions import DataValidationError
+from impacteval.payments.errors import ContractError
 from impacteval.payments.inputs import MetricInput
 from impacteval.payments.metrics import MetricValue, evaluate_metrics
+from impacteval.payments.money import PRECISION, Rounder
 from impacteval.payments.rules import apply_rule
 from impacteval.payments.schema import Component, ContractSpec, Limits
 
@@ -69,11 +80,16 @@ class Outcome:
     withheld: Decimal = ZERO
 
 
-def _quantizer(spec: ContractSpec, point: str) -> Callable[[Decimal], Decimal]:
+def _quantizer(spec: ContractSpec, point: str) -> Rounder:
     info = spec.info
-    if point not in info.round_at:
-        return lambda x: x
-    return lambda x: x.quantize(info.rounding, rounding=info.rounding_mode)
+    return Rounder(info.rounding if point in info.round_at else None, info.rounding_mode)
+
+
+def limit_rounder(spec: ContractSpec) -> Rounder:
+    """The grid limits above the component level are moved onto (line or total rounding)."""
+    info = spec.info
+    grid = any(p in info.round_at for p in ("line", "total"))
+    return Rounder(info.rounding if grid else None, info.rounding_mode)
 
 
 def _triggers(spec: ContractSpec, values: dict[str, MetricValue]) -> dict[str, bool | None]:
@@ -128,10 +144,12 @@ def _component_amount(
         return ZERO, f"{failed[0].gate_note} not passed ({failed[0].id})"
     numbers = {mv.id: mv.value for mv in used if mv.value is not None}
     amount, bound = apply_rule(c, numbers, inputs, _quantizer(spec, "unit"))
-    if c.cap is not None and amount > c.cap:
-        amount, bound = c.cap, f"component cap {c.cap}"
-    if c.floor is not None and amount < c.floor:
-        amount, bound = c.floor, f"component floor {c.floor}"
+    line = _quantizer(spec, "line")
+    amount = line(amount)
+    if c.cap is not None and amount > line.down(c.cap):
+        amount, bound = line.down(c.cap), f"component cap {c.cap}"
+    if c.floor is not None and amount < line.up(c.floor):
+        amount, bound = line.up(c.floor), f"component floor {c.floor}"
     return amount, bound
 
 
@@ -143,37 +161,148 @@ def _member(ln: Line, kind: str, label: str) -> bool:
     return ln.outcome if kind == "outcomes" else True
 
 
-def _limit_lines(
-    spec: ContractSpec, lines: list[Line], name: str, limits: Limits, cap: bool
-) -> None:
-    """Append adjustment lines for one kind of limit (caps or floors), level by level."""
-    sign = "cap" if cap else "floor"
-    groups: list[tuple[str, str, Decimal]] = [("cohort", lb, v) for lb, v in limits.cohort]
-    groups += [("period", lb, v) for lb, v in limits.period]
-    if limits.outcomes is not None:
+def _groups(limits: Limits, levels: tuple[str, ...]) -> list[tuple[str, str, Decimal]]:
+    groups: list[tuple[str, str, Decimal]] = []
+    if "cohort" in levels:
+        groups += [("cohort", lb, v) for lb, v in limits.cohort]
+    if "period" in levels:
+        groups += [("period", lb, v) for lb, v in limits.period]
+    if "outcomes" in levels and limits.outcomes is not None:
         groups.append(("outcomes", "", limits.outcomes))
-    if limits.total is not None:
+    if "total" in levels and limits.total is not None:
         groups.append(("total", "", limits.total))
-    for kind, label, limit in groups:
-        current = sum((ln.amount for ln in lines if _member(ln, kind, label)), ZERO)
-        excess = current - limit if cap else limit - current
+    return groups
+
+
+_LEVELS = ("cohort", "period", "outcomes", "total")
+
+
+def _floor_groups(spec: ContractSpec, ln: Line) -> list[tuple[str, str, Decimal]]:
+    """The floors (on the grid) whose groups contain ``ln``."""
+    grid = limit_rounder(spec)
+    out = [(k, lb, grid.up(v)) for k, lb, v in _groups(spec.floors, _LEVELS)]
+    return [g for g in out if _member(ln, g[0], g[1])]
+
+
+def _gsum(lines: list[Line], kind: str, label: str) -> Decimal:
+    return sum((ln.amount for ln in lines if _member(ln, kind, label)), ZERO)
+
+
+def _cap_group(
+    spec: ContractSpec,
+    lines: list[Line],
+    trimmable: dict[int, Decimal],
+    group: tuple[str, str, Decimal],
+    name: str,
+    protect: bool,
+) -> None:
+    """Trim one capped group: outcome lines first (last listed first), then fees.
+
+    With ``protect`` (after the floors were applied), a line is trimmed only as far as
+    the floors of every group containing it allow; the
+    adjustment is booked with the labels and kind of the lines it trims, so every group's
+    sum (lines carrying its label) reflects it.
+    """
+    kind, label, written = group
+    grid = limit_rounder(spec)
+    limit = grid.down(written)
+    excess = _gsum(lines, kind, label) - limit
+    if excess <= 0:
+        return
+    order = sorted(
+        (i for i in trimmable if trimmable[i] > 0 and _member(lines[i], kind, label)),
+        key=lambda i: (not lines[i].outcome, -i),
+    )
+    if kind == "outcomes":
+        order = [i for i in order if lines[i].outcome]
+    level = f"{kind} {label}".strip()
+    base = f"{name}:{level.replace(' ', ':')}"
+    shown = f"cap {written}" + ("" if limit == written else f" (on the grid: {limit})")
+    booked: dict[tuple[bool, str | None, str | None], Line] = {}
+    for i in order:
         if excess <= 0:
+            break
+        ln = lines[i]
+        room = trimmable[i]
+        for fk, fl, floor in _floor_groups(spec, ln) if protect else ():
+            room = min(room, _gsum(lines, fk, fl) - floor)
+        cut = min(max(room, ZERO), excess)
+        if cut <= 0:
             continue
-        level = f"{kind} {label}".strip()
-        lines.append(
-            Line(
-                component=f"{name}:{level.replace(' ', ':')}",
-                metric="",
-                statistic="",
-                value=None,
-                rule=f"{sign} {limit}",
-                amount=-excess if cap else excess,
-                bound=f"{level} {sign} {limit} binds",
-                cohort=label if kind == "cohort" else None,
-                period=label if kind == "period" else None,
-                outcome=kind != "total" or any(ln.outcome for ln in lines),
-            )
+        trimmable[i] -= cut
+        excess -= cut
+        key = (ln.outcome, ln.cohort, ln.period)
+        if key in booked:
+            prev = booked[key]
+            idx = lines.index(prev)
+            lines[idx] = booked[key] = Line(**{**prev.__dict__, "amount": prev.amount - cut})
+            continue
+        suffix = "" if ln.outcome else ":fees"
+        taken = {b.component for b in booked.values()} | {x.component for x in lines}
+        comp = base + suffix
+        k = 2
+        while comp in taken:
+            comp, k = f"{base}{suffix}:{k}", k + 1
+        booked[key] = Line(
+            component=comp,
+            metric="",
+            statistic="",
+            value=None,
+            rule=shown,
+            amount=-cut,
+            bound=f"{level} cap {written} binds",
+            cohort=ln.cohort,
+            period=ln.period,
+            outcome=ln.outcome,
         )
+        lines.append(booked[key])
+    if excess > 0:
+        raise ContractError(
+            f"caps and floors of {spec.info.name!r} cannot all hold on these inputs: the "
+            f"{level} cap {written} would cut {excess} from payments protected by floors"
+        )
+
+
+def _floor_group(
+    spec: ContractSpec,
+    lines: list[Line],
+    trimmable: dict[int, Decimal],
+    group: tuple[str, str, Decimal],
+) -> None:
+    """Top a floored group up to its floor (on the grid) with one labelled line."""
+    kind, label, written = group
+    limit = limit_rounder(spec).up(written)
+    deficit = limit - _gsum(lines, kind, label)
+    if deficit <= 0:
+        return
+    members = [ln for ln in lines if _member(ln, kind, label)]
+    level = f"{kind} {label}".strip()
+    lines.append(
+        Line(
+            component=f"floor:{level.replace(' ', ':')}",
+            metric="",
+            statistic="",
+            value=None,
+            rule=f"floor {written}" + ("" if limit == written else f" (on the grid: {limit})"),
+            amount=deficit,
+            bound=f"{level} floor {written} binds",
+            cohort=label if kind == "cohort" else None,
+            period=label if kind == "period" else None,
+            outcome=kind == "outcomes" or any(ln.outcome for ln in members),
+        )
+    )
+    trimmable[len(lines) - 1] = deficit
+
+
+def _apply_limits(spec: ContractSpec, lines: list[Line]) -> None:
+    """Caps at every level, floors at every level, then outcome and total caps again."""
+    trimmable = {i: ln.amount for i, ln in enumerate(lines) if ln.amount > 0}
+    for group in _groups(spec.caps, _LEVELS):
+        _cap_group(spec, lines, trimmable, group, "cap", protect=False)
+    for group in _groups(spec.floors, _LEVELS):
+        _floor_group(spec, lines, trimmable, group)
+    for group in _groups(spec.caps, ("outcomes", "total")):
+        _cap_group(spec, lines, trimmable, group, "cap", protect=True)
 
 
 def run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | None = None) -> Outcome:
@@ -182,24 +311,32 @@ def run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | None
     ``withhold`` (the reason, from the safeguards) withholds every outcome payment.
     """
     with decimal.localcontext() as ctx:
-        ctx.prec = 34
+        ctx.prec = PRECISION
         ctx.rounding = decimal.ROUND_HALF_EVEN
         ctx.traps[decimal.InvalidOperation] = True
-        return _run(spec, inputs, withhold)
+        ctx.traps[decimal.Inexact] = False
+        try:
+            return _run(spec, inputs, withhold)
+        except (decimal.InvalidOperation, decimal.Overflow, OverflowError) as exc:
+            raise DataValidationError(
+                f"`inputs`: the settlement of {spec.info.name!r} exceeds exact decimal "
+                f"arithmetic ({PRECISION} digits): an input or contract number is too large "
+                f"or too precise ({type(exc).__name__})"
+            ) from None
 
 
 def _run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | None) -> Outcome:
     values = evaluate_metrics(spec, inputs)
     fired = _triggers(spec, values)
-    round_line = _quantizer(spec, "line")
     amounts: dict[str, Decimal] = {}
     lines: list[Line] = []
     ordered = [c for c in spec.payments if c.true_up_of is None] + [
         c for c in spec.payments if c.true_up_of is not None
     ]
+    round_line = _quantizer(spec, "line")
     for c in ordered:
         amount, bound = _component_amount(spec, c, values, inputs, fired)
-        amount = round_line(amount)
+        amount = round_line(amount)  # idempotent; gives pending lines the declared digits
         if c.true_up_of is not None and not bound.startswith(("pending", "stopped")):
             interim = amounts[c.true_up_of]
             diff = amount - interim
@@ -231,8 +368,7 @@ def _run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | Non
         )
     order = {c.id: i for i, c in enumerate(spec.payments)}
     lines.sort(key=lambda ln: order[ln.component])
-    _limit_lines(spec, lines, "cap", spec.caps, cap=True)
-    _limit_lines(spec, lines, "floor", spec.floors, cap=False)
+    _apply_limits(spec, lines)
     held = sum((ln.amount for ln in lines if ln.outcome), ZERO)
     if withhold is not None and held > 0:
         lines.append(Line("safeguards:withhold", "", "", None, "withhold", -held, withhold))
@@ -253,6 +389,6 @@ def _run(spec: ContractSpec, inputs: dict[str, MetricInput], withhold: str | Non
                 outcome=False,
             )
         )
-        total = rounded
+    total = rounded
     outcome_total = sum((ln.amount for ln in lines if ln.outcome), ZERO)
     return Outcome(tuple(lines), total, outcome_total, values, fired, held)

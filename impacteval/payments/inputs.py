@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from impacteval.exceptions import DataValidationError
+from impacteval.payments.domain import check_effect, check_input_value
+from impacteval.payments.money import MAX_MAGNITUDE, check_magnitude
 from impacteval.payments.schema import ContractSpec, Metric
 from impacteval.results import EffectEstimate
 
@@ -24,6 +26,8 @@ __all__ = ["MAPPING_KEYS", "MetricInput", "normalise_inputs", "to_decimal"]
 
 MAPPING_KEYS = (
     "estimate",
+    "unit",
+    "estimand",
     "std_error",
     "df",
     "n_obs",
@@ -51,6 +55,16 @@ def to_decimal(value: float | int | Decimal, path: str = "value") -> Decimal:
     if not out.is_finite():
         raise DataValidationError(f"`inputs.{path}` must be finite; received {value!r}")
     return out
+
+
+def _bounded(value: float | int | Decimal, path: str) -> Decimal:
+    """:func:`to_decimal` of a settlement input, refused beyond :data:`MAX_MAGNITUDE`."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        raise DataValidationError(
+            f"`inputs.{path}` is out of range ({value.bit_length()}-bit integer): settlement "
+            f"inputs must be at most {MAX_MAGNITUDE:.0E} in absolute value"
+        )
+    return check_magnitude(to_decimal(value, path), f"inputs.{path}", DataValidationError)
 
 
 @dataclass(frozen=True)
@@ -118,14 +132,43 @@ class MetricInput:
         return out
 
 
-def _float(value: object, path: str, *, positive: bool = False) -> float:
+def _float(value: object, path: str, *, positive: bool = False, strict: bool = False) -> float:
+    """A finite float (``positive``: >= 0; ``strict``: > 0) within :data:`MAX_MAGNITUDE`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise DataValidationError(f"`inputs.{path}` must be a number; received {value!r}")
-    out = float(value)
-    if not math.isfinite(out) or (positive and out < 0):
+    try:
+        out = float(value)
+    except OverflowError:
+        out = math.inf
+    shown = f"{value:.6g}" if isinstance(value, float) else _short(value)
+    if not math.isfinite(out) or abs(out) > float(MAX_MAGNITUDE):
         raise DataValidationError(
-            f"`inputs.{path}` must be a finite{' non-negative' if positive else ''} number; "
-            f"received {value!r}"
+            f"`inputs.{path}` must be a finite number of at most {float(MAX_MAGNITUDE):.0e} "
+            f"in absolute value; received {shown}"
+        )
+    if (positive and out < 0) or (strict and out <= 0):
+        raise DataValidationError(
+            f"`inputs.{path}` must be {'> 0' if strict else '>= 0'}; received {shown}"
+        )
+    return out
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
+def _df(value: object, path: str) -> float | None:
+    """t degrees of freedom: None (normal) or a finite number > 0."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    out = _float(value, f"{path}.df")
+    if out <= 0:
+        raise DataValidationError(
+            f"`inputs.{path}.df` (t degrees of freedom of metric {path!r}) must be > 0; "
+            f"received {value!r} (give no df for a normal reference)"
         )
     return out
 
@@ -142,9 +185,9 @@ def _from_estimate(res: EffectEstimate, path: str) -> MetricInput:
         arr.flags.writeable = False
     se = _float(res.std_error, f"{path}.std_error", positive=True)
     return MetricInput(
-        estimate=to_decimal(_float(res.estimate, f"{path}.estimate"), f"{path}.estimate"),
+        estimate=_bounded(_float(res.estimate, f"{path}.estimate"), f"{path}.estimate"),
         std_error=se,
-        df=res.df if res.df is not None and math.isfinite(res.df) else None,
+        df=_df(res.df, path),
         n_obs=int(res.n_obs) if res.n_obs else None,
         origin="EffectEstimate",
         draws=arr,
@@ -161,7 +204,7 @@ def _from_mapping(raw: Mapping[str, Any], path: str) -> MetricInput:
             )
 
     def dec(key: str) -> Decimal | None:
-        return None if raw.get(key) is None else to_decimal(raw[key], f"{path}.{key}")
+        return None if raw.get(key) is None else _bounded(raw[key], f"{path}.{key}")
 
     treated, control = dec("treated_rate"), dec("control_rate")
     est = dec("estimate")
@@ -200,7 +243,7 @@ def _from_mapping(raw: Mapping[str, Any], path: str) -> MetricInput:
     return MetricInput(
         estimate=est,
         std_error=None if se is None else _float(se, f"{path}.std_error", positive=True),
-        df=None if df is None else _float(df, f"{path}.df", positive=True),
+        df=_df(df, path),
         n_obs=n_obs,
         treated_rate=treated,
         control_rate=control,
@@ -221,7 +264,7 @@ def _rate_card(raw: object, path: str) -> MetricInput:
             raise DataValidationError(f"`inputs.{path}.{person}` must map outcome -> count")
         counts = []
         for outcome, count in outcomes.items():
-            c = to_decimal(count, f"{path}.{person}.{outcome}")
+            c = _bounded(count, f"{path}.{person}.{outcome}")
             if c < 0:
                 raise DataValidationError(f"`inputs.{path}.{person}.{outcome}` is negative")
             counts.append((str(outcome), c))
@@ -244,12 +287,14 @@ def _one(metric: Metric, raw: object) -> MetricInput:
     elif isinstance(raw, Mapping):
         out = _from_mapping(raw, path)
     elif isinstance(raw, int | float | Decimal) and not isinstance(raw, bool):
-        out = MetricInput(estimate=to_decimal(raw, path), origin="number")
+        out = MetricInput(estimate=_bounded(raw, path), origin="number")
     else:
         raise DataValidationError(
             f"`inputs.{path}` must be an EffectEstimate, a number or a mapping; received "
             f"{type(raw).__name__}"
         )
+    _check_unit_estimand(metric, raw, path)
+    _check_domain(metric, out, path)
     if metric.input == "count" and out.std_error is not None:
         raise DataValidationError(
             f"`inputs.{path}`: metric {path!r} is a verified count; it takes no std_error"
@@ -278,6 +323,70 @@ def _one(metric: Metric, raw: object) -> MetricInput:
             f"`inputs.{path}` needs `units` (the contract states none) for the aggregate scale"
         )
     return out
+
+
+def _declared(raw: object, key: str) -> str | None:
+    """The unit / estimand an input declares (EffectEstimate: ``estimand``, ``details``)."""
+    if isinstance(raw, EffectEstimate):
+        if key == "estimand":
+            return raw.estimand
+        found = raw.details.get("unit") if raw.details else None
+        return None if found is None else str(found)
+    if isinstance(raw, Mapping):
+        found = raw.get(key)
+        return None if found is None else str(found)
+    return None
+
+
+def _check_unit_estimand(metric: Metric, raw: object, path: str) -> None:
+    """Refuse an estimate whose unit or estimand differs from the metric's declared one."""
+    if metric.input != "estimate":
+        return
+    if metric.unit is not None:
+        unit = _declared(raw, "unit")
+        if unit is None:
+            raise DataValidationError(
+                f"`inputs.{path}`: metric {path!r} is an effect per {metric.unit!r} "
+                "(`unit` in the contract) but the input declares no unit; give "
+                f'{{"unit": "{metric.unit}", ...}} (an EffectEstimate: details["unit"])'
+            )
+        if unit != metric.unit:
+            raise DataValidationError(
+                f"`inputs.{path}`: unit mismatch: the estimate is per {unit!r}, metric "
+                f"{path!r} is per {metric.unit!r}; convert the estimate (e.g. per-{unit} "
+                f"effect x {unit}s per {metric.unit}) before settling"
+            )
+    if metric.estimand:
+        estimand = _declared(raw, "estimand")
+        if estimand is None and isinstance(raw, Mapping):
+            raise DataValidationError(
+                f"`inputs.{path}`: metric {path!r} accepts estimands {list(metric.estimand)} "
+                "but the input declares none; give `estimand`"
+            )
+        if estimand is not None and estimand not in metric.estimand:
+            raise DataValidationError(
+                f"`inputs.{path}`: estimand mismatch: the estimate is an {estimand}, metric "
+                f"{path!r} accepts {list(metric.estimand)}"
+            )
+
+
+def _check_domain(metric: Metric, out: MetricInput, path: str) -> None:
+    """Levels inside the metric's domain; effects inside the range of a difference."""
+    if metric.input == "count":
+        check_input_value(metric, out.estimate, path)
+        return
+    for name in ("treated_rate", "control_rate"):
+        level = getattr(out, name)
+        if level is not None:
+            check_input_value(metric, level, f"{path}.{name}")
+    if metric.scale == "relative_reduction" and metric.baseline is not None:
+        treated = metric.baseline + out.estimate
+        if treated < 0:
+            raise DataValidationError(
+                f"`inputs.{path}.estimate` = {out.estimate}: with the contract's baseline "
+                f"{metric.baseline} the treated rate would be {treated} < 0"
+            )
+    check_effect(metric, out.estimate, f"{path}.estimate")
 
 
 def normalise_inputs(

@@ -32,6 +32,7 @@ from impacteval.payments.convert import (
     choice,
     list_of,
 )
+from impacteval.payments.domain import DOMAINS
 from impacteval.payments.errors import ContractError
 from impacteval.payments.investment import read_investment
 from impacteval.payments.safeguards import read_safeguards
@@ -94,7 +95,7 @@ def _size_threshold(value: object, path: str) -> SizeThreshold:
 
 _METRIC_KEYS_BY_INPUT = {
     "estimate": set(),
-    "count": {"statistic", "level", "sided", "gate", "size_thresholds"},
+    "count": {"statistic", "level", "sided", "gate", "size_thresholds", "unit", "estimand"},
     "rate_card": {
         "scale",
         "direction",
@@ -107,6 +108,8 @@ _METRIC_KEYS_BY_INPUT = {
         "gate",
         "size_thresholds",
         "value_rounding",
+        "unit",
+        "estimand",
     },
 }
 
@@ -126,6 +129,10 @@ _METRIC_ALL = (
     "value_rounding",
     "blend",
     "weight_by",
+    "domain",
+    "per",
+    "unit",
+    "estimand",
     "description",
     "source",
 )
@@ -175,6 +182,10 @@ def _metric(mid: str, raw: object) -> Metric:
         gate=t.get("gate", choice(GATES), "none"),
         size_thresholds=t.get("size_thresholds", list_of(_size_threshold), ()),
         value_rounding=value_rounding,
+        domain=t.get("domain", choice(DOMAINS), None),
+        per=t.get("per", as_positive, None),
+        unit=t.get("unit", as_str, None),
+        estimand=t.get("estimand", list_of(as_str), ()),
         description=description,
         source=source,
     )

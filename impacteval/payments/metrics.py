@@ -24,6 +24,7 @@ from scipy import stats
 
 from impacteval.exceptions import DataValidationError
 from impacteval.payments.inputs import MetricInput, to_decimal
+from impacteval.payments.money import round_to
 from impacteval.payments.schema import ContractSpec, Metric
 
 __all__ = ["MetricValue", "critical_value", "evaluate_metrics", "multiplier"]
@@ -109,7 +110,7 @@ def _direct(metric: Metric, inp: MetricInput, mode: str) -> MetricValue:
         label += " [size-gated]"
     exact = value
     if metric.value_rounding is not None:
-        value = value.quantize(metric.value_rounding, rounding=mode)
+        value = round_to(value, metric.value_rounding, mode)
     return MetricValue(metric.id, value, label, passed, note, inp, exact)
 
 
@@ -151,7 +152,7 @@ def evaluate_metrics(spec: ContractSpec, inputs: dict[str, MetricInput]) -> dict
         )
         exact = value
         if m.value_rounding is not None:
-            value = value.quantize(m.value_rounding, rounding=spec.info.rounding_mode)
+            value = round_to(value, m.value_rounding, spec.info.rounding_mode)
         failed = [p.id for p in parts if not p.gate_passed]
         label = "blend " + " + ".join(
             f"{float(w):.4g} x {p.id}" for w, p in zip(weights, parts, strict=True)

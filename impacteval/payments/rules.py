@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from impacteval.payments.inputs import MetricInput
+from impacteval.payments.money import Rounder
 from impacteval.payments.schema import Component
 
 __all__ = ["RULE_FUNCTIONS", "apply_rule"]
@@ -78,8 +79,12 @@ def achievement(c: Component, values: Mapping[str, Decimal]) -> Result:
     return c.amount_at_target * total, bound
 
 
-def rate_card(c: Component, inp: MetricInput, round_unit: Callable[[Decimal], Decimal]) -> Result:
-    """Sum over persons of ``min(sum_outcome price * count, unit_cap)``."""
+def rate_card(c: Component, inp: MetricInput, round_unit: Rounder) -> Result:
+    """Sum over persons of ``min(sum_outcome price * count, unit_cap)``.
+
+    With rounding at ``unit``, each person's amount is rounded and the per-person cap is
+    moved onto the rounding grid toward zero, so no person is paid above the cap.
+    """
     prices = dict(c.prices)
     total, n_capped = ZERO, 0
     for person, outcomes in inp.persons or ():
@@ -93,10 +98,11 @@ def rate_card(c: Component, inp: MetricInput, round_unit: Callable[[Decimal], De
                     f"payments.{c.id} (priced: {sorted(prices)})"
                 )
             amount += prices[outcome] * count
-        if c.unit_cap is not None and amount > c.unit_cap:
-            amount = c.unit_cap
+        amount = round_unit(amount)
+        if c.unit_cap is not None and amount > round_unit.down(c.unit_cap):
+            amount = round_unit.down(c.unit_cap)
             n_capped += 1
-        total += round_unit(amount)
+        total += amount
     n = len(inp.persons or ())
     bound = f"per-person cap {c.unit_cap} ({n_capped} of {n})" if n_capped else ""
     return total, bound
@@ -119,7 +125,7 @@ def apply_rule(
     c: Component,
     values: Mapping[str, Decimal],
     inputs: Mapping[str, MetricInput],
-    round_unit: Callable[[Decimal], Decimal],
+    round_unit: Rounder,
 ) -> Result:
     """Dispatch on ``c.rule``."""
     if c.rule == "fixed":

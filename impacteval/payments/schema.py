@@ -102,6 +102,10 @@ class Metric:
     value_rounding: Decimal | None = None
     blend: tuple[tuple[str, Decimal], ...] = ()
     weight_by: str | None = None
+    domain: str | None = None
+    per: Decimal | None = None
+    unit: str | None = None
+    estimand: tuple[str, ...] = ()
     description: str = ""
     source: str = ""
 

@@ -15,9 +15,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from impacteval.payments.domain import check_reachable
+from impacteval.payments.engine import limit_rounder
 from impacteval.payments.errors import ContractError
 from impacteval.payments.loader import read_components
-from impacteval.payments.schema import ContractSpec, Limits
+from impacteval.payments.money import Rounder
+from impacteval.payments.schema import ContractSpec
 
 __all__ = ["load_spec", "parse_spec", "read_document"]
 
@@ -30,19 +33,63 @@ def _resolve(name: str, known: Iterable[str], path: str, what: str) -> None:
         raise ContractError(f"`{path}`: no {what} {name!r}{hint} (defined: {options})")
 
 
-def _check_limits(caps: Limits, floors: Limits) -> None:
-    for level in ("total", "outcomes"):
-        cap, floor = getattr(caps, level), getattr(floors, level)
-        if cap is not None and floor is not None and cap < floor:
-            raise ContractError(f"`caps.{level}` ({cap}) is below `floors.{level}` ({floor})")
+def _check_limits(spec: ContractSpec) -> None:
+    """Refuse floors no settlement can meet without breaking a cap.
+
+    Floors and caps are compared on the rounding grid (floors rounded up, caps down), at
+    the same level and across levels: a floor on a part of the payments (a cohort, a
+    period, the outcome payments) may not exceed a cap on a whole containing it, and the
+    floors of all cohorts (or all periods) together may not exceed the outcome or total
+    cap. A total floor above the outcome cap is refused too (the top-up would be an
+    outcome payment above its cap).
+    """
+    caps, floors = spec.caps, spec.floors
+    grid = limit_rounder(spec)
+    for c in spec.payments:
+        if c.cap is not None and c.floor is not None:
+            line = Rounder(
+                spec.info.rounding if "line" in spec.info.round_at else None,
+                spec.info.rounding_mode,
+            )
+            if line.up(c.floor) > line.down(c.cap):
+                raise ContractError(
+                    f"`payments.{c.id}.floor` ({c.floor}) and `.cap` ({c.cap}) admit no amount "
+                    f"on the rounding grid {spec.info.rounding}"
+                )
+    cap_of: list[tuple[str, Decimal]] = []
+    if caps.outcomes is not None:
+        cap_of.append(("caps.outcomes", grid.down(caps.outcomes)))
+    if caps.total is not None:
+        cap_of.append(("caps.total", grid.down(caps.total)))
+
+    def refuse(floor_path: str, floor: Decimal, cap_path: str, cap: Decimal) -> None:
+        raise ContractError(
+            f"`{floor_path}` ({floor}) exceeds `{cap_path}` ({cap}): no settlement can meet "
+            "the floor without paying above the cap"
+            + ("" if not grid.active else f" (compared on the rounding grid {spec.info.rounding})")
+        )
+
     for level in ("cohort", "period"):
         cap_map = dict(getattr(caps, level))
-        for label, floor in getattr(floors, level):
-            if label in cap_map and cap_map[label] < floor:
-                raise ContractError(
-                    f"`caps.{level}.{label}` ({cap_map[label]}) is below "
-                    f"`floors.{level}.{label}` ({floor})"
-                )
+        floor_items = list(getattr(floors, level))
+        for label, floor in floor_items:
+            f_up = grid.up(floor)
+            if label in cap_map and grid.down(cap_map[label]) < f_up:
+                refuse(f"floors.{level}.{label}", floor, f"caps.{level}.{label}", cap_map[label])
+            for path, cap in cap_of:
+                if cap < f_up:
+                    refuse(f"floors.{level}.{label}", floor, path, cap)
+        together = sum((grid.up(f) for _, f in floor_items), Decimal(0))
+        for path, cap in cap_of:
+            if len(floor_items) > 1 and cap < together:
+                refuse(f"floors.{level} (all together)", together, path, cap)
+    for level in ("outcomes", "total"):
+        floor = getattr(floors, level)
+        if floor is None:
+            continue
+        for path, cap in cap_of:
+            if cap < grid.up(floor):
+                refuse(f"floors.{level}", floor, path, cap)
 
 
 def parse_spec(document: Mapping[str, Any]) -> ContractSpec:
@@ -120,7 +167,8 @@ def parse_spec(document: Mapping[str, Any]) -> ContractSpec:
             _resolve(label, info.cohorts, f"{name}.cohort.{label}", "cohort in `contract.cohorts`")
         for label, _ in limits.period:
             _resolve(label, info.periods, f"{name}.period.{label}", "period in `contract.periods`")
-    _check_limits(spec.caps, spec.floors)
+    _check_limits(spec)
+    check_reachable(spec)
     _check_investment(spec)
     return spec
 
@@ -172,17 +220,28 @@ def read_document(source: str | Path) -> tuple[dict[str, Any], str]:
             f"`source` must be a pathlib.Path, a file path or TOML text; received "
             f"{type(source).__name__}"
         )
+    if path is not None and isinstance(source, str) and len(source) > 1024:
+        path = None  # far longer than any file name: TOML text (one line)
     if path is not None:
-        if not path.is_file():
-            raise ContractError(f"`source`: contract file {str(path)!r} does not exist")
-        text = path.read_text(encoding="utf-8")
+        shown = str(path) if len(str(path)) <= 120 else f"{str(path)[:120]}..."
+        try:
+            if not path.is_file():
+                raise ContractError(f"`source`: contract file {shown!r} does not exist")
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ContractError(
+                f"`source`: cannot read contract file {shown!r}: {exc.strerror or exc}"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ContractError(f"{shown}: not UTF-8 text ({exc.reason})") from None
         origin = str(path)
     else:
         text, origin = str(source), "<string>"
     try:
         document = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
-        raise ContractError(f"{origin}: not valid TOML: {exc}") from None
+        where = origin if len(origin) <= 120 else f"{origin[:120]}..."
+        raise ContractError(f"{where}: not valid TOML: {exc}") from None
     return document, origin
 
 

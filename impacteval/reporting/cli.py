@@ -59,19 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_report.add_argument("spec", help="report spec (TOML)")
     p_report.add_argument("-o", "--output", required=True, help="output folder")
     p_report.add_argument("--name", default=None, help="file stem (default: the spec's)")
-    p_settle = sub.add_parser("settle", help="settle an outcome contract on estimates (JSON)")
-    p_settle.add_argument("contract", help="contract TOML file")
-    p_settle.add_argument("inputs", help='JSON: {metric_id: {"estimate": x, "std_error": s}}')
-    p_settle.add_argument("--audit-out", default=None, help="write the audit record (JSON)")
+    from impacteval.payments.cli import register
+
+    register(sub)  # settle, schema, design, ledger, lock
     args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is not None:
+        return int(args.handler(args))
     if args.command == "demo":
         return _demo(args.output)
     if args.command == "report":
         return _report(args.spec, args.output, args.name)
-    if args.command == "settle":
-        from impacteval.payments.cli import settle_command
-
-        return int(settle_command(args.contract, args.inputs, args.audit_out))
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2
 
