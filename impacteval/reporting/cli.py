@@ -30,9 +30,20 @@ def _report(spec: str | Path, output: str, name: str | None) -> int:
     except (ReportSpecError, ReportExecutionError) as exc:
         print(f"impacteval: {exc}", file=sys.stderr)
         return 1
+    verdict = _verdict(paths.notebook)
+    if verdict:
+        print(f"verdict:  {verdict}")
     print(f"notebook: {paths.notebook}")
     print(f"html:     {paths.html}")
     return 0
+
+
+def _verdict(notebook: Path) -> str:
+    """The verdict sentence the build stored in the notebook's metadata ("" without one)."""
+    import json
+
+    meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    return str(meta.get("impacteval", {}).get("verdict", ""))
 
 
 def _demo(output: str) -> int:

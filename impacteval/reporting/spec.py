@@ -8,6 +8,11 @@ Only data is read (``tomllib``); nothing in a spec is evaluated. Every refusal i
     evaluator = "Independent evaluator (name)"               # required
     description = "..."                                      # optional
     seed = 2010                                              # default 0
+    population = "Men released from HMP Peterborough, 2010-2012"   # optional page-one
+    outcome_window = "12 months after release (+6 months court lag)"  # facts; never
+    data_period = "releases 2010-2012"                       # taken from the clock
+    report_date = 2026-12-04                                 # TOML date or string
+    version = "final v1.0"
 
     [data]                          # one of path, paths, dataset
     path = "../data/sample/sib_reoffending.csv"   # CSV or Parquet, relative to the spec
@@ -63,7 +68,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -133,6 +138,10 @@ OPERATORS = ("lt", "le", "gt", "ge", "eq", "ne")
 EQUITY_ESTIMATORS = ("primary", "difference_in_means")
 
 
+#: optional [report] facts shown on page one (never taken from the clock)
+FACT_KEYS = ("population", "outcome_window", "data_period", "report_date", "version")
+
+
 # -- small typed TOML reader --------------------------------------------------------------
 
 
@@ -142,11 +151,33 @@ class _Table(TomlTable):
     error = ReportSpecError
     truncate = False
 
+    def need(self, name: str, conv: Callable[[object, str], T]) -> T:
+        """As ``TomlTable.need``, but a misspelt key is named first ("did you mean")."""
+        if name not in self.raw:
+            import difflib
+
+            for other in self.raw:
+                if difflib.get_close_matches(str(other), [name], n=1, cutoff=0.6):
+                    raise ReportSpecError(
+                        f"`{self.key(str(other))}`: unknown key; did you mean {name!r}? "
+                        f"(`{self.key(name)}` is required)"
+                    )
+        return super().need(name, conv)
+
 
 def _str(value: object, path: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ReportSpecError(f"`{path}` must be a non-empty string; received {value!r}")
     return value
+
+
+def _fact(value: object, path: str) -> str:
+    """A page-one fact: a string, or a TOML date (``report_date = 2026-12-04``)."""
+    import datetime as dt
+
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return _str(value, path)
 
 
 def _opt_str(value: object, path: str) -> str | None:
@@ -330,6 +361,7 @@ class ReportSpec:
     min_cell_size: int = 10
     equity_estimator: str = "primary"
     contract: ContractRef | None = None
+    facts: tuple[tuple[str, str | None], ...] = ()
     source: Path | None = None
     base_dir: Path = Path(".")
     sha256: str = ""
@@ -483,6 +515,7 @@ def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str)
     evaluator = rep.need("evaluator", _str)
     description = rep.get("description", _str, "")
     seed = rep.get("seed", _int, 0)
+    facts = tuple((key, rep.get(key, _fact, None)) for key in FACT_KEYS)
     rep.finish()
 
     des = top.need("design", lambda v, p: _Table(v, "design"))
@@ -563,6 +596,7 @@ def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str)
         min_cell_size=min_cell,
         equity_estimator=eq_est,
         contract=contract,
+        facts=facts,
         source=source,
         base_dir=base,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),

@@ -20,11 +20,32 @@ import numpy as np
 import pandas as pd
 
 from impacteval.exceptions import DataValidationError, ImpactEvalError, MissingColumnError
+from impacteval.reporting.decision import decision_page
+from impacteval.reporting.disclosure import suppress_flow
+from impacteval.reporting.present import (
+    WarningLog,
+    audit_tables,
+    draw_triggers,
+    settlement_table,
+    treated_mean_se,
+    trigger_levels,
+)
+from impacteval.reporting.readable import money, readable_frame
 from impacteval.results import RESULT_COLUMNS, EffectEstimate
 
 __all__ = [
+    "WarningLog",
     "as_estimate",
     "attrition_table",
+    "audit_tables",
+    "decision_page",
+    "draw_triggers",
+    "money",
+    "readable_frame",
+    "settlement_table",
+    "suppress_flow",
+    "treated_mean_se",
+    "trigger_levels",
     "estimates_table",
     "file_sha256",
     "mask_small_cells",
