@@ -80,7 +80,11 @@ def relative_reduction_se(
     >>> round(relative_reduction_se(-20.0, 8.0, 100.0), 6)  # T se / C^2 = 100 * 8 / 120^2
     0.055556
     """
-    for name, val in (("estimate", estimate), ("std_error", std_error), ("treated_rate", treated_rate)):
+    for name, val in (
+        ("estimate", estimate),
+        ("std_error", std_error),
+        ("treated_rate", treated_rate),
+    ):
         if not math.isfinite(val):
             raise DataValidationError(f"`{name}` must be finite; received {val!r}")
     if std_error < 0:
@@ -191,7 +195,9 @@ def paid_statistics(
         if any(p.std_error is None for p in parts):
             ses = [p.std_error for p in parts if p.std_error is not None]
             if not ses:
-                out[m.id] = PaidStatistic(m.id, "blend", None, None, value, None, None, None, "verified")
+                out[m.id] = PaidStatistic(
+                    m.id, "blend", None, None, value, None, None, None, "verified"
+                )
                 continue
         var = sum(w**2 * (p.std_error or 0.0) ** 2 for w, p in zip(weights, parts, strict=True))
         se = math.sqrt(var)

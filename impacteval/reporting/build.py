@@ -381,7 +381,7 @@ def _build_in(
         body, verdict = page
         notebook.metadata["impacteval"]["verdict"] = verdict
         note = (
-            "\n\n<p class=\"ie-note\"><em>Page one is generated from the cell tagged "
+            '\n\n<p class="ie-note"><em>Page one is generated from the cell tagged '
             "<code>decision</code> at the end of section 6; every number on it is computed "
             "there.</em></p>"
         )
@@ -393,7 +393,11 @@ def _build_in(
     _say(progress, f"writing {out / nb_path.name}")
     nbformat.write(notebook, nb_path)  # type: ignore[no-untyped-call]
     _say(progress, f"exporting {out / html_path.name} (code hidden; the notebook keeps it)")
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
     body, _ = exporter.from_notebook_node(notebook)  # type: ignore[no-untyped-call]
     html_path.write_text(_reader_html(body), encoding="utf-8")
     return [*written, nb_path, html_path]

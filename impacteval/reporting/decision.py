@@ -313,7 +313,9 @@ def decision_page(
                 if not binding.empty
                 else "not binding"
             )
-            limit_rows.append({"step": f"{name} {kind}", "terms": money(value, currency, 0), "effect": effect})
+            limit_rows.append(
+                {"step": f"{name} {kind}", "terms": money(value, currency, 0), "effect": effect}
+            )
     limit_rows.append(
         {
             "step": "total due",
@@ -352,9 +354,9 @@ def decision_page(
     ident: dict[str, str] = {}
     if contract_file is not None:
         ident["Contract file SHA-256 (the bytes of the TOML file)"] = file_sha256(contract_file)
-    ident["Contract content hash (SHA-256 of the parsed terms; comments and layout do not change it)"] = (
-        str(settlement.audit.get("contract_sha256", contract.sha256))
-    )
+    ident[
+        "Contract content hash (SHA-256 of the parsed terms; comments and layout do not change it)"
+    ] = str(settlement.audit.get("contract_sha256", contract.sha256))
     ident["Inputs hash (SHA-256 of the canonical inputs)"] = str(
         settlement.audit.get("inputs_sha256", "")
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from impacteval.exceptions import DataValidationError
@@ -62,51 +63,46 @@ def suppress_flow(
     if min_cell_size < 1:
         raise DataValidationError(f"`min_cell_size` must be >= 1; received {min_cell_size}")
     cols = [c for c in (total, *arms) if c in flow.columns]
-    values = flow[cols].astype(int)
+    values = flow[cols].to_numpy(dtype=np.int64)
     primary = (values > 0) & (values < min_cell_size)
     masked = primary.copy()
-    group = flow["step"].isin([*removals, "analysed", "input"]).to_numpy()
-    removal = flow["step"].isin(list(removals)).to_numpy()
-    arm_cols = [a for a in arms if a in cols]
+    steps = flow["step"].astype(str).to_numpy()
+    group = np.isin(steps, [*removals, "analysed", "input"])
+    removal = np.isin(steps, list(removals))
+    row_cols = [j for j, c in enumerate(cols) if c == total or c in arms]
+    n_rows = len(flow)
     changed = True
     while changed:
         changed = False
-        if total in cols and arm_cols:
-            for i in range(len(flow)):
-                row = [total, *arm_cols]
-                hidden = [c for c in row if masked.iloc[i][c]]
+        if total in cols and len(row_cols) > 1:
+            t = cols.index(total)
+            for i in range(n_rows):
+                hidden = [j for j in row_cols if masked[i, j]]
                 if len(hidden) == 1:
-                    shown = [c for c in row if not masked.iloc[i][c]]
-                    pick = total if total in shown else min(shown, key=lambda c: values.iloc[i][c])
-                    masked.iloc[i, masked.columns.get_loc(pick)] = True
+                    shown = [j for j in row_cols if not masked[i, j]]
+                    pick = t if t in shown else min(shown, key=lambda j: int(values[i, j]))
+                    masked[i, pick] = True
                     changed = True
-        for col in cols:
-            hidden_idx = [i for i in range(len(flow)) if group[i] and masked.iloc[i][col]]
-            if len(hidden_idx) != 1:
+        for j in range(len(cols)):
+            if int((group & masked[:, j]).sum()) != 1:
                 continue
             options = [
-                i
-                for i in range(len(flow))
-                if removal[i] and not masked.iloc[i][col] and values.iloc[i][col] > 0
+                i for i in range(n_rows) if removal[i] and not masked[i, j] and values[i, j] > 0
             ]
             if not options:
-                options = [
-                    i
-                    for i in range(len(flow))
-                    if flow["step"].iloc[i] == "analysed" and not masked.iloc[i][col]
-                ]
+                options = [i for i in range(n_rows) if steps[i] == "analysed" and not masked[i, j]]
             if options:
-                pick_i = min(options, key=lambda i: values.iloc[i][col])
-                masked.iloc[pick_i, masked.columns.get_loc(col)] = True
+                masked[min(options, key=lambda i: int(values[i, j])), j] = True
                 changed = True
     out = flow.astype(object).copy()
-    for col in cols:
-        for i in range(len(flow)):
-            if primary.iloc[i][col]:
-                text = PRIMARY.format(n=min_cell_size)
-            elif masked.iloc[i][col]:
-                text = SECONDARY
+    for j, col in enumerate(cols):
+        texts = []
+        for i in range(n_rows):
+            if primary[i, j]:
+                texts.append(PRIMARY.format(n=min_cell_size))
+            elif masked[i, j]:
+                texts.append(SECONDARY)
             else:
-                text = f"{int(values.iloc[i][col]):,}"
-            out.iloc[i, out.columns.get_loc(col)] = text
+                texts.append(f"{int(values[i, j]):,}")
+        out[col] = texts
     return out

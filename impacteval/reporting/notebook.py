@@ -837,7 +837,7 @@ hashes = pd.DataFrame(
 )"""
         + dataset
         + (
-            '\n# the same contract identified by its terms: canonical JSON of the parsed TOML\n'
+            "\n# the same contract identified by its terms: canonical JSON of the parsed TOML\n"
             'hashes.loc["contract (content hash, canonical terms)"] = [\n'
             '    "impacteval.payments.Contract.sha256", contract.sha256\n]'
             if plan.contract_file is not None

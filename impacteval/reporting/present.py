@@ -115,7 +115,7 @@ def draw_triggers(ax: Axes, positions: Mapping[str, int], levels: Mapping[str, f
             x + 0.35,
             colors="crimson",
             linestyles="--",
-            label=None if drawn else "contract trigger",
+            label="_nolegend_" if drawn else "contract trigger",
         )
         drawn = True
     if drawn:

@@ -397,9 +397,63 @@ def _estimator(raw: object, design: str, path: str) -> EstimatorSpec:
             )
     if "predictors" in opts:
         _check_predictors(opts["predictors"], f"{path}.predictors")
+    _check_option_values(design, name, opts, path)
     return EstimatorSpec(
         name, tuple(sorted((k, _literal(v, f"{path}.{k}")) for k, v in opts.items()))
     )
+
+
+#: options with a value rule beyond their type: (check, expected) -- checked before any
+#: notebook is written, so a bad value never fails half-way through a build
+_OPTION_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "ratio": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 10,
+        "an integer from 1 to 10",
+    ),
+    "caliper": (
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 0,
+        "a positive number",
+    ),
+    "estimand": (lambda v: v in ("ATT", "ATE", "ATC"), "one of 'ATT', 'ATE', 'ATC'"),
+    "n_permutations": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 100,
+        "an integer >= 100",
+    ),
+    "moments": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 3,
+        "an integer from 1 to 3",
+    ),
+    "cross_fit": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "an integer >= 0",
+    ),
+}
+
+
+def _check_option_values(design: str, name: str, opts: Mapping[str, Any], path: str) -> None:
+    """Refuse option values of the wrong type (from the estimator's signature) or range."""
+    import importlib
+    import typing
+
+    module = importlib.import_module(f"impacteval.{design}")
+    func = getattr(module, name, None)
+    hints: dict[str, Any] = {}
+    if func is not None:
+        try:
+            hints = typing.get_type_hints(func)
+        except (NameError, TypeError):  # pragma: no cover - unresolved annotations
+            hints = {}
+    for key, value in opts.items():
+        if key in _OPTION_RULES:
+            ok, expected = _OPTION_RULES[key]
+            if not ok(value):
+                raise ReportSpecError(f"`{path}.{key}` must be {expected}; received {value!r}")
+            continue
+        hint = hints.get(key)
+        if hint is bool and not isinstance(value, bool):
+            raise ReportSpecError(f"`{path}.{key}` must be true or false; received {value!r}")
+        if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ReportSpecError(f"`{path}.{key}` must be an integer; received {value!r}")
 
 
 def _check_predictors(value: object, path: str) -> None:
