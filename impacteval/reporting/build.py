@@ -415,6 +415,9 @@ table.ie-identity td{font-family:monospace;font-size:.85em}
 .ie-caution{border-left:4px solid #b8860b;background:#fff8e6;padding:.2em .8em;margin:.6em 0}
 .jp-OutputArea-output pre{white-space:pre-wrap;overflow-wrap:anywhere}
 .jp-RenderedHTMLCommon table{max-width:100%;display:block;overflow-x:auto}
+.jp-OutputArea-output table td,.jp-OutputArea-output table th{font-size:11px;
+padding:2px 4px !important;white-space:normal !important}
+.jp-OutputArea-output table th{overflow-wrap:anywhere;max-width:9em}
 .jp-RenderedImage img{max-width:100%;height:auto}
 </style>
 """

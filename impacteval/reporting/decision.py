@@ -276,7 +276,9 @@ def decision_page(
                 f"{c.id}: {money(amt, currency)}" + (f" ({bound})" if bound else "")
             )
             if amt > 0:
-                why = f"{mid} {_fmt(settled, pct)}{_interval(s, pct, level)}"
+                word = _SCALE_WORDS.get("blend" if m.is_blend else m.scale, m.scale)
+                word = word.split(" (")[0]
+                why = f"{mid} {word} {_fmt(settled, pct)}{_interval(s, pct, level)}"
                 met = [
                     f"{t.id} ({_CMP.get(t.comparison, t.comparison)} {_fmt(t.threshold, pct)})"
                     for t in contract.spec.triggers
@@ -399,18 +401,30 @@ def _cautions(contract_file: str | Path | None, facts: Mapping[str, Any]) -> lis
     if contract_file is not None:
         text = Path(contract_file).read_text(encoding="utf-8")
         marked = []
+        table = ""
         for line in text.splitlines():
-            if "ASSUMED" not in line:
+            code, _, comment = line.partition("#")
+            header = re.match(r"\s*\[+([^\]]+)\]+", code)
+            if header:
+                table = header.group(1).strip()
+            if "ASSUMED" not in comment:
                 continue
-            comment = line.split("#", 1)[1] if "#" in line else line
-            comment = comment.strip().lstrip("*").strip()
-            key = line.split("=", 1)[0].strip() if "=" in line.split("#", 1)[0] else ""
-            marked.append(f"{key}: {comment}" if key else comment)
+            note = comment.strip().lstrip("*").strip()
+            if "=" in code:
+                key, _, value = code.partition("=")
+                key = key.strip()
+                if key == "source":
+                    continue
+                where = f"{table}.{key}" if table else key
+                marked.append(f"{where} = {value.strip()} ({note})")
+            else:
+                marked.append(note)
         if marked:
             out.append(
                 f"The contract file marks {len(marked)} term(s) as ASSUMED placeholders, not "
-                "agreed terms: " + " | ".join(dict.fromkeys(marked))
+                "agreed terms; amounts that depend on them are illustrative:"
             )
+            out += list(dict.fromkeys(marked))
     for key, value in facts.items():
         if "replace with" in str(value).lower() or "not stated" in str(value).lower():
             out.append(f"{key}: {value}")

@@ -298,12 +298,16 @@ TREATMENT = "treated_group"
     c.code(
         "overview = pd.Series({\n    "
         + ",\n    ".join(facts)
-        + ',\n}, name="value", dtype=object)\noverview'
+        + ',\n}, name="value", dtype=object)\nrt.readable_frame(overview.to_frame())'
     )
     c.code(
         """
 missingness = pd.DataFrame({"missing": raw.isna().sum(), "share": raw.isna().mean().round(4)})
-missingness[missingness["missing"] > 0] if missingness["missing"].any() else "no missing values"
+(
+    rt.readable_frame(missingness[missingness["missing"] > 0], percent_columns=["share"])
+    if missingness["missing"].any()
+    else "no missing values"
+)
 """
     )
     required = ["OUTCOME"]
@@ -339,7 +343,7 @@ CATEGORICAL = {cats!r}
 dummies = pd.get_dummies(sample[CATEGORICAL].astype(str), drop_first=True, dtype=float)
 sample = pd.concat([sample, dummies], axis=1)
 COVARIATES = [c for c in COVARIATES if c not in CATEGORICAL] + list(dummies.columns)
-COVARIATES
+print("covariates used:", ", ".join(COVARIATES))
 """
         )
     est_subsets = {s.id: s.where for s in spec.estimates}
@@ -355,7 +359,9 @@ def rows_of(name, frame=None):
     return frame[rt.select(frame, SUBSETS[name])].reset_index(drop=True)
 
 
-pd.Series({{LABELS[k]: len(rows_of(k)) for k in SUBSETS}}, name="rows analysed")
+rt.readable_frame(
+    pd.Series({{LABELS[k]: len(rows_of(k)) for k in SUBSETS}}, name="rows analysed").to_frame()
+)
 """
     )
 
@@ -413,7 +419,14 @@ balance the primary estimator achieved.
 scores = ie.matching.propensity_score(sample, treatment=TREATMENT, covariates=COVARIATES)
 ie.diagnostics.overlap_plot(scores, sample[TREATMENT])
 plt.show()
-ie.diagnostics.common_support(scores, sample[TREATMENT])
+support = ie.diagnostics.common_support(scores, sample[TREATMENT])
+print(
+    f"common support: scores from {support.lower:.4g} to {support.upper:.4g}; "
+    "units outside it per arm below (counts under MIN_CELL_SIZE masked)"
+)
+rt.mask_counts(
+    support.table, MIN_CELL_SIZE, counts=["n", "n_outside"], linked={"n_outside": ["share_outside"]}
+)
 """,
             "diagnostics",
         )
@@ -553,8 +566,10 @@ rt.readable_frame(robustness, keep=["method", "estimand"])
     )
     c.code(
         """
-ie.plotting.plot_estimates(robustness)
-plt.xticks(rotation=60, ha="right")
+# estimator names without their options on the axis (the table above has them in full)
+ie.plotting.plot_estimates(robustness.rename(index=lambda s: s.split("(")[0]))
+plt.xticks(rotation=30, ha="right")
+plt.tight_layout()
 plt.title("Primary and alternative estimators")
 plt.show()
 """,

@@ -27,6 +27,7 @@ __all__ = [
     "WarningLog",
     "audit_tables",
     "draw_triggers",
+    "mask_counts",
     "settlement_table",
     "treated_mean_se",
     "trigger_levels",
@@ -55,9 +56,16 @@ def audit_tables(audit: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
         "result_sha256": "result hash (SHA-256 of the lines and total)",
     }
     facts = {}
+    currency = str(audit.get("currency", ""))
     for key, value in audit.items():
         if key in ("inputs", "created_at", "timestamp", "safeguards"):
             continue
+        if key == "total":
+            value = money(Decimal(str(value)), currency)
+        elif key == "triggers" and isinstance(value, Mapping):
+            value = {
+                k: "pending" if v is None else ("met" if v else "not met") for k, v in value.items()
+            }
         if isinstance(value, Mapping):
             value = "; ".join(f"{k}: {v}" for k, v in value.items()) or "none"
         facts[labels.get(key, key.replace("_", " "))] = str(value)
@@ -120,6 +128,38 @@ def draw_triggers(ax: Axes, positions: Mapping[str, int], levels: Mapping[str, f
         drawn = True
     if drawn:
         ax.legend(loc="best", fontsize="small")
+
+
+def mask_counts(
+    frame: pd.DataFrame,
+    min_cell_size: int,
+    *,
+    counts: list[str],
+    linked: Mapping[str, list[str]] | None = None,
+) -> pd.DataFrame:
+    """``frame`` as readable strings with counts ``1 .. min_cell_size - 1`` masked.
+
+    ``linked`` names, per count column, the columns that would reveal a masked count
+    (a share of a shown total, say); they are masked in the same rows.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"n": [974, 19136], "n_outside": [2, 55], "share_outside": [0.002, 0.003]})
+    >>> mask_counts(t, 10, counts=["n", "n_outside"], linked={"n_outside": ["share_outside"]})
+            n n_outside share_outside
+    0     974       <10        masked
+    1  19,136        55         0.003
+    """
+    out = readable_frame(frame)
+    for col in counts:
+        if col not in frame.columns:
+            continue
+        small = (frame[col] > 0) & (frame[col] < min_cell_size)
+        out.loc[small, col] = f"<{min_cell_size}"
+        for other in (linked or {}).get(col, []):
+            if other in out.columns:
+                out.loc[small, other] = "masked"
+    return out
 
 
 class WarningLog:
