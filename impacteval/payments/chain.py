@@ -104,7 +104,12 @@ def relative_reduction_se(
 
 
 def _direct(
-    contract: Contract, inp: MetricInput, mid: str, z: float, treated_se: float | None
+    contract: Contract,
+    inp: MetricInput,
+    mid: str,
+    z: float,
+    treated_se: float | None,
+    measured_se: float | None = None,
 ) -> PaidStatistic:
     metric = contract.spec.metric(mid)
     e = float(inp.estimate)
@@ -113,6 +118,19 @@ def _direct(
         return PaidStatistic(mid, "rate_card", None, None, e, None, None, None, "verified")
     k = float(multiplier(metric, inp))
     value = k * e
+    if se is None and measured_se is not None:
+        out_se = abs(k) * measured_se
+        return PaidStatistic(
+            mid,
+            metric.scale,
+            e,
+            measured_se,
+            value,
+            out_se,
+            value - z * out_se,
+            value + z * out_se,
+            "verified measurement; interval from its own sampling error",
+        )
     if se is None:
         return PaidStatistic(
             mid, metric.scale, e, None, value, None, None, None, "verified (no sampling error)"
@@ -143,6 +161,7 @@ def paid_statistics(
     *,
     level: float = 0.95,
     treated_se: Mapping[str, float] | None = None,
+    measurement_se: Mapping[str, float] | None = None,
 ) -> dict[str, PaidStatistic]:
     """Every metric's paid statistic (point form) with its standard error and interval.
 
@@ -157,6 +176,9 @@ def paid_statistics(
     treated_se : mapping, optional
         Standard error of the treated mean per relative-reduction metric (see
         :func:`relative_reduction_se`).
+    measurement_se : mapping, optional
+        Standard error of verified measurements (inputs without one of their own, such
+        as a measured share fed to a ``count`` metric); shown, never used to settle.
 
     Returns
     -------
@@ -176,7 +198,9 @@ def paid_statistics(
     out: dict[str, PaidStatistic] = {}
     for m in contract.spec.metrics:
         if not m.is_blend and m.id in norm:
-            out[m.id] = _direct(contract, norm[m.id], m.id, z, known.get(m.id))
+            out[m.id] = _direct(
+                contract, norm[m.id], m.id, z, known.get(m.id), (measurement_se or {}).get(m.id)
+            )
     for m in contract.spec.metrics:
         if not m.is_blend or any(ref not in out for ref, _ in m.blend):
             continue

@@ -60,7 +60,12 @@ class PaymentRisk:
         ``e*`` per metric where a single switching point was found (others at observed).
     curve : pandas.DataFrame
         ``fraction_of_target``, ``true_effect`` (first metric), ``expected_payment``,
-        ``p_pay``: every true effect set to ``fraction x target``.
+        ``p_pay``: every true effect set to ``fraction x target``. "Expected payment"
+        means the same everywhere: the mean payment over the estimates' sampling
+        distribution centred on the given true effects (``expected_payment`` above is the
+        curve's definition at the observed estimates, with ``n_draws`` draws).
+    fixed_inputs : tuple of str
+        Inputs held at their values (verified counts, measurements, rate cards).
     """
 
     contract: str
@@ -77,6 +82,7 @@ class PaymentRisk:
     pay_threshold: Mapping[str, float]
     curve: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
+    fixed_inputs: tuple[str, ...] = field(default=())
 
     def summary(self) -> Summary:
         """A :class:`~impacteval.results.Summary` of the risk figures."""
@@ -383,4 +389,5 @@ def payment_risk(
         pay_threshold={k: v[0] for k, v in thresholds.items()},
         curve=pd.DataFrame(rows),
         notes=tuple(notes),
+        fixed_inputs=tuple(sorted(set(norm) - set(sto))),
     )

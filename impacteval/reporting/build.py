@@ -105,6 +105,11 @@ def _check_columns(spec: ReportSpec, data: pd.DataFrame) -> None:
         if value is not None:
             named.append((f"data.{key}", value))
     named += [(f"data.categorical[{i}]", v) for i, v in enumerate(d.categorical)]
+    for m in spec.contract.inputs if spec.contract is not None else ():
+        if m.measure is not None:
+            key = f"contract.inputs.{m.metric}.measure"
+            named.append((f"{key}.column", m.measure["column"]))
+            named += [(f"{key}.where.{c}", c) for c in (m.measure.get("where") or {})]
     for group, items in (("estimates", spec.estimates), ("equity.subgroups", spec.subgroups)):
         for s in items:
             named += [(f"{group}.{s.id}.where.{c}", c) for c in (s.where or {})]
@@ -179,8 +184,8 @@ def _check_contract(spec: ReportSpec) -> tuple[str, ...]:
     missing = [m for m in wanted if m not in given]
     if missing:
         raise ReportSpecError(
-            f"`contract.inputs`: the contract needs metrics {missing} that no estimate is "
-            f"mapped to (mapped: {given}; estimates: {[e.id for e in spec.estimates]})"
+            f"`contract.inputs`: the contract needs metrics {missing} that no estimate or "
+            f"measurement is mapped to (mapped: {given}; estimates: {[e.id for e in spec.estimates]})"
         )
     guards = contract.spec.safeguards
     if guards is None:

@@ -182,6 +182,8 @@ def _estimate_cell(s: PaidStatistic | None, metric: Metric, level: float, units:
         return "(combines the metrics above)" if metric.is_blend else "n/a"
     if s.estimate_se is None:
         return f"{number(s.estimate, 4)} {units} (verified; no sampling error)".strip()
+    if metric.input == "count":
+        units = f"{units} (verified measurement)".strip()
     z = 1.959963984540054 if abs(level - 0.95) < 1e-12 else None
     if z is None:
         from scipy import stats
@@ -205,6 +207,7 @@ def decision_page(
     contract_file: str | Path | None = None,
     facts: Mapping[str, Any] | None = None,
     risk_refused: str | None = None,
+    measurement_se: Mapping[str, float] | None = None,
 ) -> DecisionPage:
     """The verdict, payment chain, risk in words, cautions and facts of a settlement.
 
@@ -232,16 +235,20 @@ def decision_page(
         version) in display order.
     risk_refused : str, optional
         Why payment risk was not computed (shown instead of the risk).
+    measurement_se : mapping, optional
+        Standard errors of verified measurements (for their intervals only).
     """
     from impacteval.reporting.tables import file_sha256
 
     currency = settlement.currency
-    statistics = paid_statistics(contract, inputs, level=level, treated_se=treated_se)
+    statistics = paid_statistics(
+        contract, inputs, level=level, treated_se=treated_se, measurement_se=measurement_se
+    )
     lines = settlement.lines
     metrics = settlement.metrics
     unit_of = dict(units or {})
     rows = []
-    reasons: list[str] = []
+    reasons: dict[str, tuple[Decimal, list[str]]] = {}
     for m in contract.spec.metrics:
         mid = m.id
         pct = _is_pct(contract, mid)
@@ -286,7 +293,7 @@ def decision_page(
                 ]
                 if met:
                     why += f", meeting trigger {', '.join(met)}"
-                reasons.append(f"{why}: {c.id} pays {money(amt, currency)}")
+                reasons.setdefault(c.id, (amt, []))[1].append(why)
         rows.append(
             {
                 "metric": mid,
@@ -329,7 +336,10 @@ def decision_page(
     caps_bound = [r for r in limit_rows if str(r["effect"]).startswith("binds")]
     total = money(settlement.total, currency)
     if settlement.outcome_total > 0:
-        verdict = f"{total} is due under the {settlement.contract} contract: " + "; ".join(reasons)
+        verdict = f"{total} is due under the {settlement.contract} contract: " + "; ".join(
+            f"{cid} pays {money(amt, currency)} on {' and '.join(whys)}"
+            for cid, (amt, whys) in reasons.items()
+        )
         if caps_bound:
             verdict += "; then " + ", ".join(
                 f"the {r['step']} of {r['terms']} {r['effect']}" for r in caps_bound
@@ -379,10 +389,16 @@ def _risk_words(risk: Any, settlement: Any, refused: str | None) -> list[str]:
     currency = settlement.currency
     if risk is None:
         return [f"Payment risk was not computed: {refused or 'no risk given'}."]
+    fixed = ""
+    if risk.fixed_inputs:
+        fixed = (
+            f" Verified inputs ({', '.join(risk.fixed_inputs)}) are held at their measured "
+            "values, so payments that rest on them alone are due whatever the effect."
+        )
     out = [
         f"If the programme had no effect at all, sampling error alone would make this "
         f"contract pay {one_in(risk.p_pay_null)} (P(pay | true effect 0) = "
-        f"{percent(risk.p_pay_null)}, {risk.n_draws:,} simulated evaluations).",
+        f"{percent(risk.p_pay_null)}, {risk.n_draws:,} simulated evaluations).{fixed}",
         f"If the programme's true effect were exactly at its target, the contract would pay "
         f"nothing in {percent(risk.p_fail_at_target)} of simulated evaluations "
         "(target: the contract's stated target, else the level at which the metric's "
@@ -417,7 +433,7 @@ def _cautions(contract_file: str | Path | None, facts: Mapping[str, Any]) -> lis
                     continue
                 where = f"{table}.{key}" if table else key
                 marked.append(f"{where} = {value.strip()} ({note})")
-            else:
+            elif not note.endswith(":"):  # a heading such as "ASSUMED (...):" adds nothing
                 marked.append(note)
         if marked:
             out.append(

@@ -632,14 +632,37 @@ def _settlement(c: _Cells, spec: ReportSpec, plan: NotebookPlan) -> None:
         c.md("The spec names no contract (`[contract]`): nothing is settled.")
         return
     items = []
+    measured = []
     for m in spec.contract.inputs:
-        if m.multiplier == 1.0 and not m.rates:
+        if m.estimate is None:
+            if m.measure is not None:
+                where = m.measure.get("where")
+                rows = "raw" if where is None else f"raw[rt.select(raw, {dict(where)!r})]"
+                measured.append(
+                    f"    {m.metric!r}: ie.payments.measurement.measure(\n"
+                    f"        {rows}, {m.measure['column']!r}, stat={m.measure['stat']!r},\n"
+                    f"        source={m.source!r},\n    ),"
+                )
+            else:
+                measured.append(
+                    f"    {m.metric!r}: ie.payments.measurement.given(\n"
+                    f"        {m.value!r}, {m.std_error!r}, source={m.source!r}\n    ),"
+                )
+            items.append(
+                f"    {m.metric!r}: MEASURED[{m.metric!r}].as_input(contract, {m.metric!r}),"
+            )
+        elif m.multiplier == 1.0 and not m.rates and not m.per_treated:
             items.append(f"    {m.metric!r}: results[{m.estimate!r}],")
         else:
+            scale = (
+                f"int((rows_of({m.estimate!r})[TREATMENT] == 1).sum())"
+                if m.per_treated
+                else repr(m.multiplier)
+            )
             items.append(
                 f"    {m.metric!r}: rt.metric_input(results[{m.estimate!r}], "
                 f"rows_of({m.estimate!r}), outcome=OUTCOME, treatment=TREATMENT, "
-                f"multiplier={m.multiplier!r}, rates={m.rates!r}),"
+                f"multiplier={scale}, rates={m.rates!r}),"
             )
     mult = spec.contract.inputs[0].multiplier
     d = spec.data
@@ -655,6 +678,20 @@ contract's own safeguard checks; the audit record hashes the contract and the in
     )
     code = f"""
 contract = ie.payments.Contract.from_toml(Path({plan.contract_file!r}))
+"""
+    if measured:
+        code += f"""
+# verified figures (not estimates): each with its count, its own standard error and source
+import impacteval.payments.measurement
+
+MEASURED = {{
+{chr(10).join(measured)}
+}}
+display(pd.concat({{k: m.to_frame() for k, m in MEASURED.items()}}).droplevel(1))
+"""
+    else:
+        code += "\nMEASURED = {}\n"
+    code += f"""
 inputs = {{
 {chr(10).join(items)}
 }}
@@ -694,8 +731,8 @@ audit_inputs
 """,
         "settlement",
     )
-    mults = {m.metric: m.multiplier for m in spec.contract.inputs}
-    positions = {m.metric: m.estimate for m in spec.contract.inputs}
+    mults = {m.metric: m.multiplier for m in spec.contract.inputs if m.estimate is not None}
+    positions = {m.metric: m.estimate for m in spec.contract.inputs if m.estimate is not None}
     c.code(
         f"""
 # the estimates against the contract's triggers, in the estimator's own units
@@ -745,7 +782,14 @@ risk if risk is not None else RISK_REFUSED
         f"treatment=TREATMENT, multiplier={m.multiplier!r})"
         for m in rates
     )
-    units = {m.metric: _units(spec, m.multiplier) for m in spec.contract.inputs}
+    units = {
+        m.metric: (
+            f"{spec.column('outcome')} summed over treated units"
+            if m.per_treated
+            else (_units(spec, m.multiplier) if m.estimate is not None else "")
+        )
+        for m in spec.contract.inputs
+    }
     facts = _facts(spec)
     c.code(
         f"""
@@ -767,6 +811,7 @@ page = rt.decision_page(
     contract_file=Path({plan.contract_file!r}),
     facts=FACTS,
     risk_refused=RISK_REFUSED,
+    measurement_se={{k: m.std_error for k, m in MEASURED.items() if m.std_error is not None}},
 )
 page
 """,

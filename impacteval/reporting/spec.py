@@ -51,8 +51,12 @@ Only data is read (``tomllib``); nothing in a spec is evaluated. Every refusal i
     risk_draws = 4000               # Monte Carlo draws of payment_risk
     [contract.inputs.cohort_1]      # one table per input metric of the contract
     estimate = "cohort_1"           # an estimates id
-    multiplier = 100                # estimate and SE times this (e.g. per 100 people)
+    multiplier = 100                # estimate and SE times this (e.g. per 100 people), or
+                                    # "treated": times the treated units (a total effect)
     rates = true                    # also treated_rate, control_rate, units (relative scales)
+    # a verified figure instead of an estimate (development impact bonds):
+    # measure = { column = "enrolled", stat = "share", where = { treatment = 1 } }
+    # value = 0.92, std_error = 0.01        (either one needs `source = "..."`)
 
 Designs and their estimators (the first is the default; options are checked by name):
 
@@ -320,12 +324,23 @@ class SubsetSpec:
 
 @dataclass(frozen=True)
 class MetricMap:
-    """How one contract metric is fed from an estimate."""
+    """How one contract metric is fed: from an estimate, a measured column or a value.
+
+    ``per_treated`` multiplies the estimate by the number of treated units behind it
+    (``multiplier = "treated"``: a per-unit effect as a total). ``measure`` is
+    ``{column, stat, where}`` (a verified share or mean of a data column); ``value`` and
+    ``std_error`` a verified figure given in the spec; ``source`` says where it came from.
+    """
 
     metric: str
-    estimate: str
+    estimate: str | None = None
     multiplier: float = 1.0
     rates: bool = False
+    per_treated: bool = False
+    measure: Mapping[str, Any] | None = None
+    value: float | None = None
+    std_error: float | None = None
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -544,22 +559,64 @@ def _read_contract(raw: object, base: Path, estimates: tuple[SubsetSpec, ...]) -
     ids = [e.id for e in estimates]
     maps = []
     for metric, item in inputs_raw.raw.items():
-        mt = _Table(item, f"contract.inputs.{metric}")
-        est = mt.need("estimate", _str)
-        if est not in ids:
+        where = f"contract.inputs.{metric}"
+        mt = _Table(item, where)
+        est = mt.get("estimate", _str, None)
+        measure = mt.get("measure", _measure, None)
+        value = mt.get("value", _number, None)
+        given = [
+            k
+            for k, v in (("estimate", est), ("measure", measure), ("value", value))
+            if v is not None
+        ]
+        if len(given) != 1:
             raise ReportSpecError(
-                f"`contract.inputs.{metric}.estimate`: no estimate {est!r}{did_you_mean(est, ids)} "
-                f"(estimates: {ids})"
+                f"`{where}` must give exactly one of `estimate` (an estimates id), `measure` "
+                f"(a verified share or mean of a column) or `value`; received {given or 'none'}"
             )
-        mult = mt.get("multiplier", _number, 1.0)
+        if est is not None and est not in ids:
+            raise ReportSpecError(
+                f"`{where}.estimate`: no estimate {est!r}{did_you_mean(est, ids)} (estimates: {ids})"
+            )
+        raw_mult = mt.get("multiplier", lambda v, p: v, 1.0)
+        per_treated = raw_mult == "treated"
+        mult = 1.0 if per_treated else _number(raw_mult, f"{where}.multiplier")
         if mult == 0:
-            raise ReportSpecError(f"`contract.inputs.{metric}.multiplier` must not be 0")
+            raise ReportSpecError(f"`{where}.multiplier` must not be 0")
         rates = mt.get("rates", _bool, False)
+        se = mt.get("std_error", _number, None)
+        if se is not None and (value is None or se < 0):
+            raise ReportSpecError(
+                f"`{where}.std_error` goes with `value` and must be >= 0; received {se!r}"
+            )
+        source = mt.get("source", _str, "")
+        if (measure is not None or value is not None) and not source:
+            raise ReportSpecError(
+                f"`{where}.source` is required for a verified figure (who measured it, when)"
+            )
+        if est is None and (per_treated or rates or mult != 1.0):
+            raise ReportSpecError(f"`{where}`: `multiplier` and `rates` apply to estimates only")
         mt.finish()
-        maps.append(MetricMap(metric, est, mult, rates))
+        maps.append(MetricMap(metric, est, mult, rates, per_treated, measure, value, se, source))
     if not maps:
         raise ReportSpecError("`contract.inputs` must map at least one contract metric")
     return ContractRef(path, tuple(maps), draws)
+
+
+def _measure(value: object, path: str) -> dict[str, Any]:
+    """``{column = "enrolled", stat = "share" | "mean", where = {...}}``."""
+    t = _Table(value, path)
+    out: dict[str, Any] = {"column": t.need("column", _str)}
+    stat = t.get("stat", _str, "share")
+    if stat not in ("share", "mean"):
+        raise ReportSpecError(
+            f"`{path}.stat` must be 'share' or 'mean'{did_you_mean(stat, ('share', 'mean'))}; "
+            f"received {stat!r}"
+        )
+    out["stat"] = stat
+    out["where"] = t.get("where", _where, None)
+    t.finish()
+    return out
 
 
 def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str) -> ReportSpec:

@@ -147,7 +147,9 @@ def test_page_one_comes_before_any_code_and_the_html_hides_code(demo: ReportPath
     verdict = page.index('class="ie-verdict"')
     assert verdict < page.index("<h2") and verdict < page.index('id="1.-Data"')
     assert "is due under the Peterborough SIB contract" in page
-    assert "rt.decision_page(" not in page and "ie.payments.Contract" not in page  # no code in the reader's HTML
+    assert (
+        "rt.decision_page(" not in page and "ie.payments.Contract" not in page
+    )  # no code in the reader's HTML
     assert "/tmp/" not in page and "ipykernel" not in page  # no temporary kernel paths
     nb = nbformat.read(demo.notebook, as_version=4)
     assert nb.cells[1].cell_type == "markdown" and "ie-verdict" in nb.cells[1].source
