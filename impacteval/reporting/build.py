@@ -185,7 +185,8 @@ def _check_contract(spec: ReportSpec) -> tuple[str, ...]:
     if missing:
         raise ReportSpecError(
             f"`contract.inputs`: the contract needs metrics {missing} that no estimate or "
-            f"measurement is mapped to (mapped: {given}; estimates: {[e.id for e in spec.estimates]})"
+            f"measurement is mapped to (mapped: {given}; "
+            f"estimates: {[e.id for e in spec.estimates]})"
         )
     guards = contract.spec.safeguards
     if guards is None:

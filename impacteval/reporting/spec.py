@@ -576,7 +576,8 @@ def _read_contract(raw: object, base: Path, estimates: tuple[SubsetSpec, ...]) -
             )
         if est is not None and est not in ids:
             raise ReportSpecError(
-                f"`{where}.estimate`: no estimate {est!r}{did_you_mean(est, ids)} (estimates: {ids})"
+                f"`{where}.estimate`: no estimate {est!r}{did_you_mean(est, ids)} "
+                f"(estimates: {ids})"
             )
         raw_mult = mt.get("multiplier", lambda v, p: v, 1.0)
         per_treated = raw_mult == "treated"
