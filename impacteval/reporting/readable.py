@@ -71,7 +71,10 @@ def number(x: float | Decimal | None, digits: int = 3) -> str:
         return "0"
     magnitude = math.floor(math.log10(abs(v)))
     decimals = max(digits - 1 - magnitude, 0)
-    return f"{v:,.{decimals}f}"
+    text = f"{v:,.{decimals}f}"
+    if "." in text:  # significant digits, not padding: 0.003000 -> 0.003
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def count(n: int | float | None) -> str:
