@@ -364,8 +364,11 @@ def decision_page(
         {"": [str(v) for v in (facts or {}).values()]}, index=list((facts or {}).keys())
     )
     ident: dict[str, str] = {}
-    if contract_file is not None:
-        ident["Contract file SHA-256 (the bytes of the TOML file)"] = file_sha256(contract_file)
+    file_hash = settlement.audit.get("contract_file_sha256")
+    if file_hash is None and contract_file is not None:
+        file_hash = file_sha256(contract_file)
+    if file_hash is not None:
+        ident["Contract file SHA-256 (the bytes of the TOML file)"] = str(file_hash)
     ident[
         "Contract content hash (SHA-256 of the parsed terms; comments and layout do not change it)"
     ] = str(settlement.audit.get("contract_sha256", contract.sha256))

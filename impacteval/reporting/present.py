@@ -52,6 +52,7 @@ def audit_tables(audit: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     labels = {
         "contract_sha256": "contract content hash (SHA-256 of the parsed terms)",
+        "contract_file_sha256": "contract file SHA-256 (the bytes of the TOML file)",
         "inputs_sha256": "inputs hash (SHA-256 of the canonical inputs)",
         "result_sha256": "result hash (SHA-256 of the lines and total)",
     }
