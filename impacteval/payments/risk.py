@@ -116,7 +116,10 @@ class PaymentRisk:
         x = self.curve["fraction_of_target"].to_numpy()
         ax.plot(x, self.curve["expected_payment"].to_numpy(), "o-", label="expected payment")
         ax.set_xlabel("true effect as a fraction of target (0 = null programme)")
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_ylabel(f"expected payment ({self.currency})")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.axvline(0.0, color="grey", lw=0.8, ls=":")
         ax.axvline(1.0, color="grey", lw=0.8, ls="--")
         twin = ax.twinx()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import re
@@ -348,10 +349,10 @@ def _build_in(
     written = []
     spec_file = parsed.source
     if spec_file is None:  # TOML text: keep a copy beside the report, for the audit
-        copy = work / f"{stem}.spec.toml"
-        copy.write_text(parsed.text, encoding="utf-8")
-        written.append(copy)
-        spec_file = out / copy.name
+        spec_copy = work / f"{stem}.spec.toml"
+        spec_copy.write_text(parsed.text, encoding="utf-8")
+        written.append(spec_copy)
+        spec_file = out / spec_copy.name
     notebook = make_notebook(parsed, plan_for(parsed, out, spec_file, contract_subgroups))
     n_code = sum(1 for c in notebook.cells if c.cell_type == "code")
     bar: Any = None
@@ -404,7 +405,11 @@ def _build_in(
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    body, _ = exporter.from_notebook_node(notebook)  # type: ignore[no-untyped-call]
+    reader = copy.deepcopy(notebook)
+    for cell in reader.cells:  # page one is shown once, at the top
+        if "decision" in cell.metadata.get("tags", []):
+            cell.outputs = []
+    body, _ = exporter.from_notebook_node(reader)  # type: ignore[no-untyped-call]
     html_path.write_text(_reader_html(body), encoding="utf-8")
     return [*written, nb_path, html_path]
 
@@ -423,7 +428,7 @@ table.ie-identity td{font-family:monospace;font-size:.85em}
 .jp-RenderedHTMLCommon table{max-width:100%;display:block;overflow-x:auto}
 .jp-OutputArea-output table td,.jp-OutputArea-output table th{font-size:11px;
 padding:2px 4px !important;white-space:normal !important}
-.jp-OutputArea-output table th{overflow-wrap:anywhere;max-width:9em}
+.jp-OutputArea-output table thead th{overflow-wrap:anywhere;max-width:9em}
 .jp-RenderedImage img{max-width:100%;height:auto}
 </style>
 """
