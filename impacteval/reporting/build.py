@@ -22,7 +22,7 @@ from impacteval.reporting.notebook import make_notebook, plan_for
 from impacteval.reporting.spec import ReportSpec, load_spec
 from impacteval.reporting.tables import select
 
-__all__ = ["ReportPaths", "build_report", "check_spec"]
+__all__ = ["ReportPaths", "build_report", "check_spec", "print_pdf"]
 
 #: environment of the executing kernel: fixed hash seed and single-threaded BLAS, so the
 #: same spec and data give the same numbers in every run
@@ -437,3 +437,58 @@ padding:2px 4px !important;white-space:normal !important}
 def _reader_html(body: str) -> str:
     """The exported HTML with the report's own styles (verdict, chain table, cautions)."""
     return body.replace("</head>", _READER_CSS + "</head>", 1)
+
+
+def print_pdf(html: str | Path, pdf: str | Path | None = None, *, timeout: int = 120) -> Path:
+    """Print a built report's HTML to PDF with headless Chromium (when it is installed).
+
+    Parameters
+    ----------
+    html : str or pathlib.Path
+        The report's ``.html``.
+    pdf : str or pathlib.Path, optional
+        Where to write; default beside the HTML with the suffix ``.pdf``.
+    timeout : int, default 120
+        Seconds allowed.
+
+    Raises
+    ------
+    ReportExecutionError
+        No ``chromium`` on the PATH, or Chromium failed.
+    """
+    import subprocess
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        raise ReportExecutionError(
+            "`pdf`: printing to PDF needs headless Chromium (Debian: apt-get install chromium)"
+        )
+    source = Path(html).expanduser().resolve()
+    target = Path(pdf).expanduser().resolve() if pdf is not None else source.with_suffix(".pdf")
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--no-pdf-header-footer",
+                f"--print-to-pdf={target}",
+                source.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    if done.returncode != 0 or not target.is_file():
+        raise ReportExecutionError(
+            f"`pdf`: Chromium could not print {source} ({done.stderr[-300:]})"
+        )
+    return target

@@ -216,3 +216,11 @@ def test_demo_report_in_a_real_browser(demo: ReportPaths, tmp_path: Path) -> Non
         check=True,
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_report_prints_to_pdf(demo: ReportPaths, tmp_path: Path) -> None:
+    from impacteval.reporting.build import print_pdf
+
+    _chromium()
+    pdf = print_pdf(demo.html, tmp_path / "report.pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-"
