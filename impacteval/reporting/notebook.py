@@ -393,7 +393,13 @@ second (standardised differences near zero are what randomisation promises).
 """
         )
         c.code(
-            "rt.attrition_table(raw, outcome=OUTCOME, treatment=TREATMENT)",
+            "# counts below MIN_CELL_SIZE masked; the observed count and rate with them\n"
+            "rt.mask_counts(\n"
+            "    rt.attrition_table(raw, outcome=OUTCOME, treatment=TREATMENT),\n"
+            "    MIN_CELL_SIZE,\n"
+            '    counts=["assigned", "observed", "missing"],\n'
+            '    linked={"missing": ["observed", "attrition"]},\n'
+            ")",
             "diagnostics",
         )
     if spec.design in ("rct", "matching") and spec.column("covariates"):
