@@ -43,6 +43,10 @@ class Contract:
         The validated, typed contract.
     origin : str
         The file it was read from, or ``"<string>"``.
+    source_sha256 : str
+        SHA-256 of the file's bytes (of the UTF-8 text for TOML text): the file's
+        identity. :attr:`sha256` is the content hash of the parsed terms, which comments
+        and layout do not change. Both go into every settlement's audit record.
 
     Examples
     --------
@@ -64,6 +68,7 @@ class Contract:
 
     spec: ContractSpec
     origin: str = "<string>"
+    source_sha256: str = ""
 
     @classmethod
     def from_toml(cls, source: str | Path) -> Contract:
@@ -75,8 +80,14 @@ class Contract:
             The file is missing, the TOML is invalid, or the contract fails validation
             (the message names the key path and suggests the right key for a typo).
         """
+        import hashlib
+
         document, origin = read_document(source)
-        return cls(parse_spec(document), origin)
+        if origin != "<string>":
+            raw = Path(origin).read_bytes()
+        else:
+            raw = str(source).encode("utf-8")
+        return cls(parse_spec(document), origin, hashlib.sha256(raw).hexdigest())
 
     @property
     def name(self) -> str:
@@ -194,6 +205,8 @@ class Contract:
         )
         if investor is not None:
             audit["investor"] = investor.to_dict()
+        if self.source_sha256:  # the file's identity, beside the content hash
+            audit["contract_file_sha256"] = self.source_sha256
         return Settlement(
             contract=self.name,
             currency=self.currency,
@@ -237,7 +250,7 @@ class Contract:
         ]
         if caps.total is not None:
             facts.append(("Total cap", f"{caps.total:,}"))
-        facts.append(("SHA-256", self.sha256[:16]))
+        facts.append(("Content hash (SHA-256 of the parsed terms)", self.sha256[:16]))
         return Summary(
             title=f"Contract: {self.name}",
             facts=tuple(facts),

@@ -25,6 +25,7 @@ from impacteval.exceptions import DataValidationError
 from impacteval.payments.contract import Contract
 from impacteval.payments.engine import run
 from impacteval.payments.inputs import MetricInput, normalise_inputs, to_decimal
+from impacteval.payments.metrics import multiplier
 from impacteval.results import Summary
 
 if TYPE_CHECKING:
@@ -59,7 +60,12 @@ class PaymentRisk:
         ``e*`` per metric where a single switching point was found (others at observed).
     curve : pandas.DataFrame
         ``fraction_of_target``, ``true_effect`` (first metric), ``expected_payment``,
-        ``p_pay``: every true effect set to ``fraction x target``.
+        ``p_pay``: every true effect set to ``fraction x target``. "Expected payment"
+        means the same everywhere: the mean payment over the estimates' sampling
+        distribution centred on the given true effects (``expected_payment`` above is the
+        curve's definition at the observed estimates, with ``n_draws`` draws).
+    fixed_inputs : tuple of str
+        Inputs held at their values (verified counts, measurements, rate cards).
     """
 
     contract: str
@@ -76,6 +82,7 @@ class PaymentRisk:
     pay_threshold: Mapping[str, float]
     curve: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
+    fixed_inputs: tuple[str, ...] = field(default=())
 
     def summary(self) -> Summary:
         """A :class:`~impacteval.results.Summary` of the risk figures."""
@@ -109,7 +116,10 @@ class PaymentRisk:
         x = self.curve["fraction_of_target"].to_numpy()
         ax.plot(x, self.curve["expected_payment"].to_numpy(), "o-", label="expected payment")
         ax.set_xlabel("true effect as a fraction of target (0 = null programme)")
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_ylabel(f"expected payment ({self.currency})")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.axvline(0.0, color="grey", lw=0.8, ls=":")
         ax.axvline(1.0, color="grey", lw=0.8, ls="--")
         twin = ax.twinx()
@@ -162,6 +172,20 @@ def _threshold(
     pays = [_pays(contract, norm, mid, float(g)) for g in grid]
     switches = sum(a != b for a, b in itertools.pairwise(pays))
     return (e_star, direction) if switches == 1 else None
+
+
+def _trigger_target(contract: Contract, norm: Mapping[str, MetricInput], mid: str) -> float | None:
+    """The raw estimate at which the metric reaches its own trigger threshold (linear scales)."""
+    metric = contract.spec.metric(mid)
+    for trig in contract.spec.triggers:
+        if trig.metric != mid or trig.comparison not in (">=", ">", "<=", "<"):
+            continue
+        try:
+            k = float(multiplier(metric, norm[mid]))
+        except ValueError:
+            return None
+        return float(trig.threshold) / k if k else None
+    return None
 
 
 def _simulate(
@@ -249,6 +273,16 @@ def payment_risk(
     curve_draws = check_positive_int(curve_draws, "curve_draws", minimum=10)
     gen, seed = check_rng(rng)
     norm = normalise_inputs(contract.spec, inputs)
+    for m in contract.spec.metrics:
+        inp = norm.get(m.id)
+        if m.is_blend or inp is None or m.input != "estimate":
+            continue
+        if inp.std_error is None and inp.draws is None:
+            raise DataValidationError(
+                f"`inputs.{m.id}`: payment risk needs the estimate's standard error (or "
+                "bootstrap draws); without one the risk would look certain. Verified counts "
+                '(input = "count") are held fixed instead'
+            )
     sto = _stochastic(norm)
     notes: list[str] = []
     if not sto:
@@ -269,12 +303,21 @@ def payment_risk(
             targets[mid] = float(true_effects[mid])
         elif metric.target is not None:
             targets[mid] = float(metric.target)
+        elif (at_trigger := _trigger_target(contract, norm, mid)) is not None:
+            targets[mid] = at_trigger
+            notes.append(
+                f"{mid}: no target in the contract; target taken as the estimate at which its "
+                f"trigger threshold is reached (e = {at_trigger:.6g})"
+            )
         elif found is not None:
             targets[mid] = found[0]
             notes.append(f"{mid}: target taken as the pay threshold e* = {found[0]:.6g}")
         else:
-            targets[mid] = math.nan
-            notes.append(f"{mid}: no target and no single pay threshold")
+            targets[mid] = float(norm[mid].estimate)
+            notes.append(
+                f"{mid}: no target, trigger or single pay threshold; target taken as the "
+                "observed estimate"
+            )
     if true_effects is not None:
         unknown = sorted(set(true_effects) - set(sto))
         if unknown:
@@ -327,7 +370,7 @@ def payment_risk(
         rows.append(
             {
                 "fraction_of_target": float(frac),
-                "true_effect": truth.get(first, math.nan) if first else math.nan,
+                "true_effect": truth.get(first, 0.0) if first else 0.0,
                 "expected_payment": float(pays.mean()),
                 "p_pay": float((pays > 0).mean()),
             }
@@ -349,4 +392,5 @@ def payment_risk(
         pay_threshold={k: v[0] for k, v in thresholds.items()},
         curve=pd.DataFrame(rows),
         notes=tuple(notes),
+        fixed_inputs=tuple(sorted(set(norm) - set(sto))),
     )

@@ -160,7 +160,16 @@ class Settlement:
                 facts.append(("Safeguard action", "flagged only (amounts unchanged)"))
             if self.withheld:
                 facts.append(("Withheld (safeguards)", f"{self.withheld:,}"))
-        facts.append(("Contract SHA-256", str(self.audit.get("contract_sha256", ""))[:16]))
+        facts.append(
+            (
+                "Contract content hash (parsed terms)",
+                str(self.audit.get("contract_sha256", ""))[:16],
+            )
+        )
+        if self.audit.get("contract_file_sha256"):
+            facts.append(
+                ("Contract file SHA-256 (bytes)", str(self.audit["contract_file_sha256"])[:16])
+            )
         return Summary(
             title=f"Settlement: {self.contract}",
             facts=tuple(facts),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
+import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +22,7 @@ from impacteval.reporting.notebook import make_notebook, plan_for
 from impacteval.reporting.spec import ReportSpec, load_spec
 from impacteval.reporting.tables import select
 
-__all__ = ["ReportPaths", "build_report", "check_spec"]
+__all__ = ["ReportPaths", "build_report", "check_spec", "print_pdf"]
 
 #: environment of the executing kernel: fixed hash seed and single-threaded BLAS, so the
 #: same spec and data give the same numbers in every run
@@ -102,6 +106,11 @@ def _check_columns(spec: ReportSpec, data: pd.DataFrame) -> None:
         if value is not None:
             named.append((f"data.{key}", value))
     named += [(f"data.categorical[{i}]", v) for i, v in enumerate(d.categorical)]
+    for m in spec.contract.inputs if spec.contract is not None else ():
+        if m.measure is not None:
+            key = f"contract.inputs.{m.metric}.measure"
+            named.append((f"{key}.column", m.measure["column"]))
+            named += [(f"{key}.where.{c}", c) for c in (m.measure.get("where") or {})]
     for group, items in (("estimates", spec.estimates), ("equity.subgroups", spec.subgroups)):
         for s in items:
             named += [(f"{group}.{s.id}.where.{c}", c) for c in (s.where or {})]
@@ -176,8 +185,9 @@ def _check_contract(spec: ReportSpec) -> tuple[str, ...]:
     missing = [m for m in wanted if m not in given]
     if missing:
         raise ReportSpecError(
-            f"`contract.inputs`: the contract needs metrics {missing} that no estimate is "
-            f"mapped to (mapped: {given}; estimates: {[e.id for e in spec.estimates]})"
+            f"`contract.inputs`: the contract needs metrics {missing} that no estimate or "
+            f"measurement is mapped to (mapped: {given}; "
+            f"estimates: {[e.id for e in spec.estimates]})"
         )
     guards = contract.spec.safeguards
     if guards is None:
@@ -269,7 +279,8 @@ def build_report(
     ReportSpecError
         The spec does not fit its data or contract; raised before anything is written.
     ReportExecutionError
-        A cell failed; the partly executed notebook is kept at the path in the message.
+        A cell failed; the message gives the cell's error. Nothing is written: the build
+        happens in a temporary sibling folder that is removed on failure.
 
     Notes
     -----
@@ -280,27 +291,69 @@ def build_report(
     spec's seed, and the kernel runs with ``PYTHONHASHSEED=0`` and single-threaded BLAS,
     so the same spec and data give the same numbers in every run.
     """
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-    from nbconvert import HTMLExporter
-
     started = time.perf_counter()
     _say(progress, "checking the spec, its data and its contract ...")
     parsed, contract_subgroups = check_spec(spec)
     out = Path(output_dir).expanduser().resolve()
     stem = name or (parsed.source.stem if parsed.source is not None else "report")
-    out.mkdir(parents=True, exist_ok=True)
+    # everything is built in a sibling folder (same parent, so the notebook's relative
+    # paths resolve identically) and moved into `out` only when the build succeeded
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        written = _build_in(
+            parsed, contract_subgroups, out, work, stem, progress=progress, timeout=timeout
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        for path in written:
+            os.replace(path, out / path.name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    nb_path, html_path = out / f"{stem}.ipynb", out / f"{stem}.html"
+    _say(progress, f"done in {time.perf_counter() - started:.1f} s")
+    return ReportPaths(nb_path, html_path)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _page_one(notebook: Any) -> tuple[str, str] | None:
+    """The decision cell's HTML and verdict (None without a contract)."""
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or "decision" not in cell.metadata.get("tags", []):
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "text/html" in data:
+                verdict = str(data.get("application/json", {}).get("verdict", ""))
+                return str(data["text/html"]), verdict
+    return None
+
+
+def _build_in(
+    parsed: ReportSpec,
+    contract_subgroups: tuple[str, ...],
+    out: Path,
+    work: Path,
+    stem: str,
+    *,
+    progress: bool,
+    timeout: int,
+) -> list[Path]:
+    """Write, execute and export the report in ``work``; return the files written."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from nbconvert import HTMLExporter
+
+    written = []
     spec_file = parsed.source
     if spec_file is None:  # TOML text: keep a copy beside the report, for the audit
-        spec_file = out / f"{stem}.spec.toml"
-        spec_file.write_text(parsed.text, encoding="utf-8")
+        spec_copy = work / f"{stem}.spec.toml"
+        spec_copy.write_text(parsed.text, encoding="utf-8")
+        written.append(spec_copy)
+        spec_file = out / spec_copy.name
     notebook = make_notebook(parsed, plan_for(parsed, out, spec_file, contract_subgroups))
-    nb_path = out / f"{stem}.ipynb"
-    html_path = out / f"{stem}.html"
-    _say(progress, f"writing {nb_path}")
-    nbformat.write(notebook, nb_path)  # type: ignore[no-untyped-call]
-
     n_code = sum(1 for c in notebook.cells if c.cell_type == "code")
     bar: Any = None
     hook: Callable[..., None] | None = None
@@ -316,23 +369,126 @@ def build_report(
         notebook,
         timeout=timeout,
         kernel_name="python3",
-        resources={"metadata": {"path": str(out)}},
+        resources={"metadata": {"path": str(work)}},
         on_cell_executed=hook,
     )
     env = {**os.environ, **KERNEL_ENV}
     try:
         client.execute(env=env)
     except CellExecutionError as exc:
-        nbformat.write(notebook, nb_path)  # type: ignore[no-untyped-call]
+        text = _ANSI.sub("", str(exc)).replace(str(work), str(out))
         raise ReportExecutionError(
-            f"a cell of the report failed; the partly executed notebook is {nb_path}\n{exc}"
+            f"a cell of the report failed; nothing was written to {out}\n{text}"
         ) from None
     finally:
         if bar is not None:
             bar.close()
+    page = _page_one(notebook)
+    if page is not None:
+        body, verdict = page
+        notebook.metadata["impacteval"]["verdict"] = verdict
+        note = (
+            '\n\n<p class="ie-note"><em>Page one is generated from the cell tagged '
+            "<code>decision</code> at the end of section 6; every number on it is computed "
+            "there.</em></p>"
+        )
+        cell = nbformat.v4.new_markdown_cell(body + note)  # type: ignore[no-untyped-call]
+        cell.metadata["tags"] = ["page-one"]
+        notebook.cells.insert(1, cell)
+    nb_path = work / f"{stem}.ipynb"
+    html_path = work / f"{stem}.html"
+    _say(progress, f"writing {out / nb_path.name}")
     nbformat.write(notebook, nb_path)  # type: ignore[no-untyped-call]
-    _say(progress, f"exporting {html_path}")
-    body, _ = HTMLExporter().from_notebook_node(notebook)  # type: ignore[no-untyped-call]
-    html_path.write_text(body, encoding="utf-8")
-    _say(progress, f"done in {time.perf_counter() - started:.1f} s")
-    return ReportPaths(nb_path, html_path)
+    _say(progress, f"exporting {out / html_path.name} (code hidden; the notebook keeps it)")
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    reader = copy.deepcopy(notebook)
+    for cell in reader.cells:  # page one is shown once, at the top
+        if "decision" in cell.metadata.get("tags", []):
+            cell.outputs = []
+    body, _ = exporter.from_notebook_node(reader)  # type: ignore[no-untyped-call]
+    html_path.write_text(_reader_html(body), encoding="utf-8")
+    return [*written, nb_path, html_path]
+
+
+_READER_CSS = """<style>
+.ie-verdict{font-size:1.15em;line-height:1.45;border-left:4px solid #1f6f43;padding:.4em .8em;
+background:#eef7f1}
+table.ie-table{border-collapse:collapse;margin:.6em 0;font-size:.9em;table-layout:auto;
+max-width:100%}
+table.ie-table td,table.ie-table th{border:1px solid #ccc;padding:.25em .45em;
+vertical-align:top;text-align:left !important;overflow-wrap:break-word}
+table.ie-chain td:first-child{white-space:nowrap}
+table.ie-identity td{font-family:monospace;font-size:.85em}
+.ie-caution{border-left:4px solid #b8860b;background:#fff8e6;padding:.2em .8em;margin:.6em 0}
+.jp-OutputArea-output pre{white-space:pre-wrap;overflow-wrap:anywhere}
+.jp-RenderedHTMLCommon table{max-width:100%;display:block;overflow-x:auto}
+.jp-OutputArea-output table td,.jp-OutputArea-output table th{font-size:11px;
+padding:2px 4px !important;white-space:normal !important}
+.jp-OutputArea-output table thead th{overflow-wrap:anywhere;max-width:9em}
+.jp-RenderedImage img{max-width:100%;height:auto}
+</style>
+"""
+
+
+def _reader_html(body: str) -> str:
+    """The exported HTML with the report's own styles (verdict, chain table, cautions)."""
+    return body.replace("</head>", _READER_CSS + "</head>", 1)
+
+
+def print_pdf(html: str | Path, pdf: str | Path | None = None, *, timeout: int = 120) -> Path:
+    """Print a built report's HTML to PDF with headless Chromium (when it is installed).
+
+    Parameters
+    ----------
+    html : str or pathlib.Path
+        The report's ``.html``.
+    pdf : str or pathlib.Path, optional
+        Where to write; default beside the HTML with the suffix ``.pdf``.
+    timeout : int, default 120
+        Seconds allowed.
+
+    Raises
+    ------
+    ReportExecutionError
+        No ``chromium`` on the PATH, or Chromium failed.
+    """
+    import subprocess
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        raise ReportExecutionError(
+            "`pdf`: printing to PDF needs headless Chromium (Debian: apt-get install chromium)"
+        )
+    source = Path(html).expanduser().resolve()
+    target = Path(pdf).expanduser().resolve() if pdf is not None else source.with_suffix(".pdf")
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--no-pdf-header-footer",
+                f"--print-to-pdf={target}",
+                source.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    if done.returncode != 0 or not target.is_file():
+        raise ReportExecutionError(
+            f"`pdf`: Chromium could not print {source} ({done.stderr[-300:]})"
+        )
+    return target

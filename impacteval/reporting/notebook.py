@@ -181,7 +181,10 @@ def _header(c: _Cells, spec: ReportSpec, plan: NotebookPlan) -> None:
 **Evaluator:** {spec.evaluator}<br>
 **Design:** {spec.design}, primary estimator `{spec.estimator.label}`<br>
 **Spec:** `{plan.spec_file}` (SHA-256 `{spec.sha256[:16]}...`){contract}
-
+"""
+    )
+    c.md(
+        f"""
 {spec.description}
 
 This notebook was written by `impacteval report` and executed top to bottom. Every number
@@ -193,6 +196,7 @@ named in the spec: re-run or change any cell to check or extend the analysis. Se
     c.code(
         f"""
 import hashlib
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -205,6 +209,8 @@ from impacteval.reporting import tables as rt
 %matplotlib inline
 SEED = {spec.seed!r}  # every estimator that draws random numbers takes this seed
 LEVEL = {spec.level!r}  # confidence level of every interval
+MIN_CELL_SIZE = {spec.min_cell_size!r}  # counts below this are masked in every table
+WARNINGS = rt.WarningLog().install()  # warnings are listed once, in the audit appendix
 np.random.seed(SEED)  # nothing below uses the global generator; pinned for user edits
 pd.set_option("display.width", 120)
 pd.set_option("display.max_columns", 20)
@@ -292,12 +298,16 @@ TREATMENT = "treated_group"
     c.code(
         "overview = pd.Series({\n    "
         + ",\n    ".join(facts)
-        + ',\n}, name="value", dtype=object)\noverview'
+        + ',\n}, name="value", dtype=object)\nrt.readable_frame(overview.to_frame())'
     )
     c.code(
         """
 missingness = pd.DataFrame({"missing": raw.isna().sum(), "share": raw.isna().mean().round(4)})
-missingness[missingness["missing"] > 0] if missingness["missing"].any() else "no missing values"
+(
+    rt.readable_frame(missingness[missingness["missing"] > 0], percent_columns=["share"])
+    if missingness["missing"].any()
+    else "no missing values"
+)
 """
     )
     required = ["OUTCOME"]
@@ -319,7 +329,8 @@ sample, flow = rt.sample_flow(
     exclusion_reason={d.exclusion_reason!r},
     refused={d.refused!r},
 )
-flow
+# counts below MIN_CELL_SIZE are masked, and one more cell wherever a total would reveal them
+rt.suppress_flow(flow, MIN_CELL_SIZE)
 """,
         "flow",
     )
@@ -332,7 +343,7 @@ CATEGORICAL = {cats!r}
 dummies = pd.get_dummies(sample[CATEGORICAL].astype(str), drop_first=True, dtype=float)
 sample = pd.concat([sample, dummies], axis=1)
 COVARIATES = [c for c in COVARIATES if c not in CATEGORICAL] + list(dummies.columns)
-COVARIATES
+print("covariates used:", ", ".join(COVARIATES))
 """
         )
     est_subsets = {s.id: s.where for s in spec.estimates}
@@ -348,7 +359,9 @@ def rows_of(name, frame=None):
     return frame[rt.select(frame, SUBSETS[name])].reset_index(drop=True)
 
 
-pd.Series({{LABELS[k]: len(rows_of(k)) for k in SUBSETS}}, name="rows analysed")
+rt.readable_frame(
+    pd.Series({{LABELS[k]: len(rows_of(k)) for k in SUBSETS}}, name="rows analysed").to_frame()
+)
 """
     )
 
@@ -380,7 +393,13 @@ second (standardised differences near zero are what randomisation promises).
 """
         )
         c.code(
-            "rt.attrition_table(raw, outcome=OUTCOME, treatment=TREATMENT)",
+            "# counts below MIN_CELL_SIZE masked; the observed count and rate with them\n"
+            "rt.mask_counts(\n"
+            "    rt.attrition_table(raw, outcome=OUTCOME, treatment=TREATMENT),\n"
+            "    MIN_CELL_SIZE,\n"
+            '    counts=["assigned", "observed", "missing"],\n'
+            '    linked={"missing": ["observed", "attrition"]},\n'
+            ")",
             "diagnostics",
         )
     if spec.design in ("rct", "matching") and spec.column("covariates"):
@@ -406,7 +425,14 @@ balance the primary estimator achieved.
 scores = ie.matching.propensity_score(sample, treatment=TREATMENT, covariates=COVARIATES)
 ie.diagnostics.overlap_plot(scores, sample[TREATMENT])
 plt.show()
-ie.diagnostics.common_support(scores, sample[TREATMENT])
+support = ie.diagnostics.common_support(scores, sample[TREATMENT])
+print(
+    f"common support: scores from {support.lower:.4g} to {support.upper:.4g}; "
+    "units outside it per arm below (counts under MIN_CELL_SIZE masked)"
+)
+rt.mask_counts(
+    support.table, MIN_CELL_SIZE, counts=["n", "n_outside"], linked={"n_outside": ["share_outside"]}
+)
 """,
             "diagnostics",
         )
@@ -506,7 +532,7 @@ used.
     c.code(
         """
 estimates = rt.estimates_table({LABELS[k]: v for k, v in results.items()})
-estimates
+rt.readable_frame(estimates, keep=["method", "estimand"])
 """,
         "estimates",
     )
@@ -540,14 +566,16 @@ robustness = rt.estimates_table({
     for name in SUBSETS
     for label, fn in ALTERNATIVES.items()
 })
-robustness
+rt.readable_frame(robustness, keep=["method", "estimand"])
 """,
         "robustness",
     )
     c.code(
         """
-ie.plotting.plot_estimates(robustness)
-plt.xticks(rotation=60, ha="right")
+# estimator names without their options on the axis (the table above has them in full)
+ie.plotting.plot_estimates(robustness.rename(index=lambda s: s.split("(")[0]))
+plt.xticks(rotation=30, ha="right")
+plt.tight_layout()
 plt.title("Primary and alternative estimators")
 plt.show()
 """,
@@ -589,7 +617,6 @@ participants or very different effects.
 
 
 SUBGROUPS = {groups!r}
-MIN_CELL_SIZE = {spec.min_cell_size!r}
 in_estimates = np.zeros(len(sample), dtype=bool)
 for where in SUBSETS.values():
     in_estimates |= rt.select(sample, where).to_numpy()
@@ -611,14 +638,37 @@ def _settlement(c: _Cells, spec: ReportSpec, plan: NotebookPlan) -> None:
         c.md("The spec names no contract (`[contract]`): nothing is settled.")
         return
     items = []
+    measured = []
     for m in spec.contract.inputs:
-        if m.multiplier == 1.0 and not m.rates:
+        if m.estimate is None:
+            if m.measure is not None:
+                where = m.measure.get("where")
+                rows = "raw" if where is None else f"raw[rt.select(raw, {dict(where)!r})]"
+                measured.append(
+                    f"    {m.metric!r}: ie.payments.measurement.measure(\n"
+                    f"        {rows}, {m.measure['column']!r}, stat={m.measure['stat']!r},\n"
+                    f"        source={m.source!r},\n    ),"
+                )
+            else:
+                measured.append(
+                    f"    {m.metric!r}: ie.payments.measurement.given(\n"
+                    f"        {m.value!r}, {m.std_error!r}, source={m.source!r}\n    ),"
+                )
+            items.append(
+                f"    {m.metric!r}: MEASURED[{m.metric!r}].as_input(contract, {m.metric!r}),"
+            )
+        elif m.multiplier == 1.0 and not m.rates and not m.per_treated:
             items.append(f"    {m.metric!r}: results[{m.estimate!r}],")
         else:
+            scale = (
+                f"int((rows_of({m.estimate!r})[TREATMENT] == 1).sum())"
+                if m.per_treated
+                else repr(m.multiplier)
+            )
             items.append(
                 f"    {m.metric!r}: rt.metric_input(results[{m.estimate!r}], "
                 f"rows_of({m.estimate!r}), outcome=OUTCOME, treatment=TREATMENT, "
-                f"multiplier={m.multiplier!r}, rates={m.rates!r}),"
+                f"multiplier={scale}, rates={m.rates!r}),"
             )
     mult = spec.contract.inputs[0].multiplier
     d = spec.data
@@ -634,6 +684,20 @@ contract's own safeguard checks; the audit record hashes the contract and the in
     )
     code = f"""
 contract = ie.payments.Contract.from_toml(Path({plan.contract_file!r}))
+"""
+    if measured:
+        code += f"""
+# verified figures (not estimates): each with its count, its own standard error and source
+import impacteval.payments.measurement
+
+MEASURED = {{
+{chr(10).join(measured)}
+}}
+display(pd.concat({{k: m.to_frame() for k, m in MEASURED.items()}}).droplevel(1))
+"""
+    else:
+        code += "\nMEASURED = {}\n"
+    code += f"""
 inputs = {{
 {chr(10).join(items)}
 }}
@@ -658,34 +722,142 @@ safeguards = rt.safeguard_inputs(
 """
     code += f"""
 settlement = contract.settle(inputs, safeguards={guards})
-settlement
+print(f"Total due: {{rt.money(settlement.total, settlement.currency)}}")
+rt.settlement_table(settlement)
 """
     c.code(code, "settlement")
-    c.code("settlement.lines", "settlement")
     c.code(
         """
+# the contract's own safeguard checks (its small-cell rule masks counts under min_cell)
 if not settlement.safeguards.empty:
-    display(settlement.safeguards)
-{k: v for k, v in settlement.audit.items() if k not in ("created_at", "timestamp")}
+    display(rt.readable_frame(settlement.safeguards))
+audit_facts, audit_inputs = rt.audit_tables(settlement.audit)
+display(audit_facts)
+audit_inputs
 """,
         "settlement",
+    )
+    mults = {m.metric: m.multiplier for m in spec.contract.inputs if m.estimate is not None}
+    positions = {m.metric: m.estimate for m in spec.contract.inputs if m.estimate is not None}
+    c.code(
+        f"""
+# the estimates against the contract's triggers, in the estimator's own units
+MULTIPLIERS = {mults!r}
+METRIC_OF = {positions!r}  # contract metric -> estimate id
+levels = rt.trigger_levels(contract, inputs, MULTIPLIERS)
+ax = ie.plotting.plot_estimates(estimates)
+order = list(estimates.index)
+rt.draw_triggers(
+    ax,
+    {{m: order.index(LABELS[e]) for m, e in METRIC_OF.items() if LABELS[e] in order}},
+    levels,
+)
+ax.set_title("Estimates (95% CI) and the contract's trigger levels")
+plt.tight_layout()
+plt.show()
+""",
     )
     c.md(
         """
 **Payment risk.** Each estimate is redrawn from its sampling distribution; `p_pay_null` is
 the probability that the contract pays when the true effect is zero, `p_fail_at_target`
-the probability that it pays nothing when the programme hits its target.
+the probability that it pays nothing when the programme hits its target. Inputs without a
+standard error are refused here rather than shown as certain.
 """
     )
     c.code(
         f"""
-risk = ie.payments.payment_risk(contract, inputs, n_draws={spec.contract.risk_draws!r}, rng=SEED)
-risk.plot()
-plt.show()
-risk
+try:
+    risk = ie.payments.payment_risk(
+        contract, inputs, n_draws={spec.contract.risk_draws!r}, rng=SEED
+    )
+    RISK_REFUSED = None
+except ie.exceptions.DataValidationError as exc:
+    risk, RISK_REFUSED = None, str(exc)
+if risk is not None:
+    risk.plot()
+    plt.tight_layout()
+    plt.show()
+risk if risk is not None else RISK_REFUSED
 """,
         "risk",
     )
+    rates = [m for m in spec.contract.inputs if m.rates]
+    tse = ",\n".join(
+        f"    {m.metric!r}: rt.treated_mean_se(rows_of({m.estimate!r}), outcome=OUTCOME, "
+        f"treatment=TREATMENT, multiplier={m.multiplier!r})"
+        for m in rates
+    )
+    units = {
+        m.metric: (
+            f"{spec.column('outcome')} summed over treated units"
+            if m.per_treated
+            else (_units(spec, m.multiplier) if m.estimate is not None else "")
+        )
+        for m in spec.contract.inputs
+    }
+    facts = _facts(spec)
+    c.code(
+        f"""
+# page one: the verdict and the payment chain (the built report shows this first)
+TREATED_SE = {{
+{tse}
+}}
+FACTS = {facts}
+if "Data period" not in FACTS:
+    FACTS["Data period"] = {_period(spec)}
+page = rt.decision_page(
+    contract,
+    inputs,
+    settlement,
+    risk,
+    level=LEVEL,
+    treated_se=TREATED_SE,
+    units={units!r},
+    contract_file=Path({plan.contract_file!r}),
+    facts=FACTS,
+    risk_refused=RISK_REFUSED,
+    measurement_se={{k: m.std_error for k, m in MEASURED.items() if m.std_error is not None}},
+)
+page
+""",
+        "decision",
+    )
+
+
+def _units(spec: ReportSpec, mult: float) -> str:
+    outcome = str(spec.column("outcome"))
+    if mult == 1:
+        return outcome
+    if mult in (100, 1000, 10000):
+        return f"{outcome} per {mult:,.0f}"
+    return f"{outcome} x {mult:g}"
+
+
+def _facts(spec: ReportSpec) -> str:
+    """The page-one facts as a dict literal (spec values; never the clock)."""
+    names = {
+        "population": "Population",
+        "outcome_window": "Outcome window",
+        "data_period": "Data period",
+        "report_date": "Report date",
+        "version": "Report version",
+    }
+    given = dict(spec.facts)
+    items = [("Evaluator", spec.evaluator)]
+    for key, label in names.items():
+        value = given.get(key)
+        if value is None and key == "data_period":
+            continue  # taken from the data in the cell
+        items.append((label, value or f"not stated in the spec (report.{key})"))
+    body = "".join(f"    {k!r}: {v!r},\n" for k, v in items)
+    return "{\n" + body + '    "Software": f"impacteval {ie.__version__}",\n}'
+
+
+def _period(spec: ReportSpec) -> str:
+    if spec.column("time"):
+        return 'f"{TIME} {raw[TIME].min()} to {raw[TIME].max()} (from the data)"'
+    return '"not stated in the spec (report.data_period)"'
 
 
 def _audit(c: _Cells, spec: ReportSpec, plan: NotebookPlan) -> None:
@@ -704,7 +876,7 @@ numbers.
         files.append('**{f"data: {f.name}": f for f in DATA_FILES}')
     files.append(f'"spec": Path({plan.spec_file!r})')
     if plan.contract_file is not None:
-        files.append(f'"contract": Path({plan.contract_file!r})')
+        files.append(f'"contract (file bytes)": Path({plan.contract_file!r})')
     dataset = ""
     if spec.data.dataset is not None:
         dataset = """
@@ -730,6 +902,13 @@ hashes = pd.DataFrame(
     index=list(AUDIT_FILES),
 )"""
         + dataset
+        + (
+            "\n# the same contract identified by its terms: canonical JSON of the parsed TOML\n"
+            'hashes.loc["contract (content hash, canonical terms)"] = [\n'
+            '    "impacteval.payments.Contract.sha256", contract.sha256\n]'
+            if plan.contract_file is not None
+            else ""
+        )
         + "\nhashes",
         "audit",
     )
@@ -738,7 +917,11 @@ hashes = pd.DataFrame(
 fingerprints = pd.DataFrame({
     LABELS[k]: {
         "data_fingerprint": rt.as_estimate(v).provenance.data_fingerprint,
-        "seed": rt.as_estimate(v).provenance.seed,
+        "seed": (
+            "none (no random draws)"
+            if rt.as_estimate(v).provenance.seed is None
+            else rt.as_estimate(v).provenance.seed
+        ),
         "package_version": rt.as_estimate(v).provenance.package_version,
     }
     for k, v in results.items()
@@ -749,6 +932,8 @@ fingerprints
         "audit",
     )
     c.code("rt.package_versions().to_frame()", "audit")
+    c.md("Warnings raised while the report ran (each distinct warning once):")
+    c.code("WARNINGS.table()", "audit")
 
 
 def make_notebook(spec: ReportSpec, plan: NotebookPlan) -> NotebookNode:

@@ -8,6 +8,11 @@ Only data is read (``tomllib``); nothing in a spec is evaluated. Every refusal i
     evaluator = "Independent evaluator (name)"               # required
     description = "..."                                      # optional
     seed = 2010                                              # default 0
+    population = "Men released from HMP Peterborough, 2010-2012"   # optional page-one
+    outcome_window = "12 months after release (+6 months court lag)"  # facts; never
+    data_period = "releases 2010-2012"                       # taken from the clock
+    report_date = 2026-12-04                                 # TOML date or string
+    version = "final v1.0"
 
     [data]                          # one of path, paths, dataset
     path = "../data/sample/sib_reoffending.csv"   # CSV or Parquet, relative to the spec
@@ -46,8 +51,12 @@ Only data is read (``tomllib``); nothing in a spec is evaluated. Every refusal i
     risk_draws = 4000               # Monte Carlo draws of payment_risk
     [contract.inputs.cohort_1]      # one table per input metric of the contract
     estimate = "cohort_1"           # an estimates id
-    multiplier = 100                # estimate and SE times this (e.g. per 100 people)
+    multiplier = 100                # estimate and SE times this (e.g. per 100 people), or
+                                    # "treated": times the treated units (a total effect)
     rates = true                    # also treated_rate, control_rate, units (relative scales)
+    # a verified figure instead of an estimate (development impact bonds):
+    # measure = { column = "enrolled", stat = "share", where = { treatment = 1 } }
+    # value = 0.92, std_error = 0.01        (either one needs `source = "..."`)
 
 Designs and their estimators (the first is the default; options are checked by name):
 
@@ -63,7 +72,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -133,6 +142,10 @@ OPERATORS = ("lt", "le", "gt", "ge", "eq", "ne")
 EQUITY_ESTIMATORS = ("primary", "difference_in_means")
 
 
+#: optional [report] facts shown on page one (never taken from the clock)
+FACT_KEYS = ("population", "outcome_window", "data_period", "report_date", "version")
+
+
 # -- small typed TOML reader --------------------------------------------------------------
 
 
@@ -142,11 +155,33 @@ class _Table(TomlTable):
     error = ReportSpecError
     truncate = False
 
+    def need(self, name: str, conv: Callable[[object, str], T]) -> T:
+        """As ``TomlTable.need``, but a misspelt key is named first ("did you mean")."""
+        if name not in self.raw:
+            import difflib
+
+            for other in self.raw:
+                if difflib.get_close_matches(str(other), [name], n=1, cutoff=0.6):
+                    raise ReportSpecError(
+                        f"`{self.key(str(other))}`: unknown key; did you mean {name!r}? "
+                        f"(`{self.key(name)}` is required)"
+                    )
+        return super().need(name, conv)
+
 
 def _str(value: object, path: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ReportSpecError(f"`{path}` must be a non-empty string; received {value!r}")
     return value
+
+
+def _fact(value: object, path: str) -> str:
+    """A page-one fact: a string, or a TOML date (``report_date = 2026-12-04``)."""
+    import datetime as dt
+
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return _str(value, path)
 
 
 def _opt_str(value: object, path: str) -> str | None:
@@ -289,12 +324,23 @@ class SubsetSpec:
 
 @dataclass(frozen=True)
 class MetricMap:
-    """How one contract metric is fed from an estimate."""
+    """How one contract metric is fed: from an estimate, a measured column or a value.
+
+    ``per_treated`` multiplies the estimate by the number of treated units behind it
+    (``multiplier = "treated"``: a per-unit effect as a total). ``measure`` is
+    ``{column, stat, where}`` (a verified share or mean of a data column); ``value`` and
+    ``std_error`` a verified figure given in the spec; ``source`` says where it came from.
+    """
 
     metric: str
-    estimate: str
+    estimate: str | None = None
     multiplier: float = 1.0
     rates: bool = False
+    per_treated: bool = False
+    measure: Mapping[str, Any] | None = None
+    value: float | None = None
+    std_error: float | None = None
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -330,6 +376,7 @@ class ReportSpec:
     min_cell_size: int = 10
     equity_estimator: str = "primary"
     contract: ContractRef | None = None
+    facts: tuple[tuple[str, str | None], ...] = ()
     source: Path | None = None
     base_dir: Path = Path(".")
     sha256: str = ""
@@ -365,9 +412,63 @@ def _estimator(raw: object, design: str, path: str) -> EstimatorSpec:
             )
     if "predictors" in opts:
         _check_predictors(opts["predictors"], f"{path}.predictors")
+    _check_option_values(design, name, opts, path)
     return EstimatorSpec(
         name, tuple(sorted((k, _literal(v, f"{path}.{k}")) for k, v in opts.items()))
     )
+
+
+#: options with a value rule beyond their type: (check, expected) -- checked before any
+#: notebook is written, so a bad value never fails half-way through a build
+_OPTION_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "ratio": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 10,
+        "an integer from 1 to 10",
+    ),
+    "caliper": (
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 0,
+        "a positive number",
+    ),
+    "estimand": (lambda v: v in ("ATT", "ATE", "ATC"), "one of 'ATT', 'ATE', 'ATC'"),
+    "n_permutations": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 100,
+        "an integer >= 100",
+    ),
+    "moments": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 3,
+        "an integer from 1 to 3",
+    ),
+    "cross_fit": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "an integer >= 0",
+    ),
+}
+
+
+def _check_option_values(design: str, name: str, opts: Mapping[str, Any], path: str) -> None:
+    """Refuse option values of the wrong type (from the estimator's signature) or range."""
+    import importlib
+    import typing
+
+    module = importlib.import_module(f"impacteval.{design}")
+    func = getattr(module, name, None)
+    hints: dict[str, Any] = {}
+    if func is not None:
+        try:
+            hints = typing.get_type_hints(func)
+        except (NameError, TypeError):  # pragma: no cover - unresolved annotations
+            hints = {}
+    for key, value in opts.items():
+        if key in _OPTION_RULES:
+            ok, expected = _OPTION_RULES[key]
+            if not ok(value):
+                raise ReportSpecError(f"`{path}.{key}` must be {expected}; received {value!r}")
+            continue
+        hint = hints.get(key)
+        if hint is bool and not isinstance(value, bool):
+            raise ReportSpecError(f"`{path}.{key}` must be true or false; received {value!r}")
+        if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ReportSpecError(f"`{path}.{key}` must be an integer; received {value!r}")
 
 
 def _check_predictors(value: object, path: str) -> None:
@@ -458,22 +559,65 @@ def _read_contract(raw: object, base: Path, estimates: tuple[SubsetSpec, ...]) -
     ids = [e.id for e in estimates]
     maps = []
     for metric, item in inputs_raw.raw.items():
-        mt = _Table(item, f"contract.inputs.{metric}")
-        est = mt.need("estimate", _str)
-        if est not in ids:
+        where = f"contract.inputs.{metric}"
+        mt = _Table(item, where)
+        est = mt.get("estimate", _str, None)
+        measure = mt.get("measure", _measure, None)
+        value = mt.get("value", _number, None)
+        given = [
+            k
+            for k, v in (("estimate", est), ("measure", measure), ("value", value))
+            if v is not None
+        ]
+        if len(given) != 1:
             raise ReportSpecError(
-                f"`contract.inputs.{metric}.estimate`: no estimate {est!r}{did_you_mean(est, ids)} "
+                f"`{where}` must give exactly one of `estimate` (an estimates id), `measure` "
+                f"(a verified share or mean of a column) or `value`; received {given or 'none'}"
+            )
+        if est is not None and est not in ids:
+            raise ReportSpecError(
+                f"`{where}.estimate`: no estimate {est!r}{did_you_mean(est, ids)} "
                 f"(estimates: {ids})"
             )
-        mult = mt.get("multiplier", _number, 1.0)
+        raw_mult = mt.get("multiplier", lambda v, p: v, 1.0)
+        per_treated = raw_mult == "treated"
+        mult = 1.0 if per_treated else _number(raw_mult, f"{where}.multiplier")
         if mult == 0:
-            raise ReportSpecError(f"`contract.inputs.{metric}.multiplier` must not be 0")
+            raise ReportSpecError(f"`{where}.multiplier` must not be 0")
         rates = mt.get("rates", _bool, False)
+        se = mt.get("std_error", _number, None)
+        if se is not None and (value is None or se < 0):
+            raise ReportSpecError(
+                f"`{where}.std_error` goes with `value` and must be >= 0; received {se!r}"
+            )
+        source = mt.get("source", _str, "")
+        if (measure is not None or value is not None) and not source:
+            raise ReportSpecError(
+                f"`{where}.source` is required for a verified figure (who measured it, when)"
+            )
+        if est is None and (per_treated or rates or mult != 1.0):
+            raise ReportSpecError(f"`{where}`: `multiplier` and `rates` apply to estimates only")
         mt.finish()
-        maps.append(MetricMap(metric, est, mult, rates))
+        maps.append(MetricMap(metric, est, mult, rates, per_treated, measure, value, se, source))
     if not maps:
         raise ReportSpecError("`contract.inputs` must map at least one contract metric")
     return ContractRef(path, tuple(maps), draws)
+
+
+def _measure(value: object, path: str) -> dict[str, Any]:
+    """``{column = "enrolled", stat = "share" | "mean", where = {...}}``."""
+    t = _Table(value, path)
+    out: dict[str, Any] = {"column": t.need("column", _str)}
+    stat = t.get("stat", _str, "share")
+    if stat not in ("share", "mean"):
+        raise ReportSpecError(
+            f"`{path}.stat` must be 'share' or 'mean'{did_you_mean(stat, ('share', 'mean'))}; "
+            f"received {stat!r}"
+        )
+    out["stat"] = stat
+    out["where"] = t.get("where", _where, None)
+    t.finish()
+    return out
 
 
 def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str) -> ReportSpec:
@@ -483,6 +627,7 @@ def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str)
     evaluator = rep.need("evaluator", _str)
     description = rep.get("description", _str, "")
     seed = rep.get("seed", _int, 0)
+    facts = tuple((key, rep.get(key, _fact, None)) for key in FACT_KEYS)
     rep.finish()
 
     des = top.need("design", lambda v, p: _Table(v, "design"))
@@ -563,6 +708,7 @@ def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str)
         min_cell_size=min_cell,
         equity_estimator=eq_est,
         contract=contract,
+        facts=facts,
         source=source,
         base_dir=base,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),

@@ -20,20 +20,43 @@ import numpy as np
 import pandas as pd
 
 from impacteval.exceptions import DataValidationError, ImpactEvalError, MissingColumnError
+from impacteval.reporting.decision import decision_page
+from impacteval.reporting.disclosure import suppress_flow
+from impacteval.reporting.present import (
+    WarningLog,
+    audit_tables,
+    draw_triggers,
+    mask_counts,
+    settlement_table,
+    treated_mean_se,
+    trigger_levels,
+)
+from impacteval.reporting.readable import money, readable_frame
 from impacteval.results import RESULT_COLUMNS, EffectEstimate
 
 __all__ = [
+    "WarningLog",
     "as_estimate",
     "attrition_table",
+    "audit_tables",
+    "decision_page",
+    "draw_triggers",
     "estimates_table",
     "file_sha256",
+    "mask_counts",
     "mask_small_cells",
     "metric_input",
+    "money",
     "package_versions",
+    "readable_frame",
     "safeguard_inputs",
     "sample_flow",
     "select",
+    "settlement_table",
     "subgroup_effects",
+    "suppress_flow",
+    "treated_mean_se",
+    "trigger_levels",
 ]
 
 _OPS: dict[str, Callable[[pd.Series, Any], pd.Series]] = {

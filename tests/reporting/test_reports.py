@@ -86,8 +86,10 @@ def test_report_html_has_estimates_figure_and_audit(
     assert _sha(ROOT / "data" / "sample" / data_file) in html
     assert _sha(EXAMPLES / f"{stem}.toml") in html
     assert "SEED = " in html and "scikit-learn" in html
-    # no contract in these specs: the settlement section says so
-    assert "names no contract" in html
+    if design == "rct":  # the school trial settles under the Educate Girls DIB (issue 13)
+        assert "Educate Girls DIB" in html and 'class="ie-verdict"' in html
+    else:  # no contract in these specs: the settlement section says so
+        assert "names no contract" in html
 
 
 def test_did_report_shows_pretrend_test_and_event_study(reports: dict[str, ReportPaths]) -> None:
@@ -154,3 +156,20 @@ def test_synth_report_from_its_example_spec(tmp_path: Path) -> None:
     assert hashlib.sha256(smoking.to_csv(index=False).encode()).hexdigest() in html
     diagnostics = "\n".join(_outputs(paths.notebook, "diagnostics"))
     assert "pre-period RMSPE" in diagnostics and "PlaceboTest(kind='space'" in diagnostics
+
+
+def test_dib_report_settles_learning_and_a_verified_enrolment_share(
+    reports: dict[str, ReportPaths],
+) -> None:
+    import pandas as pd
+
+    html = reports["rct"].html.read_text(encoding="utf-8")
+    data = pd.read_csv(ROOT / "data" / "sample" / "dib_learning.csv")
+    share = data.loc[data["treatment"] == 1, "enrolled"].mean()  # the verified share
+    # enrolment enters as achievement of the 79% target (educate_girls.toml), with its CI
+    assert f"achievement of target = {100 * share / 0.79:.1f}%" in html
+    assert "verified measurement" in html
+    assert "total cap" in html and "USD 422,000" in html  # the cap is on page one
+    assert "is due under the Educate Girls DIB contract" in html
+    nb = nbformat.read(reports["rct"].notebook, as_version=4)
+    assert "Educate Girls DIB" in nb.metadata["impacteval"]["verdict"]

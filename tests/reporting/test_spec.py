@@ -147,3 +147,37 @@ def test_subgroup_of_nine_people_is_masked() -> None:
     assert masked.loc["common", "estimate"] != "masked"
     # a lower threshold shows the cell
     assert mask_small_cells(effects, 9).loc["rare", "estimate"] != "masked"
+
+
+def test_misspelt_required_key_names_the_misspelling() -> None:
+    with pytest.raises(ReportSpecError, match=r"`report.titel`: unknown key; did you mean 'title'"):
+        load_spec(MATCHING.replace('title = "t"', 'titel = "t"'))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("ratio = 10", "ratio = 100", "`design.options.ratio` must be an integer from 1 to 10"),
+        ("replace = true", 'replace = "yes"', "`design.options.replace` must be true or false"),
+        ("ratio = 10", "ratio = 10, caliper = -1", "`design.options.caliper` must be a positive"),
+        ("ratio = 10", 'ratio = 10, estimand = "ATX"', "one of 'ATT', 'ATE', 'ATC'"),
+    ],
+)
+def test_bad_option_values_are_refused_on_load(old: str, new: str, message: str) -> None:
+    with pytest.raises(ReportSpecError, match=re.escape(message)):
+        load_spec(MATCHING.replace(old, new, 1))
+
+
+@pytest.mark.slow
+def test_a_build_that_fails_while_executing_leaves_no_files(tmp_path: Path) -> None:
+    from impacteval.reporting import ReportExecutionError
+
+    # a negative scale passes the spec's checks but makes the contract refuse its input
+    # (a negative comparison rate) while the notebook runs
+    spec = MATCHING.replace("multiplier = 100", "multiplier = -100", 1)
+    out = tmp_path / "out"
+    with pytest.raises(ReportExecutionError, match="nothing was written") as info:
+        build_report(spec, out)
+    assert "\x1b[" not in str(info.value)  # no terminal colour codes in the message
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # the temporary build folder is gone too
