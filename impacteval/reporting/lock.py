@@ -27,7 +27,7 @@ from typing import Any
 from impacteval._version import __version__
 from impacteval.exceptions import DataValidationError
 
-__all__ = ["LOCK_VERSION", "LockStatus", "lock_path_for", "verify_lock", "write_lock"]
+__all__ = ["LOCK_VERSION", "LockStatus", "lock_path_for", "plan_status", "verify_lock", "write_lock"]
 
 LOCK_VERSION = 1
 
@@ -277,3 +277,32 @@ def verify_lock(
         locked_at=str(lock.get("locked_at", "")),
         lock_path=lock_p.name,
     )
+
+
+def plan_status(spec_path: str | Path, contract_path: str | Path | None = None) -> str:
+    """The pre-registration line of a report's page one, in words.
+
+    Reads the lock file beside the spec (:func:`lock_path_for`). Without one the line says
+    the plan was not locked; with one it says "verified" or lists every deviation, so a
+    changed analysis is visible on page one rather than in an appendix.
+
+    Parameters
+    ----------
+    spec_path : path
+        The report spec the report was built from.
+    contract_path : path, optional
+        The contract as it is now (default: the spec's ``[contract].path``).
+
+    Returns
+    -------
+    str
+        One line for the page-one facts table.
+    """
+    lock = lock_path_for(spec_path)
+    if not lock.is_file():
+        return f"not locked (no {lock.name} beside the spec; `impacteval lock SPEC CONTRACT`)"
+    status = verify_lock(lock, spec_path, contract_path)
+    if status.verified:
+        return f"verified against the plan locked {status.locked_at} ({lock.name})"
+    items = "; ".join(status.deviations)
+    return f"{len(status.deviations)} deviation(s) from the plan locked {status.locked_at}: {items}"

@@ -797,15 +797,18 @@ risk if risk is not None else RISK_REFUSED
         for m in spec.contract.inputs
     }
     facts = _facts(spec)
+    contract_file = "None" if plan.contract_file is None else f"Path({plan.contract_file!r})"
     c.code(
         f"""
 # page one: the verdict and the payment chain (the built report shows this first)
+CONTRACT_FILE = {contract_file}
 TREATED_SE = {{
 {tse}
 }}
 FACTS = {facts}
 if "Data period" not in FACTS:
     FACTS["Data period"] = {_period(spec)}
+FACTS["Pre-registered plan"] = rt.plan_status(Path({plan.spec_file!r}), CONTRACT_FILE)
 page = rt.decision_page(
     contract,
     inputs,
@@ -814,7 +817,7 @@ page = rt.decision_page(
     level=LEVEL,
     treated_se=TREATED_SE,
     units={units!r},
-    contract_file=Path({plan.contract_file!r}),
+    contract_file=CONTRACT_FILE,
     facts=FACTS,
     risk_refused=RISK_REFUSED,
     measurement_se={{k: m.std_error for k, m in MEASURED.items() if m.std_error is not None}},

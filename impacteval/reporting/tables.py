@@ -22,6 +22,7 @@ import pandas as pd
 from impacteval.exceptions import DataValidationError, ImpactEvalError, MissingColumnError
 from impacteval.reporting.decision import decision_page
 from impacteval.reporting.disclosure import suppress_flow
+from impacteval.reporting.lock import plan_status
 from impacteval.reporting.present import (
     WarningLog,
     audit_tables,
@@ -48,6 +49,7 @@ __all__ = [
     "metric_input",
     "money",
     "package_versions",
+    "plan_status",
     "readable_frame",
     "safeguard_inputs",
     "sample_flow",

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from impacteval.reporting.cli import main
-from impacteval.reporting.lock import verify_lock, write_lock
+from impacteval.reporting.lock import plan_status, verify_lock, write_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,3 +92,19 @@ def test_changed_contract_and_covariate_data_are_deviations(plan: tuple[Path, Pa
     devs = verify_lock(lock, spec).deviations
     assert any("contract differs" in d for d in devs)
     assert any("pre-outcome data" in d for d in devs)
+
+
+def test_plan_status_line_for_page_one(plan: tuple[Path, Path]) -> None:
+    """The page-one line: not locked, verified, then each deviation named."""
+    spec, contract = plan
+    assert plan_status(spec).startswith("not locked")
+    write_lock(spec, contract)
+    assert plan_status(spec).startswith("verified against the plan locked")
+    spec.write_text(spec.read_text().replace("ratio = 10", "ratio = 5"))
+    line = plan_status(spec)
+    assert line.startswith("1 deviation(s)") and "changed option `ratio`" in line
+
+
+def test_shipped_demo_plan_is_locked_and_verifies() -> None:
+    """examples/peterborough.toml ships with its lock; a stale lock would fail here."""
+    assert plan_status(ROOT / "examples" / "peterborough.toml").startswith("verified")

@@ -147,6 +147,10 @@ def test_page_one_comes_before_any_code_and_the_html_hides_code(demo: ReportPath
     verdict = page.index('class="ie-verdict"')
     assert verdict < page.index("<h2") and verdict < page.index('id="1.-Data"')
     assert "is due under the Peterborough SIB contract" in page
+    # the pre-registration status is on page one, before section 1 (issue 14, item 6)
+    plan = page.index("Pre-registered plan")
+    assert plan < page.index('id="1.-Data"')
+    assert page[plan : plan + 400].count("verified against the plan locked") == 1
     assert (
         "rt.decision_page(" not in page and "ie.payments.Contract" not in page
     )  # no code in the reader's HTML
