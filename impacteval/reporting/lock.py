@@ -27,7 +27,14 @@ from typing import Any
 from impacteval._version import __version__
 from impacteval.exceptions import DataValidationError
 
-__all__ = ["LOCK_VERSION", "LockStatus", "lock_path_for", "plan_status", "verify_lock", "write_lock"]
+__all__ = [
+    "LOCK_VERSION",
+    "LockStatus",
+    "lock_path_for",
+    "plan_status",
+    "verify_lock",
+    "write_lock",
+]
 
 LOCK_VERSION = 1
 
