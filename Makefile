@@ -10,7 +10,7 @@ endif
 export MPLBACKEND := Agg
 LINT_PATHS := $(wildcard impacteval tests scripts benchmarks)
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck pytest clean docs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: $(BIN)/.installed
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy impacteval
 	$(BIN)/python -m pytest -q
+
+# The documentation site (docs/README.md): built into docs/_build/html, warnings as errors;
+# notebooks are executed (outputs cached in docs/_build/.jupyter_cache by their code).
+docs: $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[docs]'
+	$(BIN)/python -m sphinx -b html -W --keep-going -j 2 docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
