@@ -32,7 +32,7 @@ import impacteval  # noqa: E402
 
 project = "impacteval"
 author = "impacteval developers"
-copyright = "impacteval developers"  # noqa: A001
+copyright = "impacteval developers"
 release = impacteval.__version__
 version = release
 
@@ -61,9 +61,12 @@ exclude_patterns = [
 nitpicky = False
 # numpydoc type phrases that are prose, not objects
 nitpick_ignore_regex = [
-    ("py:class", r"(optional|default.*|or|of|and|None|callable|array[-_ ]like|sequence"
-     r"|iterable|mapping|scalar|positive|non-negative|tuple of .*|list of .*|dict of .*"
-     r"|int or .*|float or .*|str or .*|bool or .*|\{.*\}|.*\}|\{.*|'.*'|\".*\"|-?\d.*)"),
+    (
+        "py:class",
+        r"(optional|default.*|or|of|and|None|callable|array[-_ ]like|sequence"
+        r"|iterable|mapping|scalar|positive|non-negative|tuple of .*|list of .*|dict of .*"
+        r"|int or .*|float or .*|str or .*|bool or .*|\{.*\}|.*\}|\{.*|'.*'|\".*\"|-?\d.*)",
+    ),
 ]
 
 # -- autodoc / autosummary / numpydoc -----------------------------------------------------

@@ -92,7 +92,7 @@ def _contract_page(root: Path) -> str:
     for table, cls_name in TABLES:
         cls = getattr(schema, cls_name)
         lines += [f"## `{table}`", "", (cls.__doc__ or "").strip(), ""]
-        lines += _table(schema, cls_name) + [""]
+        lines += [*_table(schema, cls_name), ""]
         if cls_name == "Component":
             rule_keys = getattr(loader, "_RULE_KEYS", {})
             lines += ["Keys by payment rule:", "", "| rule | required | optional |"]
