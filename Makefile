@@ -20,7 +20,7 @@ KERNEL_TESTS := tests/matching/test_nearest_reference.py tests/matching/test_nn_
 	tests/synth/test_control_inference.py
 KERNELS ?= Haswell Prescott
 
-.PHONY: demo test test-kernels lint typecheck pytest clean
+.PHONY: demo test test-kernels lint typecheck pytest clean docs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ ifneq ($(OPENBLAS_CORETYPE),)
 	@echo "== reference tests under the machine's own kernel (OPENBLAS_CORETYPE unset)"
 	env -u OPENBLAS_CORETYPE $(BIN)/python -m pytest -q -p no:cacheprovider $(KERNEL_TESTS)
 endif
+
+# The documentation site (docs/README.md): built into docs/_build/html, warnings as errors;
+# notebooks are executed (outputs cached in docs/_build/.jupyter_cache by their code).
+docs: $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[docs]'
+	$(BIN)/python -m sphinx -b html -W --keep-going -j 2 docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
