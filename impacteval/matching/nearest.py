@@ -637,7 +637,10 @@ def nearest_neighbor(
         "pairs": pd.DataFrame({"unit": labels[unit], "match": labels[match], "weight": pw})
     }
     if se == "abadie_imbens":
-        zz = (score if score is not None else cast(np.ndarray, ps)).reshape(-1, 1)
+        if score is not None or ps is not None:
+            zz = (score if score is not None else cast(np.ndarray, ps)).reshape(-1, 1)
+        else:  # Mahalanobis matching: Match's default Z is the matching covariates
+            zz = frame[mahal or covs].to_numpy(dtype=float)
         sign = -1.0 if estimand == "ATC" else 1.0
         treat_ai = z if estimand != "ATC" else 1.0 - z
         ai = ai_estimate(
