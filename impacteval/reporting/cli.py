@@ -4,7 +4,9 @@
 the simulated releases in ``data/sample/sib_reoffending.csv``, settled under
 ``contracts/peterborough.toml``) into ``./report/`` and prints the paths.
 ``impacteval report SPEC -o DIR`` builds the report a spec describes;
-``impacteval settle CONTRACT INPUTS`` settles a contract on estimates given as JSON.
+``impacteval settle CONTRACT INPUTS`` settles a contract on estimates given as JSON;
+``design``, ``ledger``, ``lock`` and ``schema`` serve contract design, the settlement
+ledger, locked analysis plans and the JSON Schemas (``impacteval COMMAND --help``).
 """
 
 from __future__ import annotations
