@@ -675,10 +675,13 @@ def nearest_neighbor(
     bal_covs = covs or mahal
     if bal_covs:
         bal_frame = frame[[treatment, *bal_covs]].copy()
-        bal_frame["_w"] = weights
+        w_name = "matching weights"  # shown in the balance summary
+        while w_name in bal_frame.columns:
+            w_name += " "
+        bal_frame[w_name] = weights
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ImpactEvalWarning)
-            bal = balance(bal_frame, treatment=treatment, covariates=bal_covs, weights="_w")
+            bal = balance(bal_frame, treatment=treatment, covariates=bal_covs, weights=w_name)
 
     mm_frame = pd.DataFrame(
         np.where(mm_main >= 0, np.asarray(labels)[np.clip(mm_main, 0, None)], np.nan)

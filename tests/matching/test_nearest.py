@@ -150,3 +150,10 @@ def test_no_controls_within_caliper() -> None:
                       "p": [0.9, 0.91, 0.92, 0.1, 0.11, 0.12]})  # fmt: skip
     with pytest.raises(DataValidationError, match="caliper"):
         nearest_neighbor(d, outcome="y", treatment="z", propensity="p", caliper=0.01)
+
+
+def test_balance_summary_names_the_weights_in_words(psid: pd.DataFrame) -> None:
+    """The matched balance table says what weighted it (was the working column `_w`)."""
+    res = _fit(psid)
+    text = res.balance.summary().as_text()  # type: ignore[attr-defined]
+    assert "matching weights" in text and "_w" not in text
