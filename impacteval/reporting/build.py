@@ -22,7 +22,7 @@ from impacteval.reporting.notebook import make_notebook, plan_for
 from impacteval.reporting.spec import ReportSpec, load_spec
 from impacteval.reporting.tables import select
 
-__all__ = ["ReportPaths", "build_report", "check_spec", "print_pdf"]
+__all__ = ["CHROMIUM_HEADLESS_FLAGS", "ReportPaths", "build_report", "check_spec", "print_pdf"]
 
 #: environment of the executing kernel: fixed hash seed and single-threaded BLAS, so the
 #: same spec and data give the same numbers in every run
@@ -439,6 +439,20 @@ def _reader_html(body: str) -> str:
     return body.replace("</head>", _READER_CSS + "</head>", 1)
 
 
+#: flags for headless Chromium on a machine with no network and no display (also used by the
+#: browser tests): no sandbox as root, no GPU, no background connections
+CHROMIUM_HEADLESS_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
 def print_pdf(html: str | Path, pdf: str | Path | None = None, *, timeout: int = 120) -> Path:
     """Print a built report's HTML to PDF with headless Chromium (when it is installed).
 
@@ -469,14 +483,7 @@ def print_pdf(html: str | Path, pdf: str | Path | None = None, *, timeout: int =
         done = subprocess.run(
             [
                 exe,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *CHROMIUM_HEADLESS_FLAGS,
                 f"--user-data-dir={profile}",
                 "--no-pdf-header-footer",
                 f"--print-to-pdf={target}",

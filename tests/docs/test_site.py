@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from impacteval.reporting.build import CHROMIUM_HEADLESS_FLAGS
+
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "docs" / "_build" / "html"
 SHOTS = ROOT / "docs" / "_build" / "screenshots"
@@ -26,14 +28,7 @@ PAGES = {
     "notebook": "gallery/00_quickstart.html",
 }
 FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *CHROMIUM_HEADLESS_FLAGS,
     "--enable-logging=stderr",
     "--v=0",
     "--window-size=1280,1000",

@@ -21,6 +21,7 @@ import nbformat
 import pytest
 
 from impacteval.reporting import ReportPaths
+from impacteval.reporting.build import CHROMIUM_HEADLESS_FLAGS
 from impacteval.reporting.cli import main
 
 pytestmark = pytest.mark.slow
@@ -31,16 +32,7 @@ COUNT_HEADER = re.compile(
     r"^(n|n_\w+|rows|treated|control|units|people|count|assigned|observed|excluded|"
     r"refused|refusals|exclusions|rows analysed|value)$"
 )
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_FLAGS = list(CHROMIUM_HEADLESS_FLAGS)
 
 
 @pytest.fixture(scope="module")
