@@ -33,10 +33,12 @@ __all__ = [
     "check_positive_weights",
     "check_rng",
     "prepare",
+    "short_repr",
 ]
 
 
-def _short(value: object, limit: int = 60) -> str:
+def short_repr(value: object, limit: int = 60) -> str:
+    """Return ``repr(value)`` cut to ``limit`` characters, for error messages."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -73,7 +75,7 @@ def check_columns(data: pd.DataFrame, **named: str | Sequence[str] | None) -> No
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise MissingColumnError(
                     f"`{param}`: column {col!r} is not in the data{hint} "
-                    f"(available: {_short(available, 200)})"
+                    f"(available: {short_repr(available, 200)})"
                 )
             copies = int(np.count_nonzero(data.columns == col))
             if copies > 1:
@@ -106,7 +108,7 @@ def check_column_name(value: object, param: str) -> None:
         shown = (
             f"of length {len(items)}"
             if isinstance(value, (np.ndarray, pd.Series, pd.Index))
-            else _short(value)
+            else short_repr(value)
         )
         raise DataValidationError(
             f"`{param}` must be a single column name (str); received "
@@ -150,7 +152,7 @@ def check_level(level: object, param: str = "level") -> float:
     ):
         raise DataValidationError(
             f"`{param}` must be a confidence level strictly between 0 and 1 (e.g. 0.95); "
-            f"received {_short(level)}"
+            f"received {short_repr(level)}"
         )
     return float(level)
 
@@ -163,7 +165,7 @@ def check_choice(value: object, param: str, choices: Iterable[str]) -> str:
         close = same_case or difflib.get_close_matches(str(value), options, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise DataValidationError(
-            f"`{param}` must be one of {options}; received {_short(value)}{hint}"
+            f"`{param}` must be one of {options}; received {short_repr(value)}{hint}"
         )
     return value
 
@@ -172,7 +174,7 @@ def check_positive_int(value: object, param: str, minimum: int = 1) -> int:
     """Require an integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise DataValidationError(
-            f"`{param}` must be an integer >= {minimum}; received {_short(value)}"
+            f"`{param}` must be an integer >= {minimum}; received {short_repr(value)}"
         )
     return int(value)
 
@@ -198,7 +200,7 @@ def check_rng(rng: object, param: str = "rng") -> tuple[np.random.Generator, int
         return np.random.default_rng(int(rng)), int(rng)
     raise DataValidationError(
         f"`{param}` must be a non-negative int seed, a numpy Generator or None; "
-        f"received {_short(rng)}"
+        f"received {short_repr(rng)}"
     )
 
 
@@ -218,7 +220,7 @@ def check_binary(values: np.ndarray, param: str, column: str) -> np.ndarray:
     if not np.all(np.isin(uniq, (0.0, 1.0))):
         raise DataValidationError(
             f"`{param}`: column {column!r} must be binary (0/1 or False/True); received "
-            f"values {_short(uniq.tolist())}"
+            f"values {short_repr(uniq.tolist())}"
         )
     for arm, name in ((1.0, "treated (1)"), (0.0, "control (0)")):
         if arm not in uniq:

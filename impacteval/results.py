@@ -35,6 +35,7 @@ __all__ = [
     "EffectTable",
     "Provenance",
     "Summary",
+    "SummaryDisplay",
     "fingerprint",
     "fingerprint_in_background",
     "interval",
@@ -326,8 +327,28 @@ class Summary:
         return self.as_text()
 
 
+class SummaryDisplay:
+    """Mixin: ``str(obj)`` and Jupyter's rich display both come from ``obj.summary()``.
+
+    A class using it defines ``summary() -> Summary``; nothing else is needed for the
+    plain-text print-out and the HTML table a notebook shows.
+    """
+
+    __slots__ = ()
+
+    def summary(self) -> Summary:  # pragma: no cover - always overridden
+        """Return the printable :class:`Summary` (defined by each result class)."""
+        raise NotImplementedError
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def __str__(self) -> str:
+        return self.summary().as_text()
+
+
 @dataclass(frozen=True, kw_only=True, repr=False)
-class EffectEstimate:
+class EffectEstimate(SummaryDisplay):
     """One counterfactual effect estimate with its uncertainty.
 
     Attributes
@@ -514,12 +535,6 @@ class EffectEstimate:
             notes=self.warnings,
         )
 
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
-
-    def __str__(self) -> str:
-        return self.summary().as_text()
-
     def __repr__(self) -> str:
         return (
             f"EffectEstimate({self.estimand}={self.estimate:.6g}, std_error="
@@ -536,7 +551,7 @@ class EffectEstimate:
 
 
 @dataclass(frozen=True, kw_only=True)
-class EffectTable:
+class EffectTable(SummaryDisplay):
     """Many effects indexed by design-specific columns (event time, group, period, ...).
 
     Attributes
@@ -644,12 +659,6 @@ class EffectTable:
         return Summary(
             title=self.method or "Effects", facts=tuple(facts), table=table, notes=self.warnings
         )
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
-
-    def __str__(self) -> str:
-        return self.summary().as_text()
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Estimates with intervals against the (first) index column."""

@@ -14,7 +14,7 @@ from scipy import stats
 
 from impacteval._validation import check_binary, prepare
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
-from impacteval.results import Provenance, Summary, fingerprint
+from impacteval.results import Provenance, Summary, SummaryDisplay, fingerprint
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -48,7 +48,7 @@ class OmnibusTest:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BalanceTable:
+class BalanceTable(SummaryDisplay):
     """Balance statistics by covariate, with a joint test and a Love plot.
 
     Attributes
@@ -110,12 +110,6 @@ class BalanceTable:
         return Summary(
             title="Covariate balance", facts=tuple(facts), table=table, notes=self.warnings
         )
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
-
-    def __str__(self) -> str:
-        return self.summary().as_text()
 
     def __repr__(self) -> str:
         return (

@@ -25,7 +25,7 @@ from scipy import optimize, stats
 
 from impacteval._validation import check_choice
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning, MissingDataWarning
-from impacteval.results import Summary
+from impacteval.results import Summary, SummaryDisplay
 
 __all__ = ["EValue", "RosenbaumBounds", "e_value", "rosenbaum_bounds", "rosenbaum_gamma"]
 
@@ -34,7 +34,7 @@ _MAX_EXACT_PAIRS = 500
 
 # -- Rosenbaum bounds -----------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class RosenbaumBounds:
+class RosenbaumBounds(SummaryDisplay):
     """Bounds on the Wilcoxon signed-rank p-value under hidden bias of at most ``gamma``.
 
     Attributes
@@ -77,12 +77,6 @@ class RosenbaumBounds:
             ("p-values", "normal approximation" if self.method == "normal" else "exact"),
         )
         return Summary(title="Rosenbaum sensitivity bounds", facts=facts, table=self.to_frame())
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
-
-    def __str__(self) -> str:
-        return self.summary().as_text()
 
 
 def _pairs(

@@ -37,7 +37,7 @@ from impacteval.matching._weights_input import (
 )
 from impacteval.matching._weights_logit import check_scores, crump_alpha, fit_logit
 from impacteval.matching._weights_mest import ebal_att_mestimation, ipw_mestimation
-from impacteval.results import EffectEstimate, Provenance, Summary, fingerprint
+from impacteval.results import EffectEstimate, Provenance, Summary, SummaryDisplay, fingerprint
 
 __all__ = ["EntropyBalance", "aipw", "entropy_balance", "ipw"]
 
@@ -466,7 +466,7 @@ def aipw(
 
 # -- entropy balancing ----------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True, repr=False)
-class EntropyBalance:
+class EntropyBalance(SummaryDisplay):
     """Entropy-balancing weights with their diagnostics (and the effect, if an outcome).
 
     Attributes
@@ -545,12 +545,6 @@ class EntropyBalance:
         return Summary(
             title="Entropy balancing", facts=tuple(facts), table=table, notes=self.warnings
         )
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
-
-    def __str__(self) -> str:
-        return self.summary().as_text()
 
     def __repr__(self) -> str:
         return (

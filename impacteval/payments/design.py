@@ -44,7 +44,7 @@ from impacteval.payments.contract import Contract
 from impacteval.payments.engine import run
 from impacteval.payments.inputs import MetricInput, normalise_inputs, to_decimal
 from impacteval.payments.metrics import multiplier
-from impacteval.results import Summary
+from impacteval.results import Summary, SummaryDisplay
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -152,7 +152,7 @@ def required_sample_size(
 
 
 @dataclass(frozen=True)
-class ContractDesign:
+class ContractDesign(SummaryDisplay):
     """Operating characteristics of a contract (see :func:`design`).
 
     Attributes
@@ -192,12 +192,6 @@ class ContractDesign:
             self.lines.set_index("component"),
             self.notes,
         )
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
-
-    def __str__(self) -> str:
-        return self.summary().as_text()
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Operating-characteristic curves: P(pay) of the contract and expected payment."""

@@ -140,7 +140,7 @@ def _float(value: object, path: str, *, positive: bool = False, strict: bool = F
         out = float(value)
     except OverflowError:
         out = math.inf
-    shown = f"{value:.6g}" if isinstance(value, float) else _short(value)
+    shown = f"{value:.6g}" if isinstance(value, float) else short_repr(value)
     if not math.isfinite(out) or abs(out) > float(MAX_MAGNITUDE):
         raise DataValidationError(
             f"`inputs.{path}` must be a finite number of at most {float(MAX_MAGNITUDE):.0e} "
@@ -153,7 +153,7 @@ def _float(value: object, path: str, *, positive: bool = False, strict: bool = F
     return out
 
 
-def _short(value: object) -> str:
+def short_repr(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
 

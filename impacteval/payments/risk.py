@@ -26,7 +26,7 @@ from impacteval.payments.contract import Contract
 from impacteval.payments.engine import run
 from impacteval.payments.inputs import MetricInput, normalise_inputs, to_decimal
 from impacteval.payments.metrics import multiplier
-from impacteval.results import Summary
+from impacteval.results import Summary, SummaryDisplay
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -37,7 +37,7 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
 @dataclass(frozen=True)
-class PaymentRisk:
+class PaymentRisk(SummaryDisplay):
     """Payment risk of a contract (see :func:`payment_risk`).
 
     Attributes
@@ -100,12 +100,6 @@ class PaymentRisk:
         )
         table = self.curve.set_index("fraction_of_target")
         return Summary(f"Payment risk: {self.contract}", facts, table, self.notes)
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
-
-    def __str__(self) -> str:
-        return self.summary().as_text()
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Expected payment (left axis) and P(pay) (right axis) against the true effect."""

@@ -12,7 +12,7 @@ import pandas as pd
 
 from impacteval.payments.engine import Outcome
 from impacteval.payments.waterfall import InvestorOutcome
-from impacteval.results import Summary
+from impacteval.results import Summary, SummaryDisplay
 
 __all__ = ["LINE_COLUMNS", "Settlement", "lines_frame", "metrics_frame"]
 
@@ -61,7 +61,7 @@ def _freeze(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True)
-class Settlement:
+class Settlement(SummaryDisplay):
     """What a contract pays on given inputs.
 
     Attributes
@@ -178,12 +178,6 @@ class Settlement:
                 "Amounts are exact decimals; caps and floors above a component are separate lines.",
             ),
         )
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
-
-    def __str__(self) -> str:
-        return self.summary().as_text()
 
     def __repr__(self) -> str:
         return (

@@ -18,7 +18,14 @@ from impacteval._validation import (
     prepare,
 )
 from impacteval.exceptions import DataValidationError
-from impacteval.results import RESULT_COLUMNS, EffectEstimate, Provenance, Summary, fingerprint
+from impacteval.results import (
+    RESULT_COLUMNS,
+    EffectEstimate,
+    Provenance,
+    Summary,
+    SummaryDisplay,
+    fingerprint,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -29,7 +36,7 @@ _OBSERVED = "__impacteval_observed__"
 
 
 @dataclass(frozen=True, kw_only=True)
-class LeeBounds:
+class LeeBounds(SummaryDisplay):
     """Sharp bounds on the effect for always-observed units, with their uncertainty.
 
     Attributes
@@ -117,12 +124,6 @@ class LeeBounds:
             table=self.to_frame()[list(RESULT_COLUMNS)],
             notes=self.warnings,
         )
-
-    def __str__(self) -> str:
-        return self.summary().as_text()
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Both bounds with their (naive, per-bound) intervals."""

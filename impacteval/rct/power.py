@@ -19,7 +19,7 @@ from scipy import optimize, stats
 
 from impacteval._validation import check_choice, check_positive_int
 from impacteval.exceptions import DataValidationError
-from impacteval.results import Summary
+from impacteval.results import Summary, SummaryDisplay
 
 __all__ = ["PowerResult", "minimum_detectable_effect", "power"]
 
@@ -34,7 +34,7 @@ _QUANTITIES = ("mde", "effect_size", "power", "std_error", "multiplier", "design
 
 
 @dataclass(frozen=True)
-class PowerResult:
+class PowerResult(SummaryDisplay):
     """A solved power calculation: the minimum detectable effect or the power.
 
     ``float(result)`` gives the solved quantity (``mde`` for
@@ -106,12 +106,6 @@ class PowerResult:
         facts += [(k, str(v)) for k, v in self.inputs.items() if v is not None]
         title = "Minimum detectable effect" if self.quantity == "mde" else "Power"
         return Summary(title=title, facts=tuple(facts), table=table)
-
-    def __str__(self) -> str:
-        return self.summary().as_text()
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
 
 
 # -- input checks ------------------------------------------------------------------------

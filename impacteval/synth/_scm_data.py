@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import _short, check_columns, check_dataframe
+from impacteval._validation import check_columns, check_dataframe, short_repr
 from impacteval.exceptions import DataValidationError
 
 __all__ = ["Panel", "PredictorSpec", "build_panel", "parse_predictors", "predictor_matrix"]
@@ -105,7 +105,7 @@ def build_panel(
         bad = wide.columns[np.isnan(y).any(axis=0)]
         raise DataValidationError(
             f"`outcome`: column {outcome!r} has {int(np.isnan(y).sum())} missing values "
-            f"(units {_short(bad.tolist())}); the outcome must be observed for every "
+            f"(units {short_repr(bad.tolist())}); the outcome must be observed for every "
             "unit-period"
         )
     if np.isinf(y).any():
@@ -142,7 +142,7 @@ def parse_predictors(predictors: object) -> list[PredictorSpec]:
     if isinstance(predictors, (str, tuple)) and predictors and isinstance(predictors[0], str):
         raise DataValidationError(
             "`predictors` must be a sequence of (column, years) or (column, years, 'mean') "
-            f"tuples; received {_short(predictors)} (wrap a single predictor in a list)"
+            f"tuples; received {short_repr(predictors)} (wrap a single predictor in a list)"
         )
     out: list[PredictorSpec] = []
     for i, spec in enumerate(list(predictors)):  # type: ignore[call-overload]
@@ -150,7 +150,7 @@ def parse_predictors(predictors: object) -> list[PredictorSpec]:
         if not isinstance(spec, (tuple, list)) or len(spec) not in (2, 3):
             raise DataValidationError(
                 f"`{param}` must be (column, years) or (column, years, 'mean'); received "
-                f"{_short(spec)}"
+                f"{short_repr(spec)}"
             )
         col, years = spec[0], spec[1]
         op = spec[2] if len(spec) == 3 else "mean"
@@ -175,14 +175,14 @@ def check_periods(
     missing = [v for v in vals if v not in known]
     if missing:
         raise DataValidationError(
-            f"`{param}`: periods {_short(missing)} are not in the data (periods run from "
+            f"`{param}`: periods {short_repr(missing)} are not in the data (periods run from "
             f"{times[0]} to {times[-1]})"
         )
     if before is not None:
         late = [v for v in vals if not v < before]
         if late:
             raise DataValidationError(
-                f"`{param}`: periods {_short(late)} are not before the treatment time "
+                f"`{param}`: periods {short_repr(late)} are not before the treatment time "
                 f"{before}; predictors and the fit period must be pre-treatment"
             )
     return np.asarray(vals)
@@ -204,7 +204,7 @@ def predictor_matrix(
             bad = [u for u, v in zip(units, vals, strict=True) if np.isnan(v)]
             raise DataValidationError(
                 f"`predictors[{i}]`: {spec.column!r} is missing in every one of the years "
-                f"{_short(list(spec.years))} for units {_short(bad)}"
+                f"{short_repr(list(spec.years))} for units {short_repr(bad)}"
             )
         if np.isinf(vals).any():
             raise DataValidationError(f"`predictors[{i}]`: {spec.column!r} has infinite values")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import _short, prepare
+from impacteval._validation import prepare, short_repr
 from impacteval.exceptions import DataValidationError
 
 __all__ = ["SdidPanel", "build_panel"]
@@ -59,11 +59,11 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
     for param, value in (("outcome", outcome), ("unit", unit), ("time", time)):
         if not isinstance(value, str):
             raise DataValidationError(
-                f"`{param}` must be a column name (str); received {_short(value)}"
+                f"`{param}` must be a column name (str); received {short_repr(value)}"
             )
     if not isinstance(treatment, str):
         raise DataValidationError(
-            f"`treatment` must be a column name (str); received {_short(treatment)}"
+            f"`treatment` must be a column name (str); received {short_repr(treatment)}"
         )
     prepared = prepare(
         data,
@@ -77,7 +77,7 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
     if not np.isin(values, (0.0, 1.0)).all():
         raise DataValidationError(
             f"`treatment`: column {treatment!r} must be a 0/1 indicator (1 for treated units "
-            f"in treated periods); received values {_short(values.tolist())}"
+            f"in treated periods); received values {short_repr(values.tolist())}"
         )
     ucode, ulabels = pd.factorize(frame[unit], sort=True)
     tcode, tlabels = pd.factorize(frame[time], sort=True)

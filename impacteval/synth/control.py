@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import _short, check_choice, check_level, check_positive_int, check_rng
+from impacteval._validation import (
+    check_choice,
+    check_level,
+    check_positive_int,
+    check_rng,
+    short_repr,
+)
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
 from impacteval.results import EffectEstimate, EffectTable, Provenance, fingerprint
 from impacteval.synth._scm_core import FitSpec, UnitFit, fit_unit
@@ -312,7 +318,7 @@ def _check_v(v: object, k: int, labels: Sequence[str]) -> np.ndarray | None:
         if missing or len(v) != k:
             raise DataValidationError(
                 f"`v`: a mapping must give one weight per predictor {list(labels)}; received "
-                f"keys {_short(list(v))}"
+                f"keys {short_repr(list(v))}"
             )
         arr = np.array([float(v[lab]) for lab in labels])
     else:
@@ -321,12 +327,12 @@ def _check_v(v: object, k: int, labels: Sequence[str]) -> np.ndarray | None:
         except (TypeError, ValueError):
             raise DataValidationError(
                 f"`v` must be 'optimize' or {k} non-negative predictor weights; received "
-                f"{_short(v)}"
+                f"{short_repr(v)}"
             ) from None
     if arr.shape != (k,) or not np.isfinite(arr).all() or (arr < 0).any() or arr.sum() <= 0:
         raise DataValidationError(
             f"`v` must be 'optimize' or {k} non-negative finite predictor weights, not all "
-            f"zero (one per predictor); received {_short(v)}"
+            f"zero (one per predictor); received {short_repr(v)}"
         )
     return np.asarray(arr / arr.sum())
 
@@ -493,7 +499,7 @@ def synthetic_control(
     if treated_unit not in units:
         raise DataValidationError(
             f"`treated_unit`: {treated_unit!r} is not a value of column {unit!r} "
-            f"(units: {_short(units.tolist())})"
+            f"(units: {short_repr(units.tolist())})"
         )
     treated = int(units.get_indexer(pd.Index([treated_unit]))[0])
     if donors is None:
@@ -508,7 +514,7 @@ def synthetic_control(
         unknown = [d for d in dlist if d not in units]
         if unknown:
             raise DataValidationError(
-                f"`donors`: {_short(unknown)} are not values of column {unit!r}"
+                f"`donors`: {short_repr(unknown)} are not values of column {unit!r}"
             )
         if len(set(dlist)) != len(dlist):
             raise DataValidationError("`donors`: duplicated donor labels")
@@ -556,7 +562,7 @@ def synthetic_control(
         if not (isinstance(v, str) and v == "optimize"):
             raise DataValidationError(
                 "`v` can only be given together with `predictors`; without predictors the "
-                f"weights minimise the fit-period MSPE directly; received v={_short(v)}"
+                f"weights minimise the fit-period MSPE directly; received v={short_repr(v)}"
             )
         v_fixed = None
     spec = FitSpec(

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import _short, check_choice, check_level, check_positive_int, check_rng
+from impacteval._validation import (
+    check_choice,
+    check_level,
+    check_positive_int,
+    check_rng,
+    short_repr,
+)
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
 from impacteval.results import EffectEstimate, Provenance, fingerprint
 from impacteval.synth._sdid_core import BlockFit, fit_block
@@ -242,7 +248,8 @@ def synthetic_did(
         isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0
     ):
         raise DataValidationError(
-            f"`n_jobs` must be None or a non-zero int (-1 for all cores); received {_short(n_jobs)}"
+            "`n_jobs` must be None or a non-zero int (-1 for all cores); received "
+            f"{short_repr(n_jobs)}"
         )
     panel = build_panel(data, outcome=outcome, unit=unit, time=time, treatment=treatment)
     cohort_rows = [panel.cohort_rows(int(a)) for a in panel.cohorts]
