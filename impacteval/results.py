@@ -565,6 +565,10 @@ class EffectTable(SummaryDisplay):
     estimate, std_error, ci_lower, ci_upper, p_value : float
         Read-only shortcuts to the same attributes of ``overall``, so that every result
         has them; an :class:`AttributeError` saying why when there is no overall effect.
+    vcov : pandas.DataFrame or None
+        Covariance matrix of the rows' estimates (rows and columns in the order of
+        ``table``), where the estimator provides one; what joint inference and the
+        parallel-trends sensitivity analysis read. None when not available.
     level, estimand, method, n_obs, ci_method, warnings, provenance, details
         As for :class:`EffectEstimate`.
     """
@@ -585,6 +589,7 @@ class EffectTable(SummaryDisplay):
     warnings: tuple[str, ...] = ()
     provenance: Provenance = field(default_factory=Provenance)
     details: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    vcov: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         missing = [c for c in (*self.index_columns, *RESULT_COLUMNS) if c not in self.table.columns]
@@ -596,6 +601,16 @@ class EffectTable(SummaryDisplay):
             if isinstance(arr, np.ndarray):
                 arr.flags.writeable = False
         object.__setattr__(self, "table", frozen)
+        if self.vcov is not None:
+            k = len(self.table)
+            if self.vcov.shape != (k, k):
+                raise ValueError(
+                    f"EffectTable.vcov must be {k} x {k} (one row and column per table row); "
+                    f"received shape {self.vcov.shape}"
+                )
+            vcov = self.vcov.copy()
+            vcov.to_numpy().flags.writeable = False
+            object.__setattr__(self, "vcov", vcov)
         object.__setattr__(self, "details", _freeze(self.details))
         object.__setattr__(self, "warnings", tuple(self.warnings))
 
