@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import numbers
-import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from impacteval._warn import warn_user
 from impacteval.exceptions import DataValidationError, MissingColumnError, MissingDataWarning
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "as_column_list",
     "check_aligned",
     "check_binary",
+    "check_bool",
     "check_choice",
     "check_column_name",
     "check_columns",
@@ -141,6 +142,13 @@ def as_column_list(value: str | Sequence[str] | None, param: str) -> list[str]:
                 f"`{param}` must contain column names (str); received {item!r}"
             )
     return items
+
+
+def check_bool(value: object, param: str) -> bool:
+    """Require True or False (a numpy bool is accepted)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise DataValidationError(f"`{param}` must be True or False; received {value!r}")
+    return bool(value)
 
 
 def check_level(level: object, param: str = "level") -> float:
@@ -399,12 +407,11 @@ def prepare(
         incomplete |= mask
     n_dropped = int(incomplete.sum()) if missing else 0
     if n_dropped:
-        warnings.warn(
+        warn_user(  # pointed at the user's line, however deep the estimator calls this
             f"{n_dropped} of {n_input} rows dropped for missing values in "
             f"{[c for c, mask in missing.items() if mask.any()]}; the count is on the result "
             "as `n_dropped`",
             MissingDataWarning,
-            stacklevel=3,
         )
         keep = ~incomplete
         used = {c: v[keep] for c, v in used.items()}

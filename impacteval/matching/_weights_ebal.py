@@ -18,9 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, special
 
-__all__ = ["EbalFit", "infeasible_features", "solve_dual"]
+from impacteval.exceptions import ConvergenceError, DataValidationError
+
+__all__ = ["EbalFit", "EntropyFit", "fit_entropy", "infeasible_features", "solve_dual"]
 
 
 @dataclass(frozen=True)
@@ -155,3 +158,123 @@ def infeasible_features(c: np.ndarray, target: np.ndarray, *, slack_tol: float =
             if rest is not None and float(rest.sum()) <= slack_tol:
                 flagged.add(j)
     return sorted(flagged)
+
+
+# -- the whole fit: features, feasibility, dual, balance table ------------------------------
+@dataclass(frozen=True)
+class EntropyFit:
+    """One entropy-balancing fit over the complete rows.
+
+    ``reference`` is 1 for the arm whose moments are the target (treated for the ATT),
+    ``weights`` is 1 there and the balancing weights (summing to the reference arm's size)
+    in the weighted arm; ``features_std`` the standardised balance features; ``table`` the
+    balance table; ``messages`` warnings for the user (a fit that stopped before ``tol``).
+    """
+
+    reference: np.ndarray
+    weights: np.ndarray
+    features_std: np.ndarray
+    names: list[str]
+    dual: EbalFit
+    table: pd.DataFrame
+    messages: tuple[str, ...]
+
+
+def _features(x: np.ndarray, covs: list[str], moments: int) -> tuple[np.ndarray, list[str]]:
+    cols, names = [x[:, j] for j in range(x.shape[1])], list(covs)
+    if moments == 2:
+        for j, name in enumerate(covs):
+            if np.unique(x[:, j]).size > 2:  # the square of a binary covariate adds nothing
+                cols.append(x[:, j] ** 2)
+                names.append(f"{name}^2")
+    return np.column_stack(cols), names
+
+
+def _outside_range(c: np.ndarray, target: np.ndarray) -> bool:
+    return bool(((target <= c.min(axis=0)) | (target >= c.max(axis=0))).any())
+
+
+def _infeasible(bad: list[int], names: list[str], arm: str, estimand: str) -> ConvergenceError:
+    ref = "treated" if estimand == "ATT" else "control"
+    which = [names[j] for j in bad]
+    named = (
+        f"offending covariates: {which}"
+        if which
+        else "the target lies on the boundary of their convex hull"
+    )
+    return ConvergenceError(
+        f"entropy balancing is infeasible: the {ref} moments are outside the convex hull of "
+        f"the {arm} (no positive weights balance them); {named}. Drop or coarsen these "
+        "covariates, use moments=1, or restrict the sample to common support."
+    )
+
+
+def _balance_table(
+    feats: np.ndarray, z: np.ndarray, w: np.ndarray, names: list[str], sd: np.ndarray
+) -> pd.DataFrame:
+    table = pd.DataFrame(
+        {
+            "target": feats[z == 1].mean(axis=0),
+            "unweighted": feats[z == 0].mean(axis=0),
+            "weighted": w @ feats[z == 0],
+        },
+        index=pd.Index(names, name="feature"),
+    )
+    table["smd_unweighted"] = (table["unweighted"] - table["target"]) / sd
+    table["smd_weighted"] = (table["weighted"] - table["target"]) / sd
+    return table
+
+
+def fit_entropy(
+    x: np.ndarray,
+    treated: np.ndarray,
+    covs: list[str],
+    *,
+    moments: int,
+    estimand: str,
+    max_iter: int,
+    tol: float,
+) -> EntropyFit:
+    """Entropy-balancing weights of the controls (ATT) or treated units (ATC).
+
+    Raises
+    ------
+    DataValidationError
+        Constant or collinear balance features in the weighted arm.
+    ConvergenceError
+        The target moments are outside the convex hull of the weighted arm.
+    """
+    z = treated if estimand == "ATT" else 1.0 - treated  # z == 1: the reference (target) arm
+    feats, names = _features(x, covs, moments)
+    sd = feats.std(axis=0)
+    if (sd == 0).any():
+        raise DataValidationError(
+            f"`covariates`: {[n for n, s in zip(names, sd, strict=True) if s == 0]} are "
+            "constant; drop them"
+        )
+    c = (feats - feats.mean(axis=0)) / sd
+    weighted_arm = "controls" if estimand == "ATT" else "treated units"
+    cw, target = c[z == 0], c[z == 1].mean(axis=0)
+    centred = np.column_stack([np.ones(cw.shape[0]), cw])
+    if np.linalg.matrix_rank(centred) < centred.shape[1]:
+        raise DataValidationError(
+            f"`covariates`: the balance features are collinear among the {weighted_arm} "
+            f"(features {names}); drop redundant covariates"
+        )
+    bad = infeasible_features(cw, target) if _outside_range(cw, target) else []
+    if bad:
+        raise _infeasible(bad, names, weighted_arm, estimand)
+    fit = solve_dual(cw, target, max_iter=max_iter, tol=tol)
+    messages: list[str] = []
+    if not fit.converged:
+        bad = infeasible_features(cw, target)
+        if bad or not np.isfinite(fit.max_imbalance):
+            raise _infeasible(bad, names, weighted_arm, estimand)
+        messages.append(
+            f"entropy balancing stopped after {fit.n_iter} iterations with a remaining "
+            f"imbalance of {fit.max_imbalance:.3g} SD (tol={tol}); {fit.message}"
+        )
+    weights = np.ones(z.size)
+    weights[z == 0] = fit.weights * float(z.sum())
+    table = _balance_table(feats, z, fit.weights, names, sd)
+    return EntropyFit(z, weights, c, names, fit, table, tuple(messages))

@@ -11,28 +11,18 @@ import numpy as np
 import pandas as pd
 
 from impacteval._validation import PreparedData, check_binary, prepare
-from impacteval._validation import as_column_list as as_list
 from impacteval.exceptions import DataValidationError
 from impacteval.matching._weights_logit import check_scores, fit_logit
 
 __all__ = [
     "Arrays",
     "arrays",
-    "as_list",
-    "check_bool",
     "check_trim",
     "kish",
     "logit_scores",
     "model_scores",
     "standardised_design",
 ]
-
-
-def check_bool(value: object, param: str) -> bool:
-    """Require True or False."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise DataValidationError(f"`{param}` must be True or False; received {value!r}")
-    return bool(value)
 
 
 def check_trim(trim: object) -> str | float | None:

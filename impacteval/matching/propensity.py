@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import check_binary, check_choice, prepare
-from impacteval.exceptions import ConvergenceError, DataValidationError, ImpactEvalWarning
+from impacteval._validation import as_column_list, check_binary, check_choice, prepare
+from impacteval._warn import WarningLog
+from impacteval.exceptions import ConvergenceError, DataValidationError
 from impacteval.matching._weights_logit import separating_covariates, separation_direction
 
 __all__ = ["fit_propensity", "propensity_score"]
-
-
-def _columns(value: Sequence[str] | str | None, param: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    try:
-        items = list(value)
-    except TypeError:
-        raise DataValidationError(
-            f"`{param}` must be a column name or a sequence of column names; received "
-            f"{type(value).__name__}"
-        ) from None
-    for item in items:
-        if not isinstance(item, str):
-            raise DataValidationError(
-                f"`{param}` must contain column names (str); received {item!r}"
-            )
-    return items
 
 
 def _logit_mle(x: np.ndarray, z: np.ndarray, max_iter: int = 100) -> np.ndarray:
@@ -161,7 +141,8 @@ def propensity_score(
     -------
     pandas.Series
         Indexed like ``data``; NaN for rows dropped for missing values (their number is in
-        ``.attrs["n_dropped"]``); ``.attrs["link"]`` records ``link``. Pass it as
+        ``.attrs["n_dropped"]``); ``.attrs["link"]`` records ``link`` and
+        ``.attrs["warnings"]`` the warnings issued. Pass it as
         ``nearest_neighbor(..., propensity=series)``.
 
     Raises
@@ -197,7 +178,7 @@ def propensity_score(
     True
     """
     link = check_choice(link, "link", ("probability", "logit"))
-    covs = _columns(covariates, "covariates")
+    covs = as_column_list(covariates, "covariates")
     if not covs:
         raise DataValidationError(
             f"`covariates` must name at least one column; received {covariates!r}"
@@ -206,12 +187,9 @@ def propensity_score(
     frame = prepared.frame
     z = check_binary(frame[treatment].to_numpy(dtype=float), "treatment", treatment)
     p = fit_propensity(frame[covs].to_numpy(dtype=float), z, model, covs)
+    log = WarningLog()
     if np.any((p <= 0) | (p >= 1)):
-        warnings.warn(
-            "some propensity scores are exactly 0 or 1: overlap fails for those units",
-            ImpactEvalWarning,
-            stacklevel=2,
-        )
+        log.warn("some propensity scores are exactly 0 or 1: overlap fails for those units")
     values = p if link == "probability" else np.log(p) - np.log1p(-p)
     complete = data[[treatment, *covs]].notna().all(axis=1).to_numpy()
     out = np.full(len(data), np.nan)
@@ -219,4 +197,5 @@ def propensity_score(
     series = pd.Series(out, index=data.index, name="propensity_score")
     series.attrs["n_dropped"] = prepared.n_dropped
     series.attrs["link"] = link  # read by nearest_neighbor(propensity=series)
+    series.attrs["warnings"] = log.messages
     return series
