@@ -1,4 +1,5 @@
-"""Multiple-testing adjustments (impacteval.inference.multiplicity).
+"""Multiple-testing adjustments (impacteval.inference.multiplicity) and Romano-Wolf p-values
+for a trial's outcomes (impacteval.rct.romano_wolf).
 
 Holm / Bonferroni / BH values are computed by hand in the comments from the textbook
 formulas; Romano-Wolf is checked by a hand-worked step-down on a 4-draw example, by its
@@ -15,14 +16,9 @@ import pytest
 from scipy import stats
 
 from impacteval.exceptions import DataValidationError
-from impacteval.inference.multiplicity import (
-    _design,
-    _fit_all,
-    _step_down,
-    adjust_p_values,
-    romano_wolf,
-)
+from impacteval.inference.multiplicity import adjust_p_values, step_down
 from impacteval.rct.regression import regression
+from impacteval.rct.romano_wolf import _design, _fit_all, romano_wolf
 
 # hand-computed values below are exact decimals: only floating-point rounding can differ
 EXACT = 1e-12
@@ -79,7 +75,7 @@ def test_romano_wolf_step_down_by_hand() -> None:
     # they were (draw 3's step-2 max is h2's 2.5) but makes h1's raw step-3 p 2/5 < 3/5
     low = null.copy()
     low[2, 1] = 0.5
-    np.testing.assert_allclose(_step_down(stat, low), [0.4, 0.6, 0.6], atol=EXACT)
+    np.testing.assert_allclose(step_down(stat, low), [0.4, 0.6, 0.6], atol=EXACT)
 
 
 def test_romano_wolf_properties_random() -> None:
@@ -88,7 +84,7 @@ def test_romano_wolf_properties_random() -> None:
         m, b = rng.integers(2, 8), 99
         stat = np.abs(rng.normal(size=m) * 2)
         null = np.abs(rng.standard_normal((b, m)) @ rng.normal(size=(m, m)))
-        adj = _step_down(stat, null)
+        adj = step_down(stat, null)
         unadj = (np.sum(null >= stat, axis=0) + 1) / (b + 1)
         assert np.all(adj >= unadj - EXACT)  # a max over a superset
         order = np.argsort(-stat)
@@ -96,7 +92,7 @@ def test_romano_wolf_properties_random() -> None:
         assert np.all((adj > 0) & (adj <= 1))
     # one hypothesis: Romano-Wolf is the bootstrap p-value
     stat1, null1 = np.array([1.7]), np.abs(rng.normal(size=(199, 1)))
-    assert _step_down(stat1, null1)[0] == (np.sum(null1 >= 1.7) + 1) / 200
+    assert step_down(stat1, null1)[0] == (np.sum(null1 >= 1.7) + 1) / 200
 
 
 def test_romano_wolf_fwer_with_known_null_distribution() -> None:
@@ -115,7 +111,7 @@ def test_romano_wolf_fwer_with_known_null_distribution() -> None:
     draws = np.abs(rng.standard_normal((reps, b + 1, m)) @ chol.T)
     rw = holm = unadjusted = 0
     for family in draws:
-        rw += _step_down(family[0], family[1:]).min() <= 0.05
+        rw += step_down(family[0], family[1:]).min() <= 0.05
         p_normal = 2 * stats.norm.sf(family[0])
         # Holm's smallest adjusted p is m * min p, Bonferroni's: same family-wise rejections
         # (Bonferroni is used because statsmodels' Holm path calls gc.collect(), ~20 ms each)
