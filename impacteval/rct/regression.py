@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,8 @@ from impacteval._validation import (
     group_codes,
     prepare,
 )
-from impacteval.exceptions import DataValidationError, ImpactEvalWarning, SmallSampleWarning
+from impacteval._warn import WarningLog
+from impacteval.exceptions import DataValidationError, SmallSampleWarning
 from impacteval.inference.variance import (
     CLUSTER_SE_TYPES,
     SE_TYPES,
@@ -27,7 +29,7 @@ from impacteval.inference.variance import (
 )
 from impacteval.results import EffectEstimate, Provenance, fingerprint, interval
 
-__all__ = ["regression"]
+__all__ = ["check_clusters_per_arm", "regression"]
 
 # Above this many cells the fixed-effect dummies would not fit comfortably in memory.
 _MAX_DUMMY_CELLS = 300_000_000
@@ -189,18 +191,7 @@ def regression(
     adjustment = check_choice(adjustment, "adjustment", ("lin", "additive"))
     covs = as_column_list(covariates, "covariates")
     fes = as_column_list(fixed_effects, "fixed_effects")
-    if se_type is None:
-        se_type = "CR2" if cluster is not None else "HC2"
-    se_type = check_choice(se_type, "se_type", SE_TYPES)
-    if cluster is not None and se_type not in CLUSTER_SE_TYPES:
-        raise DataValidationError(
-            f"`se_type`: with `cluster` given, se_type must be one of "
-            f"{sorted(CLUSTER_SE_TYPES)}; received {se_type!r}"
-        )
-    if cluster is None and se_type in CLUSTER_SE_TYPES:
-        raise DataValidationError(
-            f"`se_type`: {se_type!r} is a clustered variance and needs `cluster`"
-        )
+    se_type = _check_se_type(se_type, cluster)
     prepared = prepare(
         data,
         numeric={
@@ -216,16 +207,83 @@ def regression(
     y = frame[outcome].to_numpy(dtype=float)
     z = check_binary(frame[treatment].to_numpy(dtype=float), "treatment", treatment)
     w = None if weights is None else check_positive_weights(frame[weights])
-    n = y.shape[0]
-    caught: list[str] = []
+    log = WarningLog()
     if np.ptp(y) == 0:
-        msg = (
+        log.warn(
             f"`outcome`: column {outcome!r} is constant ({y[0]!r}); the effect is 0 and "
             "its standard error 0"
         )
-        warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
-        caught.append(msg)
+    design = _design(frame, z, treatment, covs, fes, adjustment, w)
+    codes: np.ndarray | None = None
+    n_groups: int | None = None
+    if cluster is not None:
+        codes, n_groups = group_codes(frame[cluster])
+        check_clusters_per_arm(z, codes, cluster)
+    fit, se = _fit(design, y, z, w, codes, n_groups, se_type, treatment, log)
+    options = {
+        "outcome": outcome,
+        "treatment": treatment,
+        "covariates": covs,
+        "adjustment": adjustment,
+        "se_type": se_type,
+        "cluster": cluster,
+        "fixed_effects": fes,
+        "weights": weights,
+        "level": level,
+    }
+    used_cols = [outcome, treatment, *covs, *fes] + [c for c in (cluster, weights) if c]
+    return _result(
+        fit,
+        se,
+        design,
+        z,
+        options,
+        n_groups=n_groups,
+        n_dropped=prepared.n_dropped,
+        messages=log.messages,
+        digest=fingerprint(data, used_cols),
+    )
 
+
+def _check_se_type(se_type: str | None, cluster: str | None) -> str:
+    """The variance estimator: default HC2 (CR2 with ``cluster``), matched to ``cluster``."""
+    if se_type is None:
+        se_type = "CR2" if cluster is not None else "HC2"
+    se_type = check_choice(se_type, "se_type", SE_TYPES)
+    if cluster is not None and se_type not in CLUSTER_SE_TYPES:
+        raise DataValidationError(
+            f"`se_type`: with `cluster` given, se_type must be one of "
+            f"{sorted(CLUSTER_SE_TYPES)}; received {se_type!r}"
+        )
+    if cluster is None and se_type in CLUSTER_SE_TYPES:
+        raise DataValidationError(
+            f"`se_type`: {se_type!r} is a clustered variance and needs `cluster`"
+        )
+    return se_type
+
+
+@dataclass(frozen=True)
+class _Design:
+    """The regression design: matrix, term names and (Lin) the covariate means."""
+
+    x: np.ndarray
+    names: list[str]
+    cov_means: dict[str, float]
+    weighted: bool
+    label: str
+
+
+def _design(
+    frame: pd.DataFrame,
+    z: np.ndarray,
+    treatment: str,
+    covs: list[str],
+    fes: list[str],
+    adjustment: str,
+    w: np.ndarray | None,
+) -> _Design:
+    """Intercept, treatment, covariates (Lin: centred and interacted) and FE dummies."""
+    n = z.shape[0]
     columns: list[np.ndarray] = [np.ones(n), z]
     names = ["Intercept", treatment]
     cov_means: dict[str, float] = {}
@@ -256,13 +314,27 @@ def regression(
         mat, fe_names = _dummies(frame[fe], fe)
         x = np.column_stack([x, mat])
         names += fe_names
+    label = (
+        "Lin (2013) interacted adjustment"
+        if covs and adjustment == "lin"
+        else ("additive adjustment" if covs else "no covariates")
+    )
+    return _Design(x, names, cov_means, w is not None, label)
 
-    codes: np.ndarray | None = None
-    n_groups: int | None = None
-    if cluster is not None:
-        codes, n_groups = group_codes(frame[cluster])
-        check_clusters_per_arm(z, codes, cluster)
 
+def _fit(
+    design: _Design,
+    y: np.ndarray,
+    z: np.ndarray,
+    w: np.ndarray | None,
+    codes: np.ndarray | None,
+    n_groups: int | None,
+    se_type: str,
+    treatment: str,
+    log: WarningLog,
+) -> tuple[OLSFit, np.ndarray]:
+    """Least squares with the chosen variance; the fit and the standard errors."""
+    x, names = design.x, design.names
     # a constant outcome is fitted as exact zeros (no rounding noise), the level restored
     offset = float(y[0]) if np.ptp(y) == 0 else 0.0
     fit = fit_ols(x, y - offset, se_type=se_type, weights=w, clusters=codes, n_clusters=n_groups)
@@ -274,16 +346,17 @@ def regression(
         )
     dropped = [nm for nm, k in zip(names, fit.kept, strict=True) if not k]
     if dropped:
-        msg = f"collinear terms dropped (reported as NaN): {dropped}"
-        warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
-        caught.append(msg)
-
+        log.warn(f"collinear terms dropped (reported as NaN): {dropped}")
     se = np.sqrt(np.diag(fit.vcov))
-    for msg in _variance_warnings(fit, z, treatment, se_type, cluster is not None):
-        warnings.warn(msg, SmallSampleWarning, stacklevel=2)
-        caught.append(msg)
-    if cluster is None and se_type != "classical" and min(z.sum(), n - z.sum()) < 2:
+    for msg in _variance_warnings(fit, z, treatment, se_type, codes is not None):
+        log.warn(msg, SmallSampleWarning)
+    n = z.size
+    if codes is None and se_type != "classical" and min(z.sum(), n - z.sum()) < 2:
         se[1] = np.nan  # a robust SE is not identified with one unit in an arm
+    return fit, se
+
+
+def _coefficient_table(fit: OLSFit, se: np.ndarray, names: list[str], level: float) -> pd.DataFrame:
     rows = []
     for j, name in enumerate(names):
         lo, hi, p = interval(float(fit.coef[j]), float(se[j]), level, float(fit.df[j]))
@@ -299,27 +372,25 @@ def regression(
                 "df": fit.df[j],
             }
         )
-    coef_table = pd.DataFrame(rows).set_index("term")
-    vcov = pd.DataFrame(fit.vcov, index=names, columns=names)
+    return pd.DataFrame(rows).set_index("term")
 
-    label = (
-        "Lin (2013) interacted adjustment"
-        if covs and adjustment == "lin"
-        else ("additive adjustment" if covs else "no covariates")
-    )
-    method = f"OLS ({label}{', weighted' if w is not None else ''}), {se_type}"
-    options = {
-        "outcome": outcome,
-        "treatment": treatment,
-        "covariates": covs,
-        "adjustment": adjustment,
-        "se_type": se_type,
-        "cluster": cluster,
-        "fixed_effects": fes,
-        "weights": weights,
-        "level": level,
-    }
-    used_cols = [outcome, treatment, *covs, *fes] + [c for c in (cluster, weights) if c]
+
+def _result(
+    fit: OLSFit,
+    se: np.ndarray,
+    design: _Design,
+    z: np.ndarray,
+    options: dict[str, Any],
+    *,
+    n_groups: int | None,
+    n_dropped: int,
+    messages: tuple[str, ...],
+    digest: str,
+) -> EffectEstimate:
+    """The EffectEstimate of one ``regression`` call."""
+    level, names, n = options["level"], design.names, z.size
+    se_type = options["se_type"]
+    method = f"OLS ({design.label}{', weighted' if design.weighted else ''}), {se_type}"
     return EffectEstimate.from_wald(
         float(fit.coef[1]),
         float(se[1]),
@@ -331,14 +402,14 @@ def regression(
         n_treated=int(z.sum()),
         n_control=int(n - z.sum()),
         n_clusters=n_groups,
-        outcome=outcome,
-        n_dropped=prepared.n_dropped,
-        warnings=tuple(caught),
-        provenance=Provenance(options=options, data_fingerprint=fingerprint(data, used_cols)),
+        outcome=options["outcome"],
+        n_dropped=n_dropped,
+        warnings=messages,
+        provenance=Provenance(options=options, data_fingerprint=digest),
         details={
-            "coefficients": coef_table,
-            "vcov": vcov,
-            "covariate_means": cov_means,
+            "coefficients": _coefficient_table(fit, se, names, level),
+            "vcov": pd.DataFrame(fit.vcov, index=names, columns=names),
+            "covariate_means": design.cov_means,
             "se_type": se_type,
         },
     )
