@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -15,9 +14,10 @@ from impacteval._validation import (
     group_codes,
     prepare,
 )
-from impacteval.exceptions import DataValidationError, ImpactEvalWarning, SmallSampleWarning
+from impacteval._warn import WarningLog
+from impacteval.exceptions import DataValidationError, SmallSampleWarning
 from impacteval.inference.variance import fit_ols
-from impacteval.rct.randomization import _assignment_units
+from impacteval.rct.randomization import assignment_units
 from impacteval.rct.regression import check_clusters_per_arm
 from impacteval.results import EffectEstimate, Provenance, fingerprint
 
@@ -157,47 +157,19 @@ def difference_in_means(
     y = frame[outcome].to_numpy(dtype=float)
     z = check_binary(frame[treatment].to_numpy(dtype=float), "treatment", treatment)
     w = None if weights is None else check_positive_weights(frame[weights])
-    n = y.shape[0]
-    caught: list[str] = []
+    log = WarningLog()
     if np.ptp(y) == 0:
-        msg = (
+        log.warn(
             f"`outcome`: column {outcome!r} is constant ({y[0]!r}); the effect is 0 and "
             "its standard error 0"
         )
-        warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
-        caught.append(msg)
-
     cl = group_codes(frame[cluster])[0] if cluster is not None else None
     bl = group_codes(frame[blocks])[0] if blocks is not None else None
     if cl is not None and cluster is not None:
-        _assignment_units(z, cl, bl, cluster)  # treatment constant within cluster, nesting
+        assignment_units(z, cl, bl, cluster)  # treatment constant within cluster, nesting
         if bl is None:
             check_clusters_per_arm(z, cl, cluster)
-
-    n_clusters = int(np.unique(cl).size) if cl is not None else None
-    if bl is None:
-        est, se, df = _within(y, z, w, cl)
-        design = "simple" if cl is None else "clustered"
-        n1 = int(z.sum())
-        if cl is None and min(n1, n - n1) < 2:
-            se, df = math.nan, math.nan  # (weighted HC2 would keep only the other arm)
-            msg = (
-                f"`treatment`: column {treatment!r} has {n1} treated and {n - n1} control "
-                "units; with a single unit in an arm its outcome variance cannot be "
-                "estimated, so the standard error, interval and p-value are not identified "
-                "(reported as NaN). Use rct.randomization_inference for an exact test, or "
-                "collect at least 2 units per arm"
-            )
-            warnings.warn(msg, SmallSampleWarning, stacklevel=2)
-            caught.append(msg)
-    else:
-        est, se, df, design, msg = _blocked(y, z, w, bl, cl, blocks)
-        if msg:
-            warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
-            caught.append(msg)
-    if not df > 0:
-        df = math.nan
-
+    est, se, df, design = _estimate(y, z, w, bl, cl, blocks, treatment, log)
     options = {
         "outcome": outcome,
         "treatment": treatment,
@@ -207,36 +179,102 @@ def difference_in_means(
         "level": level,
         "design": design,
     }
-    names = {
-        "simple": "Neyman",
-        "clustered": "CR2",
-        "blocked": "blocked Neyman",
-        "blocked_clustered": "blocked, CR2 within blocks",
-        "matched_pairs": "matched pairs (Imai-King-Nall)",
-        "matched_cluster_pairs": "matched cluster pairs (Imai-King-Nall)",
-    }
+    used = [c for c in (outcome, treatment, blocks, cluster, weights) if c]
     return EffectEstimate.from_wald(
         est,
         se,
         level=level,
         df=df,
         estimand="ATE",
-        method=f"difference in means ({names[design]}{', weighted' if w is not None else ''})",
-        n_obs=n,
+        method=f"difference in means ({_NAMES[design]}{', weighted' if w is not None else ''})",
+        n_obs=y.shape[0],
         n_treated=int(z.sum()),
-        n_control=int(n - z.sum()),
-        n_clusters=n_clusters,
+        n_control=int(y.shape[0] - z.sum()),
+        n_clusters=int(np.unique(cl).size) if cl is not None else None,
         outcome=outcome,
         n_dropped=prepared.n_dropped,
-        warnings=tuple(caught),
-        provenance=Provenance(
-            options=options,
-            data_fingerprint=fingerprint(
-                data, [c for c in (outcome, treatment, blocks, cluster, weights) if c]
-            ),
-        ),
+        warnings=log.messages,
+        provenance=Provenance(options=options, data_fingerprint=fingerprint(data, used)),
         details={"design": design},
     )
+
+
+_NAMES = {
+    "simple": "Neyman",
+    "clustered": "CR2",
+    "blocked": "blocked Neyman",
+    "blocked_clustered": "blocked, CR2 within blocks",
+    "matched_pairs": "matched pairs (Imai-King-Nall)",
+    "matched_cluster_pairs": "matched cluster pairs (Imai-King-Nall)",
+}
+
+
+def _estimate(
+    y: np.ndarray,
+    z: np.ndarray,
+    w: np.ndarray | None,
+    bl: np.ndarray | None,
+    cl: np.ndarray | None,
+    blocks: str | None,
+    treatment: str,
+    log: WarningLog,
+) -> tuple[float, float, float, str]:
+    """Estimate, standard error, degrees of freedom and the design's name."""
+    n = y.shape[0]
+    if bl is None:
+        est, se, df = _within(y, z, w, cl)
+        design = "simple" if cl is None else "clustered"
+        n1 = int(z.sum())
+        if cl is None and min(n1, n - n1) < 2:
+            se, df = math.nan, math.nan  # (weighted HC2 would keep only the other arm)
+            log.warn(
+                f"`treatment`: column {treatment!r} has {n1} treated and {n - n1} control "
+                "units; with a single unit in an arm its outcome variance cannot be "
+                "estimated, so the standard error, interval and p-value are not identified "
+                "(reported as NaN). Use rct.randomization_inference for an exact test, or "
+                "collect at least 2 units per arm",
+                SmallSampleWarning,
+            )
+    else:
+        est, se, df, design, msg = _blocked(y, z, w, bl, cl, blocks)
+        if msg:
+            log.warn(msg)
+    if not df > 0:
+        df = math.nan
+    return est, se, df, design
+
+
+def _check_blocks(
+    z: np.ndarray,
+    w: np.ndarray | None,
+    members: list[np.ndarray],
+    sizes_m: np.ndarray,
+    column: str | None,
+) -> bool:
+    """Require both arms in every block (two of each unless matched pairs); True for a
+    matched-pair design (some blocks of two)."""
+    for b, idx in enumerate(members):
+        zb = z[idx]
+        if zb.min() == zb.max():
+            raise DataValidationError(
+                f"`blocks`: block {b} of column {column!r} has only "
+                f"{'treated' if zb[0] else 'control'} units; every block needs both arms"
+            )
+    pairs = bool(np.any(sizes_m == 2))
+    if pairs and w is not None:
+        raise DataValidationError(
+            "`weights`: a matched-pair design (blocks of two) cannot be weighted"
+        )
+    if not pairs:
+        for b, idx in enumerate(members):
+            n1, n0 = int(z[idx].sum()), int((1 - z[idx]).sum())
+            if min(n1, n0) < 2:
+                raise DataValidationError(
+                    f"`blocks`: block {b} of column {column!r} has {n1} treated and {n0} "
+                    "control units; a blocked design needs at least 2 of each per block "
+                    "(or use blocks of exactly two for a matched-pair design)"
+                )
+    return pairs
 
 
 def _blocked(
@@ -252,29 +290,9 @@ def _blocked(
     members = [np.flatnonzero(bl == b) for b in range(n_blocks)]
     # m_b: units, or clusters, in each block
     sizes_m = np.array([np.unique(cl[i]).size if cl is not None else i.size for i in members])
-    for b, idx in enumerate(members):
-        zb = z[idx]
-        if zb.min() == zb.max():
-            raise DataValidationError(
-                f"`blocks`: block {b} of column {column!r} has only "
-                f"{'treated' if zb[0] else 'control'} units; every block needs both arms"
-            )
+    pairs = _check_blocks(z, w, members, sizes_m, column)
     unit = "cluster" if cl is not None else "unit"
-    pairs = bool(np.any(sizes_m == 2))
-    if pairs and w is not None:
-        raise DataValidationError(
-            "`weights`: a matched-pair design (blocks of two) cannot be weighted"
-        )
     mixed = pairs and bool(np.any(sizes_m > 2))
-    if not pairs:
-        for b, idx in enumerate(members):
-            n1, n0 = int(z[idx].sum()), int((1 - z[idx]).sum())
-            if min(n1, n0) < 2:
-                raise DataValidationError(
-                    f"`blocks`: block {b} of column {column!r} has {n1} treated and {n0} "
-                    "control units; a blocked design needs at least 2 of each per block "
-                    "(or use blocks of exactly two for a matched-pair design)"
-                )
     wn = None if w is None else w / w.mean()
     diffs = np.empty(n_blocks)
     ses = np.empty(n_blocks)

@@ -25,7 +25,7 @@ __all__ = ["randomization_inference"]
 _BATCH = 2_000  # assignments evaluated per vectorised batch (memory: batch x units floats)
 
 
-def _assignment_units(
+def assignment_units(
     z: np.ndarray, clusters: np.ndarray | None, blocks: np.ndarray | None, column: str | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Map rows to the units that are randomised (clusters, or rows), with their blocks.
@@ -206,7 +206,7 @@ def randomization_inference(
     z = check_binary(frame[treatment].to_numpy(dtype=float), "treatment", treatment)
     cl = group_codes(frame[cluster])[0] if cluster is not None else None
     bl = group_codes(frame[blocks])[0] if blocks is not None else None
-    unit, z_unit, b_unit = _assignment_units(z, cl, bl, cluster)
+    unit, z_unit, b_unit = assignment_units(z, cl, bl, cluster)
     for b in np.unique(b_unit):
         zb = z_unit[b_unit == b]
         if zb.min() == zb.max():
