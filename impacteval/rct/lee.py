@@ -319,6 +319,52 @@ def lee_bounds(
     """
     level = check_level(level)
     frame = check_dataframe(data)
+    y, z, s, n_dropped = _prepare(frame, outcome, treatment, observed)
+    lower, upper, se_l, se_u, p, arm, q1, q0 = _bounds(y, z, s)
+    crit = imbens_manski_critical_value(upper - lower, se_l, se_u, level)
+    used = [outcome, treatment] + ([observed] if observed is not None else [])
+    provenance = Provenance(
+        options={"outcome": outcome, "treatment": treatment, "observed": observed, "level": level},
+        data_fingerprint=fingerprint(frame, used),
+    )
+    common: dict[str, Any] = {
+        "level": level,
+        "df": None,
+        "n_obs": int(z.size),
+        "n_treated": int(z.sum()),
+        "n_control": int(z.size - z.sum()),
+        "outcome": outcome,
+        "n_dropped": n_dropped,
+        "provenance": provenance,
+        "details": {"trimming_proportion": p, "trimmed_arm": arm},
+    }
+    method = f"Lee (2009) trimming bounds ({arm} arm trimmed, p = {p:.4f})"
+    return LeeBounds(
+        lower=EffectEstimate.from_wald(
+            lower, se_l, estimand="ATE always-observed (lower)", method=method, **common
+        ),
+        upper=EffectEstimate.from_wald(
+            upper, se_u, estimand="ATE always-observed (upper)", method=method, **common
+        ),
+        trimming_proportion=p,
+        trimmed_arm=arm,
+        observation_rate_treated=q1,
+        observation_rate_control=q0,
+        ci_lower=lower - crit * se_l,
+        ci_upper=upper + crit * se_u,
+        im_critical_value=crit,
+        level=level,
+        outcome=outcome,
+        n_obs=int(z.size),
+        n_dropped=n_dropped,
+        provenance=provenance,
+    )
+
+
+def _prepare(
+    frame: pd.DataFrame, outcome: str, treatment: str, observed: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Outcome (0 where unobserved), treatment, observation flag and rows dropped."""
     check_columns(frame, outcome=outcome, treatment=treatment, observed=observed)
     y_col = frame[outcome]
     if not (pd.api.types.is_numeric_dtype(y_col.dtype) or pd.api.types.is_bool_dtype(y_col)):
@@ -353,43 +399,4 @@ def lee_bounds(
                 f"`observed`: column {observed!r} flags {bad} units as observed whose "
                 f"outcome {outcome!r} is missing"
             )
-    y = kept[outcome].to_numpy(dtype=float)
-    lower, upper, se_l, se_u, p, arm, q1, q0 = _bounds(y, z, s)
-    crit = imbens_manski_critical_value(upper - lower, se_l, se_u, level)
-    used = [outcome, treatment] + ([observed] if observed is not None else [])
-    provenance = Provenance(
-        options={"outcome": outcome, "treatment": treatment, "observed": observed, "level": level},
-        data_fingerprint=fingerprint(frame, used),
-    )
-    common: dict[str, Any] = {
-        "level": level,
-        "df": None,
-        "n_obs": int(z.size),
-        "n_treated": int(z.sum()),
-        "n_control": int(z.size - z.sum()),
-        "outcome": outcome,
-        "n_dropped": prepared.n_dropped,
-        "provenance": provenance,
-        "details": {"trimming_proportion": p, "trimmed_arm": arm},
-    }
-    method = f"Lee (2009) trimming bounds ({arm} arm trimmed, p = {p:.4f})"
-    return LeeBounds(
-        lower=EffectEstimate.from_wald(
-            lower, se_l, estimand="ATE always-observed (lower)", method=method, **common
-        ),
-        upper=EffectEstimate.from_wald(
-            upper, se_u, estimand="ATE always-observed (upper)", method=method, **common
-        ),
-        trimming_proportion=p,
-        trimmed_arm=arm,
-        observation_rate_treated=q1,
-        observation_rate_control=q0,
-        ci_lower=lower - crit * se_l,
-        ci_upper=upper + crit * se_u,
-        im_critical_value=crit,
-        level=level,
-        outcome=outcome,
-        n_obs=int(z.size),
-        n_dropped=prepared.n_dropped,
-        provenance=provenance,
-    )
+    return kept[outcome].to_numpy(dtype=float), z, s, prepared.n_dropped

@@ -207,45 +207,18 @@ def randomization_inference(
     cl = group_codes(frame[cluster])[0] if cluster is not None else None
     bl = group_codes(frame[blocks])[0] if blocks is not None else None
     unit, z_unit, b_unit = assignment_units(z, cl, bl, cluster)
-    for b in np.unique(b_unit):
-        zb = z_unit[b_unit == b]
-        if zb.min() == zb.max():
-            raise DataValidationError(
-                f"`blocks`: block {b} of column {blocks!r} has only "
-                f"{'treated' if zb[0] else 'control'} units; every block needs both arms"
-            )
-    stat = _Statistic(y, unit, b_unit)
-    observed = float(stat(z_unit[None, :])[0])
-    total = _n_assignments(z_unit, b_unit)
-    exact = total <= n_permutations
+    _check_both_arms(z_unit, b_unit, blocks)
+    dist, dist_z, observed, total, exact = _distribution(
+        y, z, unit, z_unit, b_unit, n_permutations, gen,
+        with_z=confidence_interval, progress=progress,
+    )  # fmt: skip
     n_draws = total if exact else n_permutations
-    batches: Iterator[np.ndarray]
-    if exact:
-        batches = _enumerate(z_unit, b_unit)
-    else:
-        sizes = [min(_BATCH, n_permutations - i) for i in range(0, n_permutations, _BATCH)]
-        batches = (_draw(z_unit, b_unit, k, gen) for k in sizes)
-    if progress:
-        from tqdm.auto import tqdm
-
-        batches = iter(tqdm(batches, total=math.ceil(n_draws / _BATCH), desc="assignments"))
-    dist_y: list[np.ndarray] = []
-    dist_z: list[np.ndarray] = []
-    z_sum = np.bincount(unit, weights=z, minlength=z_unit.shape[0])
-    for assign in batches:
-        dist_y.append(stat(assign))
-        if confidence_interval:
-            dist_z.append(stat(assign, y_sum=z_sum))
-    dist = np.concatenate(dist_y)
     tol = 1e-12 * max(1.0, abs(observed))
     count = int(np.sum(np.abs(dist) >= abs(observed) - tol))
     p_value = count / n_draws if exact else (count + 1) / (n_draws + 1)
-
     lo = hi = math.nan
-    if confidence_interval:
-        lo, hi = _invert(
-            observed, dist, np.concatenate(dist_z), 1.0 - level, exact, float(np.std(dist))
-        )
+    if dist_z is not None:
+        lo, hi = _invert(observed, dist, dist_z, 1.0 - level, exact, float(np.std(dist)))
 
     options = {
         "outcome": outcome,
@@ -286,6 +259,62 @@ def randomization_inference(
             ),
         ),
         details={"distribution": dist, "exact": exact, "n_assignments": total},
+    )
+
+
+def _check_both_arms(z_unit: np.ndarray, b_unit: np.ndarray, blocks: str | None) -> None:
+    """Require both arms in every block (units of assignment)."""
+    for b in np.unique(b_unit):
+        zb = z_unit[b_unit == b]
+        if zb.min() == zb.max():
+            raise DataValidationError(
+                f"`blocks`: block {b} of column {blocks!r} has only "
+                f"{'treated' if zb[0] else 'control'} units; every block needs both arms"
+            )
+
+
+def _distribution(
+    y: np.ndarray,
+    z: np.ndarray,
+    unit: np.ndarray,
+    z_unit: np.ndarray,
+    b_unit: np.ndarray,
+    n_permutations: int,
+    gen: np.random.Generator,
+    *,
+    with_z: bool,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray | None, float, int, bool]:
+    """Randomisation distribution of the statistic (of ``Y`` and, for the interval, of
+    ``Z``), the observed statistic, the number of assignments and whether it is exact."""
+    stat = _Statistic(y, unit, b_unit)
+    observed = float(stat(z_unit[None, :])[0])
+    total = _n_assignments(z_unit, b_unit)
+    exact = total <= n_permutations
+    n_draws = total if exact else n_permutations
+    batches: Iterator[np.ndarray]
+    if exact:
+        batches = _enumerate(z_unit, b_unit)
+    else:
+        sizes = [min(_BATCH, n_permutations - i) for i in range(0, n_permutations, _BATCH)]
+        batches = (_draw(z_unit, b_unit, k, gen) for k in sizes)
+    if progress:
+        from tqdm.auto import tqdm
+
+        batches = iter(tqdm(batches, total=math.ceil(n_draws / _BATCH), desc="assignments"))
+    dist_y: list[np.ndarray] = []
+    dist_z: list[np.ndarray] = []
+    z_sum = np.bincount(unit, weights=z, minlength=z_unit.shape[0])
+    for assign in batches:
+        dist_y.append(stat(assign))
+        if with_z:
+            dist_z.append(stat(assign, y_sum=z_sum))
+    return (
+        np.concatenate(dist_y),
+        np.concatenate(dist_z) if with_z else None,
+        observed,
+        total,
+        exact,
     )
 
 
