@@ -212,6 +212,50 @@ def _group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarr
     return np.asarray(indicator @ values)
 
 
+@dataclass(frozen=True)
+class _Pieces:
+    """The pieces of one least-squares fit that the clustered variances need."""
+
+    x: np.ndarray  # (n, p) unweighted design
+    y: np.ndarray  # (n,) unweighted outcome
+    xk: np.ndarray  # (n, r) weighted design, kept columns
+    resid_w: np.ndarray  # (n,) weighted residuals
+    rinv: np.ndarray  # (r, r) inverse of the R factor of xk
+    r1: np.ndarray  # (r, r) R factor of xk
+    keep: np.ndarray  # (p,) columns kept
+    beta: np.ndarray  # (r,) coefficients of the kept columns
+
+
+def _cluster_meat(
+    f: _Pieces,
+    se_type: str,
+    weights: np.ndarray | None,
+    clusters: np.ndarray,
+    g_count: int,
+    df_for: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Meat of a clustered variance in Q coordinates (``V = R^-1 meat R^-T``) and the df."""
+    n, rank = f.xk.shape
+    df_vec = np.full(rank, float(g_count - 1))
+    if se_type == "CR2" and weights is not None:
+        keep = f.keep
+        vk_w, df_vec = _cr2_weighted(
+            f.x[:, keep], f.y - f.x[:, keep] @ f.beta, weights, f.rinv, clusters, g_count
+        )
+        return f.r1 @ vk_w @ f.r1.T, df_vec  # back to Q coordinates
+    if se_type == "CR2":
+        sel = None
+        if df_for is not None:
+            position = np.cumsum(f.keep) - 1
+            sel = np.array([position[j] for j in df_for if f.keep[j]], dtype=int)
+        return _cr2(f.xk @ f.rinv, f.resid_w, f.rinv, clusters, g_count, sel)
+    scores = _group_sum(f.xk * f.resid_w[:, None], clusters, g_count) @ f.rinv
+    meat = scores.T @ scores
+    if se_type in ("CR1", "stata"):
+        meat *= g_count / (g_count - 1) * (n - 1) / (n - rank)
+    return meat, df_vec
+
+
 def fit_ols(
     x: np.ndarray,
     y: np.ndarray,
@@ -274,8 +318,6 @@ def fit_ols(
     beta = rinv @ (rinv.T @ (xk.T @ yw))
     resid_w = yw - xk @ beta
 
-    df_vec = np.full(rank, float(n - rank))
-    n_leverage_one = 0
     g_count: int | None = None
     if n <= rank:
         # as many parameters as observations: the fit is exact, every residual is zero and
@@ -289,30 +331,21 @@ def fit_ols(
         if clusters is None:
             raise ValueError(f"se_type={se_type!r} needs clusters")
         g_count = int(n_clusters if n_clusters is not None else clusters.max() + 1)
-        df_vec = np.full(rank, float(g_count - 1))
-        if se_type == "CR2" and weights is not None:
-            vk_w, df_vec = _cr2_weighted(
-                x[:, keep], y - x[:, keep] @ beta, weights, rinv, clusters, g_count
-            )
-            meat = r1 @ vk_w @ r1.T  # back to Q coordinates: V = R^-1 meat R^-T
-        elif se_type == "CR2":
-            sel = None
-            if df_for is not None:
-                position = np.cumsum(keep) - 1
-                sel = np.array([position[j] for j in df_for if keep[j]], dtype=int)
-            meat, df_vec = _cr2(xk @ rinv, resid_w, rinv, clusters, g_count, sel)
-        else:
-            scores = _group_sum(xk * resid_w[:, None], clusters, g_count) @ rinv
-            meat = scores.T @ scores
-            if se_type in ("CR1", "stata"):
-                meat *= g_count / (g_count - 1) * (n - 1) / (n - rank)
-    elif se_type == "classical":
-        sigma2 = float(resid_w @ resid_w) / (n - rank)
-        meat = sigma2 * np.eye(rank)
+        meat, df_vec = _cluster_meat(
+            _Pieces(x, y, xk, resid_w, rinv, r1, keep, beta), se_type, weights, clusters,
+            g_count, df_for,
+        )  # fmt: skip
+        vk = rinv @ meat @ rinv.T
+        n_leverage_one = 0
     else:
-        hc_meat, n_leverage_one = _hc_meat(xk, rinv, resid_w, se_type)
-        meat = rinv.T @ (hc_meat @ rinv)
-    if n > rank:
+        df_vec = np.full(rank, float(n - rank))
+        n_leverage_one = 0
+        if se_type == "classical":
+            sigma2 = float(resid_w @ resid_w) / (n - rank)
+            meat = sigma2 * np.eye(rank)
+        else:
+            hc_meat, n_leverage_one = _hc_meat(xk, rinv, resid_w, se_type)
+            meat = rinv.T @ (hc_meat @ rinv)
         vk = rinv @ meat @ rinv.T
 
     coef = np.full(p, np.nan)
