@@ -266,18 +266,24 @@ def versions(causalml_python: str, r_libs: str) -> dict[str, str]:
         "cpus": str(os.cpu_count()),
         "platform": platform.platform(),
     }
-    r = subprocess.run(
-        ["Rscript", "-e", 'cat(R.version.string, "| MatchIt", format(packageVersion("MatchIt")),'
-         ' "from", find.package("MatchIt"))'],
-        capture_output=True, text=True, env={**os.environ, "R_LIBS": r_libs}, check=False,
-    )  # fmt: skip
-    out["R"] = r.stdout.strip() or r.stderr.strip()[-200:]
-    c = subprocess.run(
-        [causalml_python, "-c", "from importlib.metadata import version as v; "
-         "print('causalml', v('causalml'), '| scikit-learn', v('scikit-learn'))"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    out["causalml"] = c.stdout.strip() or "unavailable"
+    try:  # with --skip-r / --skip-causalml the peers may not be installed at all
+        r = subprocess.run(
+            ["Rscript", "-e", 'cat(R.version.string, "| MatchIt", '
+             'format(packageVersion("MatchIt")), "from", find.package("MatchIt"))'],
+            capture_output=True, text=True, env={**os.environ, "R_LIBS": r_libs}, check=False,
+        )  # fmt: skip
+        out["R"] = r.stdout.strip() or r.stderr.strip()[-200:]
+    except FileNotFoundError:
+        out["R"] = "unavailable (no Rscript)"
+    try:
+        c = subprocess.run(
+            [causalml_python, "-c", "from importlib.metadata import version as v; "
+             "print('causalml', v('causalml'), '| scikit-learn', v('scikit-learn'))"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        out["causalml"] = c.stdout.strip() or "unavailable"
+    except FileNotFoundError:
+        out["causalml"] = f"unavailable (no {causalml_python})"
     return out
 
 
