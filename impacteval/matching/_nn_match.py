@@ -301,14 +301,12 @@ def matchit_weights(mm: np.ndarray, focal: np.ndarray) -> np.ndarray:
     sum to the number of controls with a positive weight.
     """
     n = focal.size
-    w = np.zeros(n)
-    focal_rows = np.flatnonzero(focal)
-    for r in range(mm.shape[0]):
-        row = mm[r][mm[r] >= 0]
-        if row.size == 0:
-            continue
-        np.add.at(w, row, 1.0 / row.size)
-        w[focal_rows[r]] = 1.0
+    valid = mm >= 0
+    counts = valid.sum(axis=1)
+    # bincount adds in input order (row by row, left to right): the same sums, in the same
+    # order, as adding 1 / count into each matched control row by row
+    w = np.bincount(mm[valid], weights=np.repeat(1.0 / np.maximum(counts, 1), counts), minlength=n)
+    w[np.flatnonzero(focal)[: mm.shape[0]][counts > 0]] = 1.0
     wc = w[~focal]
     total = wc.sum()
     if total > 0:
@@ -321,13 +319,10 @@ def pair_subclass(mm: np.ndarray, focal: np.ndarray) -> np.ndarray:
     0 for unmatched units. (MatchIt numbers the same sets in the lexical order of the focal
     units' row names; the partition is identical.)"""
     sub = np.zeros(focal.size, dtype=np.intp)
-    focal_rows = np.flatnonzero(focal)
-    label = 0
-    for r in range(mm.shape[0]):
-        row = mm[r][mm[r] >= 0]
-        if row.size == 0:
-            continue
-        label += 1
-        sub[focal_rows[r]] = label
-        sub[row] = label
+    valid = mm >= 0
+    counts = valid.sum(axis=1)
+    matched = counts > 0
+    labels = np.cumsum(matched)  # 1, 2, ... over the matched focal units, in data order
+    sub[np.flatnonzero(focal)[: mm.shape[0]][matched]] = labels[matched]
+    sub[mm[valid]] = np.repeat(labels, counts)  # each control is in one set (no replacement)
     return sub

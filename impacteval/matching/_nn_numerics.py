@@ -197,7 +197,7 @@ def match_units(d: NearestData, opts: NearestOptions) -> Matches:
             rows = np.flatnonzero(focal)
             cnt = (mm >= 0).sum(axis=1)
             u = np.repeat(rows, cnt)
-            m = np.concatenate([mm[r][mm[r] >= 0] for r in range(mm.shape[0])])
+            m = mm[mm >= 0]  # row by row, left to right
             w = np.repeat(1.0 / np.where(cnt > 0, cnt, 1), cnt)
         units.append(u)
         matches.append(m)
