@@ -157,3 +157,20 @@ def test_balance_summary_names_the_weights_in_words(psid: pd.DataFrame) -> None:
     res = _fit(psid)
     text = res.balance.summary().as_text()  # type: ignore[attr-defined]
     assert "matching weights" in text and "_w" not in text
+
+
+def test_rows_dropped_warning_points_at_the_callers_line() -> None:
+    """The MissingDataWarning raised while preparing the data (three helper levels down)
+    names this file, and the count is on the result."""
+    from impacteval.exceptions import MissingDataWarning
+
+    df = ie.datasets.load("lalonde_psid").copy()
+    df.loc[df.index[:3], "re75"] = np.nan
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        res = ie.matching.nearest_neighbor(
+            df, outcome="re78", treatment="treat", covariates=["age", "educ", "re74", "re75"]
+        )
+    dropped = [w for w in seen if issubclass(w.category, MissingDataWarning)]
+    assert len(dropped) == 1 and dropped[0].filename == __file__
+    assert res.n_dropped == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ import statsmodels.api as sm
 from sklearn.linear_model import LogisticRegression
 
 import impacteval as ie
-from impacteval.exceptions import DataValidationError, MissingColumnError
+from impacteval.exceptions import DataValidationError, ImpactEvalWarning, MissingColumnError
 from impacteval.matching.propensity import propensity_score
 
 COVS = ["age", "educ", "black", "re74"]
@@ -57,3 +59,29 @@ def test_bad_input(psid: pd.DataFrame) -> None:
         propensity_score(psid, treatment="treat", covariates=[])
     with pytest.raises(DataValidationError, match="model"):
         propensity_score(psid, treatment="treat", covariates=COVS, model=object())
+
+
+class _Extreme:
+    """A classifier whose scores are exactly 0 (x <= 0) or 1 (x > 0)."""
+
+    classes_ = np.array([0, 1])
+
+    def fit(self, x: object, z: object) -> _Extreme:
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        p = (np.asarray(x)[:, 0] > 0).astype(float)
+        return np.column_stack([1 - p, p])
+
+
+def test_overlap_warning_is_issued_at_the_callers_line_and_recorded() -> None:
+    """A score of exactly 0 or 1 warns, pointing at this file, and the message is kept in
+    ``attrs["warnings"]``."""
+    df = pd.DataFrame({"z": [0, 1, 0, 1, 0, 1, 1], "x": [-1.0, 1, -2, 2, 0.5, 3, -0.5]})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        ps = propensity_score(df, treatment="z", covariates=["x"], model=_Extreme())
+    ours = [w for w in seen if issubclass(w.category, ImpactEvalWarning)]
+    assert len(ours) == 1 and ours[0].filename == __file__
+    assert ps.attrs["warnings"] == (str(ours[0].message),)
+    assert "exactly 0 or 1" in ps.attrs["warnings"][0]
