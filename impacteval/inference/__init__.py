@@ -17,7 +17,8 @@ from impacteval.inference.variance import SE_TYPES, fit_ols
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["SE_TYPES", "adjust_p_values", "fit_ols", "romano_wolf"]
+# ``romano_wolf`` is left out of ``__all__``: it is documented at its home, impacteval.rct
+__all__ = ["SE_TYPES", "adjust_p_values", "fit_ols"]
 
 romano_wolf: Callable[..., Any]
 
