@@ -226,6 +226,18 @@ class _Pieces:
     beta: np.ndarray  # (r,) coefficients of the kept columns
 
 
+def _unclustered_meat(
+    xk: np.ndarray, rinv: np.ndarray, resid_w: np.ndarray, se_type: str
+) -> tuple[np.ndarray, int]:
+    """Meat of the classical or HC variance in Q coordinates, and the leverage-one count."""
+    n, rank = xk.shape
+    if se_type == "classical":
+        sigma2 = float(resid_w @ resid_w) / (n - rank)
+        return sigma2 * np.eye(rank), 0
+    hc_meat, n_leverage_one = _hc_meat(xk, rinv, resid_w, se_type)
+    return rinv.T @ (hc_meat @ rinv), n_leverage_one
+
+
 def _cluster_meat(
     f: _Pieces,
     se_type: str,
@@ -339,13 +351,7 @@ def fit_ols(
         n_leverage_one = 0
     else:
         df_vec = np.full(rank, float(n - rank))
-        n_leverage_one = 0
-        if se_type == "classical":
-            sigma2 = float(resid_w @ resid_w) / (n - rank)
-            meat = sigma2 * np.eye(rank)
-        else:
-            hc_meat, n_leverage_one = _hc_meat(xk, rinv, resid_w, se_type)
-            meat = rinv.T @ (hc_meat @ rinv)
+        meat, n_leverage_one = _unclustered_meat(xk, rinv, resid_w, se_type)
         vk = rinv @ meat @ rinv.T
 
     coef = np.full(p, np.nan)

@@ -231,6 +231,7 @@ def randomization_inference(
         "confidence_interval": confidence_interval,
     }
     n = y.shape[0]
+    digest = fingerprint(data, [c for c in (outcome, treatment, blocks, cluster) if c])
     return EffectEstimate(
         estimate=observed,
         std_error=float(np.std(dist)),
@@ -239,10 +240,7 @@ def randomization_inference(
         p_value=p_value,
         level=level,
         estimand="ATE",
-        method=(
-            "randomisation inference, "
-            + (f"exact ({total:,} assignments)" if exact else f"{n_draws:,} draws")
-        ),
+        method=f"randomisation inference, {_how(exact, total, n_draws)}",
         n_obs=n,
         n_treated=int(z.sum()),
         n_control=int(n - z.sum()),
@@ -251,15 +249,13 @@ def randomization_inference(
         ci_method="permutation",
         outcome=outcome,
         n_dropped=prepared.n_dropped,
-        provenance=Provenance(
-            options=options,
-            seed=seed,
-            data_fingerprint=fingerprint(
-                data, [c for c in (outcome, treatment, blocks, cluster) if c]
-            ),
-        ),
+        provenance=Provenance(options=options, seed=seed, data_fingerprint=digest),
         details={"distribution": dist, "exact": exact, "n_assignments": total},
     )
+
+
+def _how(exact: bool, total: int, n_draws: int) -> str:
+    return f"exact ({total:,} assignments)" if exact else f"{n_draws:,} draws"
 
 
 def _check_both_arms(z_unit: np.ndarray, b_unit: np.ndarray, blocks: str | None) -> None:
