@@ -50,16 +50,16 @@ def _columns_hint(name: str, columns: list[str]) -> str:
 def _read(spec: ReportSpec) -> pd.DataFrame:
     d = spec.data
     if d.dataset is not None:
-        import impacteval as ie
+        from impacteval import datasets
 
-        known = ie.datasets.names()
+        known = datasets.names()
         if d.dataset not in known:
             raise ReportSpecError(
                 f"`data.dataset`: unknown dataset {d.dataset!r}"
                 f"{_columns_hint(d.dataset, known)} (known: {known})"
             )
         try:
-            loaded: pd.DataFrame = ie.datasets.load(d.dataset)
+            loaded: pd.DataFrame = datasets.load(d.dataset)
             return loaded
         except ImpactEvalError as exc:
             raise ReportSpecError(

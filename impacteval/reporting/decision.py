@@ -24,6 +24,7 @@ import pandas as pd
 from impacteval.payments.chain import PaidStatistic, paid_statistics
 from impacteval.payments.contract import Contract
 from impacteval.payments.schema import Component, Metric
+from impacteval.reporting.lock import file_sha256
 from impacteval.reporting.readable import money, number, percent
 
 __all__ = ["DecisionPage", "decision_page", "one_in"]
@@ -238,8 +239,6 @@ def decision_page(
     measurement_se : mapping, optional
         Standard errors of verified measurements (for their intervals only).
     """
-    from impacteval.reporting.tables import file_sha256
-
     currency = settlement.currency
     statistics = paid_statistics(
         contract, inputs, level=level, treated_se=treated_se, measurement_se=measurement_se
