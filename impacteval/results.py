@@ -14,7 +14,6 @@ import hashlib
 import html
 import math
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -25,6 +24,7 @@ import pandas as pd
 from scipy import special
 
 from impacteval._version import __version__
+from impacteval._warn import warn_user
 from impacteval.exceptions import NumericalError, SmallSampleWarning
 
 if TYPE_CHECKING:
@@ -451,7 +451,7 @@ class EffectEstimate(SummaryDisplay):
                 "pair differences, an exact fit, or one cluster per arm), not a sign of "
                 "precision; the standard error, interval and p-value are reported as NaN"
             )
-            warnings.warn(msg, SmallSampleWarning, stacklevel=3)
+            warn_user(msg, SmallSampleWarning)
             std_error = math.nan
             kwargs["warnings"] = (*tuple(kwargs.get("warnings", ())), msg)
         lo, hi, p = interval(float(estimate), float(std_error), level, df)
