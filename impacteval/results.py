@@ -545,9 +545,9 @@ class EffectEstimate(SummaryDisplay):
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Point estimate with its confidence interval."""
-        from impacteval.plotting import plot_estimates
+        from impacteval.plotting.effects import EstimatesDisplay
 
-        return plot_estimates(self.to_frame(), ax=ax)
+        return EstimatesDisplay(self.to_frame()).draw(ax)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -677,9 +677,9 @@ class EffectTable(SummaryDisplay):
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Estimates with intervals against the (first) index column."""
-        from impacteval.plotting import plot_estimates
+        from impacteval.plotting.effects import EstimatesDisplay
 
-        return plot_estimates(self.table.set_index(list(self.index_columns)), ax=ax)
+        return EstimatesDisplay(self.table.set_index(list(self.index_columns))).draw(ax)
 
 
 def result_fields(cls: type[EffectEstimate] | type[EffectTable]) -> Sequence[str]:

@@ -119,9 +119,9 @@ class BalanceTable(SummaryDisplay):
 
     def plot(self, ax: Axes | None = None, threshold: float = 0.1) -> Axes:
         """Love plot of absolute SMDs (unadjusted and, with weights, adjusted)."""
-        from impacteval.plotting import love_plot
+        from impacteval.plotting.diagnostics import LoveDisplay
 
-        return love_plot(self.table, ax=ax, threshold=threshold)
+        return LoveDisplay(self.table, threshold).draw(ax)
 
 
 # -- numerics: arrays in, arrays out ------------------------------------------------------

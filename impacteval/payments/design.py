@@ -195,23 +195,9 @@ class ContractDesign(SummaryDisplay):
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Operating-characteristic curves: P(pay) of the contract and expected payment."""
-        import matplotlib.pyplot as plt
+        from impacteval.plotting.payments import OperatingCharacteristicDisplay
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6.5, 4))
-        x = self.curve["fraction_of_target"].to_numpy()
-        ax.plot(x, self.curve["p_pay"].to_numpy(), "o-", label="P(outcome payment > 0)")
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("true effect as a fraction of target (0 = no effect)")
-        ax.set_ylabel("probability of paying")
-        ax.axvline(0.0, color="grey", lw=0.8, ls=":")
-        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-        twin = ax.twinx()
-        twin.plot(x, self.curve["expected_payment"].to_numpy(), "s--", color="C1")
-        twin.set_ylabel(f"expected payment ({self.currency})")
-        ax.set_title(f"{self.contract}: operating characteristic")
-        ax.legend(loc="upper left")
-        return ax
+        return OperatingCharacteristicDisplay(self.curve, self.contract, self.currency).draw(ax)
 
 
 def _template(

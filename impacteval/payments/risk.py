@@ -103,25 +103,10 @@ class PaymentRisk(SummaryDisplay):
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Expected payment (left axis) and P(pay) (right axis) against the true effect."""
-        import matplotlib.pyplot as plt
+        from impacteval.plotting.payments import PaymentRiskDisplay
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6.5, 4))
-        x = self.curve["fraction_of_target"].to_numpy()
-        ax.plot(x, self.curve["expected_payment"].to_numpy(), "o-", label="expected payment")
-        ax.set_xlabel("true effect as a fraction of target (0 = null programme)")
-        from matplotlib.ticker import FuncFormatter
-
-        ax.set_ylabel(f"expected payment ({self.currency})")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-        ax.axvline(0.0, color="grey", lw=0.8, ls=":")
-        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-        twin = ax.twinx()
-        twin.plot(x, self.curve["p_pay"].to_numpy(), "s--", color="C1", label="P(pay)")
-        twin.set_ylim(-0.02, 1.02)
-        twin.set_ylabel("P(pay)")
-        ax.set_title(f"{self.contract}: P(pay | null) = {self.p_pay_null:.1%}")
-        return ax
+        display = PaymentRiskDisplay(self.curve, self.contract, self.currency, self.p_pay_null)
+        return display.draw(ax)
 
 
 def _stochastic(norm: Mapping[str, MetricInput]) -> list[str]:
