@@ -620,16 +620,10 @@ def _measure(value: object, path: str) -> dict[str, Any]:
     return out
 
 
-def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str) -> ReportSpec:
-    top = _Table(document, "")
-    rep = top.need("report", lambda v, p: _Table(v, "report"))
-    title = rep.need("title", _str)
-    evaluator = rep.need("evaluator", _str)
-    description = rep.get("description", _str, "")
-    seed = rep.get("seed", _int, 0)
-    facts = tuple((key, rep.get(key, _fact, None)) for key in FACT_KEYS)
-    rep.finish()
-
+def _read_design(
+    top: _Table,
+) -> tuple[str, EstimatorSpec, tuple[EstimatorSpec, ...], float, dict[str, Any]]:
+    """``[design]``: type, primary estimator, alternatives, level and design keys."""
     des = top.need("design", lambda v, p: _Table(v, "design"))
     design = des.need("type", _str)
     if design not in DESIGNS:
@@ -660,11 +654,11 @@ def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str)
         keys["treated_unit"] = des.need("treated_unit", _scalar)
         keys["treatment_time"] = des.need("treatment_time", _scalar)
     des.finish()
+    return design, estimator, alternatives, level, keys
 
-    data = _read_data(top.need("data", lambda v, p: v), base)
-    columns = _read_columns(top.need("columns", lambda v, p: v), design)
-    estimates = top.get("estimates", _read_subsets, (SubsetSpec("overall", "All units"),))
 
+def _read_equity(top: _Table, design: str) -> tuple[tuple[SubsetSpec, ...], int, str]:
+    """``[equity]``: subgroups, the small-cell size and how subgroup effects are estimated."""
     eq = top.get("equity", lambda v, p: _Table(v, p), None)
     subgroups: tuple[SubsetSpec, ...] = ()
     min_cell = 10
@@ -689,6 +683,25 @@ def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str)
                 "`equity.subgroups`: a synthetic control has one treated unit; subgroup "
                 "effects are not defined for design 'synth'"
             )
+    return subgroups, min_cell, eq_est
+
+
+def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str) -> ReportSpec:
+    top = _Table(document, "")
+    rep = top.need("report", lambda v, p: _Table(v, "report"))
+    title = rep.need("title", _str)
+    evaluator = rep.need("evaluator", _str)
+    description = rep.get("description", _str, "")
+    seed = rep.get("seed", _int, 0)
+    facts = tuple((key, rep.get(key, _fact, None)) for key in FACT_KEYS)
+    rep.finish()
+
+    design, estimator, alternatives, level, keys = _read_design(top)
+    data = _read_data(top.need("data", lambda v, p: v), base)
+    columns = _read_columns(top.need("columns", lambda v, p: v), design)
+    estimates = top.get("estimates", _read_subsets, (SubsetSpec("overall", "All units"),))
+
+    subgroups, min_cell, eq_est = _read_equity(top, design)
     contract = top.get("contract", lambda v, p: _read_contract(v, base, estimates), None)
     top.finish()
     return ReportSpec(
