@@ -17,7 +17,7 @@ from impacteval.reporting._cells import (
     options_source,
     predictors_source,
 )
-from impacteval.reporting.spec import EstimatorSpec, ReportSpec
+from impacteval.reporting.spec import EstimatorSpec, ReportSpec, matching_estimand
 
 __all__ = ["DESIGN_SECTIONS", "DesignSection", "design_section"]
 
@@ -219,13 +219,6 @@ class MatchingSection(DesignSection):
 
     name = module = "matching"
 
-    @staticmethod
-    def estimand(spec: ReportSpec) -> str:
-        """The primary estimator's estimand (its option, else the estimator's default)."""
-        opts = dict(spec.estimator.options)
-        default = "ATE" if spec.estimator.name in ("ipw", "aipw") else "ATT"
-        return str(opts.get("estimand", default))
-
     def call_kwargs(self, spec: ReportSpec, est: EstimatorSpec) -> dict[str, str | None]:
         """Outcome, treatment, covariates; alternatives target the primary's estimand."""
         kw: dict[str, str | None] = {
@@ -235,7 +228,7 @@ class MatchingSection(DesignSection):
         }
         opts = options_source(est)
         if "estimand" not in opts:
-            opts["estimand"] = repr(self.estimand(spec))
+            opts["estimand"] = repr(matching_estimand(spec.estimator))
         kw.update(opts)
         if est.name in ("nearest_neighbor", "aipw"):
             kw["rng"] = "SEED"

@@ -90,6 +90,7 @@ __all__ = [
     "ReportSpec",
     "SubsetSpec",
     "load_spec",
+    "matching_estimand",
 ]
 
 T = TypeVar("T")
@@ -620,6 +621,13 @@ def _measure(value: object, path: str) -> dict[str, Any]:
     return out
 
 
+def matching_estimand(estimator: EstimatorSpec) -> str:
+    """A matching estimator's estimand: its ``estimand`` option, else its default
+    (``"ATE"`` for ``ipw`` and ``aipw``, ``"ATT"`` otherwise)."""
+    default = "ATE" if estimator.name in ("ipw", "aipw") else "ATT"
+    return str(dict(estimator.options).get("estimand", default))
+
+
 def _read_design(
     top: _Table,
 ) -> tuple[str, EstimatorSpec, tuple[EstimatorSpec, ...], float, dict[str, Any]]:
@@ -640,8 +648,7 @@ def _read_design(
         for i, a in enumerate(des.get("alternatives", lambda v, p: _list(v, p), []))
     )
     if design == "matching":  # alternatives target the primary estimator's estimand
-        default = "ATE" if estimator.name in ("ipw", "aipw") else "ATT"
-        estimand = dict(estimator.options).get("estimand", default)
+        estimand = matching_estimand(estimator)
         alternatives = tuple(
             a
             if any(k == "estimand" for k, _ in a.options)
