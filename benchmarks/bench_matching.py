@@ -18,7 +18,7 @@ read the same doubles; reading is excluded from every timing.
   the conservative comparison); the matching kernel alone (``_nn_match.match_sorted``) is
   timed as well.
 * MatchIt 4.5.1 with upstream fix #163 (``R_LIBS=/tmp/Rlib`` by default; Debian's binary is
-  miscompiled, see ../shared/reference/NOTES.md item 1), run by ``bench_matching.R``:
+  miscompiled: C's integer ``abs`` on double distances), run by ``bench_matching.R``:
   ``matchit(treat ~ x1, data, distance = <the score vector>, method = "nearest",
   caliper = 0.2, replace = FALSE)``, so no propensity model is fitted and only matching is
   timed.

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from impacteval.datasets import _fetch
+from impacteval.datasets._fetch import read_remote, sample_dir
 from impacteval.datasets._registry import REGISTRY, DatasetInfo
 from impacteval.datasets.simulate import simulate_reoffending, simulate_school_trial
 from impacteval.exceptions import DataUnavailableError, DataValidationError
@@ -191,9 +191,9 @@ def load(name: str) -> pd.DataFrame:
     """
     info = _info(name)
     if info.kind == "remote":
-        df = _fetch.read_remote(info)
+        df = read_remote(info)
     else:
-        path = _fetch.sample_dir() / f"{info.name}.csv"
+        path = sample_dir() / f"{info.name}.csv"
         if not path.is_file():
             hint = (
                 "run `python scripts/make_sample_data.py` from the repository root"

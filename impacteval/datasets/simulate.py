@@ -155,54 +155,17 @@ def simulate_reoffending(
     treated = np.r_[np.ones(n_cohort), np.zeros(n_comparison)]
     is_t = treated == 1.0
 
-    release_period = gen.integers(1, 13, size=n).astype(np.float64)
-    cohort = np.floor((release_period - 1.0) / 4.0) + 1.0
-    age = np.where(is_t, 18.0 + gen.gamma(2.0, 6.0, size=n), 18.0 + gen.gamma(2.5, 6.4, size=n))
-    age = np.clip(np.floor(age), 18.0, 70.0)
-    female = (gen.random(n) < np.where(is_t, 0.03, 0.09)).astype(np.float64)
-    # Previous convictions: negative binomial, mean 14 (treated) vs 9 (comparison).
-    prior_mean = np.where(is_t, 14.0, 9.0)
-    prior = gen.negative_binomial(1.5, 1.5 / (1.5 + prior_mean)).astype(np.float64)
-    u = gen.random(n)
-    offence_idx = np.where(
-        is_t,
-        np.searchsorted(np.cumsum(_OFFENCE_P_TREATED), u, side="right"),
-        np.searchsorted(np.cumsum(_OFFENCE_P_COMPARISON), u, side="right"),
-    )
-    offence_idx = np.minimum(offence_idx, len(_OFFENCES) - 1)
-    offence_type = np.asarray(_OFFENCES, dtype=object)[offence_idx]
-    sentence = np.exp(np.log(np.where(is_t, 3.0, 4.0)) + 0.7 * gen.standard_normal(n))
-    sentence = np.round(np.clip(sentence, 0.25, 11.75), 2)
-
-    log_mu = (
-        -1.0
-        + 0.45 * np.log1p(prior)
-        - 0.25 * (age - 30.0) / 10.0
-        - 0.30 * female
-        + _OFFENCE_LOGRR[offence_idx]
-        - 0.10 * np.log(sentence)
-        - 0.01 * (release_period - 6.5)
-        + np.log1p(effect) * treated
-    )
-    mu = np.exp(log_mu)
-    if overdispersion > 0:
-        mu = mu * gen.gamma(1.0 / overdispersion, overdispersion, size=n)
-    reconvictions = gen.poisson(mu).astype(np.float64)
-
-    reason = np.full(n, np.nan, dtype=object)
-    draws = gen.random((3, n))
-    rules = [
-        ("no_pnc_match", draws[0] < 0.01),
-        ("died", draws[1] < 0.006),
-        ("deported", draws[2] < np.where(is_t, 0.015, 0.025)),
-        ("short_sentence", sentence < 0.5),
-    ]
-    for label, hit in rules:  # listed from lowest to highest priority; the last hit wins
-        reason[hit] = label
+    cov = _offender_covariates(gen, is_t)
+    reconvictions = _reconvictions(gen, cov, treated, effect, overdispersion)
+    reason = _exclusion_reasons(gen, is_t, cov["sentence"])
     excluded = np.array([isinstance(r, str) for r in reason], dtype=np.float64)
     unobserved = np.isin(reason, ["no_pnc_match", "died", "deported"])
     reconvictions[unobserved] = np.nan
     reconvicted = np.where(np.isnan(reconvictions), np.nan, (reconvictions > 0).astype(float))
+    release_period, age, female = cov["release_period"], cov["age"], cov["female"]
+    prior, sentence = cov["prior"], cov["sentence"]
+    cohort = np.floor((release_period - 1.0) / 4.0) + 1.0
+    offence_type = np.asarray(_OFFENCES, dtype=object)[cov["offence_idx"]]
 
     df = pd.DataFrame(
         {
@@ -237,6 +200,136 @@ def simulate_reoffending(
         }
     )
     return df
+
+
+def _offender_covariates(gen: np.random.Generator, is_t: np.ndarray) -> dict[str, np.ndarray]:
+    """Release quarter, age, sex, prior convictions, offence and sentence (drawn in order)."""
+    n = is_t.size
+    release_period = gen.integers(1, 13, size=n).astype(np.float64)
+    age = np.where(is_t, 18.0 + gen.gamma(2.0, 6.0, size=n), 18.0 + gen.gamma(2.5, 6.4, size=n))
+    age = np.clip(np.floor(age), 18.0, 70.0)
+    female = (gen.random(n) < np.where(is_t, 0.03, 0.09)).astype(np.float64)
+    # Previous convictions: negative binomial, mean 14 (treated) vs 9 (comparison).
+    prior_mean = np.where(is_t, 14.0, 9.0)
+    prior = gen.negative_binomial(1.5, 1.5 / (1.5 + prior_mean)).astype(np.float64)
+    u = gen.random(n)
+    offence_idx = np.where(
+        is_t,
+        np.searchsorted(np.cumsum(_OFFENCE_P_TREATED), u, side="right"),
+        np.searchsorted(np.cumsum(_OFFENCE_P_COMPARISON), u, side="right"),
+    )
+    offence_idx = np.minimum(offence_idx, len(_OFFENCES) - 1)
+    sentence = np.exp(np.log(np.where(is_t, 3.0, 4.0)) + 0.7 * gen.standard_normal(n))
+    sentence = np.round(np.clip(sentence, 0.25, 11.75), 2)
+    return {
+        "release_period": release_period,
+        "age": age,
+        "female": female,
+        "prior": prior,
+        "offence_idx": offence_idx,
+        "sentence": sentence,
+    }
+
+
+def _reconvictions(
+    gen: np.random.Generator,
+    cov: dict[str, np.ndarray],
+    treated: np.ndarray,
+    effect: float,
+    overdispersion: float,
+) -> np.ndarray:
+    """Negative-binomial reconviction counts (see :func:`simulate_reoffending`'s Notes)."""
+    log_mu = (
+        -1.0
+        + 0.45 * np.log1p(cov["prior"])
+        - 0.25 * (cov["age"] - 30.0) / 10.0
+        - 0.30 * cov["female"]
+        + _OFFENCE_LOGRR[cov["offence_idx"]]
+        - 0.10 * np.log(cov["sentence"])
+        - 0.01 * (cov["release_period"] - 6.5)
+        + np.log1p(effect) * treated
+    )
+    mu = np.exp(log_mu)
+    if overdispersion > 0:
+        mu = mu * gen.gamma(1.0 / overdispersion, overdispersion, size=treated.size)
+    counts: np.ndarray = gen.poisson(mu).astype(np.float64)
+    return counts
+
+
+def _exclusion_reasons(
+    gen: np.random.Generator, is_t: np.ndarray, sentence: np.ndarray
+) -> np.ndarray:
+    """The exclusion reason per person (NaN if included); the last rule that hits wins."""
+    n = is_t.size
+    reason = np.full(n, np.nan, dtype=object)
+    draws = gen.random((3, n))
+    rules = [
+        ("no_pnc_match", draws[0] < 0.01),
+        ("died", draws[1] < 0.006),
+        ("deported", draws[2] < np.where(is_t, 0.015, 0.025)),
+        ("short_sentence", sentence < 0.5),
+    ]
+    for label, hit in rules:  # listed from lowest to highest priority; the last hit wins
+        reason[hit] = label
+    return reason
+
+
+def _villages(gen: np.random.Generator, n_villages: int, n_strata: int) -> dict[str, np.ndarray]:
+    """Villages: stratum, district, block, treatment within strata, effects, schools."""
+    v_stratum = np.sort(np.arange(n_villages) % n_strata) + 1
+    treat_v = np.zeros(n_villages)
+    for s in range(1, n_strata + 1):
+        idx = np.flatnonzero(v_stratum == s)
+        n_treat = len(idx) // 2 + (gen.random() < 0.5 if len(idx) % 2 else 0)
+        treat_v[gen.permutation(idx)[:n_treat]] = 1.0
+    per_district = -(-n_strata // 2)
+    v_effect = gen.normal(0.0, 0.5, n_villages)
+    v_growth = 0.6 + gen.normal(0.0, 0.25, n_villages)
+    v_nschool = 1 + (gen.random(n_villages) < 0.2)
+    return {
+        "stratum": v_stratum,
+        "district": (v_stratum - 1) // per_district + 1,
+        "block": (v_stratum - 1) % per_district + 1,
+        "treatment": treat_v,
+        "effect": v_effect,
+        "growth": v_growth,
+        "n_schools": v_nschool,
+        "school_offset": np.r_[0, np.cumsum(v_nschool)[:-1]],
+    }
+
+
+def _girls(
+    gen: np.random.Generator, v: dict[str, np.ndarray], girls_per_village: int
+) -> dict[str, np.ndarray]:
+    """Girls per village (5 + Poisson), their school, the school effects and their age."""
+    n_villages = v["stratum"].size
+    sizes = 5 + gen.poisson(girls_per_village - 5, n_villages)
+    village = np.repeat(np.arange(n_villages), sizes)
+    n = int(sizes.sum())
+    school_local = (gen.random(n) * v["n_schools"][village]).astype(np.int64)
+    school = v["school_offset"][village] + school_local
+    school_effect = gen.normal(0.0, 0.2, int(v["n_schools"].sum()))
+    age = gen.integers(7, 15, size=n).astype(np.float64)
+    return {"village": village, "school": school, "school_effect": school_effect, "age": age}
+
+
+def _learning_levels(
+    gen: np.random.Generator,
+    v: dict[str, np.ndarray],
+    g: dict[str, np.ndarray],
+    effect: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Baseline level and the endline levels without (``y0``) and with (``y1``) treatment."""
+    village, age = g["village"], g["age"]
+    n = age.size
+    ability = 1.6 + v["effect"][village] + g["school_effect"][g["school"]] + 0.25 * (age - 10.0)
+    ability = ability + gen.normal(0.0, 0.9, n)
+    # "+ 0.0" turns the -0.0 that rounding can produce into 0.0.
+    baseline = np.clip(np.round(ability + gen.normal(0.0, 0.5, n)), 0.0, 5.0) + 0.0
+    latent_end = ability + v["growth"][village] + gen.normal(0.0, 0.5, n)
+    y0 = np.clip(np.round(latent_end), 0.0, 5.0) + 0.0
+    y1 = np.clip(np.round(latent_end + effect), 0.0, 5.0) + 0.0
+    return baseline, y0, y1
 
 
 def _params(**kwargs: Any) -> dict[str, Any]:
@@ -330,48 +423,23 @@ def simulate_school_trial(
     _check_range(attrition, "attrition", 0.0, 0.5)
     gen = _generator(rng)
 
-    # Villages: stratum, district, block, treatment within strata.
-    v_stratum = np.sort(np.arange(n_villages) % n_strata) + 1
-    treat_v = np.zeros(n_villages)
-    for s in range(1, n_strata + 1):
-        idx = np.flatnonzero(v_stratum == s)
-        n_treat = len(idx) // 2 + (gen.random() < 0.5 if len(idx) % 2 else 0)
-        treat_v[gen.permutation(idx)[:n_treat]] = 1.0
-    per_district = -(-n_strata // 2)
-    v_district = (v_stratum - 1) // per_district + 1
-    v_block = (v_stratum - 1) % per_district + 1
-    v_effect = gen.normal(0.0, 0.5, n_villages)
-    v_growth = 0.6 + gen.normal(0.0, 0.25, n_villages)
-    v_nschool = 1 + (gen.random(n_villages) < 0.2)
-    school_offset = np.r_[0, np.cumsum(v_nschool)[:-1]]
-
-    sizes = 5 + gen.poisson(girls_per_village - 5, n_villages)
-    village = np.repeat(np.arange(n_villages), sizes)
-    n = int(sizes.sum())
-    school_local = (gen.random(n) * v_nschool[village]).astype(np.int64)
-    school = school_offset[village] + school_local
-    school_effect = gen.normal(0.0, 0.2, int(v_nschool.sum()))
-    age = gen.integers(7, 15, size=n).astype(np.float64)
-
-    ability = 1.6 + v_effect[village] + school_effect[school] + 0.25 * (age - 10.0)
-    ability = ability + gen.normal(0.0, 0.9, n)
-    # "+ 0.0" turns the -0.0 that rounding can produce into 0.0.
-    baseline = np.clip(np.round(ability + gen.normal(0.0, 0.5, n)), 0.0, 5.0) + 0.0
-    latent_end = ability + v_growth[village] + gen.normal(0.0, 0.5, n)
-    y0 = np.clip(np.round(latent_end), 0.0, 5.0) + 0.0
-    y1 = np.clip(np.round(latent_end + effect), 0.0, 5.0) + 0.0
-    t = treat_v[village]
+    v = _villages(gen, int(n_villages), int(n_strata))
+    g = _girls(gen, v, int(girls_per_village))
+    village, age, t = g["village"], g["age"], v["treatment"][g["village"]]
+    baseline, y0, y1 = _learning_levels(gen, v, g, effect)
     endline = np.where(t == 1.0, y1, y0)
 
     p_enrol = np.clip(0.88 - 0.03 * (age - 10.0), 0.5, 0.9)
-    u_enrol = gen.random(n)
+    u_enrol = gen.random(age.size)
     enrolled = (u_enrol < p_enrol + enrolment_effect * t).astype(np.float64)
 
     # Attrition: logistic in age and baseline level, scaled to the requested mean.
     risk = np.exp(0.25 * (age - 10.0) - 0.3 * (baseline - 2.0))
     p_miss = np.clip(attrition * risk / risk.mean(), 0.0, 0.95)
-    missing = gen.random(n) < p_miss
+    missing = gen.random(age.size) < p_miss
     endline = np.where(missing, np.nan, endline)
+    v_district, v_block, v_stratum = v["district"], v["block"], v["stratum"]
+    school, n = g["school"], age.size
 
     df = pd.DataFrame(
         {

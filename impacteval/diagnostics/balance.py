@@ -3,7 +3,6 @@ empirical-CDF distances and a joint test."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -13,7 +12,8 @@ import pandas as pd
 from scipy import stats
 
 from impacteval._validation import check_binary, prepare
-from impacteval.exceptions import DataValidationError, ImpactEvalWarning
+from impacteval._warn import WarningLog
+from impacteval.exceptions import DataValidationError
 from impacteval.results import Provenance, Summary, SummaryDisplay, fingerprint
 
 if TYPE_CHECKING:
@@ -119,9 +119,9 @@ class BalanceTable(SummaryDisplay):
 
     def plot(self, ax: Axes | None = None, threshold: float = 0.1) -> Axes:
         """Love plot of absolute SMDs (unadjusted and, with weights, adjusted)."""
-        from impacteval.plotting import love_plot
+        from impacteval.plotting.diagnostics import LoveDisplay
 
-        return love_plot(self.table, ax=ax, threshold=threshold)
+        return LoveDisplay(self.table, threshold).draw(ax)
 
 
 # -- numerics: arrays in, arrays out ------------------------------------------------------
@@ -278,7 +278,7 @@ def balance(
                     f"`weights`: the {name} arm's weights sum to zero; nothing to compare"
                 )
     rows: list[list[float]] = []
-    caught: list[str] = []
+    log = WarningLog()
     varying: list[str] = []
     for col in covs:
         x = frame[col].to_numpy(dtype=float)
@@ -293,7 +293,7 @@ def balance(
                 if constant
                 else "has zero variance within both arms;"
             )
-            caught.append(
+            log.warn(
                 f"`covariates`: {col!r} {why} its SMD and variance ratio are "
                 "undefined (NaN, or +-inf when the arms differ)"
             )
@@ -301,8 +301,6 @@ def balance(
         if weights is not None:
             row += _column_stats(x, z, w, sd_pooled)
         rows.append(row)
-    for msg in caught:
-        warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
     columns = list(_STATS) + ([f"{s}_adjusted" for s in _STATS] if weights is not None else [])
     table = pd.DataFrame(rows, index=pd.Index(covs, name="covariate"), columns=columns)
     omnibus = _omnibus(z, frame[varying].to_numpy(dtype=float)) if varying else None
@@ -317,7 +315,7 @@ def balance(
         n_treated=int(z.sum()),
         n_control=int(z.size - z.sum()),
         n_dropped=prepared.n_dropped,
-        warnings=tuple(caught),
+        warnings=log.messages,
         provenance=Provenance(
             options={"treatment": treatment, "covariates": covs, "weights": weights},
             data_fingerprint=fingerprint(data, used),

@@ -184,21 +184,6 @@ def overlap_plot(
         raise DataValidationError(f"`bins` must be an integer >= 1; received {bins!r}")
     s, z = _inputs(scores, treatment)
     support = common_support(s, z)
-    if ax is None:
-        import matplotlib.pyplot as plt
+    from impacteval.plotting.diagnostics import OverlapDisplay
 
-        _, ax = plt.subplots(figsize=(6, 3.5))
-    lo, hi = float(s.min()), float(s.max())
-    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, int(bins) + 1)
-    dens_t, _ = np.histogram(s[z == 1], bins=edges, density=True)
-    dens_c, _ = np.histogram(s[z == 0], bins=edges, density=True)
-    width = np.diff(edges)
-    ax.bar(edges[:-1], dens_t, width=width, align="edge", alpha=0.7, label="treated")
-    ax.bar(edges[:-1], -dens_c, width=width, align="edge", alpha=0.7, label="control")
-    ax.axhline(0.0, color="black", linewidth=0.8)
-    for edge in (support.lower, support.upper):
-        ax.axvline(edge, color="grey", linestyle="--", linewidth=0.8)
-    ax.set_xlabel("score")
-    ax.set_ylabel("density (control below the axis)")
-    ax.legend()
-    return ax
+    return OverlapDisplay(s, z, support.lower, support.upper, int(bins)).draw(ax)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -24,6 +23,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from impacteval._validation import check_choice
+from impacteval._warn import warn_user
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning, MissingDataWarning
 from impacteval.results import Summary, SummaryDisplay
 
@@ -111,11 +111,10 @@ def _pairs(
     ok = ~(np.isnan(t) | np.isnan(c))
     n_dropped = int((~ok).sum())
     if n_dropped:
-        warnings.warn(
+        warn_user(
             f"{n_dropped} of {t.size} pairs dropped for missing values; the count is on the "
             "result as `n_dropped`",
             MissingDataWarning,
-            stacklevel=3,
         )
     d = t[ok] - c[ok]
     if alternative == "less":
@@ -303,11 +302,10 @@ def rosenbaum_gamma(
         return _p_values(d, gamma, method)[1] - a
 
     if excess(1.0) >= 0:
-        warnings.warn(
+        warn_user(
             f"the signed-rank test is not significant at alpha={a:g} even without hidden "
             "bias (gamma = 1); returning 1.0",
             ImpactEvalWarning,
-            stacklevel=2,
         )
         return 1.0
     hi = 2.0

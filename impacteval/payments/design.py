@@ -195,23 +195,9 @@ class ContractDesign(SummaryDisplay):
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Operating-characteristic curves: P(pay) of the contract and expected payment."""
-        import matplotlib.pyplot as plt
+        from impacteval.plotting.payments import OperatingCharacteristicDisplay
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6.5, 4))
-        x = self.curve["fraction_of_target"].to_numpy()
-        ax.plot(x, self.curve["p_pay"].to_numpy(), "o-", label="P(outcome payment > 0)")
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("true effect as a fraction of target (0 = no effect)")
-        ax.set_ylabel("probability of paying")
-        ax.axvline(0.0, color="grey", lw=0.8, ls=":")
-        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-        twin = ax.twinx()
-        twin.plot(x, self.curve["expected_payment"].to_numpy(), "s--", color="C1")
-        twin.set_ylabel(f"expected payment ({self.currency})")
-        ax.set_title(f"{self.contract}: operating characteristic")
-        ax.legend(loc="upper left")
-        return ax
+        return OperatingCharacteristicDisplay(self.curve, self.contract, self.currency).draw(ax)
 
 
 def _template(
@@ -341,97 +327,28 @@ def design(
             f"`contract`: {contract.name!r} has no estimated metric; its payment has no error rate"
         )
 
-    def per(value: float | Mapping[str, float] | None, name: str, mid: str) -> float | None:
-        if value is None or isinstance(value, int | float):
-            return value
-        if mid not in value:
-            raise DataValidationError(f"`{name}` gives no value for metric {mid!r}")
-        return float(value[mid])
-
-    ses: dict[str, float] = {}
-    for mid in stochastic:
-        se = per(std_error, "std_error", mid)
-        if se is None:
-            n_m, sd_m = per(n, "n", mid), per(sd, "sd", mid)
-            if n_m is None or sd_m is None:
-                raise DataValidationError(
-                    f"give `std_error`, or `n` and `sd`, for the estimated metrics {stochastic}"
-                )
-            se = sample_std_error(
-                n_m, sd_m, icc=icc, cluster_size=cluster_size, treated_share=treated_share
-            )
-        if not (math.isfinite(se) and se > 0):
-            raise DataValidationError(f"`std_error` of {mid!r} must be > 0; received {se!r}")
-        ses[mid] = se
+    ses = {
+        mid: _design_se(mid, stochastic, n, sd, std_error, icc, cluster_size, treated_share)
+        for mid in stochastic
+    }
     norm = _template(contract, inputs, ses)
-    goals: dict[str, float] = {}
-    for mid in stochastic:
-        metric = spec.metric(mid)
-        if targets is not None and mid in targets:
-            goals[mid] = float(targets[mid])
-        elif metric.scale == "achievement" and metric.target is not None:
-            goals[mid] = float(Decimal(1) / multiplier(metric, norm[mid]))
-        else:
-            raise DataValidationError(
-                f"`targets` must give the true effect (raw units, treated minus control) at "
-                f"which metric {mid!r} meets its target"
-            )
+    goals = _goals(contract, norm, stochastic, targets)
     comps = [c.id for c in spec.payments]
-    null_truth = dict.fromkeys(stochastic, 0.0)
     z = {mid: gen.standard_normal(n_draws) * ses[mid] for mid in stochastic}
-
-    def simulate(
-        truth: Mapping[str, float], noise: Mapping[str, np.ndarray], size: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        amounts = np.empty((size, len(comps)))
-        totals = np.empty(size)
-        for i in range(size):
-            per_line, total = _amounts(
-                contract, _with(norm, {m: truth[m] + float(noise[m][i]) for m in stochastic})
-            )
-            amounts[i] = [float(per_line[c]) for c in comps]
-            totals[i] = float(total)
-        return amounts, totals
-
-    a_null, _ = simulate(null_truth, z, n_draws)
-    a_goal, _ = simulate(goals, z, n_draws)
-    rows = []
+    a_null, _ = _simulate_lines(contract, norm, comps, dict.fromkeys(stochastic, 0.0), z)
+    a_goal, _ = _simulate_lines(contract, norm, comps, goals, z)
+    rows = [
+        _line_row(contract, norm, comp, a_null[:, j], a_goal[:, j], ses, goals)
+        for j, comp in enumerate(comps)
+    ]
     notes: list[str] = []
-    for j, comp in enumerate(comps):
-        p_null = float((a_null[:, j] > 0).mean())
-        p_fail = float((a_goal[:, j] <= 0).mean())
-        row: dict[str, Any] = {
-            "component": comp,
-            "p_pay_null": p_null,
-            "p_no_pay_target": p_fail,
-            "method": "simulation",
-            "mc_se": max(
-                math.sqrt(p_null * (1 - p_null) / n_draws),
-                math.sqrt(p_fail * (1 - p_fail) / n_draws),
-            ),
-            "pay_threshold": math.nan,
-        }
-        if len(stochastic) == 1:
-            mid = stochastic[0]
-            found = _switch(contract, norm, mid, comp, ses[mid], goals[mid] / 2)
-            if found is not None:
-                e_star, direction = found
-                se_m = ses[mid]
-                row.update(
-                    p_pay_null=float(stats.norm.sf(direction * (e_star - 0.0) / se_m)),
-                    p_no_pay_target=float(stats.norm.cdf(direction * (e_star - goals[mid]) / se_m)),
-                    method="closed form",
-                    mc_se=0.0,
-                    pay_threshold=e_star,
-                )
-        rows.append(row)
     if len(stochastic) > 1:
         notes.append("several estimated metrics: every error rate is simulated")
     zc = {mid: gen.standard_normal(curve_draws) * ses[mid] for mid in stochastic}
     curve = []
     for frac in curve_points:
         truth = {m: float(frac) * goals[m] for m in stochastic}
-        amounts, totals = simulate(truth, zc, curve_draws)
+        amounts, totals = _simulate_lines(contract, norm, comps, truth, zc)
         point: dict[str, Any] = {"fraction_of_target": float(frac)}
         point.update({f"true_effect:{m}": truth[m] for m in stochastic})
         point["expected_payment"] = float(totals.mean())
@@ -450,3 +367,120 @@ def design(
         seed=seed,
         notes=tuple(notes),
     )
+
+
+def _per(value: float | Mapping[str, float] | None, name: str, mid: str) -> float | None:
+    """``value`` itself, or its entry for metric ``mid`` when it is a mapping."""
+    if value is None or isinstance(value, int | float):
+        return value
+    if mid not in value:
+        raise DataValidationError(f"`{name}` gives no value for metric {mid!r}")
+    return float(value[mid])
+
+
+def _design_se(
+    mid: str,
+    stochastic: Sequence[str],
+    n: float | Mapping[str, float] | None,
+    sd: float | Mapping[str, float] | None,
+    std_error: float | Mapping[str, float] | None,
+    icc: float,
+    cluster_size: float,
+    treated_share: float,
+) -> float:
+    """The planned standard error of metric ``mid`` (given, or from ``n`` and ``sd``)."""
+    se = _per(std_error, "std_error", mid)
+    if se is None:
+        n_m, sd_m = _per(n, "n", mid), _per(sd, "sd", mid)
+        if n_m is None or sd_m is None:
+            raise DataValidationError(
+                f"give `std_error`, or `n` and `sd`, for the estimated metrics {list(stochastic)}"
+            )
+        se = sample_std_error(
+            n_m, sd_m, icc=icc, cluster_size=cluster_size, treated_share=treated_share
+        )
+    if not (math.isfinite(se) and se > 0):
+        raise DataValidationError(f"`std_error` of {mid!r} must be > 0; received {se!r}")
+    return se
+
+
+def _goals(
+    contract: Contract,
+    norm: dict[str, MetricInput],
+    stochastic: Sequence[str],
+    targets: Mapping[str, float] | None,
+) -> dict[str, float]:
+    """The true effect (raw units) at which each estimated metric meets its target."""
+    goals: dict[str, float] = {}
+    for mid in stochastic:
+        metric = contract.spec.metric(mid)
+        if targets is not None and mid in targets:
+            goals[mid] = float(targets[mid])
+        elif metric.scale == "achievement" and metric.target is not None:
+            goals[mid] = float(Decimal(1) / multiplier(metric, norm[mid]))
+        else:
+            raise DataValidationError(
+                f"`targets` must give the true effect (raw units, treated minus control) at "
+                f"which metric {mid!r} meets its target"
+            )
+    return goals
+
+
+def _simulate_lines(
+    contract: Contract,
+    norm: dict[str, MetricInput],
+    comps: Sequence[str],
+    truth: Mapping[str, float],
+    noise: Mapping[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Amount per line (draws x lines) and outcome total per draw at ``truth + noise``."""
+    size = len(next(iter(noise.values())))
+    amounts = np.empty((size, len(comps)))
+    totals = np.empty(size)
+    for i in range(size):
+        per_line, total = _amounts(
+            contract, _with(norm, {m: truth[m] + float(noise[m][i]) for m in noise})
+        )
+        amounts[i] = [float(per_line[c]) for c in comps]
+        totals[i] = float(total)
+    return amounts, totals
+
+
+def _line_row(
+    contract: Contract,
+    norm: dict[str, MetricInput],
+    comp: str,
+    a_null: np.ndarray,
+    a_goal: np.ndarray,
+    ses: Mapping[str, float],
+    goals: Mapping[str, float],
+) -> dict[str, Any]:
+    """Error rates of one payment line: simulated, or closed form for one normal metric."""
+    p_null = float((a_null > 0).mean())
+    p_fail = float((a_goal <= 0).mean())
+    n_draws = a_null.size
+    row: dict[str, Any] = {
+        "component": comp,
+        "p_pay_null": p_null,
+        "p_no_pay_target": p_fail,
+        "method": "simulation",
+        "mc_se": max(
+            math.sqrt(p_null * (1 - p_null) / n_draws),
+            math.sqrt(p_fail * (1 - p_fail) / n_draws),
+        ),
+        "pay_threshold": math.nan,
+    }
+    if len(ses) == 1:
+        mid = next(iter(ses))
+        found = _switch(contract, norm, mid, comp, ses[mid], goals[mid] / 2)
+        if found is not None:
+            e_star, direction = found
+            se_m = ses[mid]
+            row.update(
+                p_pay_null=float(stats.norm.sf(direction * (e_star - 0.0) / se_m)),
+                p_no_pay_target=float(stats.norm.cdf(direction * (e_star - goals[mid]) / se_m)),
+                method="closed form",
+                mc_se=0.0,
+                pay_threshold=e_star,
+            )
+    return row

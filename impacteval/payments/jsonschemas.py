@@ -101,11 +101,13 @@ def inputs_schema() -> dict[str, Any]:
     }
 
 
-def contract_schema() -> dict[str, Any]:
-    """Schema of a contract (its TOML parsed to JSON)."""
-    text = {"type": "string"}
-    doc = {"description": text, "source": text}
-    metric = {
+_TEXT: dict[str, Any] = {"type": "string"}
+_DOC: dict[str, Any] = {"description": _TEXT, "source": _TEXT}
+
+
+def _metric_schema() -> dict[str, Any]:
+    """One ``[metrics.<id>]`` table."""
+    return {
         "type": "object",
         "properties": {
             "input": {"enum": list(INPUT_KINDS)},
@@ -124,18 +126,22 @@ def contract_schema() -> dict[str, Any]:
             "weight_by": {"enum": ["units"]},
             "domain": {"enum": ["share", "rate", "count", "real"]},
             "per": _NUMBER,
-            "unit": text,
+            "unit": _TEXT,
             "estimand": {"type": ["string", "array"]},
-            **doc,
+            **_DOC,
         },
         "additionalProperties": False,
     }
-    payment = {
+
+
+def _payment_schema() -> dict[str, Any]:
+    """One ``[payments.<id>]`` table (a payment component)."""
+    return {
         "type": "object",
         "required": ["rule"],
         "properties": {
             "rule": {"enum": list(RULES)},
-            "metric": text,
+            "metric": _TEXT,
             "price": _MONEY,
             "threshold": _NUMBER,
             "threshold_mode": {"enum": ["hurdle", "deductible"]},
@@ -152,31 +158,39 @@ def contract_schema() -> dict[str, Any]:
             "amount": _MONEY,
             "cap": _MONEY,
             "floor": _MONEY,
-            "cohort": text,
-            "period": text,
+            "cohort": _TEXT,
+            "period": _TEXT,
             "when": {"type": ["string", "array"]},
             "unless": {"type": ["string", "array"]},
             "outcome": {"type": "boolean"},
-            "true_up_of": text,
+            "true_up_of": _TEXT,
             "clawback": {"type": "boolean"},
-            **doc,
+            **_DOC,
         },
         "additionalProperties": False,
     }
-    trigger = {
+
+
+def _trigger_schema() -> dict[str, Any]:
+    """One ``[triggers.<id>]`` table."""
+    return {
         "type": "object",
         "required": ["metric", "threshold"],
         "properties": {
-            "metric": text,
+            "metric": _TEXT,
             "threshold": _NUMBER,
             "comparison": {"enum": list(COMPARISONS)},
             "action": {"enum": ["pay", "stop"]},
-            "period": text,
-            **doc,
+            "period": _TEXT,
+            **_DOC,
         },
         "additionalProperties": False,
     }
-    limits = {
+
+
+def _limits_schema() -> dict[str, Any]:
+    """The ``[caps]`` or ``[floors]`` table."""
+    return {
         "type": "object",
         "properties": {
             "total": _MONEY,
@@ -186,6 +200,11 @@ def contract_schema() -> dict[str, Any]:
         },
         "additionalProperties": False,
     }
+
+
+def contract_schema() -> dict[str, Any]:
+    """Schema of a contract (its TOML parsed to JSON)."""
+    limits = _limits_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "impacteval outcome contract (TOML, shown as JSON)",
@@ -196,20 +215,24 @@ def contract_schema() -> dict[str, Any]:
                 "type": "object",
                 "required": ["name", "currency"],
                 "properties": {
-                    "name": text,
+                    "name": _TEXT,
                     "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
                     "rounding": _NUMBER,
                     "rounding_mode": {"enum": list(ROUNDING_MODES)},
                     "round_at": {"type": "array", "items": {"enum": list(ROUND_POINTS)}},
-                    "periods": {"type": "array", "items": text},
-                    "cohorts": {"type": "array", "items": text},
-                    **doc,
+                    "periods": {"type": "array", "items": _TEXT},
+                    "cohorts": {"type": "array", "items": _TEXT},
+                    **_DOC,
                 },
                 "additionalProperties": False,
             },
-            "metrics": {"type": "object", "additionalProperties": metric},
-            "payments": {"type": "object", "additionalProperties": payment, "minProperties": 1},
-            "triggers": {"type": "object", "additionalProperties": trigger},
+            "metrics": {"type": "object", "additionalProperties": _metric_schema()},
+            "payments": {
+                "type": "object",
+                "additionalProperties": _payment_schema(),
+                "minProperties": 1,
+            },
+            "triggers": {"type": "object", "additionalProperties": _trigger_schema()},
             "caps": limits,
             "floors": limits,
             "investment": {"type": "object"},

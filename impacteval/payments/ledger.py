@@ -42,6 +42,7 @@ __all__ = [
     "LedgerStatus",
     "append_settlement",
     "read_ledger",
+    "record_digest",
     "verify_ledger",
 ]
 
@@ -49,7 +50,12 @@ __all__ = [
 GENESIS = "0" * 64
 
 
-def _digest(body: Mapping[str, Any]) -> str:
+def record_digest(body: Mapping[str, Any]) -> str:
+    """SHA-256 of a ledger record's body: canonical JSON (sorted keys, no spaces, ASCII).
+
+    This is the record's ``sha256`` in the ledger file; an independent verifier recomputes
+    it to check the chain.
+    """
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -114,7 +120,7 @@ def verify_ledger(path: str | Path, *, expected_head: str | None = None) -> Ledg
     prev = GENESIS
     for i, rec in enumerate(records):
         where = f"record {i + 1}"
-        if _digest(rec.body) != rec.sha256:
+        if record_digest(rec.body) != rec.sha256:
             problems.append(f"{where}: contents do not match its SHA-256 (edited)")
         if rec.body.get("seq") != i:
             problems.append(
@@ -216,7 +222,7 @@ def append_settlement(
         "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "note": note,
     }
-    record = LedgerRecord(body, _digest(body))
+    record = LedgerRecord(body, record_digest(body))
     old = p.read_text(encoding="utf-8") if p.exists() else ""
     if old and not old.endswith("\n"):
         old += "\n"

@@ -103,25 +103,10 @@ class PaymentRisk(SummaryDisplay):
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Expected payment (left axis) and P(pay) (right axis) against the true effect."""
-        import matplotlib.pyplot as plt
+        from impacteval.plotting.payments import PaymentRiskDisplay
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6.5, 4))
-        x = self.curve["fraction_of_target"].to_numpy()
-        ax.plot(x, self.curve["expected_payment"].to_numpy(), "o-", label="expected payment")
-        ax.set_xlabel("true effect as a fraction of target (0 = null programme)")
-        from matplotlib.ticker import FuncFormatter
-
-        ax.set_ylabel(f"expected payment ({self.currency})")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-        ax.axvline(0.0, color="grey", lw=0.8, ls=":")
-        ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-        twin = ax.twinx()
-        twin.plot(x, self.curve["p_pay"].to_numpy(), "s--", color="C1", label="P(pay)")
-        twin.set_ylim(-0.02, 1.02)
-        twin.set_ylabel("P(pay)")
-        ax.set_title(f"{self.contract}: P(pay | null) = {self.p_pay_null:.1%}")
-        return ax
+        display = PaymentRiskDisplay(self.curve, self.contract, self.currency, self.p_pay_null)
+        return display.draw(ax)
 
 
 def _stochastic(norm: Mapping[str, MetricInput]) -> list[str]:
@@ -267,16 +252,7 @@ def payment_risk(
     curve_draws = check_positive_int(curve_draws, "curve_draws", minimum=10)
     gen, seed = check_rng(rng)
     norm = normalise_inputs(contract.spec, inputs)
-    for m in contract.spec.metrics:
-        inp = norm.get(m.id)
-        if m.is_blend or inp is None or m.input != "estimate":
-            continue
-        if inp.std_error is None and inp.draws is None:
-            raise DataValidationError(
-                f"`inputs.{m.id}`: payment risk needs the estimate's standard error (or "
-                "bootstrap draws); without one the risk would look certain. Verified counts "
-                '(input = "count") are held fixed instead'
-            )
+    _require_sampling_error(contract, norm)
     sto = _stochastic(norm)
     notes: list[str] = []
     if not sto:
@@ -286,52 +262,8 @@ def payment_risk(
         notes.append(
             "safeguards (on_breach = withhold) are not simulated: the risk assumes no breach"
         )
-    thresholds: dict[str, tuple[float, int]] = {}
-    targets: dict[str, float] = {}
-    for mid in sto:
-        found = _threshold(contract, norm, mid)
-        if found is not None:
-            thresholds[mid] = found
-        metric = contract.spec.metric(mid)
-        if true_effects is not None and mid in true_effects:
-            targets[mid] = float(true_effects[mid])
-        elif metric.target is not None:
-            targets[mid] = float(metric.target)
-        elif (at_trigger := _trigger_target(contract, norm, mid)) is not None:
-            targets[mid] = at_trigger
-            notes.append(
-                f"{mid}: no target in the contract; target taken as the estimate at which its "
-                f"trigger threshold is reached (e = {at_trigger:.6g})"
-            )
-        elif found is not None:
-            targets[mid] = found[0]
-            notes.append(f"{mid}: target taken as the pay threshold e* = {found[0]:.6g}")
-        else:
-            targets[mid] = float(norm[mid].estimate)
-            notes.append(
-                f"{mid}: no target, trigger or single pay threshold; target taken as the "
-                "observed estimate"
-            )
-    if true_effects is not None:
-        unknown = sorted(set(true_effects) - set(sto))
-        if unknown:
-            raise DataValidationError(
-                f"`true_effects`: {unknown} are not estimate inputs with a standard error "
-                f"(stochastic metrics: {sto})"
-            )
-
-    def noise(n: int) -> dict[str, np.ndarray]:
-        out = {}
-        for mid in sto:
-            inp = norm[mid]
-            if inp.draws is not None:
-                centred = inp.draws - inp.draws.mean()
-                out[mid] = gen.choice(centred, size=n, replace=True)
-            else:
-                out[mid] = gen.standard_normal(n) * float(inp.std_error or 0.0)
-        return out
-
-    z = noise(n_draws) if sto else {}
+    thresholds, targets = _targets(contract, norm, sto, true_effects, notes)
+    z = _noise(gen, norm, sto, n_draws) if sto else {}
     if sto:
         null = _simulate(contract, norm, dict.fromkeys(sto, 0.0), z)
         at_target = (
@@ -343,20 +275,9 @@ def payment_risk(
     else:
         pay = float(run(contract.spec, norm).outcome_total)
         null = at_target = observed = np.full(n_draws, pay)
-    exact_null = exact_fail = None
-    if len(sto) == 1 and sto[0] in thresholds and norm[sto[0]].draws is None:
-        mid = sto[0]
-        e_star, direction = thresholds[mid]
-        se = float(norm[mid].std_error or 0.0)
-
-        def p_pay(t: float) -> float:
-            return float(stats.norm.sf((e_star - t) / se * direction)) if se > 0 else math.nan
-
-        exact_null = p_pay(0.0)
-        if math.isfinite(targets[mid]):
-            exact_fail = 1.0 - p_pay(targets[mid])
+    exact_null, exact_fail = _exact(norm, sto, thresholds, targets)
+    zc = _noise(gen, norm, sto, curve_draws) if sto else {}
     rows = []
-    zc = noise(curve_draws) if sto else {}
     for frac in curve_points:
         truth = {m: frac * targets[m] for m in sto if math.isfinite(targets[m])}
         pays = _simulate(contract, norm, truth, zc) if truth else observed[:curve_draws]
@@ -388,3 +309,100 @@ def payment_risk(
         notes=tuple(notes),
         fixed_inputs=tuple(sorted(set(norm) - set(sto))),
     )
+
+
+def _require_sampling_error(contract: Contract, norm: Mapping[str, MetricInput]) -> None:
+    """Refuse estimate inputs without a standard error or bootstrap draws."""
+    for m in contract.spec.metrics:
+        inp = norm.get(m.id)
+        if m.is_blend or inp is None or m.input != "estimate":
+            continue
+        if inp.std_error is None and inp.draws is None:
+            raise DataValidationError(
+                f"`inputs.{m.id}`: payment risk needs the estimate's standard error (or "
+                "bootstrap draws); without one the risk would look certain. Verified counts "
+                '(input = "count") are held fixed instead'
+            )
+
+
+def _targets(
+    contract: Contract,
+    norm: dict[str, MetricInput],
+    sto: Sequence[str],
+    true_effects: Mapping[str, float] | None,
+    notes: list[str],
+) -> tuple[dict[str, tuple[float, int]], dict[str, float]]:
+    """Pay thresholds ``e*`` (where single) and the target true effect of each metric.
+
+    The target is, in order: ``true_effects``, the contract's ``target``, the estimate at
+    which the metric's trigger is reached, ``e*``, the observed estimate (noted).
+    """
+    thresholds: dict[str, tuple[float, int]] = {}
+    targets: dict[str, float] = {}
+    for mid in sto:
+        found = _threshold(contract, norm, mid)
+        if found is not None:
+            thresholds[mid] = found
+        metric = contract.spec.metric(mid)
+        if true_effects is not None and mid in true_effects:
+            targets[mid] = float(true_effects[mid])
+        elif metric.target is not None:
+            targets[mid] = float(metric.target)
+        elif (at_trigger := _trigger_target(contract, norm, mid)) is not None:
+            targets[mid] = at_trigger
+            notes.append(
+                f"{mid}: no target in the contract; target taken as the estimate at which its "
+                f"trigger threshold is reached (e = {at_trigger:.6g})"
+            )
+        elif found is not None:
+            targets[mid] = found[0]
+            notes.append(f"{mid}: target taken as the pay threshold e* = {found[0]:.6g}")
+        else:
+            targets[mid] = float(norm[mid].estimate)
+            notes.append(
+                f"{mid}: no target, trigger or single pay threshold; target taken as the "
+                "observed estimate"
+            )
+    if true_effects is not None:
+        unknown = sorted(set(true_effects) - set(sto))
+        if unknown:
+            raise DataValidationError(
+                f"`true_effects`: {unknown} are not estimate inputs with a standard error "
+                f"(stochastic metrics: {list(sto)})"
+            )
+    return thresholds, targets
+
+
+def _noise(
+    gen: np.random.Generator, norm: Mapping[str, MetricInput], sto: Sequence[str], n: int
+) -> dict[str, np.ndarray]:
+    """``n`` sampling deviations per stochastic metric (bootstrap or normal), in order."""
+    out = {}
+    for mid in sto:
+        inp = norm[mid]
+        if inp.draws is not None:
+            centred = inp.draws - inp.draws.mean()
+            out[mid] = gen.choice(centred, size=n, replace=True)
+        else:
+            out[mid] = gen.standard_normal(n) * float(inp.std_error or 0.0)
+    return out
+
+
+def _exact(
+    norm: Mapping[str, MetricInput],
+    sto: Sequence[str],
+    thresholds: Mapping[str, tuple[float, int]],
+    targets: Mapping[str, float],
+) -> tuple[float | None, float | None]:
+    """Closed-form P(pay | 0) and P(no pay | target): one normal metric, one threshold."""
+    if not (len(sto) == 1 and sto[0] in thresholds and norm[sto[0]].draws is None):
+        return None, None
+    mid = sto[0]
+    e_star, direction = thresholds[mid]
+    se = float(norm[mid].std_error or 0.0)
+
+    def p_pay(t: float) -> float:
+        return float(stats.norm.sf((e_star - t) / se * direction)) if se > 0 else math.nan
+
+    exact_fail = 1.0 - p_pay(targets[mid]) if math.isfinite(targets[mid]) else None
+    return p_pay(0.0), exact_fail

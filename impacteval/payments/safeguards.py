@@ -32,7 +32,7 @@ import difflib
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -348,29 +348,30 @@ def _share_check(
     )
 
 
-def evaluate_safeguards(
-    spec: Safeguards,
-    inputs: SafeguardInputs | None,
-    metric_values: Mapping[str, Decimal | None],
-) -> SafeguardOutcome:
-    """Evaluate every check: masked subgroup cells, exclusion / refusal shares, basket."""
-    rows: list[dict[str, Any]] = []
-    flags: list[str] = []
-    pending: list[str] = []  # inputs not yet given
-    checks_pending = False  # ... of which some feed a check that can be breached
-    inp = inputs if inputs is not None else SafeguardInputs()
+@dataclass
+class _Tally:
+    """What the checks found so far: table rows, breach flags, inputs still pending."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # inputs not yet given
+    checks_pending: bool = False  # ... of which some feed a check that can be breached
+
+
+def _subgroup_rows(spec: Safeguards, inp: SafeguardInputs, tally: _Tally) -> None:
+    """One row per contract subgroup: reported, suppressed under ``min_cell``, or pending."""
     cell = spec.min_cell
     groups = dict(inp.subgroups)
     for name in spec.subgroups:
         g = groups.get(name)
         if g is None:
-            rows.append(_row("subgroup", name, status="pending"))
-            pending.append(f"subgroup {name}")
+            tally.rows.append(_row("subgroup", name, status="pending"))
+            tally.pending.append(f"subgroup {name}")
         elif g.n < cell:
-            rows.append(_row("subgroup", name, status=f"suppressed (n < {cell})"))
+            tally.rows.append(_row("subgroup", name, status=f"suppressed (n < {cell})"))
         else:
             coverage = None if not g.eligible else Decimal(g.n) / Decimal(g.eligible)
-            rows.append(
+            tally.rows.append(
                 _row(
                     "subgroup",
                     name,
@@ -381,19 +382,29 @@ def evaluate_safeguards(
                     status="reported",
                 )
             )
-    exempt = set(spec.exempt_reasons)
-    if inp.exclusions is not None:
-        for reason, count in inp.exclusions:
-            masked = 0 < count < cell
-            status = "exempt" if reason in exempt else "counted"
-            rows.append(
-                _row(
-                    "exclusion",
-                    reason,
-                    n=None if masked else count,
-                    status=f"{status}, suppressed (n < {cell})" if masked else status,
-                )
+
+
+def _exclusion_rows(spec: Safeguards, inp: SafeguardInputs, tally: _Tally) -> None:
+    """One row per exclusion reason (exempt or counted; small counts masked)."""
+    if inp.exclusions is None:
+        return
+    cell = spec.min_cell
+    for reason, count in inp.exclusions:
+        masked = 0 < count < cell
+        status = "exempt" if reason in spec.exempt_reasons else "counted"
+        tally.rows.append(
+            _row(
+                "exclusion",
+                reason,
+                n=None if masked else count,
+                status=f"{status}, suppressed (n < {cell})" if masked else status,
             )
+        )
+
+
+def _share_rows(spec: Safeguards, inp: SafeguardInputs, tally: _Tally) -> None:
+    """The exclusion-share and refusal-share checks against their ceilings."""
+    exempt = set(spec.exempt_reasons)
     checks = (
         ("exclusion share", spec.max_exclusion_share, inp.exclusions, "exclusions"),
         ("refusal share", spec.max_refusal_share, inp.refusals, "refusals"),
@@ -401,55 +412,81 @@ def evaluate_safeguards(
     for name, limit, given, key in checks:
         if given is None or inp.eligible is None:
             if limit is not None:
-                rows.append(_row(name.replace(" ", "_"), "all", limit=limit, status="pending"))
-                pending.append(key if inp.eligible is not None else f"{key} / eligible")
-                checks_pending = True
+                tally.rows.append(
+                    _row(name.replace(" ", "_"), "all", limit=limit, status="pending")
+                )
+                tally.pending.append(key if inp.eligible is not None else f"{key} / eligible")
+                tally.checks_pending = True
             continue
         if isinstance(given, tuple):
             removed = sum(c for r, c in given if r not in exempt)
         else:
             removed = given
-        rows.append(_share_check(name, removed, inp.eligible, limit, flags))
+        tally.rows.append(_share_check(name, removed, inp.eligible, limit, tally.flags))
+
+
+def _basket_rows(
+    spec: Safeguards,
+    inp: SafeguardInputs,
+    metric_values: Mapping[str, Decimal | None],
+    tally: _Tally,
+) -> None:
+    """Each basket indicator against its bounds, then how many were met against the need."""
+    own = dict(inp.indicators)
+    met = 0
+    for rule in spec.basket:
+        value = metric_values[rule.indicator] if rule.indicator in metric_values else None
+        value = own.get(rule.indicator, value)
+        bounds = [f">= {rule.minimum}"] if rule.minimum is not None else []
+        bounds += [f"<= {rule.maximum}"] if rule.maximum is not None else []
+        if value is None:
+            tally.rows.append(
+                _row("basket", rule.indicator, limit=" and ".join(bounds), status="pending")
+            )
+            tally.pending.append(f"indicator {rule.indicator}")
+            tally.checks_pending = True
+            continue
+        ok = (rule.minimum is None or value >= rule.minimum) and (
+            rule.maximum is None or value <= rule.maximum
+        )
+        met += ok
+        tally.rows.append(
+            _row(
+                "basket",
+                rule.indicator,
+                value=value,
+                limit=" and ".join(bounds),
+                status="met" if ok else "not met",
+            )
+        )
+    need = spec.basket_min_met or len(spec.basket)
+    if not any(p.startswith("indicator ") for p in tally.pending):
+        status = "ok" if met >= need else "breach"
+        if status == "breach":
+            tally.flags.append(f"basket: {met} of {len(spec.basket)} indicators met (need {need})")
+        tally.rows.append(_row("basket", "indicators met", n=met, limit=need, status=status))
+
+
+def evaluate_safeguards(
+    spec: Safeguards,
+    inputs: SafeguardInputs | None,
+    metric_values: Mapping[str, Decimal | None],
+) -> SafeguardOutcome:
+    """Evaluate every check: masked subgroup cells, exclusion / refusal shares, basket."""
+    inp = inputs if inputs is not None else SafeguardInputs()
+    tally = _Tally()
+    _subgroup_rows(spec, inp, tally)
+    _exclusion_rows(spec, inp, tally)
+    _share_rows(spec, inp, tally)
     if spec.basket:
-        own = dict(inp.indicators)
-        met = 0
-        for rule in spec.basket:
-            value = metric_values[rule.indicator] if rule.indicator in metric_values else None
-            value = own.get(rule.indicator, value)
-            bounds = [f">= {rule.minimum}"] if rule.minimum is not None else []
-            bounds += [f"<= {rule.maximum}"] if rule.maximum is not None else []
-            if value is None:
-                rows.append(
-                    _row("basket", rule.indicator, limit=" and ".join(bounds), status="pending")
-                )
-                pending.append(f"indicator {rule.indicator}")
-                checks_pending = True
-                continue
-            ok = (rule.minimum is None or value >= rule.minimum) and (
-                rule.maximum is None or value <= rule.maximum
-            )
-            met += ok
-            rows.append(
-                _row(
-                    "basket",
-                    rule.indicator,
-                    value=value,
-                    limit=" and ".join(bounds),
-                    status="met" if ok else "not met",
-                )
-            )
-        need = spec.basket_min_met or len(spec.basket)
-        if not any(p.startswith("indicator ") for p in pending):
-            status = "ok" if met >= need else "breach"
-            if status == "breach":
-                flags.append(f"basket: {met} of {len(spec.basket)} indicators met (need {need})")
-            rows.append(_row("basket", "indicators met", n=met, limit=need, status=status))
+        _basket_rows(spec, inp, metric_values, tally)
     withhold = None
     if spec.on_breach == "withhold":
-        if flags:
-            withhold = "safeguard breach: " + "; ".join(flags)
-        elif checks_pending:
-            withhold = "safeguard inputs pending: " + ", ".join(pending)
-    if pending:
-        flags.append("pending: " + ", ".join(pending))
-    return SafeguardOutcome(tuple(rows), tuple(flags), withhold, spec.on_breach)
+        if tally.flags:
+            withhold = "safeguard breach: " + "; ".join(tally.flags)
+        elif tally.checks_pending:
+            withhold = "safeguard inputs pending: " + ", ".join(tally.pending)
+    flags = list(tally.flags)
+    if tally.pending:
+        flags.append("pending: " + ", ".join(tally.pending))
+    return SafeguardOutcome(tuple(tally.rows), tuple(flags), withhold, spec.on_breach)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from impacteval._validation import check_columns, check_dataframe
 from impacteval.exceptions import DataValidationError
+from impacteval.plotting.base import Display
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["panel_view"]
+__all__ = ["RolloutDisplay", "panel_view", "rollout_matrix"]
 
 
 def panel_view(
@@ -64,6 +66,24 @@ def panel_view(
     >>> ax.get_xlabel()
     'year'
     """
+    matrix, periods = rollout_matrix(data, unit=unit, time=time, treatment=treatment, cohort=cohort)
+    return RolloutDisplay(matrix, periods, unit=unit, time=time).draw(ax)
+
+
+def rollout_matrix(
+    data: pd.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    treatment: str | None = None,
+    cohort: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Treatment status as a units x periods matrix, units sorted by adoption.
+
+    Arguments as :func:`panel_view`. Returns the matrix (1 treated, 0 untreated, NaN not
+    observed; rows by first treated period, never treated last, ties in data order) and
+    the sorted periods.
+    """
     frame = check_dataframe(data)
     if (treatment is None) == (cohort is None):
         raise DataValidationError(
@@ -99,35 +119,55 @@ def panel_view(
     treated_any = np.nan_to_num(mat, nan=0.0) > 0
     first = np.where(treated_any.any(axis=1), treated_any.argmax(axis=1), periods.size)
     order = np.lexsort((np.arange(len(wide)), first))
-    mat = mat[order]
-    if ax is None:
-        import matplotlib.pyplot as plt
+    return mat[order], periods
 
-        _, ax = plt.subplots(figsize=(7.0, 4.5))
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
 
-    cmap = ListedColormap(["#c6dbef", "#08519c"]).with_extremes(bad="white")
-    ax.imshow(
-        np.ma.masked_invalid(mat),
-        aspect="auto",
-        interpolation="nearest",
-        cmap=cmap,
-        vmin=0.0,
-        vmax=1.0,
-    )
-    step = max(1, periods.size // 12)
-    ticks = np.arange(0, periods.size, step)
-    ax.set_xticks(ticks, [str(periods[i]) for i in ticks])
-    ax.set_yticks([])
-    ax.set_xlabel(str(time))
-    ax.set_ylabel(f"{unit} (sorted by adoption; {mat.shape[0]:,} units)")
-    ax.set_title("Treatment rollout", fontsize=9)
-    handles = [
-        Patch(facecolor="#c6dbef", label="untreated"),
-        Patch(facecolor="#08519c", label="treated"),
-    ]
-    if np.isnan(mat).any():
-        handles.append(Patch(facecolor="white", edgecolor="grey", label="missing"))
-    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return ax
+@dataclass(frozen=True, eq=False)
+class RolloutDisplay(Display):
+    """Heatmap of a units x periods treatment-status matrix (see :func:`rollout_matrix`).
+
+    Attributes
+    ----------
+    matrix : numpy.ndarray
+        1 treated, 0 untreated, NaN not observed; one row per unit.
+    periods : numpy.ndarray
+        Column labels.
+    unit, time : str
+        Axis labels.
+    """
+
+    figsize: ClassVar[tuple[float, float]] = (7.0, 4.5)
+    matrix: np.ndarray
+    periods: np.ndarray
+    unit: str
+    time: str
+
+    def render(self, ax: Axes) -> None:
+        """Light cells untreated, dark treated, white missing; legend outside the plot."""
+        mat, periods, unit, time = self.matrix, self.periods, self.unit, self.time
+        from matplotlib.colors import ListedColormap
+        from matplotlib.patches import Patch
+
+        cmap = ListedColormap(["#c6dbef", "#08519c"]).with_extremes(bad="white")
+        ax.imshow(
+            np.ma.masked_invalid(mat),
+            aspect="auto",
+            interpolation="nearest",
+            cmap=cmap,
+            vmin=0.0,
+            vmax=1.0,
+        )
+        step = max(1, periods.size // 12)
+        ticks = np.arange(0, periods.size, step)
+        ax.set_xticks(ticks, [str(periods[i]) for i in ticks])
+        ax.set_yticks([])
+        ax.set_xlabel(str(time))
+        ax.set_ylabel(f"{unit} (sorted by adoption; {mat.shape[0]:,} units)")
+        ax.set_title("Treatment rollout", fontsize=9)
+        handles = [
+            Patch(facecolor="#c6dbef", label="untreated"),
+            Patch(facecolor="#08519c", label="treated"),
+        ]
+        if np.isnan(mat).any():
+            handles.append(Patch(facecolor="white", edgecolor="grey", label="missing"))
+        ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))

@@ -50,16 +50,16 @@ def _columns_hint(name: str, columns: list[str]) -> str:
 def _read(spec: ReportSpec) -> pd.DataFrame:
     d = spec.data
     if d.dataset is not None:
-        import impacteval as ie
+        from impacteval import datasets
 
-        known = ie.datasets.names()
+        known = datasets.names()
         if d.dataset not in known:
             raise ReportSpecError(
                 f"`data.dataset`: unknown dataset {d.dataset!r}"
                 f"{_columns_hint(d.dataset, known)} (known: {known})"
             )
         try:
-            loaded: pd.DataFrame = ie.datasets.load(d.dataset)
+            loaded: pd.DataFrame = datasets.load(d.dataset)
             return loaded
         except ImpactEvalError as exc:
             raise ReportSpecError(
@@ -330,30 +330,11 @@ def _page_one(notebook: Any) -> tuple[str, str] | None:
     return None
 
 
-def _build_in(
-    parsed: ReportSpec,
-    contract_subgroups: tuple[str, ...],
-    out: Path,
-    work: Path,
-    stem: str,
-    *,
-    progress: bool,
-    timeout: int,
-) -> list[Path]:
-    """Write, execute and export the report in ``work``; return the files written."""
-    import nbformat
+def _execute(notebook: Any, out: Path, work: Path, *, progress: bool, timeout: int) -> None:
+    """Run every cell in ``work`` (a progress bar on stderr if asked); refuse on an error."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
-    from nbconvert import HTMLExporter
 
-    written = []
-    spec_file = parsed.source
-    if spec_file is None:  # TOML text: keep a copy beside the report, for the audit
-        spec_copy = work / f"{stem}.spec.toml"
-        spec_copy.write_text(parsed.text, encoding="utf-8")
-        written.append(spec_copy)
-        spec_file = out / spec_copy.name
-    notebook = make_notebook(parsed, plan_for(parsed, out, spec_file, contract_subgroups))
     n_code = sum(1 for c in notebook.cells if c.cell_type == "code")
     bar: Any = None
     hook: Callable[..., None] | None = None
@@ -383,18 +364,51 @@ def _build_in(
     finally:
         if bar is not None:
             bar.close()
+
+
+def _insert_page_one(notebook: Any) -> None:
+    """Show page one (the decision cell's output) as a markdown cell after the title."""
+    import nbformat
+
     page = _page_one(notebook)
-    if page is not None:
-        body, verdict = page
-        notebook.metadata["impacteval"]["verdict"] = verdict
-        note = (
-            '\n\n<p class="ie-note"><em>Page one is generated from the cell tagged '
-            "<code>decision</code> at the end of section 6; every number on it is computed "
-            "there.</em></p>"
-        )
-        cell = nbformat.v4.new_markdown_cell(body + note)  # type: ignore[no-untyped-call]
-        cell.metadata["tags"] = ["page-one"]
-        notebook.cells.insert(1, cell)
+    if page is None:
+        return
+    body, verdict = page
+    notebook.metadata["impacteval"]["verdict"] = verdict
+    note = (
+        '\n\n<p class="ie-note"><em>Page one is generated from the cell tagged '
+        "<code>decision</code> at the end of section 6; every number on it is computed "
+        "there.</em></p>"
+    )
+    cell = nbformat.v4.new_markdown_cell(body + note)  # type: ignore[no-untyped-call]
+    cell.metadata["tags"] = ["page-one"]
+    notebook.cells.insert(1, cell)
+
+
+def _build_in(
+    parsed: ReportSpec,
+    contract_subgroups: tuple[str, ...],
+    out: Path,
+    work: Path,
+    stem: str,
+    *,
+    progress: bool,
+    timeout: int,
+) -> list[Path]:
+    """Write, execute and export the report in ``work``; return the files written."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    written = []
+    spec_file = parsed.source
+    if spec_file is None:  # TOML text: keep a copy beside the report, for the audit
+        spec_copy = work / f"{stem}.spec.toml"
+        spec_copy.write_text(parsed.text, encoding="utf-8")
+        written.append(spec_copy)
+        spec_file = out / spec_copy.name
+    notebook = make_notebook(parsed, plan_for(parsed, out, spec_file, contract_subgroups))
+    _execute(notebook, out, work, progress=progress, timeout=timeout)
+    _insert_page_one(notebook)
     nb_path = work / f"{stem}.ipynb"
     html_path = work / f"{stem}.html"
     _say(progress, f"writing {out / nb_path.name}")

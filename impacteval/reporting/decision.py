@@ -24,6 +24,7 @@ import pandas as pd
 from impacteval.payments.chain import PaidStatistic, paid_statistics
 from impacteval.payments.contract import Contract
 from impacteval.payments.schema import Component, Metric
+from impacteval.reporting.lock import file_sha256
 from impacteval.reporting.readable import money, number, percent
 
 __all__ = ["DecisionPage", "decision_page", "one_in"]
@@ -238,73 +239,108 @@ def decision_page(
     measurement_se : mapping, optional
         Standard errors of verified measurements (for their intervals only).
     """
-    from impacteval.reporting.tables import file_sha256
-
-    currency = settlement.currency
     statistics = paid_statistics(
         contract, inputs, level=level, treated_se=treated_se, measurement_se=measurement_se
     )
-    lines = settlement.lines
-    metrics = settlement.metrics
     unit_of = dict(units or {})
-    rows = []
     reasons: dict[str, tuple[Decimal, list[str]]] = {}
-    for m in contract.spec.metrics:
-        mid = m.id
-        pct = _is_pct(contract, mid)
-        s = statistics.get(mid)
-        settled = None if mid not in metrics.index else metrics.loc[mid, "value"]
-        paid = f"{_SCALE_WORDS.get('blend' if m.is_blend else m.scale, m.scale)} = "
-        paid += _fmt(settled if settled is not None else (s.value if s else None), pct)
-        paid += _interval(s, pct, level)
-        if m.is_blend:
-            parts = metrics.loc[mid, "statistic"] if mid in metrics.index else ""
-            paid += f"; {parts}"
-        elif m.statistic != "point" and mid in metrics.index:
-            paid += f"; paid on the {metrics.loc[mid, 'statistic']}"
-        trig_cells = []
-        for t in contract.spec.triggers:
-            if t.metric != mid:
-                continue
-            met = settlement.triggers.get(t.id)
-            state = "pending" if met is None else ("met" if met else "not met")
-            thr = _fmt(t.threshold, pct)
-            trig_cells.append(f"{t.id} ({_CMP.get(t.comparison, t.comparison)} {thr}): {state}")
-        comps = [c for c in contract.spec.payments if mid in _metric_of(c)]
-        rule_cells = [_rule(c, currency) for c in comps]
-        amount_cells = []
-        for c in comps:
-            hit = lines[lines["component"] == c.id]
-            if hit.empty:
-                continue
-            amt = Decimal(hit["amount"].iloc[0])
-            bound = str(hit["bound"].iloc[0] or "")
-            amount_cells.append(
-                f"{c.id}: {money(amt, currency)}" + (f" ({bound})" if bound else "")
-            )
-            if amt > 0:
-                word = _SCALE_WORDS.get("blend" if m.is_blend else m.scale, m.scale)
-                word = word.split(" (")[0]
-                why = f"{mid} {word} {_fmt(settled, pct)}{_interval(s, pct, level)}"
-                met = [
-                    f"{t.id} ({_CMP.get(t.comparison, t.comparison)} {_fmt(t.threshold, pct)})"
-                    for t in contract.spec.triggers
-                    if t.id in c.when and settlement.triggers.get(t.id)
-                ]
-                if met:
-                    why += f", meeting trigger {', '.join(met)}"
-                reasons.setdefault(c.id, (amt, []))[1].append(why)
-        rows.append(
-            {
-                "metric": mid,
-                "estimate (input)": _estimate_cell(s, m, level, unit_of.get(mid, "")),
-                "statistic as paid": paid,
-                "trigger": "; ".join(trig_cells) or "none",
-                "rule and price": "; ".join(rule_cells) or "(used by other metrics)",
-                "amount": "; ".join(amount_cells) or "-",
-            }
-        )
-    chain = pd.DataFrame(rows)
+    chain = pd.DataFrame(
+        [
+            _chain_row(contract, settlement, m, statistics.get(m.id), level, unit_of, reasons)
+            for m in contract.spec.metrics
+        ]
+    )
+    limit_rows = _limit_rows(contract, settlement)
+    verdict = _verdict(contract, settlement, statistics, reasons, limit_rows, level)
+    facts_frame = pd.DataFrame(
+        {"": [str(v) for v in (facts or {}).values()]}, index=list((facts or {}).keys())
+    )
+    return DecisionPage(
+        verdict=verdict,
+        chain=chain,
+        limits=pd.DataFrame(limit_rows),
+        risk=tuple(_risk_words(risk, settlement, risk_refused)),
+        cautions=tuple(_cautions(contract_file, facts or {})),
+        facts=facts_frame,
+        identity=_identity(contract, settlement, contract_file),
+        statistics=statistics,
+    )
+
+
+def _scale_word(m: Metric) -> str:
+    return _SCALE_WORDS.get("blend" if m.is_blend else m.scale, m.scale)
+
+
+def _trigger_text(t: Any, pct: bool) -> str:
+    """``id (>= threshold)`` with the threshold in the metric's own format."""
+    return f"{t.id} ({_CMP.get(t.comparison, t.comparison)} {_fmt(t.threshold, pct)})"
+
+
+def _chain_row(
+    contract: Contract,
+    settlement: Any,
+    m: Metric,
+    s: PaidStatistic | None,
+    level: float,
+    unit_of: Mapping[str, str],
+    reasons: dict[str, tuple[Decimal, list[str]]],
+) -> dict[str, str]:
+    """One row of the payment chain (and, in ``reasons``, why each paying line pays)."""
+    currency = settlement.currency
+    metrics = settlement.metrics
+    lines = settlement.lines
+    mid = m.id
+    pct = _is_pct(contract, mid)
+    settled = None if mid not in metrics.index else metrics.loc[mid, "value"]
+    paid = f"{_scale_word(m)} = "
+    paid += _fmt(settled if settled is not None else (s.value if s else None), pct)
+    paid += _interval(s, pct, level)
+    if m.is_blend:
+        parts = metrics.loc[mid, "statistic"] if mid in metrics.index else ""
+        paid += f"; {parts}"
+    elif m.statistic != "point" and mid in metrics.index:
+        paid += f"; paid on the {metrics.loc[mid, 'statistic']}"
+    trig_cells = []
+    for t in contract.spec.triggers:
+        if t.metric != mid:
+            continue
+        met = settlement.triggers.get(t.id)
+        state = "pending" if met is None else ("met" if met else "not met")
+        trig_cells.append(f"{_trigger_text(t, pct)}: {state}")
+    comps = [c for c in contract.spec.payments if mid in _metric_of(c)]
+    amount_cells = []
+    for c in comps:
+        hit = lines[lines["component"] == c.id]
+        if hit.empty:
+            continue
+        amt = Decimal(hit["amount"].iloc[0])
+        bound = str(hit["bound"].iloc[0] or "")
+        amount_cells.append(f"{c.id}: {money(amt, currency)}" + (f" ({bound})" if bound else ""))
+        if amt > 0:
+            word = _scale_word(m).split(" (")[0]
+            why = f"{mid} {word} {_fmt(settled, pct)}{_interval(s, pct, level)}"
+            met = [
+                _trigger_text(t, pct)
+                for t in contract.spec.triggers
+                if t.id in c.when and settlement.triggers.get(t.id)
+            ]
+            if met:
+                why += f", meeting trigger {', '.join(met)}"
+            reasons.setdefault(c.id, (amt, []))[1].append(why)
+    return {
+        "metric": mid,
+        "estimate (input)": _estimate_cell(s, m, level, unit_of.get(mid, "")),
+        "statistic as paid": paid,
+        "trigger": "; ".join(trig_cells) or "none",
+        "rule and price": "; ".join(_rule(c, currency) for c in comps) or "(used by other metrics)",
+        "amount": "; ".join(amount_cells) or "-",
+    }
+
+
+def _limit_rows(contract: Contract, settlement: Any) -> list[dict[str, str]]:
+    """Each cap and floor of the contract, whether it binds, then the total due."""
+    currency = settlement.currency
+    lines = settlement.lines
     limit_rows = []
     for kind, limits in (("cap", contract.spec.caps), ("floor", contract.spec.floors)):
         levels: list[tuple[str, Decimal | None]] = [
@@ -332,10 +368,22 @@ def decision_page(
             "effect": money(settlement.total, currency),
         }
     )
-    limits_frame = pd.DataFrame(limit_rows)
-    caps_bound = [r for r in limit_rows if str(r["effect"]).startswith("binds")]
+    return limit_rows
+
+
+def _verdict(
+    contract: Contract,
+    settlement: Any,
+    statistics: Mapping[str, PaidStatistic],
+    reasons: Mapping[str, tuple[Decimal, list[str]]],
+    limit_rows: Sequence[Mapping[str, str]],
+    level: float,
+) -> str:
+    """One sentence: what is due and why, or which triggers were missed."""
+    currency = settlement.currency
     total = money(settlement.total, currency)
     if settlement.outcome_total > 0:
+        caps_bound = [r for r in limit_rows if str(r["effect"]).startswith("binds")]
         verdict = f"{total} is due under the {settlement.contract} contract: " + "; ".join(
             f"{cid} pays {money(amt, currency)} on {' and '.join(whys)}"
             for cid, (amt, whys) in reasons.items()
@@ -344,25 +392,25 @@ def decision_page(
             verdict += "; then " + ", ".join(
                 f"the {r['step']} of {r['terms']} {r['effect']}" for r in caps_bound
             )
-        verdict += "."
-    else:
-        missed = []
-        for t in contract.spec.triggers:
-            if settlement.triggers.get(t.id) is False:
-                pct = _is_pct(contract, t.metric)
-                val = metrics.loc[t.metric, "value"] if t.metric in metrics.index else None
-                missed.append(
-                    f"{t.metric} {_fmt(val, pct)}{_interval(statistics.get(t.metric), pct, level)}"
-                    f" misses trigger {t.id} ({_CMP.get(t.comparison, t.comparison)} "
-                    f"{_fmt(t.threshold, pct)})"
-                )
-        verdict = f"No outcome payment is due under the {settlement.contract} contract"
-        verdict += (": " + "; ".join(missed) + ".") if missed else f" (total {total})."
-    risk_text = _risk_words(risk, settlement, risk_refused)
-    cautions = _cautions(contract_file, facts or {})
-    facts_frame = pd.DataFrame(
-        {"": [str(v) for v in (facts or {}).values()]}, index=list((facts or {}).keys())
-    )
+        return verdict + "."
+    metrics = settlement.metrics
+    missed = []
+    for t in contract.spec.triggers:
+        if settlement.triggers.get(t.id) is False:
+            pct = _is_pct(contract, t.metric)
+            val = metrics.loc[t.metric, "value"] if t.metric in metrics.index else None
+            missed.append(
+                f"{t.metric} {_fmt(val, pct)}{_interval(statistics.get(t.metric), pct, level)}"
+                f" misses trigger {_trigger_text(t, pct)}"
+            )
+    verdict = f"No outcome payment is due under the {settlement.contract} contract"
+    return verdict + ((": " + "; ".join(missed) + ".") if missed else f" (total {total}).")
+
+
+def _identity(
+    contract: Contract, settlement: Any, contract_file: str | Path | None
+) -> pd.DataFrame:
+    """The contract file's and terms' hashes and the inputs hash."""
     ident: dict[str, str] = {}
     file_hash = settlement.audit.get("contract_file_sha256")
     if file_hash is None and contract_file is not None:
@@ -375,17 +423,7 @@ def decision_page(
     ident["Inputs hash (SHA-256 of the canonical inputs)"] = str(
         settlement.audit.get("inputs_sha256", "")
     )
-    identity = pd.DataFrame({"": list(ident.values())}, index=list(ident))
-    return DecisionPage(
-        verdict=verdict,
-        chain=chain,
-        limits=limits_frame,
-        risk=tuple(risk_text),
-        cautions=tuple(cautions),
-        facts=facts_frame,
-        identity=identity,
-        statistics=statistics,
-    )
+    return pd.DataFrame({"": list(ident.values())}, index=list(ident))
 
 
 def _risk_words(risk: Any, settlement: Any, refused: str | None) -> list[str]:

@@ -30,6 +30,7 @@ from impacteval.exceptions import DataValidationError
 __all__ = [
     "LOCK_VERSION",
     "LockStatus",
+    "file_sha256",
     "lock_path_for",
     "plan_status",
     "verify_lock",
@@ -37,6 +38,15 @@ __all__ = [
 ]
 
 LOCK_VERSION = 1
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _canonical(value: Any) -> Any:

@@ -114,21 +114,9 @@ def trigger_levels(
 
 def draw_triggers(ax: Axes, positions: Mapping[str, int], levels: Mapping[str, float]) -> None:
     """Short dashed red lines at each estimate's trigger level (``positions``: x index)."""
-    drawn = False
-    for name, x in positions.items():
-        if name not in levels:
-            continue
-        ax.hlines(
-            levels[name],
-            x - 0.35,
-            x + 0.35,
-            colors="crimson",
-            linestyles="--",
-            label="_nolegend_" if drawn else "contract trigger",
-        )
-        drawn = True
-    if drawn:
-        ax.legend(loc="best", fontsize="small")
+    from impacteval.plotting.payments import TriggerLinesDisplay
+
+    TriggerLinesDisplay(dict(positions), dict(levels)).draw(ax)
 
 
 def mask_counts(

@@ -79,6 +79,16 @@ from typing import Any, TypeVar
 
 from impacteval._toml import TomlTable, did_you_mean, kind_of
 from impacteval.reporting.errors import ReportSpecError
+from impacteval.reporting.spec_terms import (
+    DESIGNS,
+    EQUITY_ESTIMATORS,
+    ESTIMATORS,
+    FACT_KEYS,
+    LIST_ROLES,
+    OPERATORS,
+    REQUIRED_ROLES,
+    SINGLE_ROLES,
+)
 
 __all__ = [
     "DESIGNS",
@@ -90,61 +100,11 @@ __all__ = [
     "ReportSpec",
     "SubsetSpec",
     "load_spec",
+    "matching_estimand",
 ]
 
 T = TypeVar("T")
 U = TypeVar("U")
-
-DESIGNS = ("rct", "did", "matching", "synth")
-
-#: estimator -> keyword options a spec may set (columns are passed from [columns])
-ESTIMATORS: dict[str, dict[str, frozenset[str]]] = {
-    "rct": {
-        "difference_in_means": frozenset(),
-        "regression": frozenset({"adjustment", "se_type"}),
-        "randomization_inference": frozenset({"n_permutations"}),
-    },
-    "did": {
-        "att_gt": frozenset(
-            {"control_group", "method", "base_period", "anticipation", "bootstrap"}
-        ),
-        "twfe": frozenset({"se_type"}),
-        "event_study": frozenset({"method", "reference"}),
-    },
-    "matching": {
-        "nearest_neighbor": frozenset(
-            {"ratio", "replace", "caliper", "estimand", "se", "distance", "bias_adjust"}
-        ),
-        "ipw": frozenset({"estimand", "trim", "normalize"}),
-        "aipw": frozenset({"estimand", "cross_fit"}),
-        "entropy_balance": frozenset({"estimand", "moments"}),
-    },
-    "synth": {
-        "synthetic_control": frozenset(
-            {"predictors", "fit_period", "v", "augment", "ridge_lambda", "n_starts", "inference"}
-        ),
-        "synthetic_did": frozenset({"method", "se"}),
-    },
-}
-
-#: column roles each design needs
-REQUIRED_ROLES = {
-    "rct": ("outcome", "treatment"),
-    "did": ("outcome", "unit", "time", "cohort"),
-    "matching": ("outcome", "treatment", "covariates"),
-    "synth": ("outcome", "unit", "time"),
-}
-SINGLE_ROLES = ("outcome", "treatment", "unit", "time", "cohort", "cluster", "blocks")
-LIST_ROLES = ("covariates", "fixed_effects")
-OPERATORS = ("lt", "le", "gt", "ge", "eq", "ne")
-#: how subgroup effects are estimated: the primary estimator, or (rct, matching) the plain
-#: difference in means, robust where a small subgroup defeats a propensity model
-EQUITY_ESTIMATORS = ("primary", "difference_in_means")
-
-
-#: optional [report] facts shown on page one (never taken from the clock)
-FACT_KEYS = ("population", "outcome_window", "data_period", "report_date", "version")
-
 
 # -- small typed TOML reader --------------------------------------------------------------
 
@@ -620,16 +580,17 @@ def _measure(value: object, path: str) -> dict[str, Any]:
     return out
 
 
-def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str) -> ReportSpec:
-    top = _Table(document, "")
-    rep = top.need("report", lambda v, p: _Table(v, "report"))
-    title = rep.need("title", _str)
-    evaluator = rep.need("evaluator", _str)
-    description = rep.get("description", _str, "")
-    seed = rep.get("seed", _int, 0)
-    facts = tuple((key, rep.get(key, _fact, None)) for key in FACT_KEYS)
-    rep.finish()
+def matching_estimand(estimator: EstimatorSpec) -> str:
+    """A matching estimator's estimand: its ``estimand`` option, else its default
+    (``"ATE"`` for ``ipw`` and ``aipw``, ``"ATT"`` otherwise)."""
+    default = "ATE" if estimator.name in ("ipw", "aipw") else "ATT"
+    return str(dict(estimator.options).get("estimand", default))
 
+
+def _read_design(
+    top: _Table,
+) -> tuple[str, EstimatorSpec, tuple[EstimatorSpec, ...], float, dict[str, Any]]:
+    """``[design]``: type, primary estimator, alternatives, level and design keys."""
     des = top.need("design", lambda v, p: _Table(v, "design"))
     design = des.need("type", _str)
     if design not in DESIGNS:
@@ -646,8 +607,7 @@ def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str)
         for i, a in enumerate(des.get("alternatives", lambda v, p: _list(v, p), []))
     )
     if design == "matching":  # alternatives target the primary estimator's estimand
-        default = "ATE" if estimator.name in ("ipw", "aipw") else "ATT"
-        estimand = dict(estimator.options).get("estimand", default)
+        estimand = matching_estimand(estimator)
         alternatives = tuple(
             a
             if any(k == "estimand" for k, _ in a.options)
@@ -660,11 +620,11 @@ def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str)
         keys["treated_unit"] = des.need("treated_unit", _scalar)
         keys["treatment_time"] = des.need("treatment_time", _scalar)
     des.finish()
+    return design, estimator, alternatives, level, keys
 
-    data = _read_data(top.need("data", lambda v, p: v), base)
-    columns = _read_columns(top.need("columns", lambda v, p: v), design)
-    estimates = top.get("estimates", _read_subsets, (SubsetSpec("overall", "All units"),))
 
+def _read_equity(top: _Table, design: str) -> tuple[tuple[SubsetSpec, ...], int, str]:
+    """``[equity]``: subgroups, the small-cell size and how subgroup effects are estimated."""
     eq = top.get("equity", lambda v, p: _Table(v, p), None)
     subgroups: tuple[SubsetSpec, ...] = ()
     min_cell = 10
@@ -689,6 +649,25 @@ def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str)
                 "`equity.subgroups`: a synthetic control has one treated unit; subgroup "
                 "effects are not defined for design 'synth'"
             )
+    return subgroups, min_cell, eq_est
+
+
+def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str) -> ReportSpec:
+    top = _Table(document, "")
+    rep = top.need("report", lambda v, p: _Table(v, "report"))
+    title = rep.need("title", _str)
+    evaluator = rep.need("evaluator", _str)
+    description = rep.get("description", _str, "")
+    seed = rep.get("seed", _int, 0)
+    facts = tuple((key, rep.get(key, _fact, None)) for key in FACT_KEYS)
+    rep.finish()
+
+    design, estimator, alternatives, level, keys = _read_design(top)
+    data = _read_data(top.need("data", lambda v, p: v), base)
+    columns = _read_columns(top.need("columns", lambda v, p: v), design)
+    estimates = top.get("estimates", _read_subsets, (SubsetSpec("overall", "All units"),))
+
+    subgroups, min_cell, eq_est = _read_equity(top, design)
     contract = top.get("contract", lambda v, p: _read_contract(v, base, estimates), None)
     top.finish()
     return ReportSpec(

@@ -8,12 +8,10 @@ result objects and return DataFrames; none of them estimates anything new except
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import math
 import platform
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +20,7 @@ import pandas as pd
 from impacteval.exceptions import DataValidationError, ImpactEvalError, MissingColumnError
 from impacteval.reporting.decision import decision_page
 from impacteval.reporting.disclosure import suppress_flow
-from impacteval.reporting.lock import plan_status
+from impacteval.reporting.lock import file_sha256, plan_status
 from impacteval.reporting.present import (
     WarningLog,
     audit_tables,
@@ -401,15 +399,6 @@ def safeguard_inputs(
             cells[name] = {"estimate": multiplier * est, "n": n}
         out["subgroups"] = cells
     return out
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def package_versions(

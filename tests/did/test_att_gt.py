@@ -2,7 +2,7 @@
 
 Sources
 -------
-* PUBLISHED: ../shared/reference/PUBLISHED.md, "Staggered DiD - Callaway & Sant'Anna (2021)":
+* PUBLISHED: Callaway & Sant'Anna (2021), J. Econometrics 225(2), on R ``did``'s mpdta:
   ``att_gt(outcome=lemp, unit=countyreal, time=year, cohort=first_treat, method="reg")``,
   never-treated controls, varying base period, analytic SEs; printed to 4 decimals, so the
   tolerance is half a unit in the 4th decimal (5e-5) plus float noise -> ``abs=5.1e-5``.
@@ -30,7 +30,7 @@ from impacteval.exceptions import DataValidationError
 TOL4 = 5.1e-5  # printed to 4 decimals
 TOL5 = 5.1e-6  # printed to 5 decimals
 
-# PUBLISHED.md: (g, t) -> (ATT, analytic SE)
+# PUBLISHED: (g, t) -> (ATT, analytic SE)
 PUBLISHED_CELLS = {
     (2004, 2004): (-0.0105, 0.0233),
     (2004, 2005): (-0.0704, 0.0310),
@@ -79,7 +79,7 @@ def _cells(res: GroupTimeEffects) -> pd.DataFrame:
     return res.table.set_index(["group", "time"])
 
 
-# -- PUBLISHED.md ------------------------------------------------------------------------
+# -- PUBLISHED ---------------------------------------------------------------------------
 def test_all_twelve_cells_and_analytic_ses(reg: GroupTimeEffects) -> None:
     cells = _cells(reg)
     assert len(cells) == 12
@@ -114,7 +114,7 @@ def test_event_time_estimates_published(reg: GroupTimeEffects) -> None:
 def test_pretest_published(reg: GroupTimeEffects) -> None:
     wald = reg.pretrend_test()
     assert wald.df == 5
-    assert round(wald.p_value, 3) == 0.168  # PUBLISHED.md
+    assert round(wald.p_value, 3) == 0.168  # PUBLISHED
     assert wald.p_value == pytest.approx(0.16812, abs=TOL5)  # R_DOCS att_gt.md out1
 
 

@@ -22,8 +22,8 @@ to ~1e-10 by each side's own Newton/IRLS. So ``abs=1e-8`` for estimates and ``re
 for SEs (room for optimiser tolerance, far below anything substantive). moderndid rounds
 the Wald p-value to 5 decimals, hence ``abs=5.1e-6`` there.
 
-Known peer deviations, handled in the generator and documented there (NOTES.md item 6
-already warns that ports differ in SEs): moderndid 0.2.0 counts units instead of rows in
+Known peer deviations, handled in the generator and documented there (Python ports of R
+``did`` are known to differ in SEs): moderndid 0.2.0 counts units instead of rows in
 ``n`` for ``panel=False`` when an id is given (so the RCS cases call it without an id, as
 R did does internally), crashes on ``panel=True, allow_unbalanced_panel=True`` (so the
 unbalanced cases call R did's internal route ``panel=False`` with the id), and on that

@@ -1,10 +1,11 @@
-"""Two-way fixed effects against pyfixest 0.60.0 and the conventions in NOTES.md.
+"""Two-way fixed effects against pyfixest 0.60.0 and the small-sample conventions of peers.
 
 Reference values: tests/reference/data/pyfixest_twfe.json, written by
 tests/reference/peers/generate_pyfixest_twfe.py (pyfixest 0.60.0 in a separate venv; not a
 dependency). Tolerance 1e-8 relative: the same closed forms in double precision, the
-demeaning converged to 1e-12. NOTES.md item 3 (mpdta, clustered by county): CR0 0.01324,
-CR2 0.01327, estimatr "stata" (every FE in K) 0.01483, to the printed 4 significant digits.
+demeaning converged to 1e-12. Clustered SEs on mpdta by county: CR0 0.01324,
+CR2 0.01327, estimatr ``se_type="stata"`` (every FE dummy in K) 0.01483, fixest / pyfixest
+(FEs nested in the cluster not counted) 0.01326, to the printed 4 significant digits.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """2x2 difference in differences: Card & Krueger (1994) Table 3, identities, bad input.
 
-Published values (../shared/reference/PUBLISHED.md, Card & Krueger 1994 Table 3):
+Published values (Card & Krueger 1994, AER 84(4), Table 3):
 row 3, all stores with data: 2.76 printed, 2.7536 from unrounded means (tolerance 5e-5,
 half the last digit); row 4, balanced sample of 384 stores: 2.75 with SE 1.3423, the Welch SE
 of the store-level changes (tolerance 5e-5).

@@ -169,7 +169,8 @@ def test_matching_on_fitted_score_does_not_depend_on_row_order(continuous: pd.Da
 @pytest.fixture(scope="module")
 def lalonde_ties() -> pd.DataFrame:
     """NSW treated + CPS-1 with R's DW propensity scores: 2,378 controls share a score with
-    an earlier control (identical covariates; ../shared/reference/NOTES.md item 2)."""
+    an earlier control (identical covariates; MatchIt 4.5 takes the lower neighbour on equal
+    distance, ``Matching::Match(ties=TRUE)`` keeps every tied control)."""
     ps = json.loads((REF / "matchit_pscores.json").read_text())["pscores"]["nsw_cps1"]
     nsw, cps = ie.datasets.load("nsw_dw"), ie.datasets.load("cps1_controls")
     d = pd.concat([nsw[nsw.treat == 1], cps], ignore_index=True)

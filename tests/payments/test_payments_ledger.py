@@ -74,11 +74,11 @@ def test_verify_catches_each_kind_of_tampering(tmp_path: Path, tamper: str) -> N
     elif tamper == "remove":
         del lines[1]
     else:  # a forger who also recomputes the edited record's own hash breaks the link
-        from impacteval.payments.ledger import _digest
+        from impacteval.payments.ledger import record_digest
 
         raw = json.loads(lines[0])
         raw["record"]["payable"] = "9999"
-        raw["sha256"] = _digest(raw["record"])
+        raw["sha256"] = record_digest(raw["record"])
         lines[0] = json.dumps(raw, sort_keys=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     status = verify_ledger(path)

@@ -1,6 +1,7 @@
-"""Reproductions of the published settlements in ../shared/reference/PUBLISHED.md.
+"""Reproductions of published outcome-contract settlements.
 
-Every figure asserted here is quoted from PUBLISHED.md ("Outcome payments"); inputs that
+Every figure asserted here is quoted from the published evaluation or payment report cited
+in the contract's TOML header (contracts/*.toml) and at each test; inputs that
 the reference does not give are labelled ILLUSTRATIVE (and the matching contract
 parameters are labelled ASSUMED / PLACEHOLDER in the TOML). Money is compared exactly.
 """
@@ -30,7 +31,8 @@ def test_every_contract_loads_and_hashes_stably() -> None:
 
 
 class TestPeterborough:
-    # PUBLISHED.md: cohort 1 142 vs 155 per 100 => 8.4% < 10% trigger => no payment.
+    # Peterborough cohort 1 (Jolliffe & Hedderman 2014): 142 vs 155 per 100 => 8.4% < 10% trigger =>
+    # no payment.
     # Cohort 2's rates are ILLUSTRATIVE (not published): chosen so that the pooled
     # size-weighted mean is 9.0%, the published pooled result. Cohort sizes ILLUSTRATIVE.
     inputs: ClassVar[dict[str, dict[str, int]]] = {
@@ -90,7 +92,8 @@ class TestPeterborough:
 
 class TestEducateGirls:
     def test_capped_at_422k(self) -> None:
-        # PUBLISHED.md: learning 8,940 vs 5,592 (160%); enrolment 92% vs 79% (116%);
+        # Educate Girls DIB final report (IDinsight 2018): learning 8,940 vs 5,592 (160%); enrolment
+        # 92% vs 79% (116%);
         # weighted 80/20; capped at USD 422,000, paid in full.
         learning = EffectEstimate.from_wald(8940.0, 1500.0, level=0.95, df=None)
         s = load("educate_girls.toml").settle({"learning": learning, "enrolment": 0.92})
@@ -109,7 +112,8 @@ class TestEducateGirls:
 
 class TestRikers:
     def test_no_effect_pays_nothing_and_the_guarantee_covers_6m(self) -> None:
-        # PUBLISHED.md: no reduction => city pays USD 0; guarantee 6.0M on 7.2M drawn =>
+        # Rikers ABLE (Vera Institute 2015): no reduction => city pays USD 0; guarantee 6.0M on 7.2M
+        # drawn =>
         # investor loss 1.2M.
         s = load("rikers.toml").settle({"bed_days_reduction": 0.0})
         assert s.total == 0
@@ -126,7 +130,8 @@ class TestRikers:
 
 
 def test_denver_three_lines_sum_to_the_published_total() -> None:
-    # PUBLISHED.md: 3,913,932.96 + 620,978.40 + 5,104,000.00 = 9,638,911.36 on 8.6M.
+    # Denver SIB (Urban Institute 2021 final report): 3,913,932.96 + 620,978.40 + 5,104,000.00 =
+    # 9,638,911.36 on 8.6M.
     # Day counts 258,858 and 41,070 are INFERRED (published line / USD 15.12); the
     # jail-day effect (-40 days x 1,276 participants) is ILLUSTRATIVE (see denver.toml).
     jail = {"estimate": -40.0, "std_error": 9.0, "units": 1276}
@@ -143,7 +148,8 @@ def test_denver_three_lines_sum_to_the_published_total() -> None:
 
 
 def test_cameroon_cap_binds() -> None:
-    # PUBLISHED.md: outcomes worth USD 3.1M earned, cap 2.43M => 2.43M paid. The count
+    # Cameroon KMC DIB (published results): outcomes worth USD 3.1M earned, cap 2.43M => 2.43M paid.
+    # The count
     # (3,100 babies at the PLACEHOLDER USD 1,000) reproduces the published USD 3.1M.
     s = load("cameroon_kmc.toml").settle({"kmc_babies": 3100})
     assert s.amount("kmc") == D("3100000.00")  # earned
@@ -152,7 +158,8 @@ def test_cameroon_cap_binds() -> None:
 
 
 def test_dwp_per_person_caps_bind() -> None:
-    # PAYMENTS.md: per-person caps GBP 8,200 (round 1) / 11,700 (round 2). Prices are
+    # DWP Innovation Fund (DWP 2012): per-person caps GBP 8,200 (round 1) / 11,700 (round 2). Prices
+    # are
     # ILLUSTRATIVE; a participant with every milestone is worth GBP 11,300 before caps.
     everything = {
         "improved_attendance": 1,

@@ -1,8 +1,9 @@
-"""LaLonde NSW (Dehejia-Wahba subsample): published numbers, ../shared/reference/PUBLISHED.md.
+"""LaLonde NSW (Dehejia-Wahba subsample): published numbers.
 
 Sources: Dehejia & Wahba (1999) Table 3 (difference 1,794.34; classical SE 632.85); HC1 /
-HC2 / Neyman SEs recomputed from the data as PUBLISHED.md records. Tolerance: half a unit in
-the last printed digit (the published values are rounded to 2 decimals, or 1 for 1,672.2).
+HC2 / Neyman SEs recomputed from the data (estimatr ``lm_robust`` conventions). Tolerance:
+half a unit in the last printed digit (the published values are rounded to 2 decimals, or 1
+for 1,672.2).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Published synthetic-control results reproduced (../shared/reference/PUBLISHED.md).
+"""Published synthetic-control results reproduced.
 
 Prop 99: Abadie, Diamond & Hainmueller (2010), Table 2 weights, Figure 2 gap, Figure 7
 placebo p-value. Basque: Abadie & Gardeazabal (2003) weights as computed by R Synth.
-The V problem is nearly flat near its optimum (NOTES.md item 7): published weights are
+The nested V/W problem is non-convex and nearly flat near its optimum: published weights are
 matched to 0.02 (Prop 99, where tidysynth lands within 0.015) and 0.01 (Basque), and the
 fit must be at least as good as ADH's (pre-period RMSPE 1.76).
 """
@@ -167,7 +167,8 @@ def test_basque_weights(basque: ie.synth.SyntheticControl) -> None:
     assert w["Cataluna"] == pytest.approx(0.8508, abs=0.01)
     assert w["Madrid (Comunidad De)"] == pytest.approx(0.1492, abs=0.01)
     assert w.drop(["Cataluna", "Madrid (Comunidad De)"]).max() < 0.01
-    # PUBLISHED.md: mean gap 1975-97 of -0.70 (R Synth); weights within 0.01 move it little
+    # Abadie & Gardeazabal (2003): mean gap 1975-97 of -0.70 (R Synth); weights within 0.01 move it
+    # little
     assert basque.estimate == pytest.approx(-0.70, abs=0.03)
 
 

@@ -1,6 +1,6 @@
 """Synthetic DiD on the Prop 99 panel: Arkhangelsky et al. (2021), Table 1.
 
-Published point estimates (../shared/reference/PUBLISHED.md; AER 111(12), Table 1, California
+Published point estimates (Arkhangelsky et al. 2021, AER 111(12), Table 1, California
 cigarette sales, 38 control states, treated from 1989): SDID -15.60, SC -19.62, DiD -27.35,
 printed to two decimals, so the tolerance is 0.005 (half the last printed digit).
 """

@@ -20,7 +20,7 @@
 # sources is kept here: only this generator and the values it wrote.
 #
 # NEVER use Debian's r-cran-matchit 4.5.1 binary for nearest-neighbour references: it calls
-# C's integer abs() on double distances (see ../../../../shared/reference/NOTES.md item 1).
+# C's integer abs() on double distances (MatchIt issue #163, fixed upstream in 4.5.4).
 # The script runs the key cases under three builds (Debian binary, unpatched source build,
 # patched build) in subprocesses and records all three in the JSON `verification` block.
 
@@ -42,7 +42,7 @@ data_dir <- file.path(repo_root, "data", "sample")
 
 read_double <- function(name) {
   d <- read.csv(file.path(data_dir, paste0(name, ".csv")), stringsAsFactors = FALSE)
-  d[] <- lapply(d, as.double)  # NOTES.md item 5: everything as double
+  d[] <- lapply(d, as.double)  # upstream age/educ are small ints, earnings float32
   d
 }
 
@@ -259,7 +259,7 @@ notes <- c(
   paste("verification: the same NSW+CPS-1 cases run under Debian's r-cran-matchit 4.5.1",
         "binary, the unpatched upstream 4.5.1 source build and the patched build; the first",
         "two agree (broken: every |distance difference| < 1 truncated to 0), the patched one",
-        "differs (NOTES.md item 1: ATT 1,864 vs broken 1,559; caliper 0.1 matches 129 vs 185).")
+        "differs (MatchIt #163: ATT 1,864 vs broken 1,559; caliper 0.1 matches 129 vs 185).")
 )
 out <- list(versions = versions, notes = notes, verification = verification, cases = cases)
 ref_dir <- file.path(repo_root, "tests", "reference", "data")
