@@ -181,9 +181,13 @@ class Panel:
         return np.asarray(self.periods[first])
 
     # -- data ----------------------------------------------------------------------------
-    def column(self, name: str) -> Array:
-        """The values of a numeric column, one per row of the panel (float64)."""
-        values = self.frame[name].to_numpy(dtype=float)
+    def column(self, columns: str | Sequence[str]) -> Array:
+        """A numeric column's values, one per row of the panel (float64).
+
+        With a list of columns: ``rows x len(columns)``.
+        """
+        key: Any = columns if isinstance(columns, str) else list(columns)
+        values: Array = self.frame[key].to_numpy(dtype=float)
         return values if self.rows is None else values[self.rows]
 
     def labels(self, name: str) -> Array:
@@ -227,7 +231,7 @@ class Panel:
         """
         keep_u = np.ones(self.n_units, dtype=bool) if keep_unit is None else keep_unit
         keep_p = np.ones(self.n_periods, dtype=bool) if keep_period is None else keep_period
-        if keep_u.all() and keep_p.all() and (self.in_order or self.counts.min() > 0):
+        if keep_u.all() and keep_p.all():  # every unit has a row: nothing to re-code
             return self
         ucodes, tcodes = self.unit_codes, self.period_codes
         keep_row = keep_u[ucodes] & keep_p[tcodes]
@@ -329,7 +333,8 @@ def prepare_panel(
                 f"`{param}` must be a column name (str); received {short_repr(col)}"
             )
     frame = check_dataframe(data)
-    check_columns(frame, outcome=outcome, unit=unit, time=time, cohort=cohort, **numeric, **labels)
+    named = {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort}
+    check_columns(frame, **{**named, **numeric, **labels})
     cohort_key = _normalised_cohort(frame, cohort, numeric, labels, unit, time, outcome)
     columns: dict[str, Any] = {}
     for cols in [outcome, unit, time, *numeric.values(), *labels.values()]:
