@@ -86,8 +86,11 @@ class Panel:
         input's row order. The cohort column is stored normalised (``0`` = never treated).
         Rows outside a :meth:`restrict` selection stay in ``frame``; :meth:`column` applies
         the selection.
-    unit, time, outcome, cohort_column : str or None
+    unit, time, outcome : str or None
         The column names (``unit`` None for repeated cross-sections).
+    cohort_column : str or None
+        The column of ``frame`` holding the normalised cohort (``"__cohort__"`` when the
+        cohort column is also used for something else), None without a cohort.
     unit_labels : pandas.Index
         The label of each unit code (code ``i`` is ``unit_labels[i]``).
     periods : numpy.ndarray
@@ -200,18 +203,13 @@ class Panel:
 
         With a list of columns: ``units x periods x len(columns)``.
         """
-        many = not isinstance(columns, str)
-        names = list(columns) if many else [str(columns)]
-        values = self.frame[names].to_numpy(dtype=float)
-        if self.rows is not None:
-            values = values[self.rows]
-        shape = (self.n_units, self.n_periods, len(names))
+        values = self.column(columns)  # a single column: a view of the frame, no copy
+        shape = (self.n_units, self.n_periods, *values.shape[1:])
         if self.in_order:
-            out = values.reshape(shape)
-        else:
-            out = np.full(shape, np.nan)
-            out[self.unit_codes, self.period_codes, :] = values
-        return out if many else out[:, :, 0]
+            return values.reshape(shape)
+        out = np.full(shape, np.nan)
+        out[self.unit_codes, self.period_codes] = values
+        return out
 
     def treated(self, anticipation: float = 0.0) -> Array:
         """``units x periods`` boolean: the unit's cohort is at most ``period + anticipation``.
@@ -335,7 +333,7 @@ def prepare_panel(
     frame = check_dataframe(data)
     named = {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort}
     check_columns(frame, **{**named, **numeric, **labels})
-    cohort_key = _normalised_cohort(frame, cohort, numeric, labels, unit, time, outcome)
+    cohort_key = _cohort_key(frame, cohort, numeric, labels, unit, time, outcome)
     columns: dict[str, Any] = {}
     for cols in [outcome, unit, time, *numeric.values(), *labels.values()]:
         for col in [] if cols is None else ([cols] if isinstance(cols, str) else list(cols)):
@@ -378,7 +376,7 @@ def prepare_panel(
 # ---------------------------------------------------------------------------------------
 # steps
 # ---------------------------------------------------------------------------------------
-def _normalised_cohort(
+def _cohort_key(
     frame: pd.DataFrame,
     cohort: str | None,
     numeric: Mapping[str, Any],

@@ -305,6 +305,13 @@ def _fit(
     return _TwfeFit(res.coef, res.vcov * factor, dfs, res.kept, factor)
 
 
+def _nested(codes: np.ndarray, n_levels: int, clusters: np.ndarray) -> bool:
+    """Every level of a fixed effect lies within a single cluster."""
+    first = np.empty(n_levels, dtype=clusters.dtype)
+    first[codes[::-1]] = clusters[::-1]  # the cluster of each level's first row
+    return bool(np.all(clusters == first[codes]))
+
+
 def _small_sample_factor(
     panel: Panel, cc: np.ndarray, n_groups: int, k_slopes: int, se_type: str
 ) -> float:
@@ -312,9 +319,8 @@ def _small_sample_factor(
     if se_type == "CR0":
         return 1.0
     n, n_units, n_periods = panel.n_rows, panel.n_units, panel.n_periods
-    # fixed effects nested in the clusters: every unit (period) within a single cluster
-    nested_unit = np.unique(panel.unit_codes.astype(np.int64) * n_groups + cc).size == n_units
-    nested_time = np.unique(panel.period_codes.astype(np.int64) * n_groups + cc).size == n_periods
+    nested_unit = _nested(panel.unit_codes, n_units, cc)
+    nested_time = _nested(panel.period_codes, n_periods, cc)
     # fixed-effect parameters: N + T - 1 (one restriction between the two sets). fixest's
     # "nested" rule drops the levels of effects nested in the clusters and gives back
     # the restriction each fully nested effect had absorbed (pyfixest's get_ssc):
