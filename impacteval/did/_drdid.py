@@ -11,12 +11,12 @@ at ``1 - 1e-6``) and the weight normalisation. The group-time loop that calls th
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 from scipy import special
 
+from impacteval._warn import warn_user
 from impacteval.exceptions import ConvergenceWarning
 
 __all__ = [
@@ -95,11 +95,7 @@ def logit_fit(x: Array, d: Array, w: Array, *, maxiter: int = 100, tol: float = 
         beta, ll_old, ll = cand, ll, ll_new
         if np.max(np.abs(t * step)) < tol or abs(ll - ll_old) < tol * (abs(ll) + tol):
             return beta
-    warnings.warn(
-        "propensity-score logit did not converge in 100 Newton steps",
-        ConvergenceWarning,
-        stacklevel=4,
-    )
+    warn_user("propensity-score logit did not converge in 100 Newton steps", ConvergenceWarning)
     return beta
 
 
@@ -138,11 +134,10 @@ def _ipt_pscore(x: Array, d: Array, w: Array, start: Array) -> Array:
         gam, val = cand, new
         if np.max(np.abs(grad)) < 1e-10 or np.max(np.abs(t * step)) < 1e-12:
             return np.asarray(special.expit(x @ gam))
-    warnings.warn(
+    warn_user(
         "inverse-probability-tilting propensity score did not converge; used the logit "
         "score instead (as DRDID does)",
         ConvergenceWarning,
-        stacklevel=4,
     )
     return np.asarray(special.expit(x @ start))
 

@@ -167,3 +167,18 @@ def test_format_label():
         "'TX'",
         "True",
     ]
+
+
+def test_several_columns_and_first_periods_on_both_paths():
+    df = _panel().assign(x=lambda d: d["y"] * 2.0)
+    for data in (df, df.iloc[::-1]):
+        p = prepare_panel(
+            data, unit="id", time="t", outcome="y", numeric={"covariates": ["x", "w"]}
+        )
+        cube = p.wide(["x", "w"])
+        assert cube.shape == (4, 3, 2)
+        np.testing.assert_array_equal(cube[:, :, 0], 2.0 * p.wide("y"))
+        assert p.column(["x", "w"]).shape == (12, 2)
+        assert p.first_period().tolist() == [2000.0] * 4
+    late = prepare_panel(df.drop(index=[0]), unit="id", time="t", outcome="y")
+    assert late.first_period().tolist() == [2001.0, 2000.0, 2000.0, 2000.0]
