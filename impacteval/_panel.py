@@ -201,12 +201,15 @@ class Panel:
     def wide(self, columns: str | Sequence[str]) -> Array:
         """A numeric column as a ``units x periods`` array (NaN where not observed).
 
-        With a list of columns: ``units x periods x len(columns)``.
+        With a list of columns: ``units x periods x len(columns)``. For a panel
+        :attr:`in_order` this is a read-only view of the rows (copy it to modify it).
         """
         values = self.column(columns)  # a single column: a view of the frame, no copy
         shape = (self.n_units, self.n_periods, *values.shape[1:])
-        if self.in_order:
-            return values.reshape(shape)
+        if self.in_order:  # a read-only view: the frame may share memory with the input
+            view = values.reshape(shape)
+            view.flags.writeable = False
+            return view
         out = np.full(shape, np.nan)
         out[self.unit_codes, self.period_codes] = values
         return out
