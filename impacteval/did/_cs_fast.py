@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from impacteval.did._cs_numerics import GroupTimeFit, _cell_plan, _controls, _fmt_period
+from impacteval._panel import format_label
+from impacteval.did._cs_numerics import GroupTimeFit, cell_controls, cell_plan
 from impacteval.exceptions import DataValidationError
 
 __all__ = ["GroupedInfluence", "estimate_group_time_simple"]
@@ -263,7 +264,7 @@ def estimate_group_time_simple(
     if not np.all(np.isfinite(ysum)):
         raise DataValidationError("`outcome`: the panel holds non-finite outcomes")
 
-    plan = _cell_plan(periods, groups, base_period=base_period, anticipation=anticipation)
+    plan = cell_plan(periods, groups, base_period=base_period, anticipation=anticipation)
     cells = np.array(plan, dtype=float).reshape(-1, 3)
     group_col = cells[:, 0]
     t_idx, b_idx = cells[:, 1].astype(np.intp), cells[:, 2].astype(np.intp)
@@ -279,9 +280,9 @@ def estimate_group_time_simple(
     w_t = wsum[gi]
     w_c = wsum @ control
     for j in np.flatnonzero(live & (w_c <= 0)):  # the first such cell, with R did's message
-        label = f"(g, t) = ({_fmt_period(group_col[j])}, {_fmt_period(time_col[j])})"
+        label = f"(g, t) = ({format_label(group_col[j])}, {format_label(time_col[j])})"
         cut = max(time_col[j], base_col[j]) + anticipation
-        _controls(levels, group_col[j], cut, control_group, label)
+        cell_controls(levels, group_col[j], cut, control_group, label)
         raise DataValidationError(f"no control units are available for cell {label}")
     diff = ysum[:, t_idx] - ysum[:, b_idx]  # (H, K) weighted sums of the long differences
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -293,8 +294,8 @@ def estimate_group_time_simple(
     if bad.size:
         first = int(bad[0])
         raise DataValidationError(
-            f"cell (g, t) = ({_fmt_period(group_col[first])}, "
-            f"{_fmt_period(time_col[first])}): the 2x2 estimate is not finite"
+            f"cell (g, t) = ({format_label(group_col[first])}, "
+            f"{format_label(time_col[first])}): the 2x2 estimate is not finite"
         )
     tr_live = treated & live[None, :]
     coef = np.where(tr_live, n / w_t, 0.0) - np.where(control, n / np.where(live, w_c, 1.0), 0.0)

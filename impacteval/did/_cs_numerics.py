@@ -19,14 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
+from impacteval._panel import format_label
 from impacteval.did._drdid import (
-    _EPS,
+    EPS,
     METHODS,
     METHODS_RC,
-    _CellError,
-    _logit,
-    _rcond1,
-    _simple_did,
+    CellError,
+    logit_fit,
+    rcond1,
+    simple_did,
 )
 from impacteval.exceptions import ConvergenceWarning, DataValidationError
 
@@ -35,6 +36,8 @@ __all__ = [
     "as_dense",
     "bootstrap_draws",
     "bootstrap_se_and_crit",
+    "cell_controls",
+    "cell_plan",
     "estimate_group_time",
     "estimate_group_time_rc",
     "if_standard_errors",
@@ -43,7 +46,7 @@ __all__ = [
 
 Array = np.ndarray
 # R did: standard errors at or below this are degenerate (reported as NaN)
-_SE_FLOOR = math.sqrt(_EPS) * 10.0
+_SE_FLOOR = math.sqrt(EPS) * 10.0
 _OVERLAP_MAX = 0.999  # did:::overlap_check_fail
 
 
@@ -89,11 +92,7 @@ class GroupTimeFit:
         return int(self.influence.shape[0])
 
 
-def _fmt_period(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _cell_plan(
+def cell_plan(
     periods: Array, groups: Array, *, base_period: str, anticipation: float
 ) -> list[tuple[float, int, int]]:
     """The (g, t-index, base-index) of every cell, in R ``did``'s order (cohort, then time).
@@ -112,7 +111,7 @@ def _cell_plan(
     return plan
 
 
-def _controls(
+def cell_controls(
     cohort: Array, g: float, cutoff: float, control_group: str, label: str
 ) -> tuple[Array, Array]:
     """Treated (cohort g) and control indicators; an error naming the cell if no controls."""
@@ -125,7 +124,7 @@ def _controls(
         raise DataValidationError(
             f"no control units are available for cell {label}: no unit is "
             f"{'never treated' if control_group == 'never_treated' else 'not yet treated'}"
-            f" in period {_fmt_period(cutoff)}"
+            f" in period {format_label(cutoff)}"
         )
     return treated, control
 
@@ -198,7 +197,7 @@ def estimate_group_time(
 
     Notes
     -----
-    Cells follow ``did:::run_att_gt_estimation`` (see :func:`_cell_plan`); under a universal
+    Cells follow ``did:::run_att_gt_estimation`` (see :func:`cell_plan`); under a universal
     base the cell ``t == base`` is normalised to 0. Controls: never treated, or in addition
     (not-yet-treated) units whose cohort exceeds ``max(t, base) + anticipation``, the cohort
     ``g`` itself excluded. Covariates (and weights) are taken from the earlier of ``t`` and
@@ -208,15 +207,15 @@ def estimate_group_time(
     estimator = METHODS[method]
     ones = np.ones((n, 1))
     rows: list[tuple[float, float, float, float, Array, int, int]] = []
-    plan = _cell_plan(periods, groups, base_period=base_period, anticipation=anticipation)
+    plan = cell_plan(periods, groups, base_period=base_period, anticipation=anticipation)
     for g, ti, bi in plan:
         t, base = float(periods[ti]), float(periods[bi])
         if bi == ti:
             n_g = int(np.sum(unit_cohort == g))
             rows.append((g, t, base, 0.0, np.zeros(n), n_g, 0))
             continue
-        label = f"(g, t) = ({_fmt_period(g)}, {_fmt_period(t)})"
-        treated, control = _controls(
+        label = f"(g, t) = ({format_label(g)}, {format_label(t)})"
+        treated, control = cell_controls(
             unit_cohort, g, max(t, base) + anticipation, control_group, label
         )
         idx = np.flatnonzero(treated | control)
@@ -224,13 +223,13 @@ def estimate_group_time(
         dy = y[idx, ti] - y[idx, bi]
         wc = weights[idx]
         if x is None:
-            att, inf_cell = _simple_did(dy, d, ones[idx], wc)
+            att, inf_cell = simple_did(dy, d, ones[idx], wc)
         else:
             xc = np.column_stack([np.ones(idx.size), x[idx, min(bi, ti), :]])
             _check_cell(xc, d, method, label, covariate_names)
             try:
                 att, inf_cell = estimator(dy, d, xc, wc)
-            except _CellError as exc:
+            except CellError as exc:
                 raise DataValidationError(
                     f"cell {label} with covariates {list(covariate_names)}: {exc}"
                 ) from exc
@@ -288,15 +287,15 @@ def estimate_group_time_rc(
     estimator = METHODS_RC[method]
     row_cohort = unit_cohort[row_unit]
     rows: list[tuple[float, float, float, float, Array, int, int]] = []
-    plan = _cell_plan(periods, groups, base_period=base_period, anticipation=anticipation)
+    plan = cell_plan(periods, groups, base_period=base_period, anticipation=anticipation)
     for g, ti, bi in plan:
         t, base = float(periods[ti]), float(periods[bi])
         if bi == ti:
             n_g = int(np.sum((row_cohort == g) & (row_period == ti)))
             rows.append((g, t, base, 0.0, np.zeros(n), n_g, 0))
             continue
-        label = f"(g, t) = ({_fmt_period(g)}, {_fmt_period(t)})"
-        treated, control = _controls(
+        label = f"(g, t) = ({format_label(g)}, {format_label(t)})"
+        treated, control = cell_controls(
             row_cohort, g, max(t, base) + anticipation, control_group, label
         )
         idx = np.flatnonzero((treated | control) & ((row_period == ti) | (row_period == bi)))
@@ -307,7 +306,7 @@ def estimate_group_time_rc(
             if not np.any((d == dd) & (post == pp)):
                 raise DataValidationError(
                     f"cell {label}: no {what} observations in period "
-                    f"{_fmt_period(t if pp else base)}; every cell needs treated and control "
+                    f"{format_label(t if pp else base)}; every cell needs treated and control "
                     "observations in both of its periods"
                 )
         xc = np.ones((idx.size, 1))
@@ -316,7 +315,7 @@ def estimate_group_time_rc(
             _check_cell(xc, d, method, label, covariate_names)
         try:
             att, inf_cell = estimator(y[idx], post, d, xc, row_weights[idx])
-        except _CellError as exc:
+        except CellError as exc:
             raise DataValidationError(
                 f"cell {label} with covariates {list(covariate_names)}: {exc}"
             ) from exc
@@ -332,8 +331,8 @@ def _check_cell(x: Array, d: Array, method: str, label: str, names: tuple[str, .
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             try:
-                beta = _logit(x, d, np.ones_like(d))
-            except _CellError:
+                beta = logit_fit(x, d, np.ones_like(d))
+            except CellError:
                 beta = None
         if beta is None or float(np.max(special.expit(x @ beta))) >= _OVERLAP_MAX:
             raise DataValidationError(
@@ -343,7 +342,7 @@ def _check_cell(x: Array, d: Array, method: str, label: str, names: tuple[str, .
             )
     if method in ("dr", "dr_imp", "reg"):
         xc = x[d == 0]
-        if _rcond1(xc.T @ xc) < _EPS:
+        if rcond1(xc.T @ xc) < EPS:
             raise DataValidationError(
                 f"the covariate matrix of the control units is singular in cell {label} "
                 f"(covariates {list(names)}); remove collinear or constant covariates"

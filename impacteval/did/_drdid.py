@@ -11,33 +11,38 @@ at ``1 - 1e-6``) and the weight normalisation. The group-time loop that calls th
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 from scipy import special
 
+from impacteval._warn import warn_user
 from impacteval.exceptions import ConvergenceWarning
 
 __all__ = [
+    "EPS",
     "METHODS",
     "METHODS_RC",
+    "CellError",
     "drdid_imp_panel",
     "drdid_panel",
     "drdid_rc",
+    "logit_fit",
+    "rcond1",
     "reg_did_panel",
     "reg_did_rc",
+    "simple_did",
     "std_ipw_did_panel",
     "std_ipw_did_rc",
 ]
 
 Array = np.ndarray
-_EPS = float(np.finfo(float).eps)
+EPS = float(np.finfo(float).eps)
 _TRIM_LEVEL = 0.995  # DRDID's default trim.level
 _PS_CAP = 1.0 - 1e-6  # DRDID: pmin(ps.fit, 1 - 1e-6)
 
 
-class _CellError(Exception):
+class CellError(Exception):
     """Raised inside a 2x2 estimator; re-raised with the (g, t) cell named."""
 
 
@@ -50,7 +55,7 @@ def _wls(x: Array, y: Array, w: Array) -> Array:
     return np.asarray(coef)
 
 
-def _rcond1(a: Array) -> float:
+def rcond1(a: Array) -> float:
     """Reciprocal 1-norm condition number (R's ``rcond`` up to its estimate)."""
     try:
         inv = np.linalg.inv(a)
@@ -59,7 +64,7 @@ def _rcond1(a: Array) -> float:
     return float(1.0 / (np.linalg.norm(a, 1) * np.linalg.norm(inv, 1)))
 
 
-def _logit(x: Array, d: Array, w: Array, *, maxiter: int = 100, tol: float = 1e-10) -> Array:
+def logit_fit(x: Array, d: Array, w: Array, *, maxiter: int = 100, tol: float = 1e-10) -> Array:
     """Weighted logistic regression by Newton-Raphson with step halving; returns coefficients."""
     k = x.shape[1]
     beta = np.zeros(k)
@@ -79,7 +84,7 @@ def _logit(x: Array, d: Array, w: Array, *, maxiter: int = 100, tol: float = 1e-
         try:
             step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError as exc:
-            raise _CellError("the propensity-score design is singular") from exc
+            raise CellError("the propensity-score design is singular") from exc
         t = 1.0
         while True:
             cand = beta + t * step
@@ -90,11 +95,7 @@ def _logit(x: Array, d: Array, w: Array, *, maxiter: int = 100, tol: float = 1e-
         beta, ll_old, ll = cand, ll, ll_new
         if np.max(np.abs(t * step)) < tol or abs(ll - ll_old) < tol * (abs(ll) + tol):
             return beta
-    warnings.warn(
-        "propensity-score logit did not converge in 100 Newton steps",
-        ConvergenceWarning,
-        stacklevel=4,
-    )
+    warn_user("propensity-score logit did not converge in 100 Newton steps", ConvergenceWarning)
     return beta
 
 
@@ -133,11 +134,10 @@ def _ipt_pscore(x: Array, d: Array, w: Array, start: Array) -> Array:
         gam, val = cand, new
         if np.max(np.abs(grad)) < 1e-10 or np.max(np.abs(t * step)) < 1e-12:
             return np.asarray(special.expit(x @ gam))
-    warnings.warn(
+    warn_user(
         "inverse-probability-tilting propensity score did not converge; used the logit "
         "score instead (as DRDID does)",
         ConvergenceWarning,
-        stacklevel=4,
     )
     return np.asarray(special.expit(x @ start))
 
@@ -150,8 +150,8 @@ def _ols_asy_lin_rep(x: Array, d: Array, w: Array, resid: Array, n: int) -> Arra
     """Asymptotic linear representation of the control-group OLS coefficients."""
     w_ols = w * (1.0 - d)
     xpx = (x * w_ols[:, None]).T @ x / n
-    if _rcond1(xpx) < _EPS:
-        raise _CellError("the outcome-regression design for the controls is singular")
+    if rcond1(xpx) < EPS:
+        raise CellError("the outcome-regression design for the controls is singular")
     return np.asarray(np.linalg.solve(xpx, ((w_ols * resid)[:, None] * x).T).T)
 
 
@@ -162,7 +162,7 @@ def _ps_asy_lin_rep(x: Array, d: Array, w: Array, ps: Array, n: int) -> Array:
     try:
         return np.asarray(np.linalg.solve(hess, score.T).T) * n
     except np.linalg.LinAlgError as exc:
-        raise _CellError("the propensity-score information matrix is singular") from exc
+        raise CellError("the propensity-score information matrix is singular") from exc
 
 
 # ---------------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ def reg_did_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array
 
 
 def _trimmed_logit(x: Array, d: Array, w: Array) -> tuple[Array, Array]:
-    beta = _logit(x, d, w)
+    beta = logit_fit(x, d, w)
     ps = np.minimum(special.expit(x @ beta), _PS_CAP)
     trim = np.where(d == 1, ps < 1.01, ps < _TRIM_LEVEL).astype(float)
     return ps, trim
@@ -255,7 +255,7 @@ def drdid_imp_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Arr
     conditions make the nuisance estimation effects vanish from the influence function.
     """
     w = _normalise(w)
-    start = _logit(x, d, w)
+    start = logit_fit(x, d, w)
     ps = np.minimum(_ipt_pscore(x, d, w, start), _PS_CAP)
     trim = np.where(d == 1, ps < 1.01, ps < _TRIM_LEVEL).astype(float)
     ctrl = d == 0
@@ -267,7 +267,7 @@ def drdid_imp_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Arr
     return att, inf
 
 
-def _simple_did(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+def simple_did(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
     """No covariates: every method reduces to the (weighted) 2x2 DiD; closed form."""
     w_t = w * d
     w_c = w * (1.0 - d)
@@ -295,8 +295,8 @@ def _ols_rc(x: Array, y: Array, w: Array, mask: Array, n: int, what: str) -> tup
     asymptotic linear representation of the coefficients (zero outside ``mask``)."""
     w_ols = w * mask
     xpx = (x * w_ols[:, None]).T @ x / n
-    if _rcond1(xpx) < _EPS:
-        raise _CellError(f"the outcome-regression design of the {what} is singular")
+    if rcond1(xpx) < EPS:
+        raise CellError(f"the outcome-regression design of the {what} is singular")
     beta = _wls(x[mask], y[mask], w[mask])
     fitted = x @ beta
     rep = np.linalg.solve(xpx, ((w_ols * (y - fitted))[:, None] * x).T).T

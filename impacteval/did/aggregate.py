@@ -301,7 +301,7 @@ class AggregatedEffects(EffectTable):
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Estimates with their intervals (event-study picture for ``dynamic``)."""
-        from impacteval.did._cs_plot import plot_aggregate
+        from impacteval.plotting.did import plot_aggregate
 
         return plot_aggregate(self, ax=ax)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -11,17 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import (
-    as_column_list,
-    check_choice,
-    check_columns,
-    check_dataframe,
-    check_level,
-    prepare,
-)
+from impacteval._panel import format_label, prepare_panel
+from impacteval._validation import as_column_list, check_choice, check_level
+from impacteval._warn import WarningLog
 from impacteval.did._es_numerics import compact_codes, fe_regression, imputation
 from impacteval.did.twfe import few_treated_clusters
-from impacteval.exceptions import DataValidationError, ImpactEvalWarning, SmallSampleWarning
+from impacteval.exceptions import DataValidationError, SmallSampleWarning
 from impacteval.results import EffectEstimate, EffectTable, Provenance, fingerprint, interval
 
 if TYPE_CHECKING:
@@ -47,9 +41,9 @@ class EventStudyTable(EffectTable):
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Event-time estimates with intervals; the reference period drawn hollow at zero."""
-        from impacteval.did._es_plot import plot_event_study
+        from impacteval.plotting.did import EventStudyDisplay
 
-        return plot_event_study(self, ax=ax)
+        return EventStudyDisplay.from_table(self).plot(ax=ax)
 
 
 # ---------------------------------------------------------------------------------------
@@ -79,16 +73,8 @@ def _check_bins(bins: object, reference: int) -> tuple[int, int] | None:
     return lo, hi
 
 
-def _numeric_column(frame: pd.DataFrame, col: str, param: str, what: str) -> None:
-    dtype = frame[col].dtype
-    if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-        raise DataValidationError(
-            f"`{param}`: column {col!r} must be numeric ({what}); received dtype {dtype}"
-        )
-
-
 @dataclass(frozen=True)
-class _Panel:
+class _Sample:
     """The estimation sample, one row per unit and period, with event times."""
 
     y: Array
@@ -102,11 +88,7 @@ class _Panel:
     n_dropped_always: int
 
 
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _prepare_panel(
+def _prepare_sample(
     data: pd.DataFrame,
     outcome: str,
     unit: str,
@@ -115,100 +97,60 @@ def _prepare_panel(
     covs: list[str],
     cluster: str | None,
     bins: tuple[int, int] | None,
-    note: Any,
-) -> tuple[_Panel, int]:
-    frame = check_dataframe(data)
-    for name, col in (("outcome", outcome), ("unit", unit), ("time", time), ("cohort", cohort)):
-        if not isinstance(col, str):
-            raise DataValidationError(f"`{name}` must be a column name (str); received {col!r}")
-    check_columns(frame, outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covs)
-    check_columns(frame, cluster=cluster)
-    _numeric_column(frame, time, "time", "periods such as years or period numbers")
-    _numeric_column(frame, cohort, "cohort", "first treated period, 0 = never treated")
-    cohort_values = frame[cohort].to_numpy(dtype=float, na_value=np.nan)
-    cohort_values = np.where(
-        np.isnan(cohort_values) | np.isposinf(cohort_values), 0.0, cohort_values
+    log: WarningLog,
+) -> tuple[_Sample, int]:
+    """Code the panel (shared layer), drop always-treated units, compute event times."""
+    panel = prepare_panel(
+        data,
+        unit=unit,
+        time=time,
+        outcome=outcome,
+        cohort=cohort,
+        numeric={"covariates": covs},
+        labels={"cluster": cluster},
+        one_row_hint="an event study needs one row per unit and period",
     )
-    if np.any(cohort_values < 0):
-        raise DataValidationError(
-            f"`cohort`: column {cohort!r} must be a period (>= 0, 0 = never treated); "
-            "received negative values"
-        )
-    key = "__cohort__"
-    work = pd.DataFrame(
-        {c: frame[c] for c in dict.fromkeys([outcome, unit, time, *covs, cluster]) if c}
-    )
-    work[key] = cohort_values
-    prepared = prepare(
-        work,
-        numeric={"outcome": outcome, "time": time, "cohort": key, "covariates": covs},
-        labels={"unit": unit, "cluster": cluster},
-        outcome_param="outcome",
-    )
-    df = prepared.frame
-    ucodes, ulabels = pd.factorize(df[unit], sort=True)
-    ucodes = ucodes.astype(np.intp)
-    n_units = len(ulabels)
-    tvals = df[time].to_numpy(dtype=float)
-    dup = pd.Series(ucodes.astype(np.int64)).astype(str) + "|" + pd.Series(tvals).astype(str)
-    is_dup = dup.duplicated(keep=False).to_numpy()
-    if is_dup.any():
-        first = int(np.flatnonzero(is_dup)[0])
-        raise DataValidationError(
-            f"`unit`/`time`: {int(is_dup.sum())} rows share a (unit, period) with another "
-            f"row, e.g. unit {ulabels[ucodes[first]]!r} in period {_fmt(tvals[first])}; an "
-            "event study needs one row per unit and period"
-        )
-    coh = df[key].to_numpy(dtype=float)
-    first_c = np.full(n_units, np.nan)
-    first_c[ucodes[::-1]] = coh[::-1]
-    if np.any(coh != first_c[ucodes]):
-        bad = ulabels[ucodes[int(np.flatnonzero(coh != first_c[ucodes])[0])]]
-        raise DataValidationError(
-            f"`cohort`: column {cohort!r} changes within a unit (e.g. unit {bad!r}); the "
-            "first treated period must be constant within each unit"
-        )
-    periods = np.unique(tvals)
-    if periods.size < 2:
-        raise DataValidationError(
-            f"`time`: column {time!r} has {periods.size} distinct period; at least 2 are needed"
-        )
-    coh = np.where((coh == 0) | (coh > periods[-1]), np.inf, coh)
+    assert panel.cohort is not None  # given a cohort column
+    ucodes, periods = panel.unit_codes, panel.periods
+    tvals = panel.column(time)
+    # a cohort after the last period is never treated within the data
+    unit_cohort = np.where(panel.cohort > periods[-1], np.inf, panel.cohort)
     # units observed only at or after their cohort have no untreated period: dropped
-    unit_min_t = np.full(n_units, np.inf)
-    np.minimum.at(unit_min_t, ucodes, tvals)
-    always = np.isfinite(first_c) & (np.where(first_c == 0, np.inf, first_c) <= unit_min_t)
+    always = np.isfinite(panel.cohort) & (panel.cohort <= panel.first_period())
     n_always = int(always.sum())
     keep = ~always[ucodes]
     if n_always:
-        note(
+        log.warn(
             f"{n_always} units are treated in every period in which they are observed (no "
             "pre-treatment period) and were dropped; see details['n_units_always_treated']"
         )
     if not keep.any():
         raise DataValidationError("no units remain after dropping always-treated units")
+    coh = unit_cohort[ucodes]
     event = tvals - coh
     if bins is not None:
         event = np.clip(event, bins[0], bins[1])
     event = np.where(np.isfinite(coh), event, np.nan)
-    cl = df[cluster] if cluster is not None else df[unit]
-    ccodes = pd.factorize(cl, sort=True)[0].astype(np.intp)
-    panel = _Panel(
-        y=df[outcome].to_numpy(dtype=float)[keep],
-        x=df[covs].to_numpy(dtype=float)[keep] if covs else np.zeros((int(keep.sum()), 0)),
+    if cluster is None or cluster == unit:
+        ccodes = ucodes
+    else:
+        ccodes = pd.factorize(panel.labels(cluster), sort=True)[0].astype(np.intp)
+    sample = _Sample(
+        y=panel.column(outcome)[keep],
+        x=panel.column(covs)[keep] if covs else np.zeros((int(keep.sum()), 0)),
         unit=ucodes[keep],
         time=tvals[keep],
-        tcode=np.searchsorted(periods, tvals[keep]),
+        tcode=panel.period_codes[keep],
         cluster=ccodes[keep],
         cohort=coh[keep],
         event=event[keep],
         n_dropped_always=n_always,
     )
-    return panel, prepared.n_dropped
+    return sample, panel.n_dropped
 
 
-def _subset(p: _Panel, mask: Array) -> _Panel:
-    return _Panel(
+def _subset(p: _Sample, mask: Array) -> _Sample:
+    return _Sample(
         y=p.y[mask],
         x=p.x[mask],
         unit=p.unit[mask],
@@ -237,7 +179,7 @@ class _Rows:
     n_clusters: int = 0
 
 
-def _counts(p: _Panel, events: Array) -> tuple[Array, Array]:
+def _counts(p: _Sample, events: Array) -> tuple[Array, Array]:
     n_obs = np.array([int(np.sum(p.event == e)) for e in events])
     n_coh = np.array([np.unique(p.cohort[p.event == e]).size for e in events])
     return n_obs, n_coh
@@ -249,7 +191,7 @@ def _slopes_table(names: list[str], coef: Array, vcov: Array) -> pd.DataFrame:
     )
 
 
-def _twfe(p: _Panel, reference: int, covs: list[str]) -> _Rows:
+def _twfe(p: _Sample, reference: int, covs: list[str]) -> _Rows:
     treated_unit = np.isfinite(p.cohort)
     events = np.unique(p.event[treated_unit])
     events = events[events != reference]
@@ -257,7 +199,7 @@ def _twfe(p: _Panel, reference: int, covs: list[str]) -> _Rows:
     reg = fe_regression(p.y, np.column_stack([dummies, p.x]), p.unit, p.tcode, p.cluster)
     k = events.size
     n_obs, n_coh = _counts(p, events)
-    names = [f"event_time::{_fmt(e)}" for e in events] + covs
+    names = [f"event_time::{format_label(e)}" for e in events] + covs
     return _Rows(
         event=events,
         estimate=reg.coef[:k],
@@ -274,16 +216,17 @@ def _twfe(p: _Panel, reference: int, covs: list[str]) -> _Rows:
     )
 
 
-def _sun_abraham(p: _Panel, reference: int, covs: list[str], note: Any) -> _Rows:
+def _sun_abraham(p: _Sample, reference: int, covs: list[str], log: WarningLog) -> _Rows:
     if np.isfinite(p.cohort).all():
         last = float(np.max(p.cohort))
-        note(
-            f"no never-treated units: the last-treated cohort ({_fmt(last)}) is the control "
-            f"group and periods from {_fmt(last)} on are dropped (Sun & Abraham 2021, sec. 4)"
+        shown = format_label(last)
+        log.warn(
+            f"no never-treated units: the last-treated cohort ({shown}) is the control "
+            f"group and periods from {shown} on are dropped (Sun & Abraham 2021, sec. 4)"
         )
         p = _subset(p, p.time < last)
         control = p.cohort == last
-        control_label = f"last-treated cohort {_fmt(last)}"
+        control_label = f"last-treated cohort {format_label(last)}"
     else:
         control = ~np.isfinite(p.cohort)
         control_label = "never treated"
@@ -324,7 +267,7 @@ def _sun_abraham(p: _Panel, reference: int, covs: list[str], note: Any) -> _Rows
             "n_obs": counts.astype(int),
         }
     )
-    names = [f"event_time::{_fmt(e)}:cohort::{_fmt(c)}" for c, e in cells] + covs
+    names = [f"event_time::{format_label(e)}:cohort::{format_label(c)}" for c, e in cells] + covs
     return _Rows(
         event=events,
         estimate=est,
@@ -343,7 +286,9 @@ def _sun_abraham(p: _Panel, reference: int, covs: list[str], note: Any) -> _Rows
     )
 
 
-def _imputation(p: _Panel, reference: int, covs: list[str], note: Any, *, leave_out: bool) -> _Rows:
+def _imputation(
+    p: _Sample, reference: int, covs: list[str], log: WarningLog, *, leave_out: bool
+) -> _Rows:
     treated = np.isfinite(p.cohort) & (p.time >= p.cohort)
     # treated observations in periods without untreated observations cannot be imputed
     untreated_periods = np.unique(p.tcode[~treated])
@@ -351,9 +296,9 @@ def _imputation(p: _Panel, reference: int, covs: list[str], note: Any, *, leave_
     n_lost = int((~imputable).sum())
     if n_lost:
         lost = np.unique(p.time[~imputable])
-        note(
+        log.warn(
             f"{n_lost} treated observations in periods with no untreated observation "
-            f"({', '.join(_fmt(t) for t in lost)}) cannot be imputed and were dropped; see "
+            f"({', '.join(format_label(t) for t in lost)}) cannot be imputed and were dropped; see "
             "details['n_obs_not_imputable']"
         )
         p = _subset(p, imputable)
@@ -372,7 +317,7 @@ def _imputation(p: _Panel, reference: int, covs: list[str], note: Any, *, leave_
         p.y, p.x, p.unit, p.tcode, treated, weights, cells, p.cluster, leave_out=leave_out
     )
     if fit.n_leave_out_fallback:
-        note(
+        log.warn(
             f"{fit.n_leave_out_fallback} treated observations are in cohort x period cells "
             "with a single cluster, where the leave-out average is undefined; the plain cell "
             "average is used for them (their SE contribution is smaller); see "
@@ -396,7 +341,7 @@ def _imputation(p: _Panel, reference: int, covs: list[str], note: Any, *, leave_
         dummies = (u.event[:, None] == pre[None, :]).astype(float)
         reg = fe_regression(u.y, np.column_stack([dummies, u.x]), u.unit, u.tcode, u.cluster)
         pre_est, pre_v = reg.coef[: pre.size], reg.vcov[: pre.size, : pre.size]
-        names = [f"event_time::{_fmt(e)}" for e in pre] + covs
+        names = [f"event_time::{format_label(e)}" for e in pre] + covs
         details["pretrend_coefficients"] = _slopes_table(names, reg.coef, reg.vcov)
         details["pretrend_small_sample_factor"] = reg.small_sample_factor
     pre_n, pre_c = _counts(u, pre)
@@ -568,117 +513,22 @@ def event_study(
         )
     bins_ = _check_bins(bins, reference)
     covs = as_column_list(covariates, "covariates")
-    caught: list[str] = []
-
-    def note(msg: str) -> None:
-        warnings.warn(msg, ImpactEvalWarning, stacklevel=3)
-        caught.append(msg)
-
-    panel, n_dropped = _prepare_panel(data, outcome, unit, time, cohort, covs, cluster, bins_, note)
-    treated_events = np.unique(panel.event[np.isfinite(panel.event)])
-    if treated_events.size == 0:
-        raise DataValidationError(
-            f"`cohort`: column {cohort!r} has no treated unit with an observed period "
-            "(every unit is never treated)"
-        )
-    if reference not in treated_events:
-        raise DataValidationError(
-            f"`reference`: event time {reference} does not occur in the data (event times "
-            f"of treated units: {', '.join(_fmt(e) for e in treated_events)})"
-        )
-    if np.unique(panel.cluster).size < 2:
-        raise DataValidationError("`cluster`: at least 2 clusters are needed")
-    cl_labels, cl_codes = np.unique(panel.cluster, return_inverse=True)
-    few = few_treated_clusters(
-        np.isfinite(panel.cohort).astype(float),
-        cl_codes.astype(np.intp),
-        int(cl_labels.size),
-        cluster or unit,
-        "CR1" if method != "imputation" else "clustered (BJS)",
+    log = WarningLog()
+    sample, n_dropped = _prepare_sample(
+        data, outcome, unit, time, cohort, covs, cluster, bins_, log
     )
-    if few:
-        warnings.warn(few, SmallSampleWarning, stacklevel=2)
-        caught.append(few)
-
+    _check_sample(sample, reference, cohort, cluster or unit, method, log)
     if method == "twfe":
-        rows = _twfe(panel, reference, covs)
-        df: float | None = float(rows.n_clusters - 1)
+        rows = _twfe(sample, reference, covs)
     elif method == "sun_abraham":
-        rows = _sun_abraham(panel, reference, covs, note)
-        df = float(rows.n_clusters - 1)
+        rows = _sun_abraham(sample, reference, covs, log)
     else:
-        rows = _imputation(panel, reference, covs, note, leave_out=bool(leave_out))
-        df = None
-    details = rows.details or {}
-    dropped_terms = details.get("dropped_terms") or []
+        rows = _imputation(sample, reference, covs, log, leave_out=bool(leave_out))
+    dropped_terms = (rows.details or {}).pop("dropped_terms", None)
     if dropped_terms:
-        note(f"terms collinear with the fixed effects dropped (not identified): {dropped_terms}")
-
-    se = np.sqrt(np.clip(np.diag(rows.vcov), 0.0, None))
-    out_rows: list[dict[str, Any]] = []
-    for e, b, s, n_o, n_c in zip(
-        rows.event, rows.estimate, se, rows.n_obs, rows.n_cohorts, strict=True
-    ):
-        lo, hi, pv = interval(float(b), float(s), level, df) if np.isfinite(b) else (np.nan,) * 3
-        out_rows.append(
-            {
-                "event_time": e,
-                "estimate": float(b),
-                "std_error": float(s) if np.isfinite(b) else np.nan,
-                "ci_lower": lo,
-                "ci_upper": hi,
-                "p_value": pv,
-                "n_obs": int(n_o),
-                "n_cohorts": int(n_c),
-                "reference": False,
-            }
+        log.warn(
+            f"terms collinear with the fixed effects dropped (not identified): {dropped_terms}"
         )
-    ref_n = int(np.sum(panel.event == reference))
-    ref_c = int(np.unique(panel.cohort[panel.event == reference]).size)
-    out_rows.append(
-        {
-            "event_time": float(reference),
-            "estimate": 0.0,
-            "std_error": np.nan,
-            "ci_lower": np.nan,
-            "ci_upper": np.nan,
-            "p_value": np.nan,
-            "n_obs": ref_n,
-            "n_cohorts": ref_c,
-            "reference": True,
-        }
-    )
-    table = pd.DataFrame(out_rows).sort_values("event_time", kind="stable")
-    table = table.reset_index(drop=True)
-    integer_events = bool(np.all(np.mod(table["event_time"].to_numpy(dtype=float), 1) == 0))
-    if integer_events:
-        table["event_time"] = table["event_time"].astype(np.int64)
-    labels = [int(e) if integer_events else float(e) for e in rows.event]
-    vcov_frame = pd.DataFrame(rows.vcov, index=labels, columns=labels)
-
-    # overall: post-treatment rows weighted by their treated observations
-    post = (rows.event >= 0) & np.isfinite(rows.estimate)
-    if rows.overall is not None:
-        overall_est, overall_se = rows.overall
-    elif post.any():
-        w = np.where(post, rows.n_obs, 0.0).astype(float)
-        w /= w.sum()
-        overall_est = float(w[post] @ rows.estimate[post])
-        overall_se = float(
-            np.sqrt(max(float(w[post] @ rows.vcov[np.ix_(post, post)] @ w[post]), 0.0))
-        )
-    else:
-        overall_est = overall_se = np.nan
-    label = {
-        "twfe": "dynamic TWFE event study, CR1 clustered",
-        "sun_abraham": "Sun-Abraham interaction-weighted event study "
-        f"({details.get('control_group', '')} controls), CR1 clustered",
-        "imputation": "Borusyak-Jaravel-Spiess imputation event study, conservative "
-        f"clustered variance (BJS Theorem 3{', leave-out' if leave_out else ''})",
-    }[method]
-    label += f" by {cluster or unit}; reference e = {reference}"
-    if bins_ is not None:
-        label += f"; bins [{bins_[0]}, {bins_[1]}]"
     options = {
         "outcome": outcome,
         "unit": unit,
@@ -694,9 +544,138 @@ def event_study(
     }
     used = [c for c in dict.fromkeys([outcome, unit, time, cohort, *covs, cluster]) if c]
     provenance = Provenance(options=options, data_fingerprint=fingerprint(data, used))
-    never = ~np.isfinite(panel.cohort)
-    n_treated_units = int(np.unique(panel.unit[~never]).size)
-    n_control_units = int(np.unique(panel.unit[never]).size)
+    return _build_result(rows, sample, options, provenance, n_dropped, log)
+
+
+# ---------------------------------------------------------------------------------------
+# checks on the sample and the result builder
+# ---------------------------------------------------------------------------------------
+def _check_sample(
+    sample: _Sample, reference: int, cohort: str, cluster: str, method: str, log: WarningLog
+) -> None:
+    """A treated unit, the reference event time in the data, 2+ clusters (few: warning)."""
+    treated_events = np.unique(sample.event[np.isfinite(sample.event)])
+    if treated_events.size == 0:
+        raise DataValidationError(
+            f"`cohort`: column {cohort!r} has no treated unit with an observed period "
+            "(every unit is never treated)"
+        )
+    if reference not in treated_events:
+        raise DataValidationError(
+            f"`reference`: event time {reference} does not occur in the data (event times "
+            f"of treated units: {', '.join(format_label(e) for e in treated_events)})"
+        )
+    if np.unique(sample.cluster).size < 2:
+        raise DataValidationError("`cluster`: at least 2 clusters are needed")
+    cl_labels, cl_codes = np.unique(sample.cluster, return_inverse=True)
+    few = few_treated_clusters(
+        np.isfinite(sample.cohort).astype(float),
+        cl_codes.astype(np.intp),
+        int(cl_labels.size),
+        cluster,
+        "CR1" if method != "imputation" else "clustered (BJS)",
+    )
+    if few:
+        log.warn(few, SmallSampleWarning)
+
+
+def _event_table(
+    rows: _Rows, sample: _Sample, reference: int, level: float, df: float | None
+) -> pd.DataFrame:
+    """One row per event time, the reference row included, sorted by event time."""
+    se = np.sqrt(np.clip(np.diag(rows.vcov), 0.0, None))
+    finite = np.isfinite(rows.estimate)
+    ci = [
+        interval(float(b), float(s), level, df) if ok else (np.nan,) * 3
+        for b, s, ok in zip(rows.estimate, se, finite, strict=True)
+    ]
+    at_ref = sample.event == reference
+    table = pd.DataFrame(
+        {
+            "event_time": np.r_[rows.event, float(reference)],
+            "estimate": np.r_[rows.estimate, 0.0],
+            "std_error": np.r_[np.where(finite, se, np.nan), np.nan],
+            "ci_lower": [c[0] for c in ci] + [np.nan],
+            "ci_upper": [c[1] for c in ci] + [np.nan],
+            "p_value": [c[2] for c in ci] + [np.nan],
+            "n_obs": np.r_[rows.n_obs, int(np.sum(at_ref))].astype(int),
+            "n_cohorts": np.r_[rows.n_cohorts, np.unique(sample.cohort[at_ref]).size].astype(int),
+            "reference": [False] * rows.event.size + [True],
+        }
+    )
+    table = table.sort_values("event_time", kind="stable").reset_index(drop=True)
+    if np.all(np.mod(table["event_time"].to_numpy(dtype=float), 1) == 0):
+        table["event_time"] = table["event_time"].astype(np.int64)
+    return table
+
+
+def _table_vcov(rows: _Rows, table: pd.DataFrame) -> pd.DataFrame:
+    """The rows' covariance in table order; the reference row (fixed at 0) has zero
+    variance and covariances."""
+    k = rows.event.size
+    full = np.zeros((k + 1, k + 1))
+    full[:k, :k] = rows.vcov
+    events = np.r_[rows.event, np.nan]  # the reference row is the last of ``full``
+    ref = table["reference"].to_numpy(dtype=bool)
+    pos = np.array(
+        [
+            k if r else int(np.flatnonzero(events == e)[0])
+            for e, r in zip(table["event_time"], ref, strict=True)
+        ]
+    )
+    labels = table["event_time"].tolist()
+    return pd.DataFrame(full[np.ix_(pos, pos)], index=labels, columns=labels)
+
+
+def _overall(rows: _Rows) -> tuple[float, float]:
+    """Post-treatment rows weighted by their treated observations (or the method's own)."""
+    if rows.overall is not None:
+        return rows.overall
+    post = (rows.event >= 0) & np.isfinite(rows.estimate)
+    if not post.any():
+        return np.nan, np.nan
+    w = np.where(post, rows.n_obs, 0.0).astype(float)
+    w /= w.sum()
+    est = float(w[post] @ rows.estimate[post])
+    return est, float(np.sqrt(max(float(w[post] @ rows.vcov[np.ix_(post, post)] @ w[post]), 0.0)))
+
+
+def _label(options: dict[str, Any], details: dict[str, Any]) -> str:
+    method, reference, bins = options["method"], options["reference"], options["bins"]
+    label = {
+        "twfe": "dynamic TWFE event study, CR1 clustered",
+        "sun_abraham": "Sun-Abraham interaction-weighted event study "
+        f"({details.get('control_group', '')} controls), CR1 clustered",
+        "imputation": "Borusyak-Jaravel-Spiess imputation event study, conservative "
+        f"clustered variance (BJS Theorem 3{', leave-out' if options['leave_out'] else ''})",
+    }[method]
+    label += f" by {options['cluster']}; reference e = {reference}"
+    if bins is not None:
+        label += f"; bins [{bins[0]}, {bins[1]}]"
+    return label
+
+
+def _build_result(
+    rows: _Rows,
+    sample: _Sample,
+    options: dict[str, Any],
+    provenance: Provenance,
+    n_dropped: int,
+    log: WarningLog,
+) -> EventStudyTable:
+    """The one result builder: table, typed covariance, overall effect, details."""
+    level, method = options["level"], options["method"]
+    df = None if method == "imputation" else float(rows.n_clusters - 1)
+    table = _event_table(rows, sample, options["reference"], level, df)
+    integer_events = table["event_time"].dtype == np.int64
+    labels = [int(e) if integer_events else float(e) for e in rows.event]
+    details = dict(rows.details or {})
+    label = _label(options, details)
+    never = ~np.isfinite(sample.cohort)
+    n_treated_units = int(np.unique(sample.unit[~never]).size)
+    n_control_units = int(np.unique(sample.unit[never]).size)
+    overall_est, overall_se = _overall(rows)
+    post = (rows.event >= 0) & np.isfinite(rows.estimate)
     overall = None
     if np.isfinite(overall_est):
         overall = EffectEstimate.from_wald(
@@ -709,17 +688,16 @@ def event_study(
             n_obs=rows.n_sample,
             n_treated=int(rows.n_obs[post].sum()),
             n_clusters=rows.n_clusters,
-            outcome=outcome,
+            outcome=options["outcome"],
             n_dropped=n_dropped,
-            warnings=tuple(caught),
+            warnings=log.messages,
             provenance=provenance,
         )
-    details.pop("dropped_terms", None)
     details.update(
         {
-            "vcov": vcov_frame,
-            "outcome": outcome,
-            "n_units_always_treated": panel.n_dropped_always,
+            "vcov": pd.DataFrame(rows.vcov, index=labels, columns=labels),
+            "outcome": options["outcome"],
+            "n_units_always_treated": sample.n_dropped_always,
             "n_treated_units": n_treated_units,
             "n_never_treated_units": n_control_units,
         }
@@ -738,7 +716,8 @@ def event_study(
         df=df,
         ci_method="t" if df is not None else "normal",
         n_dropped=n_dropped,
-        warnings=tuple(caught),
+        warnings=log.messages,
         provenance=provenance,
         details=details,
+        vcov=_table_vcov(rows, table),
     )

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from impacteval._panel import Panel, prepare_panel
 from impacteval._validation import (
     as_column_list,
     check_binary,
     check_choice,
     check_level,
     group_codes,
-    prepare,
 )
+from impacteval._warn import WarningLog
 from impacteval.exceptions import (
     ConvergenceError,
     DataValidationError,
-    ImpactEvalWarning,
     SmallSampleWarning,
 )
 from impacteval.inference.variance import fit_ols
@@ -197,34 +197,78 @@ def twfe(
     level = check_level(level)
     se_type = check_choice(se_type, "se_type", SE_TYPES_TWFE)
     covs = as_column_list(covariates, "covariates")
-    prepared = prepare(
+    panel = prepare_panel(
         data,
-        numeric={"outcome": outcome, "treatment": treatment, "covariates": covs},
-        labels={"unit": unit, "time": time, "cluster": cluster},
-        outcome_param="outcome",
+        unit=unit,
+        time=time,
+        outcome=outcome,
+        numeric={"treatment": treatment, "covariates": covs},
+        labels={"cluster": cluster},
+        numeric_time=False,
     )
-    frame = prepared.frame
-    check_binary(frame[treatment].to_numpy(dtype=float), "treatment", treatment)
-    if frame.duplicated([unit, time]).any():
-        raise DataValidationError(
-            f"`unit`/`time`: {int(frame.duplicated([unit, time]).sum())} duplicate "
-            f"({unit}, {time}) rows; a panel has one row per unit and period"
-        )
-    uc, n_units = group_codes(frame[unit])
-    tc, n_periods = group_codes(frame[time])
+    check_binary(panel.column(treatment), "treatment", treatment)
     clus = cluster if cluster is not None else unit
-    cc, n_groups = group_codes(frame[clus])
+    cc, n_groups = (
+        (panel.unit_codes, panel.n_units)
+        if clus == unit
+        else group_codes(pd.Series(panel.labels(clus)))
+    )
     if n_groups < 2:
         raise DataValidationError(
             f"`cluster`: column {clus!r} has a single cluster; a cluster-robust variance "
             "needs at least 2 (and is only reliable with many, several of them treated)"
         )
     names = [treatment, *covs]
-    raw = frame[[outcome, *names]].to_numpy(dtype=float)
-    n = raw.shape[0]
-    nested_unit = bool(frame.groupby(unit)[clus].nunique().max() == 1)
-    nested_time = bool(frame.groupby(time)[clus].nunique().max() == 1)
+    raw = panel.column([outcome, *names])
+    fit = _fit(raw, panel, cc, n_groups, se_type, treatment)
+    log = WarningLog()
+    few = few_treated_clusters(raw[:, 1], cc, n_groups, clus, se_type)
+    if few:
+        log.warn(few, SmallSampleWarning)
+    dropped = [nm for nm, kk in zip(names, fit.kept, strict=True) if not kk]
+    if dropped:
+        log.warn(f"terms collinear with the fixed effects dropped: {dropped}")
+    options = {
+        "outcome": outcome,
+        "treatment": treatment,
+        "unit": unit,
+        "time": time,
+        "covariates": covs,
+        "cluster": clus,
+        "se_type": se_type,
+        "level": level,
+    }
+    used = [outcome, treatment, unit, time, *covs] + ([cluster] if cluster else [])
+    provenance = Provenance(options=options, data_fingerprint=fingerprint(data, used))
+    return _build_result(fit, names, raw[:, 1], panel, n_groups, options, provenance, log)
 
+
+# ---------------------------------------------------------------------------------------
+# numerics and the result builder
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _TwfeFit:
+    coef: np.ndarray
+    vcov: np.ndarray
+    df: np.ndarray
+    kept: np.ndarray
+    small_sample_factor: float
+
+
+def _not_identified(treatment: str) -> DataValidationError:
+    return DataValidationError(
+        f"`treatment`: column {treatment!r} is collinear with the unit and period "
+        "effects (e.g. every unit treated in the same periods); not identified"
+    )
+
+
+def _fit(
+    raw: np.ndarray, panel: Panel, cc: np.ndarray, n_groups: int, se_type: str, treatment: str
+) -> _TwfeFit:
+    """The slopes' coefficients and (small-sample corrected) cluster-robust covariance."""
+    uc, tc = panel.unit_codes, panel.period_codes
+    n_units, n_periods = panel.n_units, panel.n_periods
+    n, k = raw.shape[0], raw.shape[1] - 1
     if se_type == "CR2":
         if n * (n_units + n_periods) > _MAX_DUMMY_CELLS:
             raise DataValidationError(
@@ -237,129 +281,113 @@ def twfe(
         rows = np.flatnonzero(tc > 0)
         d_time[rows, tc[rows] - 1] = 1.0
         x = np.column_stack([raw[:, 1:], d_unit, d_time])
-        fit = fit_ols(
-            x,
-            raw[:, 0],
-            se_type="CR2",
-            clusters=cc,
-            n_clusters=n_groups,
-            df_for=np.arange(len(names)),
+        res = fit_ols(
+            x, raw[:, 0], se_type="CR2", clusters=cc, n_clusters=n_groups, df_for=np.arange(k)
         )
-        k = len(names)
-        coef, vcov, dfs, kept = fit.coef[:k], fit.vcov[:k, :k], fit.df[:k], fit.kept[:k]
-        factor = math.nan
-    else:
-        tilde = demean_two_way(raw, uc, tc)
-        # a regressor the fixed effects absorb leaves only rounding noise after demeaning:
-        # zero it so that it is reported as collinear (as fixest does)
-        centred = raw[:, 1:] - raw[:, 1:].mean(axis=0)
-        absorbed = np.linalg.norm(tilde[:, 1:], axis=0) <= 1e-7 * np.maximum(
-            np.linalg.norm(centred, axis=0), 1e-300
+        if not res.kept[0]:
+            raise _not_identified(treatment)
+        return _TwfeFit(res.coef[:k], res.vcov[:k, :k], res.df[:k], res.kept[:k], math.nan)
+    tilde = demean_two_way(raw, uc, tc)
+    # a regressor the fixed effects absorb leaves only rounding noise after demeaning:
+    # zero it so that it is reported as collinear (as fixest does)
+    centred = raw[:, 1:] - raw[:, 1:].mean(axis=0)
+    absorbed = np.linalg.norm(tilde[:, 1:], axis=0) <= 1e-7 * np.maximum(
+        np.linalg.norm(centred, axis=0), 1e-300
+    )
+    if absorbed[0]:
+        raise _not_identified(treatment)
+    tilde[:, 1:][:, absorbed] = 0.0
+    res = fit_ols(tilde[:, 1:], tilde[:, 0], se_type="CR0", clusters=cc, n_clusters=n_groups)
+    if not res.kept[0]:
+        raise _not_identified(treatment)
+    factor = _small_sample_factor(panel, cc, n_groups, int(res.kept.sum()), se_type)
+    dfs = np.full(k, float(n_groups - 1))
+    return _TwfeFit(res.coef, res.vcov * factor, dfs, res.kept, factor)
+
+
+def _nested(codes: np.ndarray, n_levels: int, clusters: np.ndarray) -> bool:
+    """Every level of a fixed effect lies within a single cluster."""
+    first = np.empty(n_levels, dtype=clusters.dtype)
+    first[codes[::-1]] = clusters[::-1]  # the cluster of each level's first row
+    return bool(np.all(clusters == first[codes]))
+
+
+def _small_sample_factor(
+    panel: Panel, cc: np.ndarray, n_groups: int, k_slopes: int, se_type: str
+) -> float:
+    """CR1 (fixest's nested rule), "stata" (every effect counted) or 1 (CR0)."""
+    if se_type == "CR0":
+        return 1.0
+    n, n_units, n_periods = panel.n_rows, panel.n_units, panel.n_periods
+    nested_unit = _nested(panel.unit_codes, n_units, cc)
+    nested_time = _nested(panel.period_codes, n_periods, cc)
+    # fixed-effect parameters: N + T - 1 (one restriction between the two sets). fixest's
+    # "nested" rule drops the levels of effects nested in the clusters and gives back
+    # the restriction each fully nested effect had absorbed (pyfixest's get_ssc):
+    # unit effects nested in unit clusters leave K = slopes + T.
+    k_fe_all = n_units + n_periods - 1
+    n_nested = int(nested_unit) + int(nested_time)
+    k_fe = k_fe_all - (n_units if nested_unit else 0) - (n_periods if nested_time else 0) + n_nested
+    k_total = k_slopes + (k_fe_all if se_type == "stata" else k_fe)
+    if n <= k_total:
+        hint = (
+            "use se_type='CR1', which counts only the effects not nested in the clusters"
+            if se_type == "stata"
+            else "add units or periods"
         )
-        if absorbed[0]:
-            raise DataValidationError(
-                f"`treatment`: column {treatment!r} is collinear with the unit and period "
-                "effects (e.g. every unit treated in the same periods); not identified"
-            )
-        tilde[:, 1:][:, absorbed] = 0.0
-        fit = fit_ols(tilde[:, 1:], tilde[:, 0], se_type="CR0", clusters=cc, n_clusters=n_groups)
-        coef, vcov, kept = fit.coef, fit.vcov, fit.kept
-        k_slopes = int(kept.sum())
-        # fixed-effect parameters: N + T - 1 (one restriction between the two sets). fixest's
-        # "nested" rule drops the levels of effects nested in the clusters and gives back
-        # the restriction each fully nested effect had absorbed (pyfixest's get_ssc):
-        # unit effects nested in unit clusters leave K = slopes + T.
-        k_fe_all = n_units + n_periods - 1
-        n_nested = int(nested_unit) + int(nested_time)
-        k_fe = (
-            k_fe_all
-            - (n_units if nested_unit else 0)
-            - (n_periods if nested_time else 0)
-            + n_nested
-        )
-        if se_type == "CR0":
-            factor = 1.0
-        else:
-            k_total = k_slopes + (k_fe_all if se_type == "stata" else k_fe)
-            if n <= k_total:
-                hint = (
-                    "use se_type='CR1', which counts only the effects not nested in the clusters"
-                    if se_type == "stata"
-                    else "add units or periods"
-                )
-                raise DataValidationError(
-                    f"`se_type`: the {se_type!r} small-sample factor divides by n - K = {n} - "
-                    f"{k_total} <= 0 (no residual degrees of freedom); {hint}"
-                )
-            factor = n_groups / (n_groups - 1) * (n - 1) / (n - k_total)
-        vcov = vcov * factor
-        dfs = np.full(len(names), float(n_groups - 1))
-    if not kept[0]:
         raise DataValidationError(
-            f"`treatment`: column {treatment!r} is collinear with the unit and period "
-            "effects (e.g. every unit treated in the same periods); not identified"
+            f"`se_type`: the {se_type!r} small-sample factor divides by n - K = {n} - "
+            f"{k_total} <= 0 (no residual degrees of freedom); {hint}"
         )
-    caught: list[str] = []
-    few = few_treated_clusters(raw[:, 1], cc, n_groups, clus, se_type)
-    if few:
-        warnings.warn(few, SmallSampleWarning, stacklevel=2)
-        caught.append(few)
-    dropped = [nm for nm, kk in zip(names, kept, strict=True) if not kk]
-    if dropped:
-        msg = f"terms collinear with the fixed effects dropped: {dropped}"
-        warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
-        caught.append(msg)
-    se = np.sqrt(np.diag(vcov))
+    return n_groups / (n_groups - 1) * (n - 1) / (n - k_total)
+
+
+def _build_result(
+    fit: _TwfeFit,
+    names: list[str],
+    d: np.ndarray,
+    panel: Panel,
+    n_groups: int,
+    options: dict[str, object],
+    provenance: Provenance,
+    log: WarningLog,
+) -> EffectEstimate:
+    """The coefficient on the treatment, with every slope in ``details``."""
+    level = float(options["level"])  # type: ignore[arg-type]
+    se = np.sqrt(np.diag(fit.vcov))
     rows_out = []
     for j, name in enumerate(names):
-        lo, hi, p = interval(float(coef[j]), float(se[j]), level, float(dfs[j]))
+        lo, hi, p = interval(float(fit.coef[j]), float(se[j]), level, float(fit.df[j]))
         rows_out.append(
             {
                 "term": name,
-                "estimate": coef[j],
+                "estimate": fit.coef[j],
                 "std_error": se[j],
                 "p_value": p,
                 "ci_lower": lo,
                 "ci_upper": hi,
-                "df": dfs[j],
+                "df": fit.df[j],
             }
         )
-    table = pd.DataFrame(rows_out).set_index("term")
-    d = frame[treatment].to_numpy(dtype=float)
-    options = {
-        "outcome": outcome,
-        "treatment": treatment,
-        "unit": unit,
-        "time": time,
-        "covariates": covs,
-        "cluster": clus,
-        "se_type": se_type,
-        "level": level,
-    }
     return EffectEstimate.from_wald(
-        float(coef[0]),
+        float(fit.coef[0]),
         float(se[0]),
         level=level,
-        df=float(dfs[0]),
+        df=float(fit.df[0]),
         estimand="ATT",
-        method=f"two-way fixed effects, {se_type} clustered by {clus}",
-        n_obs=n,
+        method=f"two-way fixed effects, {options['se_type']} clustered by {options['cluster']}",
+        n_obs=panel.n_rows,
         n_treated=int((d != 0).sum()),
         n_control=int((d == 0).sum()),
         n_clusters=n_groups,
-        outcome=outcome,
-        n_dropped=prepared.n_dropped,
-        warnings=tuple(caught),
-        provenance=Provenance(
-            options=options,
-            data_fingerprint=fingerprint(
-                data, [outcome, treatment, unit, time, *covs] + ([cluster] if cluster else [])
-            ),
-        ),
+        outcome=str(options["outcome"]),
+        n_dropped=panel.n_dropped,
+        warnings=log.messages,
+        provenance=provenance,
         details={
-            "coefficients": table,
-            "small_sample_factor": factor,
-            "n_units": n_units,
-            "n_periods": n_periods,
+            "coefficients": pd.DataFrame(rows_out).set_index("term"),
+            "small_sample_factor": fit.small_sample_factor,
+            "n_units": panel.n_units,
+            "n_periods": panel.n_periods,
         },
     )

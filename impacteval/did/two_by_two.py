@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,8 +15,9 @@ from impacteval._validation import (
     group_codes,
     prepare,
 )
+from impacteval._warn import WarningLog
 from impacteval.did.twfe import few_treated_clusters
-from impacteval.exceptions import DataValidationError, ImpactEvalWarning, SmallSampleWarning
+from impacteval.exceptions import DataValidationError, SmallSampleWarning
 from impacteval.inference.variance import fit_ols
 from impacteval.results import EffectEstimate, Provenance, fingerprint
 
@@ -124,90 +124,30 @@ def two_by_two(
             f"`treated`/`post`: every group x period cell needs observations; empty cells "
             f"(treated, post): {missing}"
         )
-    caught: list[str] = []
+    log = WarningLog()
     n_dropped = prepared.n_dropped
     form = "pooled"
     if unit is not None:
-        if frame[treated].groupby(frame[unit]).nunique().max() > 1:
-            raise DataValidationError(
-                f"`treated`: column {treated!r} changes within a unit of {unit!r}; the "
-                "treated group must be fixed"
-            )
-        counts = frame.groupby([unit, post]).size()
-        if counts.max() > 1:
-            raise DataValidationError(
-                f"`unit`: some unit of {unit!r} has more than one row in the same period"
-            )
-        per_unit = frame.groupby(unit)[post].nunique()
-        incomplete = per_unit.index[per_unit < 2]
-        if len(incomplete) and balance:
-            keep = ~frame[unit].isin(incomplete)
-            n_dropped += int((~keep).sum())
-            msg = (
-                f"balance=True: {len(incomplete)} units observed in one period only were "
-                f"dropped ({int((~keep).sum())} rows)"
-            )
-            warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
-            caught.append(msg)
-            frame = frame.loc[keep].reset_index(drop=True)
-            incomplete = incomplete[:0]
-        form = "change_score" if len(incomplete) == 0 else "unbalanced_panel"
-        if form == "unbalanced_panel":
-            msg = (
-                f"the panel is unbalanced: {len(incomplete)} of {len(per_unit)} units are "
-                "observed in one period only; using the pooled regression clustered by "
-                "unit (pass balance=True for the change-score form on complete units)"
-            )
-            warnings.warn(msg, ImpactEvalWarning, stacklevel=2)
-            caught.append(msg)
-
+        frame, form, n_balanced = _panel_form(frame, unit, treated, post, balance, log)
+        n_dropped += n_balanced
     clusters_used = cluster if form == "change_score" else (cluster or unit)
     if form == "change_score" and unit is not None:
         est, se, df, n_obs, n_treated, n_groups = _change_score(
             frame, outcome, treated, post, unit, cluster, covs
         )
     else:
-        clusters = cluster if cluster is not None else unit
-        gg = frame[treated].to_numpy(dtype=float)
-        pp = frame[post].to_numpy(dtype=float)
-        x = np.column_stack(
-            [np.ones(len(frame)), gg, pp, gg * pp, frame[covs].to_numpy(dtype=float)]
+        est, se, df, n_obs, n_treated, n_groups = _pooled(
+            frame, outcome, treated, post, cluster if cluster is not None else unit, covs
         )
-        codes, n_groups_opt = group_codes(frame[clusters]) if clusters is not None else (None, None)
-        fit = fit_ols(
-            x,
-            frame[outcome].to_numpy(dtype=float),
-            se_type="CR2" if codes is not None else "HC2",
-            clusters=codes,
-            n_clusters=n_groups_opt,
-        )
-        est, se, df = float(fit.coef[3]), float(np.sqrt(fit.vcov[3, 3])), float(fit.df[3])
-        n_obs, n_treated, n_groups = len(frame), int(gg.sum()), n_groups_opt
     if clusters_used is not None:
-        codes_all, n_all = group_codes(frame[clusters_used])
-        few = few_treated_clusters(
-            frame[treated].to_numpy(dtype=float), codes_all, n_all, clusters_used, "CR2"
-        )
-        if few:
-            warnings.warn(few, SmallSampleWarning, stacklevel=2)
-            caught.append(few)
+        _warn_few_clusters(frame, treated, clusters_used, log)
     else:
-        cell_counts = (
+        counts = (
             [n_treated, n_obs - n_treated]
             if form == "change_score"
             else [int(np.sum((g == a) & (p == b))) for a in (0, 1) for b in (0, 1)]
         )
-        if min(cell_counts) < 2 or not np.isfinite(se):
-            se, df = math.nan, math.nan
-            where = "arm (units)" if form == "change_score" else "group x period cell"
-            msg = (
-                f"`treated`/`post`: a {where} has fewer than 2 observations (counts "
-                f"{cell_counts}); its outcome variance cannot be estimated, so the HC2 standard "
-                "error is not identified: the standard error, interval and p-value are NaN. "
-                "Collect more units, or use randomization inference"
-            )
-            warnings.warn(msg, SmallSampleWarning, stacklevel=2)
-            caught.append(msg)
+        se, df = _hc2_identified(se, df, counts, form, log)
     options = {
         "outcome": outcome,
         "treated": treated,
@@ -234,10 +174,97 @@ def two_by_two(
         n_clusters=n_groups,
         outcome=outcome,
         n_dropped=n_dropped,
-        warnings=tuple(caught),
+        warnings=log.messages,
         provenance=Provenance(options=options, data_fingerprint=fingerprint(data, used)),
         details={"form": form, "cell_means": cells},
     )
+
+
+def _warn_few_clusters(frame: pd.DataFrame, treated: str, clusters: str, log: WarningLog) -> None:
+    codes, n_groups = group_codes(frame[clusters])
+    few = few_treated_clusters(
+        frame[treated].to_numpy(dtype=float), codes, n_groups, clusters, "CR2"
+    )
+    if few:
+        log.warn(few, SmallSampleWarning)
+
+
+def _hc2_identified(
+    se: float, df: float, counts: list[int], form: str, log: WarningLog
+) -> tuple[float, float]:
+    """The HC2 SE and df, or NaN (with a warning) when a cell has fewer than 2 observations."""
+    if min(counts) >= 2 and np.isfinite(se):
+        return se, df
+    where = "arm (units)" if form == "change_score" else "group x period cell"
+    log.warn(
+        f"`treated`/`post`: a {where} has fewer than 2 observations (counts "
+        f"{counts}); its outcome variance cannot be estimated, so the HC2 standard "
+        "error is not identified: the standard error, interval and p-value are NaN. "
+        "Collect more units, or use randomization inference",
+        SmallSampleWarning,
+    )
+    return math.nan, math.nan
+
+
+def _panel_form(
+    frame: pd.DataFrame, unit: str, treated: str, post: str, balance: bool, log: WarningLog
+) -> tuple[pd.DataFrame, str, int]:
+    """Check the panel (fixed group, one row per unit and period); the form it allows, and
+    the rows dropped by ``balance``."""
+    if frame[treated].groupby(frame[unit]).nunique().max() > 1:
+        raise DataValidationError(
+            f"`treated`: column {treated!r} changes within a unit of {unit!r}; the "
+            "treated group must be fixed"
+        )
+    counts = frame.groupby([unit, post]).size()
+    if counts.max() > 1:
+        raise DataValidationError(
+            f"`unit`: some unit of {unit!r} has more than one row in the same period"
+        )
+    per_unit = frame.groupby(unit)[post].nunique()
+    incomplete = per_unit.index[per_unit < 2]
+    n_dropped = 0
+    if len(incomplete) and balance:
+        keep = ~frame[unit].isin(incomplete)
+        n_dropped = int((~keep).sum())
+        log.warn(
+            f"balance=True: {len(incomplete)} units observed in one period only were "
+            f"dropped ({n_dropped} rows)"
+        )
+        frame = frame.loc[keep].reset_index(drop=True)
+        incomplete = incomplete[:0]
+    if len(incomplete) == 0:
+        return frame, "change_score", n_dropped
+    log.warn(
+        f"the panel is unbalanced: {len(incomplete)} of {len(per_unit)} units are "
+        "observed in one period only; using the pooled regression clustered by "
+        "unit (pass balance=True for the change-score form on complete units)"
+    )
+    return frame, "unbalanced_panel", n_dropped
+
+
+def _pooled(
+    frame: pd.DataFrame,
+    outcome: str,
+    treated: str,
+    post: str,
+    clusters: str | None,
+    covs: list[str],
+) -> tuple[float, float, float, int, int, int | None]:
+    """OLS on treated, post and their interaction (HC2, or CR2 by ``clusters``)."""
+    gg = frame[treated].to_numpy(dtype=float)
+    pp = frame[post].to_numpy(dtype=float)
+    x = np.column_stack([np.ones(len(frame)), gg, pp, gg * pp, frame[covs].to_numpy(dtype=float)])
+    codes, n_groups = group_codes(frame[clusters]) if clusters is not None else (None, None)
+    fit = fit_ols(
+        x,
+        frame[outcome].to_numpy(dtype=float),
+        se_type="CR2" if codes is not None else "HC2",
+        clusters=codes,
+        n_clusters=n_groups,
+    )
+    est, se, df = float(fit.coef[3]), float(np.sqrt(fit.vcov[3, 3])), float(fit.df[3])
+    return est, se, df, len(frame), int(gg.sum()), n_groups
 
 
 def _change_score(

@@ -15,7 +15,6 @@ Sources
 
 from __future__ import annotations
 
-import time
 import warnings
 from typing import Any
 
@@ -252,12 +251,6 @@ def test_plots(reg: GroupTimeEffects) -> None:
     reg.plot()
     reg.aggregate("dynamic").plot()
     plt.close("all")
-
-
-def test_speed(mpdta: pd.DataFrame) -> None:
-    start = time.perf_counter()
-    run(mpdta)
-    assert time.perf_counter() - start < 1.0  # brief: mpdta without covariates well under 1 s
 
 
 def test_summary_and_frame(reg: GroupTimeEffects) -> None:

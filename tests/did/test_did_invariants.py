@@ -43,7 +43,8 @@ import pandas as pd
 import pytest
 
 import impacteval as ie
-from impacteval.did.att_gt import _sorted_blocks, att_gt
+from impacteval._panel import prepare_panel
+from impacteval.did.att_gt import att_gt
 
 
 def _two_period_panel(seed: int, n_t: int, n_c: int) -> pd.DataFrame:
@@ -210,8 +211,9 @@ def test_att_gt_same_for_sorted_blocks_and_shuffled_rows(options: dict[str, obje
     )
     # the two layouts take the two paths
     years = data["year"].to_numpy(dtype=float)
-    assert _sorted_blocks(data["countyreal"], years) is not None
-    assert _sorted_blocks(data["countyreal"], years[::-1].copy()) is None
+    key = dict(unit="countyreal", time="year", outcome="lemp")
+    assert prepare_panel(data, **key).in_order
+    assert not prepare_panel(data.assign(year=years[::-1].copy()), **key).in_order
     kw = dict(outcome="lemp", unit="countyreal", time="year", cohort="first_treat", **opts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
