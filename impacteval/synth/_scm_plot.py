@@ -8,7 +8,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from impacteval.synth._scm_inference import LeaveOneOut, PlaceboTest
-    from impacteval.synth.control import SyntheticControl
+    from impacteval.synth._scm_result import SyntheticControl
 
 __all__ = ["plot_fit", "plot_loo", "plot_placebo"]
 
