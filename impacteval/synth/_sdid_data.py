@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ import pandas as pd
 from impacteval._validation import prepare, short_repr
 from impacteval.exceptions import DataValidationError
 
-__all__ = ["SdidPanel", "build_panel"]
+__all__ = ["SdidPanel", "build_panel", "cohort_label"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ class SdidPanel:
     def cohort_rows(self, cohort: int) -> np.ndarray:
         """Row indices of the treated units adopting at column ``cohort``."""
         return self.n0 + np.flatnonzero(self.adoption == cohort)
+
+
+def cohort_label(times: pd.Index, col: int) -> Any:
+    """The period label of column ``col``, numpy scalars as plain Python values."""
+    value = times[col]
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _lab(value: object) -> str:

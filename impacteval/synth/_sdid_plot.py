@@ -12,7 +12,7 @@ from impacteval.exceptions import DataValidationError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from impacteval.synth.sdid import SyntheticDiD
+    from impacteval.synth._sdid_result import SyntheticDiD
 
 __all__ = ["plot_sdid"]
 
