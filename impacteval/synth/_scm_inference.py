@@ -143,9 +143,21 @@ class PlaceboTest:
     def plot(self, ax: Any = None, *, kind: str = "gaps") -> Any:
         """``kind="gaps"``: every placebo gap in grey, the treated unit in black;
         ``kind="ratios"``: post/pre RMSPE ratios, sorted."""
-        from impacteval.synth._scm_plot import plot_placebo
+        from impacteval.plotting.synth import PlaceboGapsDisplay, PlaceboRatiosDisplay
 
-        return plot_placebo(self, ax, kind)
+        excluded = list(self.excluded)
+        if kind == "ratios":
+            ratios = self.ratio.drop(excluded).sort_values()
+            return PlaceboRatiosDisplay(ratios=ratios, treated=self.treated_unit).draw(ax)
+        title = None
+        if np.isfinite(self.p_value):
+            title = f"placebo p-value {self.p_value:.3f} ({self.rank}/{self.n_placebos + 1})"
+        return PlaceboGapsDisplay(
+            gaps=self.gaps.drop(columns=excluded),
+            treated=self.treated_unit,
+            treatment_time=self.treatment_time,
+            title=title,
+        ).draw(ax)
 
     def __repr__(self) -> str:
         return (
@@ -383,9 +395,14 @@ class LeaveOneOut:
 
     def plot(self, ax: Any = None) -> Any:
         """Treated path (black), full synthetic (dashed) and each leave-one-out path."""
-        from impacteval.synth._scm_plot import plot_loo
+        from impacteval.plotting.synth import LeaveOneOutDisplay
 
-        return plot_loo(self, ax)
+        return LeaveOneOutDisplay(
+            paths=self.paths,
+            treated_path=self.treated_path,
+            synthetic_path=self.synthetic_path,
+            treatment_time=self.treatment_time,
+        ).draw(ax)
 
 
 def _loo_one(spec: FitSpec, treated: int, donors: np.ndarray, drop: int) -> tuple[Any, ...]:

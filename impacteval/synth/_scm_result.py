@@ -258,9 +258,17 @@ class SyntheticControl(EffectEstimate):
     def plot(self, ax: Any = None) -> Any:
         """Two panels: treated vs synthetic paths, and the gap, with the treatment time
         marked. ``ax`` may be a pair of Axes; returns the pair."""
-        from impacteval.synth._scm_plot import plot_fit
+        from impacteval.plotting.synth import SyntheticControlDisplay
 
-        return plot_fit(self, ax)
+        display = SyntheticControlDisplay(
+            treated_path=self.treated_path,
+            synthetic_path=self.synthetic_path,
+            gaps=self.gaps,
+            treatment_time=self.treatment_time,
+            treated_label=str(self.treated_unit),
+            outcome=self.outcome or "outcome",
+        )
+        return display.draw(ax)
 
     def summary(self) -> Any:
         """A :class:`~impacteval.results.Summary`: headline facts and the donor weights."""

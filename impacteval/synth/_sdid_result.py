@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from impacteval.exceptions import DataValidationError
 from impacteval.results import EffectEstimate, Provenance, fingerprint
 from impacteval.synth._sdid_core import BlockFit
 from impacteval.synth._sdid_data import SdidPanel, cohort_label
@@ -75,9 +76,29 @@ class SyntheticDiD(EffectEstimate):
         -------
         matplotlib.axes.Axes
         """
-        from impacteval.synth._sdid_plot import plot_sdid
+        from impacteval.plotting.synth import SyntheticDiDDisplay
 
-        return plot_sdid(self, ax=ax, cohort=cohort)
+        cohorts = self.cohorts
+        if cohort is None:
+            cohort = cohorts["cohort"].iloc[int(np.argmax(cohorts["n_treated"].to_numpy()))]
+        elif cohort not in set(cohorts["cohort"]):
+            raise DataValidationError(
+                f"`cohort` must be one of the adoption periods {cohorts['cohort'].tolist()}; "
+                f"received {cohort!r}"
+            )
+        part = self.trajectories[self.trajectories["cohort"] == cohort]
+        label = "" if len(cohorts) == 1 else f" (cohort {cohort})"
+        display = SyntheticDiDDisplay(
+            times=part["time"],
+            treated=part["treated"].to_numpy(),
+            synthetic=part["synthetic"].to_numpy(),
+            time_weights=part["time_weight"].to_numpy(),
+            post=part["post"].to_numpy(dtype=bool),
+            xlabel=str(self.time_weights.index.names[-1] or "time"),
+            ylabel=self.outcome or "outcome",
+            title=f"{self.method}{label}: {self.estimate:.3g}",
+        )
+        return display.draw(ax)
 
 
 @dataclass(frozen=True)
