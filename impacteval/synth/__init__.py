@@ -6,6 +6,27 @@ comparison built from untreated donors.
   ridge-augmented estimator (Ben-Michael, Feller & Rothstein 2021).
 - :func:`synthetic_did` — Arkhangelsky et al. (2021) synthetic difference in differences,
   with its synthetic-control and DiD special cases.
+
+Layout (``_scm_*``: synthetic control, ``_sdid_*``: synthetic DiD; arrows only run from the
+entry modules down, never back):
+
+=================  ==============================  ==============================
+step               synthetic control               synthetic DiD
+=================  ==============================  ==============================
+entry point        ``control.py``                  ``sdid.py``
+panel              ``_scm_data.py`` (on            ``_sdid_data.py`` (on
+                   ``impacteval._panel``)          ``impacteval._panel``)
+design             ``_scm_design.py``              (the panel is the design)
+numbers            ``_scm_core.py``,               ``_sdid_core.py``, ``_sdid_fw.py``
+                   ``_scm_numerics.py``,
+                   ``_scm_augmented.py``
+inference          ``_scm_inference.py``           ``_sdid_variance.py``
+result             ``_scm_result.py``              ``_sdid_result.py``
+plot               ``plotting/synth.py``           ``plotting/synth.py``
+=================  ==============================  ==============================
+
+The plots are display objects in :mod:`impacteval.plotting.synth`, drawn by each result's
+``.plot()``.
 """
 
 from __future__ import annotations

@@ -1,18 +1,16 @@
-"""Ridge-augmented synthetic control (Ben-Michael, Feller & Rothstein 2021)."""
+"""Ridge-augmented synthetic control (Ben-Michael, Feller & Rothstein 2021): the numerics.
+
+Array in, array out; :meth:`impacteval.synth.SyntheticControl.augment` applies the
+correction to a result.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-if TYPE_CHECKING:
-    from impacteval.synth.control import SyntheticControl, _Design
-
-__all__ = ["augment", "ridge_correction"]
+__all__ = ["ridge_correction"]
 
 
 def _loo_lambda(x0c: np.ndarray, y0c: np.ndarray) -> float:
@@ -57,38 +55,3 @@ def ridge_correction(
         lam = _loo_lambda(x0c, yc) if yc.size else 1.0
     a = x0c @ np.linalg.solve(x0c.T @ x0c + lam * np.eye(x0c.shape[1]), d)
     return y0 @ a, w + a, float(lam)
-
-
-def augment(result: SyntheticControl, design: _Design, lam: float | None) -> SyntheticControl:
-    """Return ``result`` with the ridge bias correction applied."""
-    spec, panel = design.spec, design.panel
-    y = panel.y
-    pre, post = spec.pre, ~spec.pre
-    w = result.weights.to_numpy()
-    y0 = y[:, design.donors]
-    corr, w_aug, lam_used = ridge_correction(y[pre, design.treated], y0[pre], y0, w, post, lam)
-    index = result.gaps.index
-    bias = pd.Series(corr, index=index, name="bias_correction")
-    synthetic = result.synthetic_path + bias
-    gaps = (result.treated_path - synthetic).rename("gap")
-    g = gaps.to_numpy()
-    return replace(
-        result,
-        estimate=float(g[post].mean()) if post.any() else math.nan,
-        method="augmented synthetic control, ridge outcome model (Ben-Michael et al. 2021)",
-        synthetic_path=synthetic.rename("synthetic"),
-        gaps=gaps,
-        pre_rmspe=float(np.sqrt(np.mean(g[pre] ** 2))),
-        post_rmspe=float(np.sqrt(np.mean(g[post] ** 2))) if post.any() else math.nan,
-        fit_rmspe=float(np.sqrt(np.mean(g[spec.fit] ** 2))),
-        bias_correction=bias,
-        p_value=math.nan,
-        ci_method="none",
-        details={
-            **result.details,
-            "ridge_lambda": lam_used,
-            "augmented_weights": pd.Series(w_aug, index=result.weights.index),
-            "average_bias_correction": float(corr[post].mean()) if post.any() else math.nan,
-            "estimate_unaugmented": result.estimate,
-        },
-    )

@@ -2,6 +2,9 @@
 
 Everything the user passes is checked here once; the fit works on the :class:`Panel` this
 module returns (outcome matrix, predictor matrix, labels), never on the DataFrame again.
+Unit and period coding and the duplicate check are the shared panel layer's
+(:mod:`impacteval._panel`); the treated unit, the donors and the predictors are synthetic
+control's and stay here.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from impacteval._panel import format_label, prepare_panel
 from impacteval._validation import check_columns, check_dataframe, short_repr
 from impacteval.exceptions import DataValidationError
 
@@ -63,12 +67,56 @@ def _as_time(value: Any, times: np.ndarray) -> Any:
 def build_panel(
     data: object, *, outcome: str, unit: str, time: str, predictor_columns: Sequence[str]
 ) -> Panel:
-    """Check the columns and the panel structure; return the outcome matrix."""
+    """Check the columns and the panel structure; return the outcome matrix.
+
+    The shared panel layer (:func:`impacteval._panel.prepare_panel`) codes units (in order
+    of first appearance) and periods (sorted, any orderable dtype) and refuses duplicate
+    unit-periods. What is particular to synthetic control is checked here: the unit,
+    period and outcome must be complete (a missing value is an error, never a dropped row:
+    dropping one would unbalance the panel) and the panel balanced; predictor columns may
+    have missing values (their means skip them, see :func:`predictor_matrix`).
+    """
     frame = check_dataframe(data)
     check_columns(frame, outcome=outcome, unit=unit, time=time, predictors=predictor_columns)
     cols = list(dict.fromkeys([unit, time, outcome, *predictor_columns]))
     sub = frame[cols]
-    for col, param in [(outcome, "outcome"), *((c, "predictors") for c in predictor_columns)]:
+    _check_complete(sub, outcome=outcome, unit=unit, time=time, predictors=predictor_columns)
+    coded = prepare_panel(
+        sub[[unit, time, outcome]],
+        unit=unit,
+        time=time,
+        outcome=outcome,
+        numeric_time=False,
+        unit_order="appearance",
+        one_row_hint="synthetic control needs each unit once per period (no duplicated "
+        "unit-period rows)",
+    )
+    if not coded.balanced:
+        counts = pd.Series(coded.counts, index=coded.unit_labels)
+        short = counts[counts < coded.n_periods]
+        raise DataValidationError(
+            f"unbalanced panel: synthetic control needs every unit observed in every period "
+            f"({coded.n_units} units x {coded.n_periods} periods = "
+            f"{coded.n_units * coded.n_periods} rows); received {coded.n_rows} rows, with "
+            f"{len(short)} units missing periods (e.g. {format_label(short.index[0])} has "
+            f"{int(short.iloc[0])} of {coded.n_periods})"
+        )
+    return Panel(
+        y=np.ascontiguousarray(coded.wide(outcome).T),
+        times=coded.periods,
+        units=coded.unit_labels,
+        frame=sub,
+        unit_col=unit,
+        time_col=time,
+        outcome=outcome,
+    )
+
+
+def _check_complete(
+    sub: pd.DataFrame, *, outcome: str, unit: str, time: str, predictors: Sequence[str]
+) -> None:
+    """Numeric outcome and predictors; no missing unit, period or outcome."""
+    for col, param in [(outcome, "outcome"), *((c, "predictors") for c in predictors)]:
         if not pd.api.types.is_numeric_dtype(sub[col].dtype) or pd.api.types.is_bool_dtype(
             sub[col].dtype
         ):
@@ -80,45 +128,14 @@ def build_panel(
             f"`unit`/`time`: columns {unit!r} and {time!r} must not contain missing values; "
             f"received {int(sub[unit].isna().sum())} and {int(sub[time].isna().sum())} missing"
         )
-    dup = sub.duplicated([unit, time])
-    if dup.any():
-        first = sub.loc[dup, [unit, time]].iloc[0].tolist()
+    missing = sub[outcome].isna().to_numpy()
+    if missing.any():
+        bad = np.asarray(pd.unique(sub.loc[missing, unit])).tolist()
         raise DataValidationError(
-            f"`unit`/`time`: each unit must appear once per period; received {int(dup.sum())} "
-            f"duplicated unit-period rows (first: {first})"
-        )
-    units = pd.Index(pd.unique(sub[unit]))
-    times = np.sort(np.asarray(pd.unique(sub[time])))
-    expected = len(units) * len(times)
-    if len(sub) != expected:
-        counts = sub.groupby(unit, sort=False)[time].size()
-        short = counts[counts < len(times)]
-        raise DataValidationError(
-            f"unbalanced panel: synthetic control needs every unit observed in every period "
-            f"({len(units)} units x {len(times)} periods = {expected} rows); received "
-            f"{len(sub)} rows, with {len(short)} units missing periods (e.g. "
-            f"{short.index[0]!r} has {int(short.iloc[0])} of {len(times)})"
-        )
-    wide = sub.pivot(index=time, columns=unit, values=outcome).reindex(index=times, columns=units)
-    y = wide.to_numpy(dtype=float)
-    if np.isnan(y).any():
-        bad = wide.columns[np.isnan(y).any(axis=0)]
-        raise DataValidationError(
-            f"`outcome`: column {outcome!r} has {int(np.isnan(y).sum())} missing values "
-            f"(units {short_repr(bad.tolist())}); the outcome must be observed for every "
+            f"`outcome`: column {outcome!r} has {int(missing.sum())} missing values "
+            f"(units {short_repr(bad)}); the outcome must be observed for every "
             "unit-period"
         )
-    if np.isinf(y).any():
-        raise DataValidationError(f"`outcome`: column {outcome!r} contains infinite values")
-    return Panel(
-        y=y,
-        times=times,
-        units=units,
-        frame=sub,
-        unit_col=unit,
-        time_col=time,
-        outcome=outcome,
-    )
 
 
 def _years(value: object, param: str) -> tuple[Any, ...]:

@@ -4,28 +4,31 @@ and conformal per-period inference (Chernozhukov, Wuthrich & Zhu 2021)."""
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from impacteval._warn import WarningLog, warn_user
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
-from impacteval.results import EffectEstimate, EffectTable
-from impacteval.synth._scm_core import FitSpec, fit_unit, run_many
+from impacteval.results import EffectEstimate, EffectTable, Provenance
+from impacteval.synth._scm_core import FitSpec, UnitFit, fit_unit, run_many
+from impacteval.synth._scm_data import PredictorSpec, predictor_matrix
+from impacteval.synth._scm_design import Design
 from impacteval.synth._scm_numerics import simplex_lstsq
 
-if TYPE_CHECKING:
-    from impacteval.synth.control import SyntheticControl, _Design
-
 __all__ = [
+    "EXACT_FIT_RTOL",
     "LeaveOneOut",
     "PlaceboTest",
+    "backdate",
     "conformal_table",
     "leave_one_out",
     "placebo_space",
     "rank_placebos",
+    "rmspe_ratio",
+    "time_placebo",
 ]
 
 _RULE = (
@@ -56,17 +59,20 @@ def rmspe_ratio(post: np.ndarray, pre: np.ndarray, scale: float) -> tuple[np.nda
     return np.asarray(ratio, dtype=float), np.asarray(exact)
 
 
-def _warn_exact(names: list[Any], exact: np.ndarray, what: str) -> None:
+def _warn_exact(names: list[Any], exact: np.ndarray, what: str, log: WarningLog | None) -> None:
+    """Warn (and record on ``log`` when given) that some pre-period fits are exact."""
     if exact.any():
         units = [n for n, e in zip(names, exact, strict=True) if e]
-        warnings.warn(
+        message = (
             f"{what}: the pre-period fit of {units} is exact (RMSPE 0 up to rounding), so "
             "the post/pre RMSPE ratio is inf where a post-period gap opens and NaN where "
             "there is none; rank on post-period MSPE (`p_value_post_mspe`) or inspect the "
-            "gaps instead",
-            ImpactEvalWarning,
-            stacklevel=4,
+            "gaps instead"
         )
+        if log is None:
+            warn_user(message, ImpactEvalWarning)
+        else:
+            log.warn(message, ImpactEvalWarning)
 
 
 @dataclass(frozen=True)
@@ -137,9 +143,21 @@ class PlaceboTest:
     def plot(self, ax: Any = None, *, kind: str = "gaps") -> Any:
         """``kind="gaps"``: every placebo gap in grey, the treated unit in black;
         ``kind="ratios"``: post/pre RMSPE ratios, sorted."""
-        from impacteval.synth._scm_plot import plot_placebo
+        from impacteval.plotting.synth import PlaceboGapsDisplay, PlaceboRatiosDisplay
 
-        return plot_placebo(self, ax, kind)
+        excluded = list(self.excluded)
+        if kind == "ratios":
+            ratios = self.ratio.drop(excluded).sort_values()
+            return PlaceboRatiosDisplay(ratios=ratios, treated=self.treated_unit).draw(ax)
+        title = None
+        if np.isfinite(self.p_value):
+            title = f"placebo p-value {self.p_value:.3f} ({self.rank}/{self.n_placebos + 1})"
+        return PlaceboGapsDisplay(
+            gaps=self.gaps.drop(columns=excluded),
+            treated=self.treated_unit,
+            treatment_time=self.treatment_time,
+            title=title,
+        ).draw(ax)
 
     def __repr__(self) -> str:
         return (
@@ -155,24 +173,28 @@ def _placebo_one(spec: FitSpec, j: int, pool: np.ndarray) -> tuple[int, np.ndarr
 
 
 def placebo_space(
-    result: SyntheticControl,
-    design: _Design,
+    design: Design,
+    treated_gaps: np.ndarray,
     mspe_threshold: float | None,
     n_jobs: int | None,
     progress: bool,
+    log: WarningLog | None = None,
 ) -> PlaceboTest:
-    """Every donor as treated, the others as its pool."""
+    """Every donor as treated, the others as its pool; ``treated_gaps`` are the gaps of
+    the actual fit (the first column of the ranking)."""
     spec, panel = design.spec, design.panel
     pool = design.donors
     tasks = [(spec, int(j), pool) for j in pool]
     out = run_many(_placebo_one, tasks, n_jobs=n_jobs, progress=progress, desc="placebos")
     units = panel.units
-    names = [result.treated_unit, *[units[j] for j, _, _ in out]]
-    gaps = np.column_stack([result.gaps.to_numpy(), *[g for _, g, _ in out]])
+    names = [units[design.treated], *[units[j] for j, _, _ in out]]
+    gaps = np.column_stack([treated_gaps, *[g for _, g, _ in out]])
     times = pd.Index(panel.times, name=panel.time_col)
     frame = pd.DataFrame(gaps, index=times, columns=pd.Index(names, name=panel.unit_col))
     scale = float(np.nanmax(np.abs(panel.y))) if panel.y.size else 1.0
-    return rank_placebos(frame, spec.pre, mspe_threshold, design.treatment_time, scale=scale)
+    return rank_placebos(
+        frame, spec.pre, mspe_threshold, design.treatment_time, scale=scale, log=log
+    )
 
 
 def rank_placebos(
@@ -182,11 +204,12 @@ def rank_placebos(
     treatment_time: Any,
     *,
     scale: float = 1.0,
+    log: WarningLog | None = None,
 ) -> PlaceboTest:
     """Rank statistics of a gap table whose first column is the treated unit.
 
     ``scale`` (the largest absolute outcome) sets what counts as an exact fit; see
-    :func:`rmspe_ratio`.
+    :func:`rmspe_ratio`. Warnings are recorded on ``log`` when given.
     """
     gaps = frame.to_numpy()
     names = list(frame.columns)
@@ -195,7 +218,7 @@ def rank_placebos(
     post_rmspe = pd.Series(np.sqrt((gaps[post] ** 2).mean(axis=0)), index=frame.columns)
     r_all, exact = rmspe_ratio(post_rmspe.to_numpy(), pre_rmspe.to_numpy(), scale)
     ratio = pd.Series(r_all, index=frame.columns)
-    _warn_exact(names, exact, "placebo in space")
+    _warn_exact(names, exact, "placebo in space", log)
     excluded: tuple[Any, ...] = ()
     keep = np.ones(len(names), dtype=bool)
     if mspe_threshold is not None:
@@ -230,13 +253,8 @@ def rank_placebos(
     )
 
 
-def placebo_time(result: SyntheticControl, design: _Design, placebo_time: Any) -> PlaceboTest:
-    """Backdate the treatment to ``placebo_time`` using only the real pre-period."""
-    from impacteval.synth.control import _result
-
-    spec, panel = design.spec, design.panel
-    times = panel.times
-    pre_times = times[spec.pre]
+def _check_placebo_time(design: Design, placebo_time: Any) -> tuple[Any, np.ndarray]:
+    pre_times = design.panel.times[design.spec.pre]
     if placebo_time is None:
         placebo_time = pre_times[len(pre_times) // 2]
     if placebo_time not in set(pre_times.tolist()):
@@ -244,33 +262,49 @@ def placebo_time(result: SyntheticControl, design: _Design, placebo_time: Any) -
             f"`placebo_time`: must be a pre-treatment period in the data (before "
             f"{design.treatment_time!r}); received {placebo_time!r}"
         )
-    new_pre = times < placebo_time
+    new_pre = design.panel.times < placebo_time
     if int(new_pre.sum()) < 2:
         raise DataValidationError(
             f"`placebo_time`: at least two periods are needed before it; received "
             f"{int(new_pre.sum())} before {placebo_time!r}"
         )
-    usable = [i for i, p in enumerate(design.predictors) if any(y < placebo_time for y in p.years)]
-    dropped = [design.predictors[i].label for i in range(len(design.predictors)) if i not in usable]
-    if design.predictors and not usable:
+    return placebo_time, new_pre
+
+
+def _usable_predictors(design: Design, placebo_time: Any) -> list[int]:
+    """Predictors with a year before ``placebo_time`` (warns about the others)."""
+    preds = design.predictors
+    usable = [i for i, p in enumerate(preds) if any(y < placebo_time for y in p.years)]
+    dropped = [preds[i].label for i in range(len(preds)) if i not in usable]
+    if preds and not usable:
         raise DataValidationError(
             f"`placebo_time`: no predictor has a year before {placebo_time!r}; refit with "
             "predictors measured before the placebo time"
         )
     if dropped:
-        warnings.warn(
+        warn_user(
             f"placebo in time: predictors {dropped} have no year before {placebo_time!r} and "
             "are left out of the backdated fit",
             ImpactEvalWarning,
-            stacklevel=3,
         )
-    keep_t = spec.pre  # only the real pre-period enters the backdated analysis
-    sub_panel = replace(panel, y=panel.y[keep_t], times=times[keep_t])
-    x = spec.x
-    cut: list[Any] = []
-    if x is not None:
-        from impacteval.synth._scm_data import PredictorSpec, predictor_matrix
+    return usable
 
+
+def backdate(design: Design, placebo_time: Any) -> tuple[Design, UnitFit]:
+    """The design with the treatment moved back to ``placebo_time`` (default: the middle
+    of the pre-period), using only the real pre-period, and its fit.
+
+    Predictor years and the fit period are cut at ``placebo_time``; predictors left with no
+    year are dropped with a warning, and a fixed V is renormalised over those kept.
+    """
+    placebo_time, new_pre = _check_placebo_time(design, placebo_time)
+    usable = _usable_predictors(design, placebo_time)
+    spec, panel = design.spec, design.panel
+    keep_t = spec.pre  # only the real pre-period enters the backdated analysis
+    sub_panel = replace(panel, y=panel.y[keep_t], times=panel.times[keep_t])
+    x = spec.x
+    cut: list[PredictorSpec] = []
+    if x is not None:
         cut = [
             PredictorSpec(p.column, tuple(y for y in p.years if y < placebo_time), p.op)
             for p in (design.predictors[i] for i in usable)
@@ -305,28 +339,32 @@ def placebo_time(result: SyntheticControl, design: _Design, placebo_time: Any) -
         predictors=preds,
         predictor_labels=labels,
     )
-    ufit = fit_unit(new_spec, design.treated, design.donors)
-    opts = dict(result.provenance.options)
-    opts["placebo_time"] = placebo_time
-    fit = _result(new_design, ufit, result.level, (), opts, panel.frame, spec.seed)
-    name = result.treated_unit
-    scale = float(np.nanmax(np.abs(sub_panel.y))) if sub_panel.y.size else 1.0
-    r_time, exact = rmspe_ratio(np.array([fit.post_rmspe]), np.array([fit.pre_rmspe]), scale)
-    _warn_exact([name], exact, "placebo in time")
+    return new_design, fit_unit(new_spec, design.treated, design.donors)
+
+
+def time_placebo(
+    design: Design, gaps: pd.Series, pre_rmspe: float, post_rmspe: float, placebo_fit: object
+) -> PlaceboTest:
+    """The placebo-in-time record of a backdated fit (``design`` from :func:`backdate`)."""
+    name = design.panel.units[design.treated]
+    y = design.panel.y
+    scale = float(np.nanmax(np.abs(y))) if y.size else 1.0
+    r_time, exact = rmspe_ratio(np.array([post_rmspe]), np.array([pre_rmspe]), scale)
+    _warn_exact([name], exact, "placebo in time", None)
     return PlaceboTest(
         kind="time",
-        gaps=pd.DataFrame({name: fit.gaps}),
-        pre_rmspe=pd.Series({name: fit.pre_rmspe}),
-        post_rmspe=pd.Series({name: fit.post_rmspe}),
+        gaps=pd.DataFrame({name: gaps}),
+        pre_rmspe=pd.Series({name: pre_rmspe}),
+        post_rmspe=pd.Series({name: post_rmspe}),
         ratio=pd.Series({name: float(r_time[0])}),
         p_value=math.nan,
         rank=0,
         n_placebos=0,
         treated_unit=name,
-        treatment_time=placebo_time,
+        treatment_time=design.treatment_time,
         rule="backdated treatment: look for a gap between placebo_time and the real "
         "treatment time; no p-value",
-        placebo_fit=fit,
+        placebo_fit=placebo_fit,
         details={"scale": scale, "exact_pre_fit": (name,) if exact[0] else ()},
     )
 
@@ -357,9 +395,14 @@ class LeaveOneOut:
 
     def plot(self, ax: Any = None) -> Any:
         """Treated path (black), full synthetic (dashed) and each leave-one-out path."""
-        from impacteval.synth._scm_plot import plot_loo
+        from impacteval.plotting.synth import LeaveOneOutDisplay
 
-        return plot_loo(self, ax)
+        return LeaveOneOutDisplay(
+            paths=self.paths,
+            treated_path=self.treated_path,
+            synthetic_path=self.synthetic_path,
+            treatment_time=self.treatment_time,
+        ).draw(ax)
 
 
 def _loo_one(spec: FitSpec, treated: int, donors: np.ndarray, drop: int) -> tuple[Any, ...]:
@@ -368,11 +411,17 @@ def _loo_one(spec: FitSpec, treated: int, donors: np.ndarray, drop: int) -> tupl
 
 
 def leave_one_out(
-    result: SyntheticControl, design: _Design, n_jobs: int | None, progress: bool
+    design: Design,
+    weights: pd.Series,
+    treated_path: pd.Series,
+    synthetic_path: pd.Series,
+    n_jobs: int | None,
+    progress: bool,
 ) -> LeaveOneOut:
-    """Drop each donor with weight above 0.001 in turn and refit."""
+    """Drop each donor with weight above 0.001 in turn and refit (``weights``, the paths:
+    of the full fit)."""
     spec, panel = design.spec, design.panel
-    w = result.weights.to_numpy()
+    w = weights.to_numpy()
     drops = design.donors[w > 1e-3]
     if design.donors.shape[0] - 1 < 2:
         raise DataValidationError("leave_one_out needs at least three donors")
@@ -384,7 +433,7 @@ def leave_one_out(
     paths = pd.DataFrame(np.column_stack([s for _, s, *_ in out]), index=times, columns=names)
     pre, post = spec.pre, ~spec.pre
     gaps = np.column_stack([g for _, _, g, *_ in out])
-    wt = pd.DataFrame(0.0, index=result.weights.index, columns=names)
+    wt = pd.DataFrame(0.0, index=weights.index, columns=names)
     for (d, _, _, wv, dn), name in zip(out, names, strict=True):
         wt.loc[[units[i] for i in dn], name] = wv
         del d
@@ -393,8 +442,8 @@ def leave_one_out(
         estimates=pd.Series(gaps[post].mean(axis=0), index=names, name="estimate"),
         pre_rmspe=pd.Series(np.sqrt((gaps[pre] ** 2).mean(axis=0)), index=names),
         weights=wt,
-        treated_path=result.treated_path,
-        synthetic_path=result.synthetic_path,
+        treated_path=treated_path,
+        synthetic_path=synthetic_path,
         treatment_time=design.treatment_time,
     )
 
@@ -469,9 +518,16 @@ def _invert(
 
 
 def conformal_table(
-    result: SyntheticControl, design: _Design, level: float, n_grid: int, q: float
+    design: Design,
+    level: float,
+    n_grid: int,
+    q: float,
+    *,
+    n_obs: int,
+    provenance: Provenance,
 ) -> EffectTable:
-    """Per-period conformal intervals and p-values, plus a constant-effect overall test."""
+    """Per-period conformal intervals and p-values, plus a constant-effect overall test
+    (``n_obs`` and ``provenance``: of the fit, carried over)."""
     spec, panel = design.spec, design.panel
     y = panel.y
     pre, post = spec.pre, ~spec.pre
@@ -512,12 +568,12 @@ def conformal_table(
         level=level,
         estimand="ATT",
         method="conformal inference, constant effect (Chernozhukov, Wuthrich & Zhu 2021)",
-        n_obs=result.n_obs,
+        n_obs=n_obs,
         n_treated=1,
         n_control=len(design.donors),
         ci_method="conformal",
         outcome=panel.outcome,
-        provenance=result.provenance,
+        provenance=provenance,
         details={"statistic_q": q, "n_permutations": int(y.shape[0])},
     )
     return EffectTable(
@@ -527,11 +583,11 @@ def conformal_table(
         level=level,
         estimand="ATT",
         method="synthetic control, per-period conformal inference (CWZ 2021)",
-        n_obs=result.n_obs,
+        n_obs=n_obs,
         n_treated=1,
         n_control=len(design.donors),
         ci_method="conformal",
-        provenance=result.provenance,
+        provenance=provenance,
         details={
             "statistic_q": q,
             "n_permutations_per_period": n_pre + 1,

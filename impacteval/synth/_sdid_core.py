@@ -20,6 +20,7 @@ __all__ = [
     "block_options",
     "estimate_with_weights",
     "fit_block",
+    "fit_cohorts",
     "jackknife_block",
     "noise_level",
     "refit_block",
@@ -184,6 +185,18 @@ def fit_block(y: np.ndarray, n0: int, t0: int, method: str) -> BlockFit:
         n_iter_omega=int(it_o[0]),
         n_iter_lambda=int(it_l[0]),
     )
+
+
+def fit_cohorts(
+    y: np.ndarray, n0: int, cohorts: np.ndarray, cohort_rows: Sequence[np.ndarray], method: str
+) -> list[BlockFit]:
+    """One :func:`fit_block` per adoption cohort: the controls (first ``n0`` rows) and the
+    cohort's treated rows, with the periods before its adoption column as pre-periods."""
+    controls = np.arange(n0)
+    return [
+        fit_block(y[np.concatenate([controls, rows])], n0, int(a), method)
+        for a, rows in zip(cohorts, cohort_rows, strict=True)
+    ]
 
 
 def refit_block(

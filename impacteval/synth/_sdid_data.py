@@ -1,16 +1,22 @@
-"""Long panel -> outcome matrix for synthetic DiD, with the input checks (private)."""
+"""Long panel -> outcome matrix for synthetic DiD, with the input checks (private).
+
+Unit and period coding, dropping incomplete rows and the duplicate check are the shared
+panel layer's (:mod:`impacteval._panel`); the rest is particular to synthetic DiD.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import prepare, short_repr
-from impacteval.exceptions import DataValidationError
+from impacteval._panel import Panel, format_label, prepare_panel
+from impacteval._validation import short_repr
+from impacteval.exceptions import DataValidationError, MissingColumnError
 
-__all__ = ["SdidPanel", "build_panel"]
+__all__ = ["SdidPanel", "build_panel", "cohort_label"]
 
 
 @dataclass(frozen=True)
@@ -49,73 +55,87 @@ class SdidPanel:
         return self.n0 + np.flatnonzero(self.adoption == cohort)
 
 
-def _lab(value: object) -> str:
-    """A label for messages: numpy scalars shown as plain Python values."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
+def cohort_label(times: pd.Index, col: int) -> Any:
+    """The period label of column ``col``, numpy scalars as plain Python values."""
+    value = times[col]
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: str) -> SdidPanel:
-    """Check the long panel and reshape it (see :func:`~impacteval.synth.synthetic_did`)."""
-    for param, value in (("outcome", outcome), ("unit", unit), ("time", time)):
-        if not isinstance(value, str):
-            raise DataValidationError(
-                f"`{param}` must be a column name (str); received {short_repr(value)}"
-            )
+    """Check the long panel and reshape it (see :func:`~impacteval.synth.synthetic_did`).
+
+    The shared panel layer (:func:`impacteval._panel.prepare_panel`) checks the columns,
+    drops incomplete rows visibly, codes units (sorted) and periods (sorted, any orderable
+    dtype) and refuses duplicate unit-periods; the balance requirement, the 0/1 absorbing
+    treatment and the control / treated layout are synthetic DiD's and are checked here.
+    """
     if not isinstance(treatment, str):
         raise DataValidationError(
             f"`treatment` must be a column name (str); received {short_repr(treatment)}"
         )
-    prepared = prepare(
-        data,
-        numeric={"outcome": outcome, "treatment": treatment},
-        labels={"unit": unit, "time": time},
-        outcome_param="outcome",
-    )
-    frame = prepared.frame
-    w = frame[treatment].to_numpy(dtype=float)
+    try:
+        coded = prepare_panel(
+            data,
+            unit=unit,
+            time=time,
+            outcome=outcome,
+            numeric={"treatment": treatment},
+            numeric_time=False,
+            one_row_hint="each (unit, time) pair must appear once",
+        )
+    except DataValidationError as err:
+        _refine_duplicate_error(err, data, unit, time)
+        raise
+    w = coded.column(treatment)
     values = np.unique(w)
     if not np.isin(values, (0.0, 1.0)).all():
         raise DataValidationError(
             f"`treatment`: column {treatment!r} must be a 0/1 indicator (1 for treated units "
             f"in treated periods); received values {short_repr(values.tolist())}"
         )
-    ucode, ulabels = pd.factorize(frame[unit], sort=True)
-    tcode, tlabels = pd.factorize(frame[time], sort=True)
-    n_units, n_times = len(ulabels), len(tlabels)
-    cell = ucode.astype(np.int64) * n_times + tcode
-    counts = np.bincount(cell, minlength=n_units * n_times)
-    if (counts > 1).any():
-        k = int(np.flatnonzero(counts > 1)[0])
-        raise DataValidationError(
-            "`unit`/`time`: each (unit, time) pair must appear once; "
-            f"({_lab(ulabels[k // n_times])}, {_lab(tlabels[k % n_times])}) appears "
-            f"{int(counts[k])} times"
-        )
-    if (counts == 0).any():
-        k = int(np.flatnonzero(counts == 0)[0])
+    y_mat = coded.wide(outcome)
+    if not coded.balanced:
+        i, t = np.argwhere(np.isnan(y_mat))[0]
         dropped = (
-            f" ({prepared.n_dropped} rows were dropped for missing values)"
-            if prepared.n_dropped
-            else ""
+            f" ({coded.n_dropped} rows were dropped for missing values)" if coded.n_dropped else ""
         )
         raise DataValidationError(
             "`data` must be a balanced panel (every unit observed in every period); "
-            f"{int((counts == 0).sum())} unit-period cells are missing, e.g. unit "
-            f"{_lab(ulabels[k // n_times])} in period {_lab(tlabels[k % n_times])}{dropped}"
+            f"{int(np.isnan(y_mat).sum())} unit-period cells are missing, e.g. unit "
+            f"{coded.unit_label(i)} in period {format_label(coded.periods[t])}{dropped}"
         )
-    y_all = np.empty(n_units * n_times)
-    w_all = np.empty(n_units * n_times)
-    y_all[cell] = frame[outcome].to_numpy(dtype=float)
-    w_all[cell] = w
-    y_mat = y_all.reshape(n_units, n_times)
-    w_mat = w_all.reshape(n_units, n_times)
+    return _layout(y_mat, coded.wide(treatment), coded, treatment)
+
+
+def _refine_duplicate_error(err: DataValidationError, data: object, unit: str, time: str) -> None:
+    """When ``err`` is the panel layer's duplicate-row error, raise it again naming the
+    first repeated (unit, time) pair and how often it appears (only on this error path)."""
+    if isinstance(err, MissingColumnError) or not isinstance(data, pd.DataFrame):
+        return
+    if "duplicate rows" not in str(err):
+        return
+    sizes = data.groupby([unit, time], sort=False, dropna=False).size()
+    over = sizes[sizes > 1]
+    if over.empty:
+        return
+    u, t = over.index[0]
+    raise DataValidationError(
+        "`unit`/`time`: each (unit, time) pair must appear once; "
+        f"({format_label(u)}, {format_label(t)}) appears {int(over.iloc[0])} times"
+    ) from err
+
+
+def _layout(y_mat: np.ndarray, w_mat: np.ndarray, coded: Panel, treatment: str) -> SdidPanel:
+    """Absorbing treatment with never-treated controls; rows reordered controls first."""
+    ulabels, tlabels = coded.unit_labels, coded.periods
+    n_times = coded.n_periods
     switch_off = np.diff(w_mat, axis=1) < 0
     if switch_off.any():
         i, t = np.argwhere(switch_off)[0]
         raise DataValidationError(
             f"`treatment`: column {treatment!r} must be absorbing (once 1, 1 in every later "
-            f"period); unit {_lab(ulabels[i])} is treated in {_lab(tlabels[t])} but not in "
-            f"{_lab(tlabels[t + 1])}"
+            f"period); unit {format_label(ulabels[i])} is treated in "
+            f"{format_label(tlabels[t])} but not in {format_label(tlabels[t + 1])}"
         )
     ever = w_mat.max(axis=1) > 0
     if not ever.any():
@@ -133,8 +153,8 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
     if too_early.any():
         i = int(np.flatnonzero(too_early)[0])
         raise DataValidationError(
-            f"`treatment`: unit {_lab(ulabels[i])} is treated from period "
-            f"{_lab(tlabels[first[i]])}, leaving {int(first[i])} pre-treatment period(s); "
+            f"`treatment`: unit {format_label(ulabels[i])} is treated from period "
+            f"{format_label(tlabels[first[i]])}, leaving {int(first[i])} pre-treatment period(s); "
             "synthetic DiD needs at least two (the noise level is the sd of first "
             "differences before treatment)"
         )
@@ -145,10 +165,10 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
     adoption = first[treated].astype(np.intp)
     return SdidPanel(
         y=np.ascontiguousarray(y_mat[order]),
-        units=pd.Index(np.asarray(ulabels)[order], name=unit),
-        times=pd.Index(np.asarray(tlabels), name=time),
+        units=pd.Index(np.asarray(ulabels)[order], name=coded.unit),
+        times=pd.Index(np.asarray(tlabels), name=coded.time),
         n0=len(controls),
         adoption=adoption,
         cohorts=np.unique(adoption),
-        n_dropped=prepared.n_dropped,
+        n_dropped=coded.n_dropped,
     )

@@ -11,20 +11,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from impacteval._warn import WarningLog
 from impacteval.synth._sdid_core import BlockFit, jackknife_block, refit_block
 
 __all__ = [
+    "TINY_WEIGHT",
     "Draw",
+    "Variance",
     "aggregate",
     "bootstrap_draws",
     "jackknife_cohorts",
     "placebo_draws",
+    "replication_se",
     "run_replications",
+    "sdid_variance",
 ]
+
+#: Unit weights at or below this count as zero for the jackknife's one-donor check
+#: (Frank-Wolfe leaves weights of order 1e-13 where the optimum has exact zeros).
+TINY_WEIGHT = 1e-10
 
 #: One replication: for each cohort, (row indices with controls first, number of controls),
 #: or None when the cohort has no treated unit in the draw.
@@ -205,3 +215,81 @@ def jackknife_cohorts(
     u = aggregate(est, cnt, n_post)
     se = float(np.sqrt((n - 1) / n * np.sum((u - u.mean()) ** 2)))
     return se, per_cohort
+
+
+def replication_se(values: np.ndarray) -> float:
+    """synthdid's replication SE: sqrt((R - 1) / R) x sd, i.e. the n-denominator sd."""
+    return float(np.std(values, ddof=0)) if values.size > 1 else float("nan")
+
+
+@dataclass(frozen=True)
+class Variance:
+    """Outcome of :func:`sdid_variance`.
+
+    Attributes
+    ----------
+    std_error : float
+        SE of the aggregated effect (NaN without inference or when undefined).
+    cohort_se : numpy.ndarray
+        SE of each cohort's effect.
+    replicates : numpy.ndarray
+        Placebo or bootstrap replicate estimates of the aggregate (empty otherwise).
+    draw_units : list of numpy.ndarray
+        Rows drawn in each replication (placebo: the fake treated controls; bootstrap: the
+        resampled units).
+    """
+
+    std_error: float = float("nan")
+    cohort_se: np.ndarray = field(default_factory=lambda: np.empty(0))
+    replicates: np.ndarray = field(default_factory=lambda: np.empty(0))
+    draw_units: list[np.ndarray] = field(default_factory=list)
+
+
+def sdid_variance(
+    se: str | None,
+    method: str,
+    y: np.ndarray,
+    n0: int,
+    cohort_rows: Sequence[np.ndarray],
+    fits: Sequence[BlockFit],
+    *,
+    n_reps: int,
+    gen: np.random.Generator,
+    n_jobs: int | None,
+    progress: bool,
+    log: WarningLog,
+) -> Variance:
+    """The variance of the aggregated effect by ``se`` ("placebo", "bootstrap",
+    "jackknife" or None); warnings (jackknife for SC, jackknife undefined) go to ``log``."""
+    nan_cohorts = np.full(len(fits), np.nan)
+    n_post = np.array([y.shape[1] - len(f.lam) for f in fits], dtype=float)
+    if se in ("placebo", "bootstrap"):
+        make = placebo_draws if se == "placebo" else bootstrap_draws
+        draws, draw_units = make(n0, cohort_rows, n_reps, gen)
+        cohort_reps = run_replications(
+            y, fits, draws, n_jobs=n_jobs, progress=progress, desc=f"{se} replications"
+        )
+        counts = np.array(
+            [[len(d[0]) - d[1] if d is not None else 0 for d in draw] for draw in draws],
+            dtype=float,
+        )
+        replicates = aggregate(cohort_reps, counts, n_post)
+        cohort_se = np.array(
+            [replication_se(cohort_reps[~np.isnan(cohort_reps[:, c]), c]) for c in range(len(fits))]
+        )
+        return Variance(replication_se(replicates), cohort_se, replicates, draw_units)
+    if se != "jackknife":
+        return Variance(cohort_se=nan_cohorts)
+    if method == "sc":
+        log.warn(
+            "the jackknife is not recommended for synthetic control (Arkhangelsky et al. "
+            "2021, section 5): it can be badly biased; prefer se='placebo' or 'bootstrap'"
+        )
+    if any(np.count_nonzero(f.omega > TINY_WEIGHT) <= 1 for f in fits):
+        log.warn(
+            "jackknife SE undefined: a single control carries all the unit weight "
+            "(synthdid returns NA); std_error is NaN"
+        )
+        return Variance(cohort_se=nan_cohorts)
+    std_error, cohort_se = jackknife_cohorts(y, n0, cohort_rows, fits)
+    return Variance(std_error=std_error, cohort_se=cohort_se)
