@@ -225,12 +225,15 @@ def flci(
         lam = lam_at(bound)
         return summary(lam, float(np.abs(lam).sum())).half_length
 
-    grid = np.linspace(b_min, b_max, 25)
+    grid = np.linspace(b_min, b_max, 12)
     values = np.array([half_length(float(b)) for b in grid])
     i = int(np.argmin(values))
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
     best = optimize.minimize_scalar(
-        half_length, bounds=(float(lo), float(hi)), method="bounded", options={"xatol": 1e-9}
+        half_length,
+        bounds=(float(lo), float(hi)),
+        method="bounded",
+        options={"xatol": 1e-6 * (b_max - b_min)},
     )
     b_opt = float(best.x) if best.fun <= values[i] else float(grid[i])
     lam = lam_at(b_opt)

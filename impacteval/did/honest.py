@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import optimize, special
 
 from impacteval._validation import check_choice, check_level, short_repr
 from impacteval._warn import WarningLog
@@ -637,13 +637,14 @@ def _breakdown(
     cis: list[tuple[float, float]],
     threshold: float,
     above: bool,
+    scale: float,
 ) -> tuple[float, str]:
     """Largest bound with an interval excluding ``threshold``.
 
     The first grid bound whose interval no longer excludes the threshold brackets the
     breakdown with the last one that does (the grid is doubled beyond its end, at most 12
-    times, when every interval excludes it); the bracket is then bisected to a relative
-    width of 1e-4. Assumes the intervals widen with the bound, as the nested restriction
+    times, when every interval excludes it); Brent's method then finds where the interval's
+    end nearest the threshold crosses it, to 1e-4 of the bracket. Assumes the intervals widen with the bound, as the nested restriction
     sets imply.
     """
     at0 = cis[0] if grid[0] == 0 else interval(0.0)
@@ -658,7 +659,7 @@ def _breakdown(
             bad = float(b)
             break
     if math.isnan(bad):  # still excluded at the largest bound: search beyond the grid
-        step = max(float(grid[-1]), 1e-6)
+        step = float(grid[-1]) if grid[-1] > 0 else scale
         for _ in range(12):
             cand = good + step
             if not _excludes(*interval(cand), threshold, above):
@@ -667,15 +668,14 @@ def _breakdown(
             good, step = cand, 2 * step
         else:
             return good, "a lower bound: still excluded at the largest bound searched"
-    for _ in range(40):
-        if bad - good <= 1e-4 * max(bad, 1e-12):
-            break
-        mid = 0.5 * (good + bad)
-        if _excludes(*interval(mid), threshold, above):
-            good = mid
-        else:
-            bad = mid
-    return good, ""
+
+    def margin(bound: float) -> float:  # > 0 while the interval excludes the threshold
+        lo, hi = interval(bound)
+        value = lo - threshold if above else threshold - hi
+        return value if math.isfinite(value) else -1.0
+
+    root = optimize.brentq(margin, good, bad, xtol=1e-4 * bad, rtol=1e-6)
+    return float(root), ""
 
 
 def _run(
@@ -748,7 +748,8 @@ def _run(
             f"{table.loc[empty, 'm'].tolist()}: the pre-treatment coefficients reject that "
             "restriction"
         )
-    breakdown, note = _breakdown(interval, grid, cis, threshold, above)
+    scale = 0.5 if restriction == "relative_magnitudes" else max(se, 1e-12)
+    breakdown, note = _breakdown(interval, grid, cis, threshold, above, scale)
     options = {
         "restriction": restriction,
         "ci_method": ci_method,
