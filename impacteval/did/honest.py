@@ -644,8 +644,8 @@ def _breakdown(
     The first grid bound whose interval no longer excludes the threshold brackets the
     breakdown with the last one that does (the grid is doubled beyond its end, at most 12
     times, when every interval excludes it); Brent's method then finds where the interval's
-    end nearest the threshold crosses it, to 1e-4 of the bracket. Assumes the intervals widen with the bound, as the nested restriction
-    sets imply.
+    end nearest the threshold crosses it, to 1e-4 of the bracket. Assumes the intervals
+    widen with the bound, as the nested restriction sets imply.
     """
     at0 = cis[0] if grid[0] == 0 else interval(0.0)
     if not _excludes(*at0, threshold, above):
