@@ -83,8 +83,11 @@ __all__ = [
     "confidence_set",
     "flci",
     "fold_normal_cv",
+    "null_basis",
     "rm_polyhedra",
     "sd_polyhedron",
+    "second_differences",
+    "union_accepts",
 ]
 
 Array = np.ndarray
@@ -281,7 +284,7 @@ def _min_variance_given_bias(
 # ---------------------------------------------------------------------------------------
 # Conditional and hybrid moment-inequality tests (Andrews, Roth & Pakes 2023)
 # ---------------------------------------------------------------------------------------
-def _null_basis(l_vec: Array) -> Array:
+def null_basis(l_vec: Array) -> Array:
     """Orthonormal basis of ``{x : l'x = 0}`` (``T_post x (T_post - 1)``)."""
     return np.asarray(linalg.null_space(l_vec[None, :]))
 
@@ -374,7 +377,7 @@ class MomentTest:
             raise NumericalError("a moment of the restriction has zero variance")
         y0 = a_mat @ betahat - d
         slope = a_post @ l_vec / float(l_vec @ l_vec)  # Y(theta) = y0 - slope * theta
-        x = a_post @ _null_basis(l_vec) if n_post > 1 else np.zeros((a_mat.shape[0], 0))
+        x = a_post @ null_basis(l_vec) if n_post > 1 else np.zeros((a_mat.shape[0], 0))
         self.vertices = _dual_vertices(x, sd)
         g = self.vertices
         self.g_y0 = g @ y0

@@ -299,3 +299,25 @@ def test_bad_result(mpdta_gt):
                 vcov=mpdta_gt.aggregate("dynamic").vcov.iloc[[0, 2, 3, 4, 5], [0, 2, 3, 4, 5]],
             )
         )
+
+
+def test_too_many_moments_is_refused_with_advice():
+    # smoothness with 14 post periods: the dual polytope's candidate bases (28 choose 14,
+    # ~40 million) are not enumerated; FLCI, which needs no enumeration, still works
+    n_pre, n_post = 2, 14
+    beta = np.zeros(n_pre + n_post)
+    sigma = np.eye(n_pre + n_post) * 1e-4
+    with pytest.raises(ie.exceptions.NumericalError, match="candidate bases.*FLCI"):
+        ie.did.honest_from_estimates(
+            beta,
+            sigma,
+            n_pre=n_pre,
+            restriction="smoothness",
+            ci_method="conditional",
+            m=[0.01],
+            e="average",
+        )
+    res = ie.did.honest_from_estimates(
+        beta, sigma, n_pre=n_pre, restriction="smoothness", m=[0.0], e="average"
+    )
+    assert np.isfinite(res.table["ci_lower"].iloc[0])

@@ -2,12 +2,14 @@
 
     python -m venv /tmp/peervenv
     /tmp/peervenv/bin/pip install 'moderndid[didhonest]==0.2.0'
-    /tmp/peervenv/bin/python tests/reference/peers/generate_moderndid_honest.py
+    /tmp/peervenv/bin/python tests/reference/peers/generate_moderndid_honest.py medicaid
+    /tmp/peervenv/bin/python tests/reference/peers/generate_moderndid_honest.py mpdta
 
 moderndid.didhonest is a Python port of R ``HonestDiD`` (Rambachan & Roth 2023); it is not
 a dependency of impacteval, only its output is committed
-(tests/reference/data/moderndid_honest.json). Takes several minutes (moderndid solves one
-LP per grid point and, for C-LF, 1,000 LPs per least-favourable critical value).
+(tests/reference/data/moderndid_honest_{medicaid,mpdta}.json, one per example, so the two
+can run side by side). Each takes several minutes: moderndid solves LPs at every grid
+point and, for C-LF, 1,000 LPs per least-favourable critical value.
 
 Inputs (committed in the JSON, so the test does not recompute them):
 
@@ -27,6 +29,18 @@ Inputs (committed in the JSON, so the test does not recompute them):
   own ``att_gt``/``aggte(type="dynamic")`` covariance (``IF'IF/n^2``, as its
   ``honest_did`` forms it) is stored too.
 
+moderndid 0.2.0 deviates from R HonestDiD in one place, handled here as the att_gt
+generator handles its deviations: R takes the union of Delta^RM_{s,+/-} over all
+``T_pre`` pre-period first differences (``s in -(T_pre - 1):0`` in ``.create_A_RM``'s
+1-based indexing), moderndid over ``T_pre - 1`` of them -- its loop ``range(-(T_pre - 1),
+0)`` on a 0-based port of the indexing leaves out the earliest pre-period difference
+``delta_{-T_pre+1} - delta_{-T_pre}``. For relative magnitudes the JSON keeps moderndid's
+own interval under ``moderndid_raw`` and, under ``ci_lower``/``ci_upper``, the union of it
+with the acceptance region of the two missing polyhedra, computed by moderndid's own ARP
+routine (``compute_arp_nuisance_ci``, same grid, same hybrid settings and seed) with the
+constraint matrix built as R's ``.create_A_RM`` builds it. That union is what R HonestDiD
+computes.
+
 Each case records the peer's grid (``grid_lb``, ``grid_ub``, ``grid_points``): moderndid
 reports the smallest and largest accepted grid points, so its endpoints are within one
 grid step of the exact ones; the tests use that step as the tolerance of the conditional
@@ -41,6 +55,7 @@ from pathlib import Path
 import moderndid
 import numpy as np
 import pandas as pd
+from moderndid.didhonest.arp_nuisance import compute_arp_nuisance_ci
 from moderndid.didhonest.sensitivity import (
     create_sensitivity_results_rm,
     create_sensitivity_results_sm,
@@ -50,7 +65,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 import impacteval as ie  # noqa: E402
 
-GRID_POINTS = 1000
+GRID_POINTS = 500
 
 
 def medicaid() -> tuple[np.ndarray, np.ndarray]:
@@ -126,17 +141,31 @@ def mpdta_moderndid_vcov() -> dict:
     }
 
 
+def a_rm_earliest(n_pre: int, n_post: int, mbar: float, sign: float) -> np.ndarray:
+    """R HonestDiD's ``.create_A_RM(s = -(n_pre - 1))``: the polyhedron whose largest
+    pre-period first difference is the earliest one, ``delta_{-n_pre+1} - delta_{-n_pre}``."""
+    n = n_pre + n_post
+    f = np.zeros((n, n + 1))
+    for r in range(n):
+        f[r, r], f[r, r + 1] = -1.0, 1.0
+    u = sign * f[0]
+    bound = np.vstack([np.tile(u, (n_pre, 1)), np.tile(mbar * u, (n_post, 1))])
+    a = np.vstack([f - bound, -f - bound])
+    a = a[np.einsum("ij,ij->i", a, a) > 1e-10]
+    return np.delete(a, n_pre, axis=1)
+
+
 def run(beta, sigma, n_pre, l_vec, restriction, method, bounds) -> dict:
     n_post = beta.size - n_pre
     theta = float(l_vec @ beta[n_pre:])
     se = float(np.sqrt(l_vec @ sigma[n_pre:, n_pre:] @ l_vec))
     jumps = float(np.max(np.abs(np.diff(np.r_[beta[:n_pre], 0.0]))))
     if restriction == "relative_magnitudes":
-        half = 3 * 1.96 * se + 1.5 * max(bounds) * jumps * float(
+        half = 2.5 * 1.96 * se + 1.5 * max(bounds) * jumps * float(
             np.abs(l_vec) @ np.arange(1, n_post + 1)
         )
     else:
-        half = 3 * 1.96 * se + max(bounds) * (n_post + 1) ** 2
+        half = 2.5 * 1.96 * se + max(bounds) * (n_post + 1) ** 2
     lb, ub = theta - half, theta + half
     kw = dict(l_vec=l_vec, alpha=0.05, grid_points=GRID_POINTS, grid_lb=lb, grid_ub=ub)
     if restriction == "relative_magnitudes":
@@ -149,6 +178,36 @@ def run(beta, sigma, n_pre, l_vec, restriction, method, bounds) -> dict:
         )
     frame = out.to_pandas() if hasattr(out, "to_pandas") else pd.DataFrame(out)
     lo, hi = frame["lb"].to_numpy(float), frame["ub"].to_numpy(float)
+    raw = {"ci_lower": lo.tolist(), "ci_upper": hi.tolist()}
+    if restriction == "relative_magnitudes":
+        lo, hi = lo.copy(), hi.copy()
+        for i, mbar in enumerate(bounds):
+            for sign in (1.0, -1.0):
+                a_mat = a_rm_earliest(n_pre, n_post, mbar, sign)
+                rows = None
+                if n_post > 1:
+                    rows = np.flatnonzero(np.any(a_mat[:, n_pre:] != 0, axis=1))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    extra = compute_arp_nuisance_ci(
+                        beta,
+                        sigma,
+                        l_vec,
+                        a_mat,
+                        np.zeros(a_mat.shape[0]),
+                        n_pre,
+                        n_post,
+                        alpha=0.05,
+                        hybrid_flag="LF" if method == "C-LF" else "ARP",
+                        hybrid_list={"hybrid_kappa": 0.005},
+                        grid_lb=lb,
+                        grid_ub=ub,
+                        grid_points=GRID_POINTS,
+                        rows_for_arp=rows,
+                    )
+                if np.isfinite(extra.ci_lb):
+                    lo[i] = min(lo[i], extra.ci_lb)
+                    hi[i] = max(hi[i], extra.ci_ub)
     if method != "FLCI" and (np.any(lo <= lb + 1e-12) or np.any(hi >= ub - 1e-12)):
         raise RuntimeError(f"grid too narrow for {restriction} {method}: {frame}")
     return {
@@ -158,6 +217,7 @@ def run(beta, sigma, n_pre, l_vec, restriction, method, bounds) -> dict:
         "bounds": list(bounds),
         "ci_lower": lo.tolist(),
         "ci_upper": hi.tolist(),
+        "moderndid_raw": raw,
         "grid_lb": lb,
         "grid_ub": ub,
         "grid_points": GRID_POINTS,
@@ -190,27 +250,28 @@ def cases_for(name, beta, sigma, n_pre, save) -> list[dict]:
     return out
 
 
-def main() -> None:
-    b_med, v_med = medicaid()
-    b_mp, v_mp, t_mp = mpdta_ours()
-    examples = {
-        "medicaid": {
+def main(which: str) -> None:
+    if which == "medicaid":
+        b, v = medicaid()
+        example = {
             "event_times": [-6, -5, -4, -3, -2, 0, 1],
             "calendar_years": [2008, 2009, 2010, 2011, 2012, 2014, 2015],
             "n_pre": 5,
-            "betahat": b_med.tolist(),
-            "sigma": v_med.tolist(),
-        },
-        "mpdta": {
-            "event_times": t_mp,
+            "betahat": b.tolist(),
+            "sigma": v.tolist(),
+        }
+    elif which == "mpdta":
+        b, v, times = mpdta_ours()
+        example = {
+            "event_times": times,
             "n_pre": 3,
-            "betahat": b_mp.tolist(),
-            "sigma": v_mp.tolist(),
+            "betahat": b.tolist(),
+            "sigma": v.tolist(),
             "moderndid_aggte": mpdta_moderndid_vcov(),
-        },
-    }
-    path = ROOT / "tests" / "reference" / "data" / "moderndid_honest.json"
-    done: list[dict] = []
+        }
+    else:
+        raise SystemExit("usage: generate_moderndid_honest.py medicaid|mpdta")
+    path = ROOT / "tests" / "reference" / "data" / f"moderndid_honest_{which}.json"
 
     def save(cases: list[dict]) -> None:  # written after every case (the run is slow)
         payload = {
@@ -220,15 +281,15 @@ def main() -> None:
             "pandas": pd.__version__,
             "python": sys.version.split()[0],
             "alpha": 0.05,
-            "examples": examples,
-            "cases": done + cases,
+            "example": which,
+            "inputs": example,
+            "cases": cases,
         }
         path.write_text(json.dumps(payload, indent=1) + "\n")
 
-    done += cases_for("medicaid", b_med, v_med, 5, save)
-    cases_for("mpdta", b_mp, v_mp, 3, save)
+    cases_for(which, b, v, example["n_pre"], save)
     print("wrote", path)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else "")
