@@ -307,7 +307,7 @@ def test_too_many_moments_is_refused_with_advice():
     n_pre, n_post = 2, 14
     beta = np.zeros(n_pre + n_post)
     sigma = np.eye(n_pre + n_post) * 1e-4
-    with pytest.raises(ie.exceptions.NumericalError, match="candidate bases.*FLCI"):
+    with pytest.raises(ie.exceptions.NumericalError, match=r"candidate bases.*FLCI"):
         ie.did.honest_from_estimates(
             beta,
             sigma,
