@@ -48,6 +48,6 @@ def plot_sensitivity(result: HonestSensitivity, ax: Axes | None = None) -> Axes:
     ax.set_xticklabels(["original", *[f"{v:g}" for v in m]])
     ax.set_xlabel(result.bound_name)
     ax.set_ylabel(f"{result.level:.0%} CI: {result.target}")
-    ax.set_title(f"Sensitivity to parallel trends: {result.restriction.replace('_', ' ')}")
+    ax.set_title(f"Sensitivity to parallel trends: {result.method.replace('_', ' ')}")
     ax.legend(loc="best", fontsize="small")
     return ax

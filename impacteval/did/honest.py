@@ -17,12 +17,12 @@ treated and comparison units. Parallel trends is ``delta_post = 0``; the analysi
 assumes ``delta`` lies in a set ``Delta`` and reports a confidence interval for
 ``theta = l' tau_post`` valid uniformly over ``Delta``:
 
-* ``restriction="relative_magnitudes"``, ``Delta^RM(Mbar)``: the post-treatment
+* ``method="relative_magnitudes"``, ``Delta^RM(Mbar)``: the post-treatment
   period-to-period changes in the trend difference are at most ``Mbar`` times the largest
   pre-treatment change. ``Mbar = 1``: the post-treatment violation is no worse than the
   worst pre-treatment one. Default interval: the conditional-least-favourable hybrid
   (``"C-LF"``), as HonestDiD.
-* ``restriction="smoothness"``, ``Delta^SD(M)``: the slope of the trend difference changes
+* ``method="smoothness"``, ``Delta^SD(M)``: the slope of the trend difference changes
   by at most ``M`` per period. ``M = 0`` allows exactly linear trends (extrapolated from
   the pre-period). Default interval: the fixed-length interval (``"FLCI"``,
   Armstrong & Kolesar 2018), as HonestDiD; ``"conditional"`` and ``"C-LF"`` are the
@@ -65,10 +65,10 @@ from impacteval.results import EffectEstimate, EffectTable, Provenance, Summary,
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["RESTRICTIONS", "HonestSensitivity", "honest", "honest_from_estimates"]
+__all__ = ["METHODS", "HonestSensitivity", "honest", "honest_from_estimates"]
 
 Array = np.ndarray
-RESTRICTIONS: tuple[str, ...] = ("relative_magnitudes", "smoothness")
+METHODS: tuple[str, ...] = ("relative_magnitudes", "smoothness")
 _CI_METHODS = {
     "relative_magnitudes": ("C-LF", "conditional", "hybrid"),
     "smoothness": ("FLCI", "conditional", "C-LF", "hybrid"),
@@ -86,8 +86,9 @@ class HonestSensitivity(SummaryDisplay):
 
     Attributes
     ----------
-    restriction : str
-        ``"relative_magnitudes"`` (bound ``Mbar``) or ``"smoothness"`` (bound ``M``).
+    method : str
+        The restriction: ``"relative_magnitudes"`` (bound ``Mbar``) or ``"smoothness"``
+        (bound ``M``).
     ci_method : str
         ``"C-LF"``, ``"conditional"`` or ``"FLCI"``.
     level : float
@@ -118,7 +119,7 @@ class HonestSensitivity(SummaryDisplay):
     provenance : Provenance
     """
 
-    restriction: str
+    method: str
     ci_method: str
     level: float
     target: str
@@ -140,12 +141,12 @@ class HonestSensitivity(SummaryDisplay):
     @property
     def bound_name(self) -> str:
         """``"Mbar"`` for relative magnitudes, ``"M"`` for smoothness."""
-        return _SYMBOL[self.restriction]
+        return _SYMBOL[self.method]
 
     def to_frame(self) -> pd.DataFrame:
         """The robust intervals, one row per bound (a fresh copy)."""
         out = self.table.copy()
-        out.insert(0, "restriction", self.restriction)
+        out.insert(0, "method", self.method)
         out["ci_method"] = self.ci_method
         out["level"] = self.level
         return out
@@ -155,7 +156,7 @@ class HonestSensitivity(SummaryDisplay):
         o = self.original
         table = self.table.set_index("m")
         table.index = pd.Index([f"{v:.4g}" for v in table.index], name=self.bound_name)
-        name = self.restriction.replace("_", " ")
+        name = self.method.replace("_", " ")
         facts = (
             ("Target", self.target),
             ("Restriction", f"{name} ({self.bound_name})"),
@@ -185,7 +186,7 @@ class HonestSensitivity(SummaryDisplay):
 
     def __repr__(self) -> str:
         return (
-            f"HonestSensitivity({self.restriction}, {self.ci_method}, {self.target}, "
+            f"HonestSensitivity({self.method}, {self.ci_method}, {self.target}, "
             f"breakdown {self.bound_name}={self.breakdown:.4g})"
         )
 
@@ -202,7 +203,7 @@ class HonestSensitivity(SummaryDisplay):
 def honest(
     result: Any,
     *,
-    restriction: str = "relative_magnitudes",
+    method: str = "relative_magnitudes",
     m: Sequence[float] | None = None,
     e: int | str | Mapping[Any, float] | Sequence[float] = 0,
     level: float = 0.95,
@@ -220,8 +221,8 @@ def honest(
         ``result.details["vcov"]``). The reference period (``reference`` of the event
         study; ``e = -1 - anticipation`` for ``att_gt``) is left out, as HonestDiD does;
         ``att_gt`` with ``base_period="universal"`` is recommended.
-    restriction : {"relative_magnitudes", "smoothness"}
-        The set of allowed violations (see Notes).
+    method : {"relative_magnitudes", "smoothness"}
+        The restriction on the violations of parallel trends (see Notes).
     m : sequence of float, optional
         Bounds to report (``Mbar`` for relative magnitudes, ``M`` for smoothness), each
         ``>= 0``. Default: ``0, 0.5, 1, 1.5, 2`` for relative magnitudes; for smoothness ten
@@ -238,7 +239,7 @@ def honest(
     ci_method : {"C-LF", "conditional", "FLCI", "hybrid"}, optional
         Default ``"C-LF"`` for relative magnitudes and ``"FLCI"`` for smoothness
         (HonestDiD's defaults). ``"hybrid"`` is another name for ``"C-LF"``. ``"FLCI"`` is
-        defined for smoothness only.
+        defined for ``method="smoothness"`` only.
     threshold : float
         The breakdown value is the largest bound at which the robust interval lies
         entirely on the same side of ``threshold`` as the estimate. 0 (default) asks when
@@ -286,7 +287,7 @@ def honest(
         beta,
         sigma,
         reference,
-        restriction=restriction,
+        method=method,
         m=m,
         e=e,
         level=level,
@@ -303,7 +304,7 @@ def honest_from_estimates(
     sigma: Array | pd.DataFrame,
     *,
     n_pre: int,
-    restriction: str = "relative_magnitudes",
+    method: str = "relative_magnitudes",
     m: Sequence[float] | None = None,
     e: int | str | Mapping[Any, float] | Sequence[float] = 0,
     level: float = 0.95,
@@ -322,7 +323,7 @@ def honest_from_estimates(
         Their covariance matrix.
     n_pre : int
         Number of pre-treatment coefficients (at least 1).
-    restriction, m, e, level, ci_method, threshold
+    method, m, e, level, ci_method, threshold
         As for :func:`honest`; ``e`` counts post-treatment event times from 0.
 
     Returns
@@ -335,7 +336,7 @@ def honest_from_estimates(
     >>> import impacteval as ie
     >>> beta = np.array([0.01, -0.005, 0.04, 0.06])
     >>> res = ie.did.honest_from_estimates(beta, np.diag([1e-4] * 4), n_pre=2,
-    ...                                    restriction="smoothness", m=[0.0, 0.01])
+    ...                                    method="smoothness", m=[0.0, 0.01])
     >>> bool(res.table["ci_lower"].iloc[1] <= res.table["ci_lower"].iloc[0])
     True
     """
@@ -355,7 +356,7 @@ def honest_from_estimates(
         b,
         s,
         -1,
-        restriction=restriction,
+        method=method,
         m=m,
         e=e,
         level=level,
@@ -684,7 +685,7 @@ def _run(
     sigma: Array,
     reference: float,
     *,
-    restriction: str,
+    method: str,
     m: Any,
     e: Any,
     level: float,
@@ -694,13 +695,13 @@ def _run(
     source: str,
     fingerprint: str,
 ) -> HonestSensitivity:
-    restriction = check_choice(restriction, "restriction", RESTRICTIONS)
+    restriction = check_choice(method, "method", METHODS)
     level = check_level(level)
     if ci_method is None:
         ci_method = _DEFAULT_CI[restriction]
     if ci_method == "FLCI" and restriction == "relative_magnitudes":
         raise DataValidationError(
-            "`ci_method`='FLCI' is defined for restriction='smoothness' only (the "
+            "`ci_method`='FLCI' is defined for method='smoothness' only (the "
             "relative-magnitudes set is not convex); use 'C-LF' or 'conditional'"
         )
     ci_method = check_choice(ci_method, "ci_method", _CI_METHODS[restriction])
@@ -751,7 +752,7 @@ def _run(
     scale = 0.5 if restriction == "relative_magnitudes" else max(se, 1e-12)
     breakdown, note = _breakdown(interval, grid, cis, threshold, above, scale)
     options = {
-        "restriction": restriction,
+        "method": restriction,
         "ci_method": ci_method,
         "m": grid.tolist(),
         "e": e if isinstance(e, (int, float, str)) else l_vec.tolist(),
@@ -762,7 +763,7 @@ def _run(
         "seed": SEED if ci_method == "C-LF" else None,
     }
     return HonestSensitivity(
-        restriction=restriction,
+        method=restriction,
         ci_method=ci_method,
         level=level,
         target=target,

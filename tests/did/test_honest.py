@@ -79,7 +79,7 @@ def _random_problem(seed: int, n_pre: int, n_post: int):
 def test_smoothness_m0_flci_is_gls_linear_trend_extrapolation(seed, n_pre, n_post):
     beta, sigma = _random_problem(seed, n_pre, n_post)
     res = ie.did.honest_from_estimates(
-        beta, sigma, n_pre=n_pre, restriction="smoothness", m=[0.0], e="average", level=0.9
+        beta, sigma, n_pre=n_pre, method="smoothness", m=[0.0], e="average", level=0.9
     )
     lo, hi = _gls_trend_interval(beta, sigma, n_pre, np.full(n_post, 1 / n_post), 0.9)
     # both are closed forms (solve of a small linear system): agreement to rounding
@@ -94,7 +94,7 @@ def test_smoothness_m0_centres_on_effect_under_an_exact_linear_trend():
     beta = slope * t + np.r_[np.zeros(n_pre), tau]
     _, sigma = _random_problem(7, n_pre, n_post)
     res = ie.did.honest_from_estimates(
-        beta, sigma, n_pre=n_pre, restriction="smoothness", m=[0.0], e=1, threshold=tau[1]
+        beta, sigma, n_pre=n_pre, method="smoothness", m=[0.0], e=1, threshold=tau[1]
     )
     assert np.isnan(res.breakdown)  # the M = 0 interval contains tau[1], see below
     centre = (res.table["ci_lower"].iloc[0] + res.table["ci_upper"].iloc[0]) / 2
@@ -107,7 +107,7 @@ def test_smoothness_m0_centres_on_effect_under_an_exact_linear_trend():
 @pytest.mark.parametrize("e", [0, 1, "average"])
 def test_relative_magnitudes_mbar0_conditional_is_wald(dynamic, e):
     res = ie.did.honest(
-        dynamic, restriction="relative_magnitudes", ci_method="conditional", m=[0.0], e=e
+        dynamic, method="relative_magnitudes", ci_method="conditional", m=[0.0], e=e
     )
     o = res.original
     # the grid search is refined to width/400/50**4 (~1e-10 here)
@@ -126,7 +126,7 @@ def test_relative_magnitudes_mbar0_conditional_is_wald(dynamic, e):
     ],
 )
 def test_intervals_widen_with_the_bound(dynamic, restriction, ci_method, m):
-    res = ie.did.honest(dynamic, restriction=restriction, ci_method=ci_method, m=m, e=1)
+    res = ie.did.honest(dynamic, method=restriction, ci_method=ci_method, m=m, e=1)
     width = (res.table["ci_upper"] - res.table["ci_lower"]).to_numpy()
     # nested restriction sets; 1e-9 allows for the endpoint search's resolution
     assert np.all(np.diff(width) >= -1e-9)
@@ -139,15 +139,15 @@ def test_intervals_widen_with_the_bound(dynamic, restriction, ci_method, m):
 @pytest.mark.parametrize("restriction", ["relative_magnitudes", "smoothness"])
 def test_breakdown_consistent_with_intervals(dynamic, restriction):
     m = [0, 0.2, 0.4, 0.6] if restriction == "relative_magnitudes" else [0, 0.002, 0.004]
-    res = ie.did.honest(dynamic, restriction=restriction, m=m, e=1)
+    res = ie.did.honest(dynamic, method=restriction, m=m, e=1)
     bd = res.breakdown
     assert res.original.ci_upper < 0  # e = 1 is significant under parallel trends
     assert 0 < bd < max(m)
     table = res.table
     assert (table["excludes_threshold"] == (table["m"] <= bd)).all()
     # Brent's method stops within 1e-4 of the bracket (<= 1e-4 * max(m)) of the crossing
-    below = ie.did.honest(dynamic, restriction=restriction, m=[bd * 0.995], e=1)
-    above = ie.did.honest(dynamic, restriction=restriction, m=[bd * 1.005], e=1)
+    below = ie.did.honest(dynamic, method=restriction, m=[bd * 0.995], e=1)
+    above = ie.did.honest(dynamic, method=restriction, m=[bd * 1.005], e=1)
     assert below.table["ci_upper"].iloc[0] < 0 <= above.table["ci_upper"].iloc[0]
     assert "up to" in res.breakdown_sentence()
 
@@ -185,7 +185,7 @@ def test_inputs_from_att_gt_event_study_and_aggregate_agree(mpdta_gt, dynamic):
         es = ie.did.event_study(
             data, outcome="lemp", unit="countyreal", time="year", cohort="first_treat"
         )
-    res = ie.did.honest(es, restriction="smoothness", m=[0, 0.01], e="average")
+    res = ie.did.honest(es, method="smoothness", m=[0, 0.01], e="average")
     assert res.n_post == 4 and res.event_times[0] < -1
     # original interval: l'beta with l = 1/4, covariance of the event-study rows
     assert res.original.estimate == pytest.approx(
@@ -220,7 +220,7 @@ def test_display_and_plot(dynamic):
     assert "<table>" in res._repr_html_()
     frame = res.to_frame()
     assert frame.columns.tolist() == [
-        "restriction",
+        "method",
         "m",
         "ci_lower",
         "ci_upper",
@@ -252,9 +252,9 @@ SIGMA = np.diag([1e-4, 1e-4, 2e-4, 2e-4])
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"restriction": "relative"}, "`restriction`"),
+        ({"method": "relative"}, "`method`"),
         ({"ci_method": "FLCI"}, "FLCI.*smoothness"),
-        ({"restriction": "smoothness", "ci_method": "ARP"}, "`ci_method`"),
+        ({"method": "smoothness", "ci_method": "ARP"}, "`ci_method`"),
         ({"m": [-1.0]}, "`m`"),
         ({"m": []}, "`m`"),
         ({"e": 5}, "`e`.*post-treatment event times"),
@@ -312,12 +312,12 @@ def test_too_many_moments_is_refused_with_advice():
             beta,
             sigma,
             n_pre=n_pre,
-            restriction="smoothness",
+            method="smoothness",
             ci_method="conditional",
             m=[0.01],
             e="average",
         )
     res = ie.did.honest_from_estimates(
-        beta, sigma, n_pre=n_pre, restriction="smoothness", m=[0.0], e="average"
+        beta, sigma, n_pre=n_pre, method="smoothness", m=[0.0], e="average"
     )
     assert np.isfinite(res.table["ci_lower"].iloc[0])
