@@ -37,6 +37,8 @@ from impacteval.results import EffectEstimate, EffectTable
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from impacteval.did.honest import HonestSensitivity
+
 __all__ = ["KINDS", "AggregatedEffects", "WaldTest"]
 
 Array = np.ndarray
@@ -306,6 +308,16 @@ class AggregatedEffects(EffectTable):
         from impacteval.did._cs_plot import plot_aggregate
 
         return plot_aggregate(self, ax=ax)
+
+    def sensitivity(self, **kwargs: Any) -> HonestSensitivity:
+        """Rambachan-Roth sensitivity to violations of parallel trends (``dynamic`` only).
+
+        ``self.sensitivity(**kwargs)`` is :func:`impacteval.did.honest` ``(self, **kwargs)``:
+        robust intervals across bounds on the violation and the breakdown value.
+        """
+        from impacteval.did.honest import honest
+
+        return honest(self, **kwargs)
 
 
 def build_aggregate(

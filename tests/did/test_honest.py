@@ -321,3 +321,12 @@ def test_too_many_moments_is_refused_with_advice():
         beta, sigma, n_pre=n_pre, method="smoothness", m=[0.0], e="average"
     )
     assert np.isfinite(res.table["ci_lower"].iloc[0])
+
+
+def test_dynamic_aggregation_sensitivity_method(dynamic, mpdta_gt):
+    via_method = dynamic.sensitivity(m=[0, 0.5], e=2)
+    pd.testing.assert_frame_equal(
+        via_method.to_frame(), ie.did.honest(dynamic, m=[0, 0.5], e=2).to_frame()
+    )
+    with pytest.raises(DataValidationError, match="indexed by event time"):
+        mpdta_gt.aggregate("calendar").sensitivity()
