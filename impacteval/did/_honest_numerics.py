@@ -47,7 +47,11 @@ Inference:
   quantile of the LP value at ``Y ~ N(0, Sigma_Y)``, simulated with a fixed seed), then
   runs the conditional test at level ``(alpha - kappa) / (1 - kappa)`` with ``V_up``
   capped at ``c_LF``; ``kappa = alpha / 10`` as in HonestDiD. As in HonestDiD, only the
-  moments that involve post-treatment coefficients are used when ``T_post > 1``.
+  moments that involve post-treatment coefficients are used when ``T_post > 1``. With one
+  post-treatment coefficient (no nuisance parameter) the same hybrid is used; R HonestDiD
+  there runs its second stage at level ``alpha`` without the cap at ``c_LF``
+  (``.testInIdentifiedSet_LF_Hybrid``), which is not the ARP hybrid, so its C-LF intervals
+  can differ from these when ``T_post = 1`` (the conditional ones do not).
 
 The confidence set is the set of ``theta0`` not rejected (for ``Delta^RM``: not rejected
 for at least one polyhedron of the union), reported as its smallest and largest points;

@@ -83,3 +83,45 @@ def test_confidence_set_of_an_interval():
     )
     inf = hn.confidence_set(lambda x: x > -0.5, 0.0, 1.0, max_expand=2)
     assert inf[0] == pytest.approx(-0.5, abs=1e-8) and inf[1] == np.inf
+
+
+def _polyhedral_conditional_test(beta, sigma, a_mat, d, n_pre, theta, alpha):
+    """The no-nuisance ARP test written out directly (one post coefficient): condition on
+    the binding normalised moment i (``Abar y <= dbar``, Lee et al. 2016's polyhedral
+    lemma) and compare ``(A~y)_i`` with the truncated normal centred at ``d~_i``."""
+    y = beta - np.eye(beta.size)[n_pre] * theta
+    sd = np.sqrt(np.diag(a_mat @ sigma @ a_mat.T))
+    at, dt = a_mat / sd[:, None], d / sd
+    i = int(np.argmax(at @ y - dt))
+    g = at[i]
+    abar, dbar = at - g[None, :], dt - dt[i]
+    var = g @ sigma @ g
+    c = sigma @ g / var
+    z = y - c * (g @ y)
+    ac, res = abar @ c, dbar - abar @ z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = res / ac
+    vlo = np.max(np.where(ac < -1e-12, r, -np.inf))
+    vup = np.min(np.where(ac > 1e-12, r, np.inf))
+    s = np.sqrt(var)
+    crit = dt[i] + s * stats.truncnorm.ppf(1 - alpha, (vlo - dt[i]) / s, (vup - dt[i]) / s)
+    return not (g @ y > crit)
+
+
+def test_no_nuisance_test_equals_the_polyhedral_conditional_test():
+    rng = np.random.default_rng(11)
+    n_pre = 4
+    root = rng.normal(size=(5, 5)) * 0.01
+    sigma = root @ root.T + np.eye(5) * 5e-5
+    beta = rng.normal(scale=0.02, size=5)
+    poly = hn.sd_polyhedron(n_pre, 1, 0.01)
+    test = hn.MomentTest(
+        beta, sigma, n_pre, np.array([1.0]), poly, 0.05, hybrid=False, n_sims=10, seed=0
+    )
+    thetas = np.linspace(beta[n_pre] - 0.08, beta[n_pre] + 0.08, 161)
+    ours = test.accepts(thetas)
+    direct = [
+        _polyhedral_conditional_test(beta, sigma, poly.A, poly.d, n_pre, t, 0.05) for t in thetas
+    ]
+    assert ours.any() and not ours.all()
+    assert ours.tolist() == direct

@@ -4,12 +4,13 @@
     /tmp/peervenv/bin/pip install 'moderndid[didhonest]==0.2.0'
     /tmp/peervenv/bin/python tests/reference/peers/generate_moderndid_honest.py medicaid
     /tmp/peervenv/bin/python tests/reference/peers/generate_moderndid_honest.py mpdta
+    /tmp/peervenv/bin/python tests/reference/peers/generate_moderndid_honest.py medicaid_post1
 
 moderndid.didhonest is a Python port of R ``HonestDiD`` (Rambachan & Roth 2023); it is not
 a dependency of impacteval, only its output is committed
-(tests/reference/data/moderndid_honest_{medicaid,mpdta}.json, one per example, so the two
-can run side by side). Each takes several minutes: moderndid solves LPs at every grid
-point and, for C-LF, 1,000 LPs per least-favourable critical value.
+(tests/reference/data/moderndid_honest_{medicaid,medicaid_post1,mpdta}.json, one per
+example, so they can run side by side). Each takes several minutes: moderndid solves LPs
+at every grid point and, for C-LF, 1,000 LPs per least-favourable critical value.
 
 Inputs (committed in the JSON, so the test does not recompute them):
 
@@ -21,6 +22,9 @@ Inputs (committed in the JSON, so the test does not recompute them):
   by state, CR1 with fixest's small-sample factor ``G/(G-1) (N-1)/(N-K)``, K counting the
   event-time and the year effects (state effects are nested in the clusters). Computed
   here with numpy (two-way within transformation of the balanced panel).
+* ``medicaid_post1`` -- the same with the first post-treatment year only (5 pre, 1 post
+  coefficient): no nuisance parameter, so the smoothness conditional interval runs
+  through HonestDiD's no-nuisance ARP test (``.APR_computeCI_NoNuis``).
 * ``mpdta`` -- impacteval's own ``att_gt`` on data/sample/mpdta.csv (outcome lemp,
   never-treated controls, doubly robust, ``base_period="universal"``), aggregated to event
   time; the reference row e = -1 is dropped, leaving 3 pre (e = -4, -3, -2) and 4 post
@@ -40,6 +44,11 @@ with the acceptance region of the two missing polyhedra, computed by moderndid's
 routine (``compute_arp_nuisance_ci``, same grid, same hybrid settings and seed) with the
 constraint matrix built as R's ``.create_A_RM`` builds it. That union is what R HonestDiD
 computes.
+
+A second deviation concerns one post-treatment coefficient only (no nuisance parameter,
+example ``medicaid_post1``): see ``NO_NUISANCE_DEVIATION`` below; those cases carry it as
+``moderndid_deviation`` and keep moderndid's own numbers (the test checks equality at
+``M = 0`` and, for ``M > 0``, that impacteval's interval lies inside moderndid's).
 
 Each case records the peer's grid (``grid_lb``, ``grid_ub``, ``grid_points``): moderndid
 reports the smallest and largest accepted grid points, so its endpoints are within one
@@ -66,6 +75,13 @@ sys.path.insert(0, str(ROOT))
 import impacteval as ie  # noqa: E402
 
 GRID_POINTS = 500
+NO_NUISANCE_DEVIATION = (
+    "moderndid 0.2.0's no-nuisance ARP test (arp_no_nuisance.test_in_identified_set) "
+    "compares the normalised moment A~y - d~ at the binding row with the truncated-normal "
+    "quantile centred at d~ (R HonestDiD's .testInIdentifiedSet compares A~y, i.e. adds "
+    "d~ back); d~ = M / sd > 0 for smoothness with M > 0, so its test is more lenient and "
+    "its intervals wider; at M = 0 (d = 0) the two coincide"
+)
 
 
 def medicaid() -> tuple[np.ndarray, np.ndarray]:
@@ -230,21 +246,29 @@ def cases_for(name, beta, sigma, n_pre, save) -> list[dict]:
     e0 = np.eye(n_post)[0]
     avg = np.full(n_post, 1.0 / n_post)
     rm_grid = [0.0, 1.0, 2.0] if name == "medicaid" else [0.0, 1.0]
-    sd_grid = [0.0, 0.01, 0.02, 0.03] if name == "medicaid" else [0.0, 0.01, 0.02]
-    specs = [
-        ("relative_magnitudes", "C-LF", rm_grid, e0, "e0"),
-        ("relative_magnitudes", "Conditional", [0.0, 1.0], e0, "e0"),
-        ("smoothness", "FLCI", sd_grid, e0, "e0"),
-        ("smoothness", "FLCI", sd_grid, avg, "average"),
-        ("smoothness", "Conditional", sd_grid[:2], e0, "e0"),
-        ("smoothness", "C-LF", sd_grid[:2], e0, "e0"),
-    ]
+    sd_grid = [0.0, 0.01, 0.02] if name == "mpdta" else [0.0, 0.01, 0.02, 0.03]
+    if n_post == 1:  # no nuisance parameter: the conditional test of ARP section 3
+        specs = [
+            ("smoothness", "FLCI", sd_grid, e0, "e0"),
+            ("smoothness", "Conditional", sd_grid, e0, "e0"),
+        ]
+    else:
+        specs = [
+            ("relative_magnitudes", "C-LF", rm_grid, e0, "e0"),
+            ("relative_magnitudes", "Conditional", [0.0, 1.0], e0, "e0"),
+            ("smoothness", "FLCI", sd_grid, e0, "e0"),
+            ("smoothness", "FLCI", sd_grid, avg, "average"),
+            ("smoothness", "Conditional", sd_grid[:2], e0, "e0"),
+            ("smoothness", "C-LF", sd_grid[:2], e0, "e0"),
+        ]
     out = []
     for restriction, method, bounds, l_vec, target in specs:
         print(name, restriction, method, target, flush=True)
         case = run(beta, sigma, n_pre, l_vec, restriction, method, bounds)
         case["id"] = f"{name}_{restriction}_{method}_{target}"
         case["example"] = name
+        if n_post == 1 and method == "Conditional":
+            case["moderndid_deviation"] = NO_NUISANCE_DEVIATION
         out.append(case)
         save(out)
     return out
@@ -269,8 +293,18 @@ def main(which: str) -> None:
             "sigma": v.tolist(),
             "moderndid_aggte": mpdta_moderndid_vcov(),
         }
+    elif which == "medicaid_post1":
+        b, v = medicaid()
+        b, v = b[:6], v[:6, :6]
+        example = {
+            "event_times": [-6, -5, -4, -3, -2, 0],
+            "calendar_years": [2008, 2009, 2010, 2011, 2012, 2014],
+            "n_pre": 5,
+            "betahat": b.tolist(),
+            "sigma": v.tolist(),
+        }
     else:
-        raise SystemExit("usage: generate_moderndid_honest.py medicaid|mpdta")
+        raise SystemExit("usage: generate_moderndid_honest.py medicaid|medicaid_post1|mpdta")
     path = ROOT / "tests" / "reference" / "data" / f"moderndid_honest_{which}.json"
 
     def save(cases: list[dict]) -> None:  # written after every case (the run is slow)
