@@ -7,7 +7,7 @@ bounded amount, for a grid of bounds, with the *breakdown value*: the largest bo
 which the interval still excludes zero (or a payment threshold). For an outcome contract
 this is the sentence "the payment decision survives violations of parallel trends up to
 M̄ = ...". :func:`honest_from_estimates` does the same from a coefficient vector and its
-covariance matrix. The numerics are in :mod:`impacteval.did._honest_numerics`.
+covariance matrix. The numerics are in ``impacteval.did._honest_numerics``.
 
 Notes
 -----
@@ -258,9 +258,10 @@ def honest(
 
     Notes
     -----
-    See the module docstring of :mod:`impacteval.did.honest` for the decomposition
-    ``beta = tau + delta`` and the two restrictions, and :mod:`impacteval.did.
-    _honest_numerics` for how each interval is computed. The C-LF and conditional intervals
+    See the module docstring of ``impacteval.did.honest`` for the decomposition
+    ``beta = tau + delta`` and the two restrictions, and that of
+    ``impacteval.did._honest_numerics`` for how each interval is computed (the maths of
+    the FLCI and of the conditional and hybrid tests). The C-LF and conditional intervals
     invert tests on a grid refined by bisection; the least-favourable critical value of
     the hybrid is simulated with 5,000 draws and seed 0, so results are reproducible.
 
