@@ -37,6 +37,8 @@ from impacteval.results import EffectEstimate, EffectTable
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from impacteval.did.honest import HonestSensitivity
+
 __all__ = ["KINDS", "AggregatedEffects", "WaldTest"]
 
 Array = np.ndarray
@@ -295,8 +297,10 @@ class AggregatedEffects(EffectTable):
 
     ``table`` is indexed by ``event_time`` (dynamic), ``group`` (group), ``time``
     (calendar) or ``aggregation`` (simple, one row). ``overall`` is the overall ATT of the
-    aggregation. ``details`` holds ``kind``, ``influence`` (n x rows), ``overall_influence``
-    (n,) and ``critical_value`` (of the row intervals).
+    aggregation. ``vcov`` is the analytic influence-function covariance of the rows
+    (``S'S / n^2``, clustered when clustered; analytic even when the table's SEs are
+    bootstrapped). ``details`` holds ``kind``, ``influence`` (n x rows),
+    ``overall_influence`` (n,) and ``critical_value`` (of the row intervals).
     """
 
     def plot(self, ax: Axes | None = None) -> Axes:
@@ -304,6 +308,16 @@ class AggregatedEffects(EffectTable):
         from impacteval.plotting.did import plot_aggregate
 
         return plot_aggregate(self, ax=ax)
+
+    def sensitivity(self, **kwargs: Any) -> HonestSensitivity:
+        """Rambachan-Roth sensitivity to violations of parallel trends (``dynamic`` only).
+
+        ``self.sensitivity(**kwargs)`` is :func:`impacteval.did.honest` ``(self, **kwargs)``:
+        robust intervals across bounds on the violation and the breakdown value.
+        """
+        from impacteval.did.honest import honest
+
+        return honest(self, **kwargs)
 
 
 def build_aggregate(
@@ -352,6 +366,13 @@ def build_aggregate(
         }
     )
     overall_se = float(extra_se[0]) if extra_se is not None else math.nan
+    labels = [_as_number(v) for v in parts.labels]
+    # analytic IF covariance S'S / n^2 (cluster sums when clustered): its diagonal is the
+    # square of the analytic SEs; with the multiplier bootstrap the table's SEs are the
+    # bootstrap ones while the covariance stays analytic (as R HonestDiD reads did's IF)
+    vcov = pd.DataFrame(
+        if_vcov(parts.influence, how.clusters, how.n_clusters), index=labels, columns=labels
+    )
     method = f"{base['method']}; aggregation {kind!r}"
     overall = _overall_estimate(parts, overall_se, how, kind, base)
     return AggregatedEffects(
@@ -369,6 +390,7 @@ def build_aggregate(
         n_dropped=int(base.get("n_dropped", 0)),
         warnings=tuple(base.get("warnings", ())),
         provenance=base["provenance"],
+        vcov=vcov,
         details={
             "kind": kind,
             "influence": parts.influence,
