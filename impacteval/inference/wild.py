@@ -467,13 +467,14 @@ def _check_enumerate(enumerate: Any, kind: str, g: int, n_boot: int) -> bool:
         )
     if enumerate and kind != "rademacher":
         raise DataValidationError(
-            "`enumerate=True` needs weights='rademacher' (full enumeration visits the 2^G "
+            "`enumerate`: True needs weights='rademacher' (full enumeration visits the 2^G "
             f"equally likely sign vectors); received weights={kind!r}, which is not "
-            "enumerated (Webb's 6^G vectors would be far too many): use enumerate=False"
+            "enumerated (Webb's 6^G vectors are far too many, Mammen's points are not "
+            "equally likely, normal draws are continuous): use enumerate=False or 'auto'"
         )
     if enumerate and g > MAX_ENUMERATE_G:
         raise DataValidationError(
-            f"`enumerate=True` with {g} clusters would need 2^{g} draws (at most "
+            f"`enumerate`: True with {g} clusters would need 2^{g} draws (at most "
             f"2^{MAX_ENUMERATE_G}); use enumerate=False or 'auto'"
         )
     return bool(enumerate)
