@@ -86,7 +86,7 @@ class WildBootstrapResult:
     level: float
     null: float
     impose_null: bool
-    weights: str
+    weights_type: str
     n_draws: int
     enumerated: bool
     seed: int | None
@@ -101,7 +101,7 @@ class WildBootstrapResult:
     @property
     def method(self) -> str:
         """``"WCR"`` (null imposed) or ``"WCU"``, with the weights, e.g. ``"WCR-webb"``."""
-        return ("WCR" if self.impose_null else "WCU") + "-" + self.weights
+        return ("WCR" if self.impose_null else "WCU") + "-" + self.weights_type
 
     def to_frame(self) -> pd.DataFrame:
         """One row: the five result columns plus ``t_stat``, ``n_draws`` and ``method``."""
@@ -128,7 +128,7 @@ def wild_cluster_bootstrap(
     coef: int | str = 0,
     null: float = 0.0,
     impose_null: bool = True,
-    weights: str = "rademacher",
+    weights_type: str = "rademacher",
     B: int = 9999,
     enumerate: bool | Literal["auto"] = "auto",
     rng: int | np.random.Generator | None = None,
@@ -155,13 +155,14 @@ def wild_cluster_bootstrap(
         Hypothesised value ``beta_j = null``.
     impose_null : bool, default True
         True: restricted residuals (WCR, recommended); False: unrestricted (WCU).
-    weights : {"rademacher", "webb", "mammen", "normal"}, default "rademacher"
-        Distribution of the cluster weights ``v_g``.
+    weights_type : {"rademacher", "webb", "mammen", "normal"}, default "rademacher"
+        Distribution of the cluster weights ``v_g`` (named as in pyfixest; ``weights``
+        in impacteval's estimators means observation weights).
     B : int, default 9999
         Number of random draws (ignored when enumerating).
     enumerate : {"auto", True, False}, default "auto"
         Use all ``2^G`` Rademacher sign vectors instead of random draws. ``"auto"`` does so
-        when ``weights="rademacher"`` and ``2^G <= B``; the p-value is then exact (no
+        when ``weights_type="rademacher"`` and ``2^G <= B``; the p-value is then exact (no
         Monte Carlo error) and ``rng`` is not used. Only Rademacher weights can be
         enumerated (Webb's ``6^G`` vectors are not offered: ``True`` with other weights is
         an error).
@@ -247,7 +248,7 @@ def wild_cluster_bootstrap(
     >>> cl = np.repeat(np.arange(12), 20)
     >>> x = np.column_stack([np.ones(240), rng.normal(size=240)])
     >>> y = 1.0 + rng.normal(size=12)[cl] + rng.normal(size=240)
-    >>> res = wild_cluster_bootstrap(x, y, cl, coef=1, weights="rademacher", rng=0)
+    >>> res = wild_cluster_bootstrap(x, y, cl, coef=1, weights_type="rademacher", rng=0)
     >>> res.enumerated, res.n_draws
     (True, 4096)
     >>> bool(res.ci_lower < res.estimate < res.ci_upper)
@@ -264,7 +265,7 @@ def wild_cluster_bootstrap(
         raise DataValidationError(
             f"`impose_null` must be True (WCR) or False (WCU); received {short_repr(impose_null)}"
         )
-    kind = check_choice(weights, "weights", wn.WEIGHT_TYPES)
+    kind = check_choice(weights_type, "weights_type", wn.WEIGHT_TYPES)
     n_boot = check_positive_int(B, "B", minimum=19)
     level = check_level(level)
     small_sample = check_choice(small_sample, "small_sample", SMALL_SAMPLE)
@@ -286,7 +287,7 @@ def wild_cluster_bootstrap(
         log.warn(
             f"only {g} clusters: Rademacher weights give at most 2^{g - 1} = {2 ** (g - 1)} "
             "distinct |t*|, so p-values are coarse; MacKinnon & Webb (2017) recommend "
-            "weights='webb' with so few clusters",
+            "weights_type='webb' with so few clusters",
             SmallSampleWarning,
         )
 
@@ -328,7 +329,7 @@ def wild_cluster_bootstrap(
         level=level,
         null=theta,
         impose_null=bool(impose_null),
-        weights=kind,
+        weights_type=kind,
         n_draws=int(v.shape[0]),
         enumerated=use_enum,
         seed=seed,
@@ -467,8 +468,8 @@ def _check_enumerate(enumerate: Any, kind: str, g: int, n_boot: int) -> bool:
         )
     if enumerate and kind != "rademacher":
         raise DataValidationError(
-            "`enumerate`: True needs weights='rademacher' (full enumeration visits the 2^G "
-            f"equally likely sign vectors); received weights={kind!r}, which is not "
+            "`enumerate`: True needs weights_type='rademacher' (full enumeration visits the "
+            f"2^G equally likely sign vectors); received weights_type={kind!r}, which is not "
             "enumerated (Webb's 6^G vectors are far too many, Mammen's points are not "
             "equally likely, normal draws are continuous): use enumerate=False or 'auto'"
         )

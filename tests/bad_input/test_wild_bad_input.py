@@ -34,11 +34,11 @@ Y = RNG.normal(size=120)
         ({"null": float("nan")}, "null"),
         ({"null": "0"}, "null"),
         ({"impose_null": "yes"}, "impose_null"),
-        ({"weights": "Webb"}, "weights"),
+        ({"weights_type": "Webb"}, "weights_type"),
         ({"B": 10}, "B"),
         ({"B": 999.0}, "B"),
         ({"enumerate": "always"}, "enumerate"),
-        ({"enumerate": True, "weights": "mammen"}, "enumerate"),
+        ({"enumerate": True, "weights_type": "mammen"}, "enumerate"),
         ({"rng": -1}, "rng"),
         ({"level": 95}, "level"),
         ({"small_sample": "CR2"}, "small_sample"),
@@ -57,8 +57,10 @@ def test_array_entry_point_names_the_parameter(kwargs: dict[str, Any], param: st
 
 
 def test_webb_enumeration_is_refused_with_the_reason() -> None:
-    with pytest.raises(DataValidationError, match=r"`enumerate`: True needs weights='rademacher'"):
-        wild_cluster_bootstrap(X, Y, CL, coef=1, weights="webb", enumerate=True)
+    with pytest.raises(
+        DataValidationError, match=r"`enumerate`: True needs weights_type='rademacher'"
+    ):
+        wild_cluster_bootstrap(X, Y, CL, coef=1, weights_type="webb", enumerate=True)
 
 
 def test_enumeration_of_too_many_clusters_is_refused() -> None:
@@ -69,7 +71,7 @@ def test_enumeration_of_too_many_clusters_is_refused() -> None:
 
 def test_weights_typo_suggests_the_choice() -> None:
     with pytest.raises(DataValidationError, match="did you mean 'webb'"):
-        wild_cluster_bootstrap(X, Y, CL, coef=1, weights="Webb")
+        wild_cluster_bootstrap(X, Y, CL, coef=1, weights_type="Webb")
 
 
 FRAME = pd.DataFrame({"y": Y, "d": X[:, 1], "g": CL, "t": np.arange(120) % 10})
@@ -85,7 +87,9 @@ FRAME = pd.DataFrame({"y": Y, "d": X[:, 1], "g": CL, "t": np.arange(120) % 10})
         ({"cluster": "gg"}, "cluster", MissingColumnError),
         ({"fixed_effects": ["tt"]}, "fixed_effects", MissingColumnError),
         ({"intercept": "no"}, "intercept", DataValidationError),
-        ({"weights": "gaussian"}, "weights", DataValidationError),
+        ({"weights_type": "gaussian"}, "weights_type", DataValidationError),
+        ({"weights": "ww"}, "weights", MissingColumnError),
+        ({"weights": "t"}, "weights", DataValidationError),  # a zero weight
     ],
 )
 def test_frame_entry_point_names_the_parameter(

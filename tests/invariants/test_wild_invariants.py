@@ -91,11 +91,11 @@ def test_enumeration_order_is_itertools_product() -> None:
 
 
 def test_same_seed_same_numbers_and_generator_equals_int() -> None:
-    a = wild_cluster_bootstrap(X, Y, CL, coef=1, weights="webb", B=499, rng=42)
+    a = wild_cluster_bootstrap(X, Y, CL, coef=1, weights_type="webb", B=499, rng=42)
     b = wild_cluster_bootstrap(
-        X, Y, CL, coef=1, weights="webb", B=499, rng=np.random.default_rng(42)
+        X, Y, CL, coef=1, weights_type="webb", B=499, rng=np.random.default_rng(42)
     )
-    c = wild_cluster_bootstrap(X, Y, CL, coef=1, weights="webb", B=499, rng=43)
+    c = wild_cluster_bootstrap(X, Y, CL, coef=1, weights_type="webb", B=499, rng=43)
     np.testing.assert_array_equal(a.bootstrap_t, b.bootstrap_t)
     assert (a.p_value, a.ci_lower, a.ci_upper) == (b.p_value, b.ci_lower, b.ci_upper)
     assert a.seed == 42 and b.seed is None
@@ -126,7 +126,7 @@ def test_small_sample_factor_scales_t_only() -> None:
 def test_interval_is_the_set_of_nulls_not_rejected(
     weights: str, impose_null: bool, p_type: str
 ) -> None:
-    kw = {"coef": 1, "weights": weights, "impose_null": impose_null, "B": 999, "rng": 7}
+    kw = {"coef": 1, "weights_type": weights, "impose_null": impose_null, "B": 999, "rng": 7}
     res = wild_cluster_bootstrap(X, Y, CL, p_value_type=p_type, **kw)
     alpha = 1 - res.level
     assert res.ci_lower < res.estimate < res.ci_upper
@@ -170,7 +170,7 @@ def _panel(n_units: int = 12, n_periods: int = 5) -> pd.DataFrame:
 def test_absorbed_unit_effects_equal_the_dummy_regression(weights: str, impose_null: bool) -> None:
     """FWL: absorbing the unit effect (nested in unit clusters) reproduces every t*."""
     panel = _panel()
-    kw = {"weights": weights, "impose_null": impose_null, "B": 999, "rng": 3, "null": 0.1}
+    kw = {"weights_type": weights, "impose_null": impose_null, "B": 999, "rng": 3, "null": 0.1}
     fe = wild_bootstrap_regression(
         panel, outcome="y", treatment="d", covariates="x", cluster="unit",
         fixed_effects=["unit", "time"], **kw,
@@ -225,4 +225,4 @@ def test_few_rademacher_clusters_warn_and_record() -> None:
     assert res.n_draws == 64 and any("webb" in w for w in res.warnings)
     with warnings.catch_warnings():
         warnings.simplefilter("error", SmallSampleWarning)
-        wild_cluster_bootstrap(x, y, cl, coef=1, weights="webb", B=199, rng=0)
+        wild_cluster_bootstrap(x, y, cl, coef=1, weights_type="webb", B=199, rng=0)

@@ -59,7 +59,7 @@ def _sim_call(case: dict, **kwargs: object) -> ie.inference.WildBootstrapResult:
 @pytest.mark.parametrize("case_id", ENUMERATED)
 def test_enumeration_matches_peer_draw_by_draw(case_id: str) -> None:
     case = CASES[case_id]
-    res = _sim_call(case, impose_null=case["impose_null"], weights="rademacher", B=case["B"])
+    res = _sim_call(case, impose_null=case["impose_null"], weights_type="rademacher", B=case["B"])
     assert res.enumerated
     assert res.n_draws == case["n_draws"] == 2**res.n_clusters
     assert res.t_stat == pytest.approx(case["t_stat"], rel=1e-10)
@@ -78,7 +78,7 @@ def test_enumeration_matches_peer_draw_by_draw(case_id: str) -> None:
 @pytest.mark.parametrize("case_id", ["sim_G8_WCR_webb", "sim_G12_WCR_webb"])
 def test_webb_random_draws_within_monte_carlo_error(case_id: str) -> None:
     case = CASES[case_id]
-    res = _sim_call(case, weights="webb", B=case["B"], rng=20261205)
+    res = _sim_call(case, weights_type="webb", B=case["B"], rng=20261205)
     assert not res.enumerated and res.n_draws == case["n_draws"]
     assert res.t_stat == pytest.approx(case["t_stat"], rel=1e-10)
     tol = _mc_tolerance(case["p_value_two_tailed"], res.n_draws, case["n_draws"])
@@ -125,7 +125,7 @@ def test_dib_learning_stratum_dummies_webb() -> None:
             cluster="village",
             fixed_effects="stratum",  # not nested in villages: enters as dummies
             null=case["null"],
-            weights="webb",
+            weights_type="webb",
             B=case["B"],
             rng=5,
         )
