@@ -33,6 +33,7 @@ from impacteval._validation import (
 from impacteval._warn import WarningLog
 from impacteval.exceptions import DataValidationError, SmallSampleWarning
 from impacteval.inference import _wild_numerics as wn
+from impacteval.results import Summary, SummaryDisplay
 
 __all__ = ["P_VALUE_TYPES", "SMALL_SAMPLE", "WildBootstrapResult", "wild_cluster_bootstrap"]
 
@@ -47,8 +48,8 @@ _MAX_DOUBLINGS = 40
 _BISECTIONS = 80
 
 
-@dataclass(frozen=True)
-class WildBootstrapResult:
+@dataclass(frozen=True, repr=False)
+class WildBootstrapResult(SummaryDisplay):
     """Wild cluster bootstrap test of ``beta_j = null`` and the interval from inverting it.
 
     Attributes
@@ -102,6 +103,37 @@ class WildBootstrapResult:
     def method(self) -> str:
         """``"WCR"`` (null imposed) or ``"WCU"``, with the weights, e.g. ``"WCR-webb"``."""
         return ("WCR" if self.impose_null else "WCU") + "-" + self.weights_type
+
+    def __repr__(self) -> str:
+        return (
+            f"WildBootstrapResult(coef={self.coef!r}, estimate={self.estimate:.6g}, "
+            f"t_stat={self.t_stat:.4g}, p_value={self.p_value:.4g}, "
+            f"ci=[{self.ci_lower:.6g}, {self.ci_upper:.6g}], method={self.method!r}, "
+            f"n_draws={self.n_draws}, enumerated={self.enumerated})"
+        )
+
+    def summary(self) -> Summary:
+        """A :class:`~impacteval.results.Summary`: the test, its settings and the interval."""
+        facts = (
+            (
+                "Bootstrap",
+                f"{self.method} ({'null imposed' if self.impose_null else 'unrestricted'})",
+            ),
+            ("Draws", f"{self.n_draws}" + (" (all 2^G sign vectors)" if self.enumerated else "")),
+            ("Seed", "n/a" if self.enumerated or self.seed is None else str(self.seed)),
+            ("Null", f"{self.coef} = {self.null:g}"),
+            ("Clusters", str(self.n_clusters)),
+            ("Observations", str(self.n_obs)),
+            ("Variance", f"{self.small_sample} (factor {self.small_sample_factor:.4g})"),
+            ("p-value type", self.p_value_type),
+            ("Level", f"{self.level:g}; interval by test inversion"),
+        )
+        return Summary(
+            title=f"Wild cluster bootstrap: {self.coef}",
+            facts=facts,
+            table=self.to_frame().drop(columns=["method"]),
+            notes=self.warnings,
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """One row: the five result columns plus ``t_stat``, ``n_draws`` and ``method``."""

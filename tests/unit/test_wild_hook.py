@@ -125,3 +125,16 @@ def test_apply_refuses_a_bootstrap_of_another_fit(dib: pd.DataFrame) -> None:
     shifted = _quiet(wild_bootstrap_regression, dib, B=199, rng=0, null=0.1, **common)
     with pytest.raises(DataValidationError, match="`wild`"):
         apply_wild_bootstrap(fit, shifted)
+
+
+def test_summary_names_the_bootstrap_and_its_draws() -> None:
+    rng = np.random.default_rng(1)
+    cl = np.repeat(np.arange(12), 20)
+    x = np.column_stack([np.ones(240), rng.normal(size=240)])
+    y = 1.0 + rng.normal(size=12)[cl] + rng.normal(size=240)
+    res = wild_cluster_bootstrap(x, y, cl, coef=1, rng=0)
+    text = str(res)
+    assert "WCR-rademacher" in text and "4096 (all 2^G sign vectors)" in text
+    assert "interval by test inversion" in res.summary().as_markdown()
+    frame = res.to_frame()
+    assert list(frame.columns[:5]) == ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
