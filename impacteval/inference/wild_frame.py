@@ -4,10 +4,9 @@ This is the front end the regression estimators call for ``inference="wild"``: i
 the design (outcome, regressors, optional intercept and fixed effects, cluster) and hands
 the arrays to :func:`impacteval.inference.wild.wild_cluster_bootstrap`.
 
-Fixed effects and the Frisch-Waugh-Lovell argument
---------------------------------------------------
-Let ``D`` be the dummies of a fixed effect whose every level lies inside one cluster
-(unit effects with clustering by unit or coarser: "nested" in the clusters). Its
+Fixed effects and the Frisch-Waugh-Lovell argument. Let ``D`` be the dummies of a fixed
+effect whose every level lies inside one cluster (unit effects with clustering by unit or
+coarser: "nested" in the clusters). Its
 projection ``P_D`` averages within levels, so for any residual vector ``e`` orthogonal to
 ``D`` and any cluster weights ``v``, the level means of ``e ∘ v`` are ``v_g`` times the
 level means of ``e``, which are zero: ``M_D (e ∘ v) = e ∘ v``. The restricted and
