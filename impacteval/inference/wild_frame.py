@@ -6,15 +6,18 @@ the arrays to :func:`impacteval.inference.wild.wild_cluster_bootstrap`.
 
 Fixed effects and the Frisch-Waugh-Lovell argument. Let ``D`` be the dummies of a fixed
 effect whose every level lies inside one cluster (unit effects with clustering by unit or
-coarser: "nested" in the clusters). Its
-projection ``P_D`` averages within levels, so for any residual vector ``e`` orthogonal to
-``D`` and any cluster weights ``v``, the level means of ``e ∘ v`` are ``v_g`` times the
-level means of ``e``, which are zero: ``M_D (e ∘ v) = e ∘ v``. The restricted and
+coarser: "nested" in the clusters). Its projection ``P_D`` averages within levels, and
+``v`` is constant (``v_g``) on each level, so for any residual vector ``e`` orthogonal to
+``D`` the level means of ``e ∘ v`` are ``v_g`` times the level means of ``e``, which are
+zero: ``M_D (e ∘ v) = e ∘ v``. The restricted and
 unrestricted residuals of a regression that includes ``D`` are orthogonal to ``D``, so a
 bootstrap sample ``y* = X b0 + D a0 + e ∘ v`` after the within transformation is
 ``M_D X b0 + e ∘ v`` — the bootstrap sample of the transformed regression. By FWL the
 re-estimated ``beta*`` and residuals, hence the cluster scores and every ``t*``, are the
-same draw by draw as with the dummies in the model. So absorbing a nested fixed effect is
+same draw by draw as with the dummies in the model (the row of ``(Z'Z)^-1 Z'`` for a
+coefficient of ``X`` in the full design ``Z = [X, D]`` equals the row of
+``(X~'X~)^-1 X~'`` with ``X~ = M_D X``, so the cluster-robust variances agree as well).
+So absorbing a nested fixed effect is
 exact for WCR and WCU alike; only ``k`` in the CR1 factor must count its levels
 (``absorbed_df``), as the dummy regression would.
 
@@ -24,6 +27,9 @@ different procedure from the dummy regression that fwildclusterboot, boottest an
 pyfixest run. Such effects therefore enter as dummy columns (one level dropped). With
 two-way effects (unit and period, clustering by unit) the unit effect is absorbed and the
 period effect is in ``X``: the result equals the full two-way dummy regression.
+
+With observation weights the same holds in the metric of ``W``: weighted level means are
+removed and every column is multiplied by ``sqrt(w)``.
 """
 
 from __future__ import annotations
