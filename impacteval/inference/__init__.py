@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from impacteval.inference.multiplicity import adjust_p_values
 from impacteval.inference.variance import SE_TYPES, fit_ols
+from impacteval.inference.wild import WildBootstrapResult, wild_cluster_bootstrap
+from impacteval.inference.wild_frame import wild_bootstrap_regression
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 # ``romano_wolf`` is left out of ``__all__``: it is documented at its home, impacteval.rct
 __all__ = ["SE_TYPES", "adjust_p_values", "fit_ols"]
+__all__ += ["WildBootstrapResult", "wild_bootstrap_regression", "wild_cluster_bootstrap"]
 
 romano_wolf: Callable[..., Any]
 
