@@ -128,6 +128,8 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
+# the validation pages' tables need the width (each page links the others)
+html_sidebars = {"_generated/validation/*": []}
 html_static_path = ["_static"]
 html_css_files = ["impacteval.css"]
 html_show_sourcelink = False

@@ -15,12 +15,13 @@ tolerance is a Sphinx warning, i.e. a failed ``-W`` build.
 Caching: the run takes one to two minutes (the synthetic-control placebo refits dominate).
 Its result is kept in ``_build/.validation_cache.json`` keyed by a SHA-256 fingerprint of
 the package source, the selected test files, ``tests/conftest.py``, the reference data and
-this generator; a build whose fingerprint matches reuses it, and the pages say so (with the
+the recorder plugin; a build whose fingerprint matches reuses it, and the pages say so (with the
 time it was computed). ``IMPACTEVAL_DOCS_VALIDATION=force`` always re-runs.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import html
 import json
@@ -100,6 +101,9 @@ PAGES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 OTHER = ("other", "Other reference tests")
 CACHE_NAME = ".validation_cache.json"
+# the tables need the width of the right-hand page toc (pydata-sphinx-theme page metadata);
+# conf.py also drops the left-hand navigation of these pages (html_sidebars)
+FRONT = "---\nhtml_theme.sidebar_secondary.remove: true\n---\n"
 
 
 def _selection() -> dict[str, tuple[str, str, dict[str, Any]]]:
@@ -128,7 +132,7 @@ def _fingerprint(files: list[str]) -> str:
         (ROOT / "tests" / "reference" / "data").glob("*")
     )
     paths += [ROOT / f for f in sorted(files)] + [ROOT / "tests" / "conftest.py"]
-    paths += [HERE / "validation_pages.py", HERE / "validation_recorder.py"]
+    paths += [HERE / "validation_recorder.py"]  # what is recorded (not how it is shown)
     for path in paths:
         if path.is_file():
             digest.update(path.relative_to(ROOT).as_posix().encode())
@@ -209,13 +213,39 @@ def _ratio(row: dict[str, Any]) -> float | None:
     return diff / tol
 
 
+def _clip(text: str, n: int = 70) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _sides(statement: str) -> tuple[str, str] | None:
+    """``(ours, reference)`` expressions of an ``assert a == approx(b)`` /
+    ``assert_allclose(a, b)`` statement, or None when it has another shape."""
+    try:
+        node = ast.parse(statement.strip(), mode="exec").body[0]
+    except (SyntaxError, IndexError):
+        return None
+    expr = node.value if isinstance(node, ast.Expr) else None
+    if isinstance(node, ast.Assert):
+        expr = node.test
+    if isinstance(expr, ast.Compare) and len(expr.comparators) == 1:
+        right = expr.comparators[0]
+        if isinstance(right, ast.Call) and ast.unparse(right.func).endswith("approx"):
+            right = right.args[0] if right.args else right
+        return ast.unparse(expr.left), ast.unparse(right)
+    if isinstance(expr, ast.Call) and len(expr.args) >= 2:
+        return ast.unparse(expr.args[0]), ast.unparse(expr.args[1])
+    return None
+
+
 def _check_label(row: dict[str, Any]) -> str:
     statement = row.get("statement", "")
-    if statement.startswith("assert "):
-        statement = statement[len("assert ") :]
-    if len(statement) > 140:
-        statement = statement[:137] + "..."
-    parts = [f"<code>{html.escape(statement)}</code>"]
+    sides = _sides(statement)
+    if sides is not None:
+        ours, ref = (html.escape(_clip(x)) for x in sides)
+        parts = [f"<code>{ours}</code> <span class='iev-vs'>vs</span> <code>{ref}</code>"]
+    else:
+        parts = [f"<code>{html.escape(_clip(statement.removeprefix('assert '), 120))}</code>"]
+    parts[0] = f"<span title='{html.escape(statement)}'>{parts[0]}</span>"
     extra = ", ".join(x for x in (row.get("context"), row.get("element")) if x)
     if extra:
         parts.append(f" <span class='iev-context'>[{html.escape(str(extra))}]</span>")
@@ -242,7 +272,7 @@ def _tolerance(row: dict[str, Any]) -> str:
 def _table(tests: list[tuple[str, dict[str, Any]]], rows: dict[str, list[dict[str, Any]]]) -> str:
     head = ("Check (the test's own comparison)", "Reference", "Ours", "|Difference|",
             "Tolerance", "Within")  # fmt: skip
-    out = ["<table class='table iev-validation'><thead><tr>"]
+    out = ["<div class='iev-scroll'><table class='table iev-validation'><thead><tr>"]
     out += [f"<th>{h}</th>" for h in head] + ["</tr></thead><tbody>"]
     for node, test in tests:
         status = test["outcome"]
@@ -268,7 +298,7 @@ def _table(tests: list[tuple[str, dict[str, Any]]], rows: dict[str, list[dict[st
                 "structure or uses a comparison the recorder does not see); its outcome is "
                 "above</i></td></tr>"
             )
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "\n".join(out)
 
 
@@ -288,8 +318,8 @@ def _module_section(
         "",
         "**Source and tolerance** (the test module's docstring):",
         "",
-        "```text",
-        info.get("doc", "") or "(no module docstring)",
+        "```{raw} html",
+        f"<pre class='iev-doc'>{html.escape(info.get('doc', '') or '(no module docstring)')}</pre>",
         "```",
         "",
     ]
@@ -308,7 +338,9 @@ def _page(slug: str, title: str, files: dict[str, Any], data: dict[str, Any]) ->
     rows: dict[str, list[dict[str, Any]]] = {}
     for row in data["records"]:
         rows.setdefault(row["node"], []).append(row)
-    lines = [f"# Validation: {title.lower()}", "", _provenance(data), ""]
+    lines = [FRONT, f"# Validation: {title.lower()}", "", _provenance(data), ""]
+    lines += ["Other designs: " + " | ".join(f"[{t}]({s}.md)" for s, (t, _) in PAGES.items()
+                                             if s != slug) + " | [summary](index.md)", ""]
     for file in files:
         tests = [(n, t) for n, t in data["tests"].items() if n.split("::")[0] == file]
         module = next((m for m in data["modules"].values() if m["file"] == file), {})
@@ -341,7 +373,7 @@ def _provenance(data: dict[str, Any]) -> str:
 
 
 def _index(pages: dict[str, tuple[str, dict[str, Any]]], data: dict[str, Any]) -> str:
-    lines = ["# Validation against papers, R and peer packages", "", _provenance(data), ""]
+    lines = [FRONT, "# Validation", "", "Against papers, R and peer packages.", "", _provenance(data), ""]
     lines += ["| Design | Test modules | Tests passed | Comparisons | Within tolerance |"]
     lines += ["| --- | --- | --- | --- | --- |"]
     for slug, (title, files) in pages.items():
