@@ -19,7 +19,8 @@ Pages generated on every build (never committed; under ``_generated/``):
 * ``cli.md``: the command-line reference from the argument parser (``_ext/cli_page.py``);
 * ``validation/``: the validation pages, from running the reference tests
   (``_ext/validation_pages.py`` with the pytest plugin ``_ext/validation_recorder.py``);
-* ``inventories/``: the offline intersphinx inventories (``_ext/offline_inventories.py``).
+* ``inventories/``: the offline intersphinx inventories (``_ext/offline_inventories.py``);
+* ``static/mathjax/``: MathJax copied from the ``docs`` extra (``_ext/offline_mathjax.py``).
 
 The user guide (``user_guide/``) is written by hand; its examples are executed at build
 time by MyST-NB (``{code-cell}`` blocks), like the gallery notebooks.
@@ -34,8 +35,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
 
-import impacteval  # noqa: E402
 from offline_inventories import write as write_inventories  # noqa: E402
+from offline_mathjax import install as install_mathjax  # noqa: E402
+
+import impacteval  # noqa: E402
 
 project = "impacteval"
 author = "impacteval developers"
@@ -131,5 +134,10 @@ html_theme_options = {
 # the validation pages' tables need the width (each page links the others)
 html_sidebars = {"_generated/validation/*": []}
 html_static_path = ["_static"]
+# MathJax from the site itself when the docs extra provides it (offline formulas)
+_mathjax = install_mathjax(HERE / "_generated" / "static")
+if _mathjax is not None:
+    html_static_path.append("_generated/static")
+    mathjax_path = _mathjax
 html_css_files = ["impacteval.css"]
 html_show_sourcelink = False

@@ -45,7 +45,10 @@ OBJECTS: dict[str, dict[str, tuple[str, str | None]]] = {
     },
     "numpy": {
         "numpy.ndarray": ("class", None),
-        "numpy.random.Generator": ("class", "reference/random/generator.html#numpy.random.Generator"),
+        "numpy.random.Generator": (
+            "class",
+            "reference/random/generator.html#numpy.random.Generator",
+        ),
         "numpy.random.default_rng": (
             "function",
             "reference/random/generator.html#numpy.random.default_rng",

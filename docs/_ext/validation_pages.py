@@ -94,7 +94,9 @@ PAGES: dict[str, tuple[str, dict[str, Any]]] = {
         {
             "tests/synth/test_control_reference.py": "*",
             "tests/synth/test_sdid_reference.py": "*",
-            "tests/synth/test_sdid_inference.py": ["test_bootstrap_and_jackknife_match_synthdid_py"],
+            "tests/synth/test_sdid_inference.py": [
+                "test_bootstrap_and_jackknife_match_synthdid_py"
+            ],
         },
     ),
     "payments": ("Outcome payments", {"tests/payments/test_payments_published.py": "*"}),
@@ -126,7 +128,7 @@ def _selection() -> dict[str, tuple[str, str, dict[str, Any]]]:
     return {slug: (title, files) for slug, (_, title, files) in pages.items()}
 
 
-def _fingerprint(files: list[str]) -> str:
+def fingerprint(files: list[str]) -> str:
     digest = hashlib.sha256()
     paths = sorted((ROOT / "impacteval").rglob("*.py")) + sorted(
         (ROOT / "tests" / "reference" / "data").glob("*")
@@ -176,16 +178,16 @@ def _run(select: dict[str, Any]) -> dict[str, Any]:
 
 def _results(app: Any, select: dict[str, Any]) -> dict[str, Any]:
     cache = Path(app.outdir).parent / CACHE_NAME
-    fingerprint = _fingerprint(list(select))
+    fingerprint_now = fingerprint(list(select))
     mode = os.environ.get("IMPACTEVAL_DOCS_VALIDATION", "cache")
     if mode != "force" and cache.is_file():
         cached = json.loads(cache.read_text())
-        if cached.get("fingerprint") == fingerprint:
+        if cached.get("fingerprint") == fingerprint_now:
             cached["from_cache"] = True
             return cached
     LOGGER.info("validation pages: running the reference tests (about 1-2 minutes)...")
     payload = _run(select)
-    payload["fingerprint"] = fingerprint
+    payload["fingerprint"] = fingerprint_now
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(payload, indent=1))
     payload["from_cache"] = False
@@ -339,8 +341,12 @@ def _page(slug: str, title: str, files: dict[str, Any], data: dict[str, Any]) ->
     for row in data["records"]:
         rows.setdefault(row["node"], []).append(row)
     lines = [FRONT, f"# Validation: {title.lower()}", "", _provenance(data), ""]
-    lines += ["Other designs: " + " | ".join(f"[{t}]({s}.md)" for s, (t, _) in PAGES.items()
-                                             if s != slug) + " | [summary](index.md)", ""]
+    lines += [
+        "Other designs: "
+        + " | ".join(f"[{t}]({s}.md)" for s, (t, _) in PAGES.items() if s != slug)
+        + " | [summary](index.md)",
+        "",
+    ]
     for file in files:
         tests = [(n, t) for n, t in data["tests"].items() if n.split("::")[0] == file]
         module = next((m for m in data["modules"].values() if m["file"] == file), {})
@@ -373,7 +379,15 @@ def _provenance(data: dict[str, Any]) -> str:
 
 
 def _index(pages: dict[str, tuple[str, dict[str, Any]]], data: dict[str, Any]) -> str:
-    lines = [FRONT, "# Validation", "", "Against papers, R and peer packages.", "", _provenance(data), ""]
+    lines = [
+        FRONT,
+        "# Validation",
+        "",
+        "Against papers, R and peer packages.",
+        "",
+        _provenance(data),
+        "",
+    ]
     lines += ["| Design | Test modules | Tests passed | Comparisons | Within tolerance |"]
     lines += ["| --- | --- | --- | --- | --- |"]
     for slug, (title, files) in pages.items():
@@ -385,7 +399,7 @@ def _index(pages: dict[str, tuple[str, dict[str, Any]]], data: dict[str, Any]) -
             f"| [{title}]({slug}.md) | {len(files)} | {passed} / {len(nodes)} | {len(recs)} "
             f"| {within} / {len(recs)} |"
         )
-    lines += ["", "```{toctree}", ":hidden:", ""] + list(pages) + ["```", ""]
+    lines += ["", "```{toctree}", ":hidden:", "", *pages, "```", ""]
     return "\n".join(lines)
 
 

@@ -69,7 +69,9 @@ def _statement(filename: str, lineno: int) -> tuple[str, list[str], str]:
                     if best is None or node.lineno >= best.lineno:
                         best = node
         if best is not None and best.end_lineno is not None:
-            lines = [linecache.getline(filename, i) for i in range(best.lineno, best.end_lineno + 1)]
+            lines = [
+                linecache.getline(filename, i) for i in range(best.lineno, best.end_lineno + 1)
+            ]
             text = " ".join(re.sub(r"\s+#[^'\"]*$", "", line.strip()) for line in lines)
             lineno = best.lineno
     comment = []
@@ -139,8 +141,9 @@ def _record(kind: str, **fields: Any) -> None:
     if kind == "approx" and "!= pytest.approx" in site["statement"]:
         # ``assert a != approx(b)``: the test requires a difference larger than the tolerance
         fields["within"] = not fields["within"]
-        site["comment"] = ("the test requires these to DIFFER by more than the tolerance. "
-                           + site["comment"]).strip()
+        site["comment"] = (
+            "the test requires these to DIFFER by more than the tolerance. " + site["comment"]
+        ).strip()
     _STATE["records"].append({"node": _STATE["node"], "kind": kind, **site, **fields})
 
 
@@ -189,7 +192,9 @@ def _patch_numpy() -> None:
     original_close = np.testing.assert_allclose
     original_equal = np.testing.assert_array_equal
 
-    def assert_allclose(actual: Any, desired: Any, rtol: float = 1e-7, atol: float = 0, *a: Any, **k: Any) -> None:
+    def assert_allclose(
+        actual: Any, desired: Any, rtol: float = 1e-7, atol: float = 0, *a: Any, **k: Any
+    ) -> None:
         ours = np.asarray(actual, dtype=float).ravel()
         ref = np.broadcast_to(np.asarray(desired, dtype=float), np.shape(actual)).ravel()
         tol = atol + rtol * np.abs(ref)
@@ -197,15 +202,18 @@ def _patch_numpy() -> None:
             diff = np.abs(ours - ref)
             ok = (diff <= tol) | ((ours == ref) | (np.isnan(ours) & np.isnan(ref)))
         if ours.size <= MAX_ELEMENTS:
-            for label, o, r, d, t, w in zip(_labels(actual, ours.size), ours, ref, diff, tol, ok, strict=True):
+            for label, o, r, d, t, w in zip(
+                _labels(actual, ours.size), ours, ref, diff, tol, ok, strict=True
+            ):
                 _record("allclose", element=label, reference=_number(r), ours=_number(o),
                         difference=_number(d), tolerance=_number(t), rel=rtol, abs=atol,
                         within=bool(w))  # fmt: skip
         elif ours.size:
             worst = int(np.nanargmax(np.where(ok, diff / np.where(tol > 0, tol, 1), np.inf)))
-            _record("allclose", element=f"all {ours.size} values (largest difference shown)",
+            _record("allclose",
+                    element=f"all {ours.size} values; shown: the one closest to its tolerance",
                     reference=_number(ref[worst]), ours=_number(ours[worst]),
-                    difference=_number(np.nanmax(diff)), tolerance=_number(tol[worst]),
+                    difference=_number(diff[worst]), tolerance=_number(tol[worst]),
                     rel=rtol, abs=atol, within=bool(ok.all()))  # fmt: skip
         original_close(actual, desired, rtol, atol, *a, **k)
 
