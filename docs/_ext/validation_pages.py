@@ -108,10 +108,10 @@ CACHE_NAME = ".validation_cache.json"
 FRONT = "---\nhtml_theme.sidebar_secondary.remove: true\n---\n"
 
 
-def _selection() -> dict[str, tuple[str, str, dict[str, Any]]]:
+def _selection() -> dict[str, tuple[str, dict[str, Any]]]:
     """Page slug -> (title, {file: selection}), with unlisted reference modules added."""
-    pages = {slug: (slug, title, dict(files)) for slug, (title, files) in PAGES.items()}
-    listed = {f for _, _, files in pages.values() for f in files}
+    pages = {slug: (title, dict(files)) for slug, (title, files) in PAGES.items()}
+    listed = {f for _, files in pages.values() for f in files}
     found = sorted(ROOT.glob("tests/reference/test_*.py")) + sorted(
         ROOT.glob("tests/**/test_*reference*.py")
     )
@@ -121,11 +121,9 @@ def _selection() -> dict[str, tuple[str, str, dict[str, Any]]]:
             continue
         folder = rel.split("/")[1]
         slug = folder if folder in pages else OTHER[0]
-        if slug not in pages:
-            pages[slug] = (slug, OTHER[1], {})
-        pages[slug][2][rel] = "*"
+        pages.setdefault(slug, (OTHER[1], {}))[1][rel] = "*"
         listed.add(rel)
-    return {slug: (title, files) for slug, (_, title, files) in pages.items()}
+    return pages
 
 
 def fingerprint(files: list[str]) -> str:
@@ -184,7 +182,7 @@ def _results(app: Any, select: dict[str, Any]) -> dict[str, Any]:
         cached = json.loads(cache.read_text())
         if cached.get("fingerprint") == fingerprint_now:
             cached["from_cache"] = True
-            return cached
+            return dict(cached)
     LOGGER.info("validation pages: running the reference tests (about 1-2 minutes)...")
     payload = _run(select)
     payload["fingerprint"] = fingerprint_now
@@ -349,7 +347,9 @@ def _page(slug: str, title: str, files: dict[str, Any], data: dict[str, Any]) ->
     ]
     for file in files:
         tests = [(n, t) for n, t in data["tests"].items() if n.split("::")[0] == file]
-        module = next((m for m in data["modules"].values() if m["file"] == file), {})
+        module: dict[str, Any] = next(
+            (m for m in data["modules"].values() if m["file"] == file), {}
+        )
         if not tests:
             lines += [f"## `{file}`", "", "```{warning}", "No test of this module ran.", "```"]
             continue

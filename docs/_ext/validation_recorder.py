@@ -74,7 +74,7 @@ def _statement(filename: str, lineno: int) -> tuple[str, list[str], str]:
             ]
             text = " ".join(re.sub(r"\s+#[^'\"]*$", "", line.strip()) for line in lines)
             lineno = best.lineno
-    comment = []
+    comment: list[str] = []
     i = lineno - 1
     while i > 0 and linecache.getline(filename, i).strip().startswith("#"):
         comment.insert(0, linecache.getline(filename, i).strip().lstrip("# "))
@@ -271,7 +271,7 @@ def _module_info(module: Any) -> dict[str, Any]:
 
 def _call_of(item: pytest.Item) -> str:
     params = getattr(getattr(item, "callspec", None), "params", {})
-    cases = getattr(item.module, "CASES", None)
+    cases = getattr(getattr(item, "module", None), "CASES", None)
     for value in params.values():
         if isinstance(value, Mapping) and "call" in value:
             return str(value["call"])
