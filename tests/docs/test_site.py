@@ -26,6 +26,10 @@ PAGES = {
     "home": "index.html",
     "api": "_generated/api/impacteval_rct.html",
     "notebook": "gallery/00_quickstart.html",
+    "user_guide": "user_guide/index.html",
+    "design": "user_guide/did.html",
+    "choosing": "user_guide/choosing.html",
+    "validation": "_generated/validation/rct.html",
 }
 FLAGS = [
     *CHROMIUM_HEADLESS_FLAGS,
