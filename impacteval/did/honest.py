@@ -58,7 +58,15 @@ from scipy import optimize, special
 
 from impacteval._validation import check_choice, check_level, short_repr
 from impacteval._warn import WarningLog
-from impacteval.did import _honest_numerics as hn
+from impacteval.did._honest_numerics import (
+    MomentTest,
+    confidence_set,
+    flci,
+    rm_polyhedra,
+    sd_polyhedron,
+    second_differences,
+    union_accepts,
+)
 from impacteval.exceptions import DataValidationError
 from impacteval.results import EffectEstimate, EffectTable, Provenance, Summary, SummaryDisplay
 
@@ -192,9 +200,9 @@ class HonestSensitivity(SummaryDisplay):
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Original interval and the robust intervals across the bounds (the sensitivity plot)."""
-        from impacteval.did._honest_plot import plot_sensitivity
+        from impacteval.plotting.honest import SensitivityDisplay
 
-        return plot_sensitivity(self, ax=ax)
+        return SensitivityDisplay.from_result(self).draw(ax)
 
 
 # ---------------------------------------------------------------------------------------
@@ -571,7 +579,7 @@ def _default_sd_bounds(beta: Array, sigma: Array, n_pre: int, n_post: int, level
     """Ten values from 0 to an upper confidence bound on the largest pre-period curvature."""
     if n_pre == 1:
         return np.linspace(0.0, float(np.sqrt(sigma[0, 0])), 10)
-    d2 = hn.second_differences(n_pre, n_post)[: n_pre - 1, :n_pre]
+    d2 = second_differences(n_pre, n_post)[: n_pre - 1, :n_pre]
     curv = d2 @ beta[:n_pre]
     se = np.sqrt(np.einsum("ij,jk,ik->i", d2, sigma[:n_pre, :n_pre], d2))
     z = float(-special.ndtri(1.0 - level))
@@ -597,19 +605,19 @@ def _interval_fn(
 
     def interval(bound: float) -> tuple[float, float]:
         if ci_method == "FLCI":
-            r = hn.flci(beta, sigma, n_pre, n_post, l_vec, bound, alpha)
+            r = flci(beta, sigma, n_pre, n_post, l_vec, bound, alpha)
             return (r.center - r.half_length, r.center + r.half_length)
         if restriction == "smoothness":
-            polys = [hn.sd_polyhedron(n_pre, n_post, bound)]
+            polys = [sd_polyhedron(n_pre, n_post, bound)]
             slope = float(np.max(np.abs(np.diff(np.r_[beta[:n_pre], 0.0])))) if n_pre else 0.0
             width = 10 * sd + abs(slope) * n_post + bound * (n_post + 1) ** 2
         else:
-            polys = hn.rm_polyhedra(n_pre, n_post, bound)
+            polys = rm_polyhedra(n_pre, n_post, bound)
             jumps = np.abs(np.diff(np.r_[beta[:n_pre], 0.0]))
             scale = float(np.abs(l_vec) @ np.arange(1, n_post + 1))
             width = 10 * sd + (1 + bound) * float(jumps.max()) * scale
         tests = [
-            hn.MomentTest(
+            MomentTest(
                 beta,
                 sigma,
                 n_pre,
@@ -622,7 +630,7 @@ def _interval_fn(
             )
             for p in polys
         ]
-        return hn.confidence_set(hn.union_accepts(tests), theta, width)
+        return confidence_set(union_accepts(tests), theta, width)
 
     return interval
 

@@ -32,7 +32,15 @@ from impacteval._validation import (
 )
 from impacteval._warn import WarningLog
 from impacteval.exceptions import DataValidationError, SmallSampleWarning
-from impacteval.inference import _wild_numerics as wn
+from impacteval.inference._wild_numerics import (
+    WEIGHT_TYPES,
+    bootstrap_t,
+    cluster_blocks,
+    draw_moments,
+    draw_weights,
+    enumerate_signs,
+    p_values,
+)
 from impacteval.results import Summary, SummaryDisplay
 
 __all__ = ["P_VALUE_TYPES", "SMALL_SAMPLE", "WildBootstrapResult", "wild_cluster_bootstrap"]
@@ -297,7 +305,7 @@ def wild_cluster_bootstrap(
         raise DataValidationError(
             f"`impose_null` must be True (WCR) or False (WCU); received {short_repr(impose_null)}"
         )
-    kind = check_choice(weights_type, "weights_type", wn.WEIGHT_TYPES)
+    kind = check_choice(weights_type, "weights_type", WEIGHT_TYPES)
     n_boot = check_positive_int(B, "B", minimum=19)
     level = check_level(level)
     small_sample = check_choice(small_sample, "small_sample", SMALL_SAMPLE)
@@ -323,9 +331,9 @@ def wild_cluster_bootstrap(
             SmallSampleWarning,
         )
 
-    blocks = wn.cluster_blocks(xa, ya, codes, g, j)
-    v = wn.enumerate_signs(g) if use_enum else wn.draw_weights(kind, n_boot, g, generator)
-    moments = wn.draw_moments(blocks, v)
+    blocks = cluster_blocks(xa, ya, codes, g, j)
+    v = enumerate_signs(g) if use_enum else draw_weights(kind, n_boot, g, generator)
+    moments = draw_moments(blocks, v)
     c = g / (g - 1) * (n - 1) / (n - k - absorbed) if small_sample == "CR1" else 1.0
     se = math.sqrt(c * float(blocks.s_hat @ blocks.s_hat))
     if not se > 0.0:
@@ -335,13 +343,13 @@ def wild_cluster_bootstrap(
         )
     est = float(blocks.beta_hat[j])
     t_stat = (est - theta) / se
-    t_boot = wn.bootstrap_t(moments, (est - theta) / blocks.a_jj, c, impose_null)
-    p_sym, p_eq = wn.p_values(t_stat, t_boot)
+    t_boot = bootstrap_t(moments, (est - theta) / blocks.a_jj, c, impose_null)
+    p_sym, p_eq = p_values(t_stat, t_boot)
     which = 0 if p_value_type == "symmetric" else 1
 
     def p_at(value: float) -> float:
-        tb = wn.bootstrap_t(moments, (est - value) / blocks.a_jj, c, impose_null)
-        return wn.p_values((est - value) / se, tb)[which]
+        tb = bootstrap_t(moments, (est - value) / blocks.a_jj, c, impose_null)
+        return p_values((est - value) / se, tb)[which]
 
     crit = float(stats.t.ppf(0.5 + level / 2.0, g - 1)) * se
     lower = _interval_end(p_at, est, -crit, 1.0 - level, log)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from impacteval.plotting.base import get_axes
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -21,16 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["AggregateDisplay", "EventStudyDisplay", "GroupTimeDisplay", "plot_aggregate"]
 
 _PRE, _POST, _REF = "#1f77b4", "#d62728", "black"
+_FIGSIZE = (7.0, 3.8)
 Array = np.ndarray
-
-
-def _axes(ax: Axes | None, width: float = 7.0) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    _, new_ax = plt.subplots(figsize=(width, 3.8))
-    return new_ax
 
 
 def _columns(table: EffectTable) -> tuple[Array, Array, Array]:
@@ -65,7 +59,7 @@ class GroupTimeDisplay:
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Draw on ``ax`` (a new figure when None) and return it."""
-        ax = _axes(ax)
+        ax = get_axes(ax, _FIGSIZE)
         groups = sorted(np.unique(self.group).tolist())
         width = 0.6 / max(len(groups), 1)
         for k, g in enumerate(groups):
@@ -118,7 +112,7 @@ class AggregateDisplay:
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Draw on ``ax`` (a new figure when None) and return it."""
-        ax = _axes(ax)
+        ax = get_axes(ax, _FIGSIZE)
         est = self.estimate
         err = np.vstack([est - self.ci_lower, self.ci_upper - est])
         if self.index in ("event_time", "time", "group"):
@@ -173,7 +167,7 @@ class EventStudyDisplay:
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Draw on ``ax`` (a new figure when None) and return it."""
-        ax = _axes(ax)
+        ax = get_axes(ax, _FIGSIZE)
         x, est, ref = self.event_time, self.estimate, self.reference
         ok = ~ref & np.isfinite(est)
         err = np.vstack([est - self.ci_lower, self.ci_upper - est])
