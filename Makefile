@@ -35,6 +35,7 @@ test: $(BIN)/.installed
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy impacteval
+	$(BIN)/python scripts/check_structure.py
 	$(BIN)/python -m pytest -q
 	$(MAKE) test-kernels
 
