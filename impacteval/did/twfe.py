@@ -260,6 +260,13 @@ def twfe(
     fit = _fit(raw, panel, cc, n_groups, se_type, treatment)
     log = WarningLog()
     few = few_treated_clusters(raw[:, 1], cc, n_groups, clus, se_type)
+    if few and wild is not None:  # the bootstrap is the remedy; its own limits remain
+        few = (
+            f"`cluster`: few of the {n_groups} clusters of {clus!r} contain treated "
+            "observations; the wild cluster bootstrap is far more reliable than "
+            "cluster-robust t-tests here, but with very few treated clusters it can still "
+            "mislead (WCR tends to under-reject, WCU to over-reject; MacKinnon & Webb 2017)"
+        )
     if few:
         log.warn(few, SmallSampleWarning)
     dropped = [nm for nm, kk in zip(names, fit.kept, strict=True) if not kk]
