@@ -395,7 +395,9 @@ def apply_wild_bootstrap(estimate: EffectEstimate, wild: WildBootstrapResult) ->
         ``std_error`` unchanged (the estimator's own variance); ``ci_method`` becomes
         ``"wild bootstrap"`` (so ``with_level`` refuses, as for any non-Wald interval);
         ``details["wild_bootstrap"]`` holds the bootstrap's statistic, both p-values, the
-        draws and the method; its warnings are appended; ``provenance`` records
+        draws and the method; the tested coefficient's row of ``details["coefficients"]``
+        (when there is one) gets the bootstrap p-value and interval, so the summary's
+        table agrees with the headline; its warnings are appended; ``provenance`` records
         ``inference="wild"``, the bootstrap options and the seed.
 
     Raises
