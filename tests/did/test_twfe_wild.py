@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import impacteval as ie
+from impacteval.exceptions import ImpactEvalWarning
 from impacteval.inference import wild_bootstrap_regression
 
 
@@ -70,5 +71,20 @@ def test_coarser_clusters_and_covariate_equal_the_helper() -> None:
         )  # fmt: skip
     assert res.n_clusters == boot.n_clusters == 6
     assert res.estimate == pytest.approx(boot.estimate, rel=1e-10)
+    assert res.p_value == boot.p_value
+    assert (res.ci_lower, res.ci_upper) == pytest.approx((boot.ci_lower, boot.ci_upper), rel=1e-9)
+
+
+def test_covariate_absorbed_by_unit_effects_is_left_out(mpdta: pd.DataFrame) -> None:
+    kw = {"outcome": "lemp", "treatment": "treat_post"}
+    with pytest.warns(ImpactEvalWarning, match="collinear with the fixed effects"):
+        res = ie.did.twfe(
+            mpdta, unit="countyreal", time="year", covariates=["lpop"], inference="wild",
+            wild_bootstrap={"B": 199}, rng=3, **kw,
+        )  # fmt: skip
+    boot = wild_bootstrap_regression(
+        mpdta, cluster="countyreal", fixed_effects=["countyreal", "year"], B=199, rng=3, **kw
+    )
+    assert any("collinear" in w for w in res.warnings)  # lpop is time-invariant
     assert res.p_value == boot.p_value
     assert (res.ci_lower, res.ci_upper) == pytest.approx((boot.ci_lower, boot.ci_upper), rel=1e-9)

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import impacteval as ie
+from impacteval.exceptions import ImpactEvalWarning
 from impacteval.inference import wild_bootstrap_regression, wild_cluster_bootstrap
 
 
@@ -86,3 +87,16 @@ def test_few_clusters_enumerate_and_need_no_seed() -> None:
     )
     assert any("Rademacher" in w for w in res.warnings)  # the bootstrap's warning is kept
     assert "all 2^G sign vectors" in str(res.summary().as_text())
+
+
+def test_collinear_covariate_is_left_out_of_the_bootstrap_as_of_the_fit(dib: pd.DataFrame) -> None:
+    d = dib.assign(twice=2.0 * dib["baseline_level"])
+    common = {"outcome": "endline_level", "treatment": "treatment", "cluster": "village"}
+    with pytest.warns(ImpactEvalWarning, match="collinear terms dropped"):
+        res = ie.rct.regression(
+            d, covariates=["baseline_level", "twice"], adjustment="additive", inference="wild",
+            wild_bootstrap={"B": 199}, rng=6, **common,
+        )  # fmt: skip
+    boot = wild_bootstrap_regression(d, covariates=["baseline_level"], B=199, rng=6, **common)
+    _same(res, boot)
+    assert any("collinear" in w for w in res.warnings)
