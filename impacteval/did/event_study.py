@@ -14,6 +14,7 @@ from impacteval._panel import format_label, prepare_panel
 from impacteval._validation import as_column_list, check_choice, check_level
 from impacteval._warn import WarningLog
 from impacteval.did._es_numerics import compact_codes, fe_regression, imputation
+from impacteval.did.honest import HonestSensitivity, honest
 from impacteval.did.twfe import few_treated_clusters
 from impacteval.exceptions import DataValidationError, SmallSampleWarning
 from impacteval.results import EffectEstimate, EffectTable, Provenance, fingerprint, interval
@@ -44,6 +45,26 @@ class EventStudyTable(EffectTable):
         from impacteval.plotting.did import EventStudyDisplay
 
         return EventStudyDisplay.from_table(self).plot(ax=ax)
+
+    def sensitivity(self, **kwargs: Any) -> HonestSensitivity:
+        """Rambachan-Roth sensitivity to violations of parallel trends.
+
+        ``self.sensitivity(**kwargs)`` is :func:`impacteval.did.honest` ``(self,
+        **kwargs)``: robust confidence intervals for a post-treatment effect across
+        bounds on the violation (``method``, ``m``, ``e``, ``level``, ``ci_method``,
+        ``threshold`` as there) and the breakdown value. The reference period is left
+        out and the rows' covariance is ``details["vcov"]``.
+
+        Examples
+        --------
+        >>> import impacteval as ie
+        >>> d = ie.datasets.load("mpdta")
+        >>> es = ie.did.event_study(d, outcome="lemp", unit="countyreal", time="year",
+        ...                         cohort="first_treat", method="sun_abraham")
+        >>> es.sensitivity(m=[0, 1]).bound_name
+        'Mbar'
+        """
+        return honest(self, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from impacteval.did.aggregate import (
     simple_overall_analytic,
     window_estimate,
 )
+from impacteval.did.honest import HonestSensitivity, honest
 from impacteval.results import EffectEstimate, EffectTable, Provenance
 
 if TYPE_CHECKING:
@@ -193,6 +194,49 @@ class GroupTimeEffects(EffectTable):
         cells (clustered when the table is); chi-square with one df per cell.
         """
         return pretrend_wald(self._fitted(), self._inference(False, None))
+
+    def sensitivity(
+        self, *, min_e: float | None = None, max_e: float | None = None, **kwargs: Any
+    ) -> HonestSensitivity:
+        """Rambachan-Roth sensitivity of the event study to violations of parallel trends.
+
+        The one-liner for ``ie.did.honest(self.aggregate("dynamic", min_e=min_e,
+        max_e=max_e), **kwargs)``: the dynamic (event-study) aggregation, then robust
+        intervals across bounds on the violation and the breakdown value.
+
+        Parameters
+        ----------
+        min_e, max_e : float, optional
+            Event-time window of the dynamic aggregation (as in :meth:`aggregate`).
+        **kwargs
+            Arguments of :func:`impacteval.did.honest`: ``method``
+            (``"relative_magnitudes"`` default, or ``"smoothness"``), ``m`` (the bounds),
+            ``e`` (the target event time or ``"average"``), ``level``, ``ci_method``,
+            ``threshold``.
+
+        Returns
+        -------
+        HonestSensitivity
+
+        Notes
+        -----
+        The intervals use the point estimates and the analytic influence-function
+        covariance of the dynamic aggregation, so the aggregation here skips the
+        multiplier bootstrap (it would change only the table's standard errors).
+        ``base_period="universal"`` in ``att_gt`` is what Rambachan & Roth assume; with
+        ``"varying"`` a warning says so.
+
+        Examples
+        --------
+        >>> import impacteval as ie
+        >>> gt = ie.did.att_gt(ie.datasets.load("mpdta"), outcome="lemp", unit="countyreal",
+        ...                    time="year", cohort="first_treat", base_period="universal")
+        >>> sens = gt.sensitivity(m=[0, 0.5, 1])
+        >>> sens.bound_name, len(sens.table)
+        ('Mbar', 3)
+        """
+        dynamic = self.aggregate("dynamic", min_e=min_e, max_e=max_e, bootstrap=False)
+        return honest(dynamic, **kwargs)
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """ATT(g, t) against time, one series per cohort (pre-periods blue, post red)."""

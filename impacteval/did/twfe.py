@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,12 @@ from impacteval.exceptions import (
     SmallSampleWarning,
 )
 from impacteval.inference.variance import fit_ols
+from impacteval.inference.wild import WildBootstrapResult
+from impacteval.inference.wild_frame import (
+    apply_wild_bootstrap,
+    check_wild_options,
+    wild_bootstrap_regression,
+)
 from impacteval.results import EffectEstimate, Provenance, fingerprint, interval
 
 __all__ = ["demean_two_way", "few_treated_clusters", "twfe"]
@@ -125,6 +132,9 @@ def twfe(
     cluster: str | None = None,
     se_type: str = "CR1",
     level: float = 0.95,
+    inference: str = "analytic",
+    wild_bootstrap: Mapping[str, Any] | None = None,
+    rng: int | np.random.Generator | None = None,
 ) -> EffectEstimate:
     """Two-way fixed effects: ``y_it = a_i + l_t + b D_it + x_it'c + e_it``.
 
@@ -157,18 +167,38 @@ def twfe(
         ``G - 1`` degrees of freedom, as fixest and estimatr do.
     level : float
         Confidence level.
+    inference : {"analytic", "wild"}
+        ``"analytic"`` (default): t interval with ``G - 1`` df from ``se_type``.
+        ``"wild"``: p-value and interval from the wild cluster bootstrap of the treatment
+        coefficient (clusters as ``cluster``; :func:`impacteval.inference.
+        wild_bootstrap_regression` with ``fixed_effects=[unit, time]``), the remedy for few
+        (treated) clusters. Estimate and ``std_error`` stay the analytic ones.
+    wild_bootstrap : mapping, optional
+        Options of the wild bootstrap (only with ``inference="wild"``): ``impose_null``
+        (True: WCR, default; False: WCU), ``weights_type`` (``"rademacher"`` default,
+        ``"webb"`` -- recommended below about 10 clusters --, ``"mammen"``, ``"normal"``),
+        ``B`` (draws, default 9999), ``enumerate`` (``"auto"``: all ``2^G`` Rademacher sign
+        vectors when ``2^G <= B``) and ``p_value_type`` (``"symmetric"`` or
+        ``"equal_tailed"``).
+    rng : int or numpy.random.Generator, optional
+        Seed of the wild bootstrap draws (only with ``inference="wild"``).
 
     Returns
     -------
     EffectEstimate
         The coefficient on ``treatment``; ``details["coefficients"]`` holds every slope and
         ``details["small_sample_factor"]`` the multiplier applied to the CR0 variance.
+        With ``inference="wild"``: ``ci_method`` is ``"wild bootstrap"``, ``method`` names
+        the bootstrap, ``details["wild_bootstrap"]`` holds its statistic, draws and both
+        p-values, and ``provenance`` records ``inference="wild"``, its options and the seed.
 
     Raises
     ------
     DataValidationError
         Missing columns, a treatment not coded 0/1 (or with only one value), duplicate
-        unit-period rows, a treatment absorbed by the fixed effects, an unknown ``se_type``.
+        unit-period rows, a treatment absorbed by the fixed effects, an unknown ``se_type``,
+        an unknown ``inference`` or bootstrap option, ``wild_bootstrap`` or ``rng`` with
+        analytic inference.
 
     Warns
     -----
@@ -186,6 +216,12 @@ def twfe(
     Singleton units (one observation) are kept, as fixest does by default: they do not move
     the estimate but count in ``n``.
 
+    With ``inference="wild"`` the bootstrap runs on the dummy-variable regression of the
+    estimation sample (unit effects absorbed exactly when nested in the clusters, period
+    effects as dummies; covariates the fit dropped as collinear left out). Its CR1 factor
+    counts every fixed effect, so ``details["wild_bootstrap"]["t_stat"]`` can differ from
+    ``estimate / std_error``; the p-value and interval do not depend on that factor.
+
     References
     ----------
     Conley, T. G. & Taber, C. R. (2011). Inference with "difference in differences" with a
@@ -196,6 +232,7 @@ def twfe(
     """
     level = check_level(level)
     se_type = check_choice(se_type, "se_type", SE_TYPES_TWFE)
+    wild = check_wild_options(inference, wild_bootstrap, rng)
     covs = as_column_list(covariates, "covariates")
     panel = prepare_panel(
         data,
@@ -223,6 +260,13 @@ def twfe(
     fit = _fit(raw, panel, cc, n_groups, se_type, treatment)
     log = WarningLog()
     few = few_treated_clusters(raw[:, 1], cc, n_groups, clus, se_type)
+    if few and wild is not None:  # the bootstrap is the remedy; its own limits remain
+        few = (
+            f"`cluster`: few of the {n_groups} clusters of {clus!r} contain treated "
+            "observations; the wild cluster bootstrap is far more reliable than "
+            "cluster-robust t-tests here, but with very few treated clusters it can still "
+            "mislead (WCR tends to under-reject, WCU to over-reject; MacKinnon & Webb 2017)"
+        )
     if few:
         log.warn(few, SmallSampleWarning)
     dropped = [nm for nm, kk in zip(names, fit.kept, strict=True) if not kk]
@@ -240,7 +284,45 @@ def twfe(
     }
     used = [outcome, treatment, unit, time, *covs] + ([cluster] if cluster else [])
     provenance = Provenance(options=options, data_fingerprint=fingerprint(data, used))
-    return _build_result(fit, names, raw[:, 1], panel, n_groups, options, provenance, log)
+    result = _build_result(fit, names, raw[:, 1], panel, n_groups, options, provenance, log)
+    if wild is None:
+        return result
+    boot = _wild(raw, names, fit.kept, panel, cc, options, wild)
+    return apply_wild_bootstrap(result, boot)
+
+
+def _wild(
+    raw: np.ndarray,
+    names: list[str],
+    kept: np.ndarray,
+    panel: Panel,
+    cc: np.ndarray,
+    options: Mapping[str, Any],
+    wild: Mapping[str, Any],
+) -> WildBootstrapResult:
+    """Wild cluster bootstrap of the treatment coefficient on the estimation sample.
+
+    The frame holds the fitted rows only (outcome, the kept slopes, unit, period and
+    cluster codes), so rows dropped for missing values are dropped once, and warned
+    about once, by the fit.
+    """
+    unit, time, clus = str(options["unit"]), str(options["time"]), str(options["cluster"])
+    slopes = [nm for nm, k in zip(names, kept, strict=True) if k]
+    frame = pd.DataFrame(raw[:, 1:][:, np.asarray(kept, dtype=bool)], columns=slopes)
+    frame.insert(0, "__outcome__", raw[:, 0])
+    frame[time] = panel.period_codes
+    frame[unit] = panel.unit_codes
+    frame[clus] = cc
+    return wild_bootstrap_regression(
+        frame,
+        outcome="__outcome__",
+        treatment=names[0],
+        covariates=slopes[1:],
+        cluster=clus,
+        fixed_effects=[unit, time],
+        level=float(options["level"]),  # type: ignore[arg-type]
+        **wild,
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ removed and every column is multiplied by ``sqrt(w)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -43,16 +44,35 @@ import pandas as pd
 
 from impacteval._validation import (
     as_column_list,
+    check_choice,
     check_column_name,
+    check_positive_int,
     check_positive_weights,
+    check_rng,
     group_codes,
     prepare,
+    short_repr,
 )
 from impacteval.exceptions import DataValidationError
-from impacteval.inference.wild import WildBootstrapResult, wild_cluster_bootstrap
+from impacteval.inference._wild_numerics import WEIGHT_TYPES
+from impacteval.inference.wild import P_VALUE_TYPES, WildBootstrapResult, wild_cluster_bootstrap
 from impacteval.results import EffectEstimate
 
-__all__ = ["WildDesign", "apply_wild_bootstrap", "build_wild_design", "wild_bootstrap_regression"]
+__all__ = [
+    "INFERENCE_CHOICES",
+    "WILD_OPTIONS",
+    "WildDesign",
+    "apply_wild_bootstrap",
+    "build_wild_design",
+    "check_wild_options",
+    "wild_bootstrap_regression",
+]
+
+#: values of the estimators' ``inference`` argument
+INFERENCE_CHOICES: tuple[str, ...] = ("analytic", "wild")
+#: keys an estimator's ``wild_bootstrap`` mapping may hold (keywords of
+#: :func:`~impacteval.inference.wild.wild_cluster_bootstrap`)
+WILD_OPTIONS: tuple[str, ...] = ("impose_null", "weights_type", "B", "enumerate", "p_value_type")
 
 # Refuse designs whose per-cluster blocks (G x k x k doubles) would exceed ~400 MB.
 _MAX_BLOCK_ENTRIES = 50_000_000
@@ -286,6 +306,74 @@ def wild_bootstrap_regression(
     return replace(result, n_dropped=design.n_dropped)
 
 
+def check_wild_options(
+    inference: object, wild_bootstrap: object, rng: object
+) -> dict[str, Any] | None:
+    """Check an estimator's ``inference``, ``wild_bootstrap`` and ``rng`` arguments.
+
+    Parameters
+    ----------
+    inference : {"analytic", "wild"}
+        The estimator's ``inference`` argument.
+    wild_bootstrap : mapping or None
+        Options of the bootstrap, keys among :data:`WILD_OPTIONS` (``impose_null``,
+        ``weights_type``, ``B``, ``enumerate``, ``p_value_type``, as in
+        :func:`~impacteval.inference.wild.wild_cluster_bootstrap`).
+    rng : int, numpy.random.Generator or None
+        Source of the bootstrap draws.
+
+    Returns
+    -------
+    dict or None
+        None for ``inference="analytic"``; else the keyword arguments for
+        :func:`wild_bootstrap_regression` / :func:`wild_cluster_bootstrap` (the options
+        and ``rng``).
+
+    Raises
+    ------
+    DataValidationError
+        An unknown ``inference``; ``wild_bootstrap`` or ``rng`` with analytic inference
+        (they would be silently ignored); ``wild_bootstrap`` not a mapping, with an unknown
+        key, or with a value of the wrong kind.
+    """
+    kind = check_choice(inference, "inference", INFERENCE_CHOICES)
+    if kind == "analytic":
+        for name, value in (("wild_bootstrap", wild_bootstrap), ("rng", rng)):
+            if value is not None:
+                raise DataValidationError(
+                    f"`{name}` is used only with inference='wild' (the wild cluster "
+                    f"bootstrap); received {short_repr(value)} with inference='analytic'"
+                )
+        return None
+    options = {} if wild_bootstrap is None else wild_bootstrap
+    if not isinstance(options, Mapping):
+        raise DataValidationError(
+            f"`wild_bootstrap` must be a mapping of options (keys {list(WILD_OPTIONS)}) or "
+            f"None; received {short_repr(wild_bootstrap)}"
+        )
+    for key in options:
+        if key not in WILD_OPTIONS:
+            close = difflib.get_close_matches(str(key), WILD_OPTIONS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise DataValidationError(
+                f"`wild_bootstrap`: unknown option {short_repr(key)}; expected keys among "
+                f"{list(WILD_OPTIONS)}{hint}"
+            )
+    if "weights_type" in options:
+        check_choice(options["weights_type"], "wild_bootstrap['weights_type']", WEIGHT_TYPES)
+    if "p_value_type" in options:
+        check_choice(options["p_value_type"], "wild_bootstrap['p_value_type']", P_VALUE_TYPES)
+    if "B" in options:
+        check_positive_int(options["B"], "wild_bootstrap['B']", minimum=19)
+    if "impose_null" in options and not isinstance(options["impose_null"], bool):
+        raise DataValidationError(
+            "`wild_bootstrap['impose_null']` must be True (WCR) or False (WCU); received "
+            f"{short_repr(options['impose_null'])}"
+        )
+    check_rng(rng)
+    return {**options, "rng": rng}
+
+
 def apply_wild_bootstrap(estimate: EffectEstimate, wild: WildBootstrapResult) -> EffectEstimate:
     """Return ``estimate`` with its p-value and interval from the wild cluster bootstrap.
 
@@ -307,7 +395,9 @@ def apply_wild_bootstrap(estimate: EffectEstimate, wild: WildBootstrapResult) ->
         ``std_error`` unchanged (the estimator's own variance); ``ci_method`` becomes
         ``"wild bootstrap"`` (so ``with_level`` refuses, as for any non-Wald interval);
         ``details["wild_bootstrap"]`` holds the bootstrap's statistic, both p-values, the
-        draws and the method; its warnings are appended; ``provenance`` records
+        draws and the method; the tested coefficient's row of ``details["coefficients"]``
+        (when there is one) gets the bootstrap p-value and interval, so the summary's
+        table agrees with the headline; its warnings are appended; ``provenance`` records
         ``inference="wild"``, the bootstrap options and the seed.
 
     Raises
@@ -352,13 +442,26 @@ def apply_wild_bootstrap(estimate: EffectEstimate, wild: WildBootstrapResult) ->
             "n_clusters": wild.n_clusters,
         },
     }
+    coefficients = details.get("coefficients")
+    if isinstance(coefficients, pd.DataFrame) and wild.coef in coefficients.index:
+        coefficients = coefficients.copy()  # the summary shows this row: keep it consistent
+        coefficients.loc[wild.coef, ["p_value", "ci_lower", "ci_upper"]] = (
+            wild.p_value,
+            wild.ci_lower,
+            wild.ci_upper,
+        )
+        details["coefficients"] = coefficients
+    draws = f"{wild.n_draws} draws" + (", all 2^G sign vectors" if wild.enumerated else "")
     return replace(
         estimate,
         p_value=wild.p_value,
         ci_lower=wild.ci_lower,
         ci_upper=wild.ci_upper,
         ci_method="wild bootstrap",
-        method=f"{estimate.method}; {wild.method} wild cluster bootstrap",
+        method=(
+            f"{estimate.method}; p-value and interval by {wild.method} wild cluster "
+            f"bootstrap ({draws})"
+        ),
         n_clusters=wild.n_clusters,
         warnings=(*estimate.warnings, *wild.warnings),
         details=details,

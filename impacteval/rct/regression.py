@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,8 @@ from impacteval.inference.variance import (
     fit_ols,
     in_span_of_others,
 )
+from impacteval.inference.wild_frame import apply_wild_bootstrap, check_wild_options
+from impacteval.rct.regression_wild import regression_wild_bootstrap
 from impacteval.results import EffectEstimate, Provenance, fingerprint, interval
 
 __all__ = ["check_clusters_per_arm", "regression"]
@@ -110,6 +112,9 @@ def regression(
     fixed_effects: str | Sequence[str] | None = None,
     weights: str | None = None,
     level: float = 0.95,
+    inference: str = "analytic",
+    wild_bootstrap: Mapping[str, Any] | None = None,
+    rng: int | np.random.Generator | None = None,
 ) -> EffectEstimate:
     """Average treatment effect by (covariate-adjusted) least squares, as R estimatr.
 
@@ -141,20 +146,41 @@ def regression(
         Column of positive observation weights (weighted least squares).
     level : float
         Confidence level of the interval.
+    inference : {"analytic", "wild"}
+        ``"analytic"`` (default): t interval and p-value from ``se_type``. ``"wild"``:
+        p-value and interval from the wild cluster bootstrap of the treatment coefficient
+        (needs ``cluster``; :func:`impacteval.inference.wild_cluster_bootstrap`), the
+        remedy for few clusters or few treated clusters. The estimate and ``std_error``
+        stay the analytic ones.
+    wild_bootstrap : mapping, optional
+        Options of the wild bootstrap (only with ``inference="wild"``): ``impose_null``
+        (True: WCR, default; False: WCU), ``weights_type`` (``"rademacher"`` default,
+        ``"webb"`` -- recommended below about 10 clusters --, ``"mammen"``, ``"normal"``),
+        ``B`` (draws, default 9999), ``enumerate`` (``"auto"``: all ``2^G`` Rademacher sign
+        vectors when ``2^G <= B``) and ``p_value_type`` (``"symmetric"`` or
+        ``"equal_tailed"``).
+    rng : int or numpy.random.Generator, optional
+        Seed of the wild bootstrap draws (only with ``inference="wild"``); not used when
+        the sign vectors are enumerated.
 
     Returns
     -------
     EffectEstimate
         The treatment coefficient with a t interval at the variance's df. ``details``
         holds ``coefficients`` (every term), ``vcov``, ``covariate_means`` (Lin) and
-        ``se_type``.
+        ``se_type``. With ``inference="wild"``: ``ci_method`` is ``"wild bootstrap"``,
+        ``method`` names the bootstrap, ``details["wild_bootstrap"]`` holds its statistic,
+        draws and both p-values, and ``provenance`` records ``inference="wild"``, the
+        bootstrap options and the seed.
 
     Raises
     ------
     DataValidationError
         Missing columns, non-numeric outcome, non-binary treatment or an empty arm,
         invalid ``se_type`` for the clustering, fewer than 2 clusters per arm, non-positive
-        weights, ``level`` outside (0, 1), or a treatment collinear with the controls.
+        weights, ``level`` outside (0, 1), or a treatment collinear with the controls;
+        ``inference="wild"`` without ``cluster``, an unknown ``inference`` or bootstrap
+        option, ``wild_bootstrap`` or ``rng`` with analytic inference.
 
     Warns
     -----
@@ -171,6 +197,12 @@ def regression(
     ATE. Lin's adjustment never hurts asymptotic precision, unlike the additive one
     (Freedman 2008). Rows with a missing value in any used column are dropped and counted
     in ``n_dropped``. Collinear covariates are dropped (reported as NaN), as R's ``lm``.
+
+    The wild cluster bootstrap (Cameron, Gelbach & Miller 2008) runs on the same design:
+    the additive (or unadjusted) regression through
+    :func:`impacteval.inference.wild_bootstrap_regression` (fixed effects nested in the
+    clusters absorbed), Lin's through the estimator's own design matrix; see
+    :mod:`impacteval.rct.regression_wild`.
 
     References
     ----------
@@ -192,6 +224,12 @@ def regression(
     covs = as_column_list(covariates, "covariates")
     fes = as_column_list(fixed_effects, "fixed_effects")
     se_type = _check_se_type(se_type, cluster)
+    wild = check_wild_options(inference, wild_bootstrap, rng)
+    if wild is not None and cluster is None:
+        raise DataValidationError(
+            "`inference`: 'wild' is the wild *cluster* bootstrap and needs `cluster` (the "
+            "column whose clusters are resampled); received cluster=None"
+        )
     prepared = prepare(
         data,
         numeric={
@@ -232,7 +270,7 @@ def regression(
         "level": level,
     }
     used_cols = [outcome, treatment, *covs, *fes] + [c for c in (cluster, weights) if c]
-    return _result(
+    result = _result(
         fit,
         se,
         design,
@@ -243,6 +281,20 @@ def regression(
         messages=log.messages,
         digest=fingerprint(data, used_cols),
     )
+    if wild is None:
+        return result
+    boot = regression_wild_bootstrap(
+        frame,
+        x=design.x,
+        names=design.names,
+        kept=fit.kept,
+        y=y,
+        w=w,
+        codes=codes,
+        options=options,
+        wild=wild,
+    )
+    return apply_wild_bootstrap(result, boot)
 
 
 def _check_se_type(se_type: str | None, cluster: str | None) -> str:

@@ -32,6 +32,11 @@ balance
 """
 
 
+def _wild(est: EstimatorSpec) -> bool:
+    """True when the spec asks for the wild cluster bootstrap (it then gets the seed)."""
+    return dict(est.options).get("inference") == "wild"
+
+
 class DesignSection:
     """The design-specific part of the report notebook (base: no diagnostics of its own).
 
@@ -96,6 +101,11 @@ results = {{name: estimate(rows_of(name)) for name in SUBSETS}}
     def after_fit(self, c: Cells, spec: ReportSpec) -> None:
         """Diagnostic cells that read the primary estimator's fitted result."""
 
+    # -- section 3 ----------------------------------------------------------------------
+
+    def beside_estimates(self, c: Cells, spec: ReportSpec) -> None:
+        """Cells shown right after the estimates table of section 3 (none by default)."""
+
 
 class RctSection(DesignSection):
     """Randomised trial: attrition by arm and covariate balance."""
@@ -114,6 +124,8 @@ class RctSection(DesignSection):
             kw["cluster"] = "CLUSTER" if cols.get("cluster") else None
             kw["fixed_effects"] = "FIXED_EFFECTS" if cols.get("fixed_effects") else None
         kw.update(options_source(est))
+        if _wild(est):
+            kw["rng"] = "SEED"
         if est.name == "randomization_inference":
             kw["rng"] = "SEED"
         else:
@@ -168,6 +180,8 @@ TREATMENT = "treated_group"
         elif est.name == "twfe":
             kw.update(treatment='"treated_post"', covariates=covs, cluster=cluster or "UNIT")
             kw.update(options_source(est))
+            if _wild(est):
+                kw["rng"] = "SEED"
             kw["level"] = "LEVEL"
         else:  # event_study
             kw.update(cohort="COHORT", covariates=covs, cluster=cluster or "UNIT")
@@ -211,6 +225,56 @@ print(pretest)
 dynamic.to_frame()
 """,
             "diagnostics",
+        )
+
+    def beside_estimates(self, c: Cells, spec: ReportSpec) -> None:
+        """The Rambachan-Roth breakdown value next to the primary estimate.
+
+        The event study is the primary estimator's own when it is ``event_study``;
+        otherwise ``att_gt`` with the primary's options (when it is ``att_gt``) and a
+        universal base period, the setting Rambachan & Roth (2023) assume. Target: the
+        average of the post-treatment event-time effects; restriction: relative
+        magnitudes with the default grid of ``Mbar``.
+        """
+        c.md(
+            """
+**Sensitivity to violations of parallel trends** (Rambachan & Roth 2023). The breakdown
+value is the largest violation, relative to the largest pre-treatment one (`Mbar`), for
+which the robust interval for the average post-treatment event-study effect still excludes
+zero: `Mbar = 1` allows post-treatment deviations from parallel trends as large as the
+worst pre-treatment one. A breakdown value near zero means the conclusion rests on exact
+parallel trends.
+"""
+        )
+        if spec.estimator.name == "event_study":
+            source = f"event_study_fit = {_FIRST}"
+        else:
+            opts = {}
+            if spec.estimator.name == "att_gt":
+                skip = ("bootstrap", "base_period")
+                opts = {k: repr(v) for k, v in spec.estimator.options if k not in skip}
+            cov = ", covariates=COVARIATES" if spec.column("covariates") else ""
+            clu = ", cluster=CLUSTER" if spec.column("cluster") else ""
+            extra = "".join(f", {k}={v}" for k, v in opts.items())
+            source = f"""# the event study for the sensitivity analysis: universal base period
+event_study_fit = ie.did.att_gt(
+    sample, outcome=OUTCOME, unit=UNIT, time=TIME, cohort=COHORT{cov}{clu}{extra},
+    base_period="universal", level=LEVEL,
+)"""
+        c.code(
+            f"""
+{source}
+sensitivity = event_study_fit.sensitivity(e="average", level=LEVEL)
+primary = rt.as_estimate({_FIRST})
+print(
+    f"{{LABELS[next(iter(SUBSETS))]}}: estimate {{primary.estimate:.4g}} "
+    f"({{primary.level:.0%}} CI [{{primary.ci_lower:.4g}}, {{primary.ci_upper:.4g}}]); "
+    f"breakdown value of the event study's average effect: {{sensitivity.breakdown_sentence()}}"
+)
+sensitivity.summary()
+""",
+            "estimates",
+            "sensitivity",
         )
 
 

@@ -113,6 +113,7 @@ rt.readable_frame(estimates, keep=["method", "estimand"])
 """,
         "estimates",
     )
+    design_section(spec).beside_estimates(c, spec)
     c.code(
         """
 ie.plotting.plot_estimates(estimates)

@@ -78,6 +78,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from impacteval._toml import TomlTable, did_you_mean, kind_of
+from impacteval.exceptions import DataValidationError
+from impacteval.inference.wild_frame import check_wild_options
 from impacteval.reporting.errors import ReportSpecError
 from impacteval.reporting.spec_terms import (
     DESIGNS,
@@ -429,6 +431,11 @@ def _check_option_values(design: str, name: str, opts: Mapping[str, Any], path: 
             raise ReportSpecError(f"`{path}.{key}` must be true or false; received {value!r}")
         if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise ReportSpecError(f"`{path}.{key}` must be an integer; received {value!r}")
+    if name in ("regression", "twfe"):  # the wild cluster bootstrap's options, up front
+        try:
+            check_wild_options(opts.get("inference", "analytic"), opts.get("wild_bootstrap"), None)
+        except DataValidationError as err:
+            raise ReportSpecError(f"`{path}`: {err}") from None
 
 
 def _check_predictors(value: object, path: str) -> None:

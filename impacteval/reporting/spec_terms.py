@@ -24,14 +24,14 @@ DESIGNS = ("rct", "did", "matching", "synth")
 ESTIMATORS: dict[str, dict[str, frozenset[str]]] = {
     "rct": {
         "difference_in_means": frozenset(),
-        "regression": frozenset({"adjustment", "se_type"}),
+        "regression": frozenset({"adjustment", "se_type", "inference", "wild_bootstrap"}),
         "randomization_inference": frozenset({"n_permutations"}),
     },
     "did": {
         "att_gt": frozenset(
             {"control_group", "method", "base_period", "anticipation", "bootstrap"}
         ),
-        "twfe": frozenset({"se_type"}),
+        "twfe": frozenset({"se_type", "inference", "wild_bootstrap"}),
         "event_study": frozenset({"method", "reference"}),
     },
     "matching": {

@@ -98,6 +98,34 @@ def test_did_report_shows_pretrend_test_and_event_study(reports: dict[str, Repor
     assert "event_time" in text
 
 
+def test_did_report_shows_the_breakdown_value_next_to_the_estimate(
+    reports: dict[str, ReportPaths],
+) -> None:
+    """The sentence printed beside the estimates is the one ``did.honest`` gives directly."""
+    import impacteval as ie
+
+    mpdta = ie.datasets.load("mpdta")
+    with pytest.warns(ie.exceptions.ImpactEvalWarning):  # degenerate pre-period cells
+        event_study = ie.did.att_gt(
+            mpdta, outcome="lemp", unit="countyreal", time="year", cohort="first_treat",
+            cluster="countyreal", control_group="never_treated", method="dr",
+            base_period="universal",
+        )  # fmt: skip
+    sentence = ie.did.honest(event_study, e="average").breakdown_sentence()
+    assert sentence.startswith("the interval excludes zero for Mbar up to ")
+    (printed, _) = _outputs(reports["did"].notebook, "sensitivity")
+    overall = ie.did.att_gt(
+        mpdta, outcome="lemp", unit="countyreal", time="year", cohort="first_treat",
+        cluster="countyreal", control_group="never_treated", method="dr",
+    ).aggregate("simple").overall  # fmt: skip
+    assert printed.startswith(f"All units: estimate {overall.estimate:.4g} (95% CI")
+    assert printed.rstrip().endswith(
+        f"breakdown value of the event study's average effect: {sentence}"
+    )
+    html = reports["did"].html.read_text(encoding="utf-8")
+    assert sentence in html and "Sensitivity to violations of parallel trends" in html
+
+
 def test_demo_report_settles_the_contract(demo: ReportPaths) -> None:
     html = demo.html.read_text(encoding="utf-8")
     contract_path = ROOT / "contracts" / "peterborough.toml"
