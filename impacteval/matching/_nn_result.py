@@ -12,6 +12,7 @@ snapshot of the covariates and the matching weights) and computes
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, cast
@@ -34,21 +35,22 @@ __all__ = ["BalanceRequest", "MatchingEstimate", "build_matching_result"]
 class BalanceRequest:
     """What the balance table of a matching result is computed from, on request.
 
-    A snapshot taken when the result is built (a copy of the treatment and balance columns
+    A snapshot taken when the result is built (copies of the treatment and balance columns
     of the complete rows, and the matching weights), so that the table computed later is
     the one of the data as they were matched, whatever happens to the input afterwards.
 
     Attributes
     ----------
-    frame : pandas.DataFrame
-        Treatment and balance covariates of the complete rows (their own copy).
+    columns : mapping of str to pandas.Series
+        Treatment and balance covariates of the complete rows, in that order (each its own
+        copy; kept column by column, which copies faster than a frame of mixed blocks).
     treatment : str
     covariates : tuple of str
     weights : numpy.ndarray
         MatchIt's ``match.data()`` weights of the same rows (0 for unmatched units).
     """
 
-    frame: pd.DataFrame
+    columns: Mapping[str, pd.Series]
     treatment: str
     covariates: tuple[str, ...]
     weights: np.ndarray
@@ -60,7 +62,7 @@ class BalanceRequest:
         covariate, say) are not issued again here: they are kept in the table's
         ``warnings`` and shown in its summary.
         """
-        bal_frame = self.frame.copy()
+        bal_frame = pd.DataFrame(dict(self.columns))
         w_name = "matching weights"  # shown in the balance summary
         while w_name in bal_frame.columns:
             w_name += " "
@@ -207,7 +209,7 @@ def _balance_request(
     if not bal_covs:
         return None
     return BalanceRequest(
-        frame=d.frame[[opts.treatment, *bal_covs]].copy(),
+        columns={c: d.frame[c].copy() for c in dict.fromkeys([opts.treatment, *bal_covs])},
         treatment=opts.treatment,
         covariates=tuple(bal_covs),
         weights=weights.copy(),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from impacteval.matching._nn_match import match_sorted
+from impacteval.matching._nn_match import match_sorted, stable_order
 
 
 def _loop_match_sorted(
@@ -142,3 +142,19 @@ def test_matches_the_walk_at_a_larger_size(replace: bool) -> None:
         got = match_sorted(focal, distance, order, ratio, replace, caliper)
         want = _loop_match_sorted(focal, distance, order, ratio, replace, caliper)
         np.testing.assert_array_equal(got, want)
+
+
+def test_stable_order_is_the_three_key_lexsort() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(1, 80))
+        primary = rng.integers(0, 5, size=n) / 4.0  # many ties
+        secondary = [
+            None,
+            rng.permutation(n),
+            np.arange(n),
+            rng.integers(0, 3, size=n),  # ties in the secondary key as well
+        ][int(rng.integers(4))]
+        key = np.zeros(n, dtype=np.intp) if secondary is None else secondary
+        want = np.lexsort((np.arange(n), key, primary))
+        np.testing.assert_array_equal(stable_order(primary, secondary), want)
