@@ -195,6 +195,7 @@ def machine(r_libs: str) -> dict[str, str]:
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "impacteval": impacteval.__version__,
+        "BLAS threads": os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default (one per CPU)"),
     }
     try:
         r = subprocess.run(
