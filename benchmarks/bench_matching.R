@@ -1,21 +1,23 @@
-# Timings of MatchIt::matchit(method = "nearest") for benchmarks/bench_matching.py.
+# Timings of MatchIt's default call for benchmarks/bench_matching.py.
 #
-# Usage: R_LIBS=/tmp/Rlib Rscript benchmarks/bench_matching.R DATA.csv REPEATS CALIPER MM_OUT
-#                                                                  BUDGET
-#   DATA.csv  the file bench_matching.py wrote (columns treat, ps, y, x1..x4)
+# Usage: R_LIBS=/tmp/Rlib Rscript benchmarks/bench_matching.R DATA.csv REPEATS MM_OUT BUDGET
+#   DATA.csv  the file bench_matching.py wrote (columns treat, y, x1..x4)
 #   REPEATS   timed runs after one untimed warm-up
-#   CALIPER   caliper in standard deviations of the score (MatchIt's std.caliper = TRUE)
 #   MM_OUT    where to write the match matrix: one line per treated unit (data order), the
-#             1-based row number of its control, 0 if unmatched
+#             1-based row number of its control, 0 if unmatched; MM_OUT.ps gets R's
+#             fitted propensity scores (one per row)
 #   BUDGET    seconds; if the warm-up takes longer, it is reported as the only run
 #             ("reduced": true) instead of repeating it
 #
-# Needs MatchIt 4.5.1 with upstream fix #163 (or >= 4.5.4): Debian's r-cran-matchit 4.5.1 is
-# miscompiled (integer abs() on distances; calipers never bind). The script stops if the
-# loaded MatchIt comes from /usr/lib (Debian) and is older than 4.5.4.
+# The call timed is MatchIt's default: matchit(treat ~ x1 + x2 + x3 + x4, data = dat), i.e.
+# method = "nearest", distance = "glm" (logit link), ratio = 1, replace = FALSE,
+# m.order = "largest", no caliper. It fits the propensity logit and matches; balance
+# statistics are not part of matchit() (summary() computes them).
 #
-# The score is passed as a numeric vector (distance = dat$ps), so no model is fitted and only
-# matching is timed. Prints one JSON object on stdout; progress goes to stderr.
+# Needs MatchIt 4.5.1 with upstream fix #163 (or >= 4.5.4): Debian's r-cran-matchit 4.5.1 is
+# miscompiled (integer abs() on distances: the lower-score neighbour is always taken). The
+# script stops if the loaded MatchIt comes from /usr/lib (Debian) and is older than 4.5.4.
+# Prints one JSON object on stdout; progress goes to stderr.
 
 suppressPackageStartupMessages({
   library(MatchIt)
@@ -23,12 +25,11 @@ suppressPackageStartupMessages({
 })
 
 args <- commandArgs(trailingOnly = TRUE)
-if (length(args) < 5) stop("usage: bench_matching.R DATA.csv REPEATS CALIPER MM_OUT BUDGET")
+if (length(args) < 4) stop("usage: bench_matching.R DATA.csv REPEATS MM_OUT BUDGET")
 path <- args[[1]]
 repeats <- as.integer(args[[2]])
-caliper <- as.numeric(args[[3]])
-mm_out <- args[[4]]
-budget <- as.numeric(args[[5]])
+mm_out <- args[[3]]
+budget <- as.numeric(args[[4]])
 
 mi_path <- find.package("MatchIt")
 if (startsWith(mi_path, "/usr/lib") && packageVersion("MatchIt") < "4.5.4") {
@@ -48,10 +49,7 @@ dat <- if (have_dt) {
 }
 log_msg("read ", nrow(dat), " rows; MatchIt ", format(packageVersion("MatchIt")), " from ", mi_path)
 
-run <- function() {
-  matchit(treat ~ x1, data = dat, distance = dat$ps, method = "nearest",
-          caliper = caliper, replace = FALSE)
-}
+run <- function() matchit(treat ~ x1 + x2 + x3 + x4, data = dat)
 
 load0 <- round(loadavg(), 2)
 t0 <- proc.time()[["elapsed"]]
@@ -77,6 +75,7 @@ att <- weighted.mean(md$y[md$treat == 1], w[md$treat == 1]) -
 mm <- m$match.matrix[, 1]
 rows <- ifelse(is.na(mm), 0L, as.integer(mm))
 writeLines(as.character(rows), mm_out)
+writeLines(sprintf("%.17g", m$distance), paste0(mm_out, ".ps"))  # R's fitted scores
 
 cat(toJSON(list(
   runs = I(runs),

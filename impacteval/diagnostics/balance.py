@@ -133,30 +133,54 @@ def _weighted_var(x: np.ndarray, w: np.ndarray) -> float:
     return float(w @ (x - mean) ** 2 * sw / denom) if denom > 0 else np.nan
 
 
-def _ecdf_distances(
-    xt: np.ndarray, wt: np.ndarray, xc: np.ndarray, wc: np.ndarray
-) -> tuple[float, float]:
-    """Max and mean absolute difference of the (weighted) ECDFs over pooled unique values."""
+@dataclass(frozen=True)
+class _Split:
+    """One covariate split by arm, with the sorting the ECDF distances need (the same for
+    every set of weights, so the unadjusted and adjusted statistics share it)."""
+
+    t: np.ndarray
+    c: np.ndarray
+    xt: np.ndarray
+    xc: np.ndarray
+    order_t: np.ndarray
+    order_c: np.ndarray
+    pos_t: np.ndarray
+    pos_c: np.ndarray
+
+
+def _split(x: np.ndarray, z: np.ndarray) -> _Split:
+    """Arms of ``x``; each arm's stable sort order and, for every pooled distinct value,
+    the number of the arm's values at or below it."""
+    t, c = z == 1, z == 0
+    xt, xc = x[t], x[c]
     grid = np.unique(np.concatenate([xt, xc]))
+    order_t = np.argsort(xt, kind="stable")
+    order_c = np.argsort(xc, kind="stable")
+    pos_t = np.searchsorted(xt[order_t], grid, side="right")
+    pos_c = np.searchsorted(xc[order_c], grid, side="right")
+    return _Split(t, c, xt, xc, order_t, order_c, pos_t, pos_c)
 
-    def ecdf(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        order = np.argsort(x, kind="stable")
+
+def _ecdf_distances(s: _Split, wt: np.ndarray, wc: np.ndarray) -> tuple[float, float]:
+    """Max and mean absolute difference of the (weighted) ECDFs over pooled unique values."""
+
+    def ecdf(w: np.ndarray, order: np.ndarray, pos: np.ndarray) -> np.ndarray:
         cum = np.concatenate([[0.0], np.cumsum(w[order])]) / w.sum()
-        return np.asarray(cum[np.searchsorted(x[order], grid, side="right")])
+        return np.asarray(cum[pos])
 
-    diff = np.abs(ecdf(xt, wt) - ecdf(xc, wc))
+    diff = np.abs(ecdf(wt, s.order_t, s.pos_t) - ecdf(wc, s.order_c, s.pos_c))
     return float(diff.max()), float(diff.mean())
 
 
-def _column_stats(x: np.ndarray, z: np.ndarray, w: np.ndarray, sd_pooled: float) -> list[float]:
-    t, c = z == 1, z == 0
-    mt = float(w[t] @ x[t] / w[t].sum())
-    mc = float(w[c] @ x[c] / w[c].sum())
-    vt, vc = _weighted_var(x[t], w[t]), _weighted_var(x[c], w[c])
+def _column_stats(s: _Split, w: np.ndarray, sd_pooled: float) -> list[float]:
+    wt, wc = w[s.t], w[s.c]
+    mt = float(wt @ s.xt / wt.sum())
+    mc = float(wc @ s.xc / wc.sum())
+    vt, vc = _weighted_var(s.xt, wt), _weighted_var(s.xc, wc)
     with np.errstate(divide="ignore", invalid="ignore"):
         smd = float(np.float64(mt - mc) / sd_pooled)
         ratio = float(np.float64(vt) / vc)
-    ks, ecdf_mean = _ecdf_distances(x[t], w[t], x[c], w[c])
+    ks, ecdf_mean = _ecdf_distances(s, wt, wc)
     return [mt, mc, smd, ratio, ks, ecdf_mean]
 
 
@@ -282,7 +306,8 @@ def balance(
     varying: list[str] = []
     for col in covs:
         x = frame[col].to_numpy(dtype=float)
-        vt, vc = np.var(x[z == 1], ddof=1), np.var(x[z == 0], ddof=1)
+        split = _split(x, z)
+        vt, vc = np.var(split.xt, ddof=1), np.var(split.xc, ddof=1)
         sd_pooled = float(np.sqrt((vt + vc) / 2.0))
         constant = not np.ptp(x) > 0
         if not constant:
@@ -297,9 +322,9 @@ def balance(
                 f"`covariates`: {col!r} {why} its SMD and variance ratio are "
                 "undefined (NaN, or +-inf when the arms differ)"
             )
-        row = _column_stats(x, z, ones, sd_pooled)
+        row = _column_stats(split, ones, sd_pooled)
         if weights is not None:
-            row += _column_stats(x, z, w, sd_pooled)
+            row += _column_stats(split, w, sd_pooled)
         rows.append(row)
     columns = list(_STATS) + ([f"{s}_adjusted" for s in _STATS] if weights is not None else [])
     table = pd.DataFrame(rows, index=pd.Index(covs, name="covariate"), columns=columns)

@@ -25,6 +25,7 @@ from impacteval.matching._nn_match import (
     match_sorted,
     matchit_weights,
     pair_subclass,
+    stable_order,
 )
 from impacteval.matching._nn_prepare import NearestData, NearestOptions
 from impacteval.matching.abadie_imbens import ties_pairs
@@ -67,10 +68,7 @@ def match_order(
         return rng.permutation(n1)
     if kind == "data" or score is None:
         return np.arange(n1)
-    key = np.zeros(n1, dtype=np.intp) if tiebreak is None else tiebreak
-    if kind == "largest":
-        return np.lexsort((np.arange(n1), key, -score))
-    return np.lexsort((np.arange(n1), key, score))
+    return stable_order(-score if kind == "largest" else score, tiebreak)
 
 
 def label_rank(labels: pd.Index) -> np.ndarray:

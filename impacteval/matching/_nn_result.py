@@ -3,14 +3,18 @@
 :func:`build_matching_result` turns the matched sets of
 :func:`~impacteval.matching._nn_numerics.match_units` into a :class:`MatchingEstimate`: the
 matched sample (MatchIt's ``match.data()``), the effect (Abadie-Imbens, or the weighted
-regression of the outcome on treatment in the matched sample), the balance table and the
-match matrix.
+regression of the outcome on treatment in the matched sample) and the match matrix. The
+balance table is computed on request: the result keeps a :class:`BalanceRequest` (a
+snapshot of the covariates and the matching weights) and computes
+:attr:`MatchingEstimate.balance` from it on first access, then caches it.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
@@ -24,7 +28,53 @@ from impacteval.matching.abadie_imbens import ai_estimate
 from impacteval.rct.regression import regression
 from impacteval.results import EffectEstimate, Provenance, fingerprint
 
-__all__ = ["MatchingEstimate", "build_matching_result"]
+__all__ = ["BalanceRequest", "MatchingEstimate", "build_matching_result"]
+
+
+@dataclass(frozen=True, eq=False)
+class BalanceRequest:
+    """What the balance table of a matching result is computed from, on request.
+
+    A snapshot taken when the result is built (copies of the treatment and balance columns
+    of the complete rows, and the matching weights), so that the table computed later is
+    the one of the data as they were matched, whatever happens to the input afterwards.
+
+    Attributes
+    ----------
+    columns : mapping of str to pandas.Series
+        Treatment and balance covariates of the complete rows, in that order (each its own
+        copy; kept column by column, which copies faster than a frame of mixed blocks).
+    treatment : str
+    covariates : tuple of str
+    weights : numpy.ndarray
+        MatchIt's ``match.data()`` weights of the same rows (0 for unmatched units).
+    """
+
+    columns: Mapping[str, pd.Series]
+    treatment: str
+    covariates: tuple[str, ...]
+    weights: np.ndarray
+
+    def compute(self) -> BalanceTable:
+        """The balance table before (unadjusted) and after (``*_adjusted``) matching.
+
+        :func:`~impacteval.diagnostics.balance.balance`'s own warnings (a constant
+        covariate, say) are not issued again here: they are kept in the table's
+        ``warnings`` and shown in its summary.
+        """
+        bal_frame = pd.DataFrame(dict(self.columns))
+        w_name = "matching weights"  # shown in the balance summary
+        while w_name in bal_frame.columns:
+            w_name += " "
+        bal_frame[w_name] = self.weights
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ImpactEvalWarning)
+            return balance(
+                bal_frame,
+                treatment=self.treatment,
+                covariates=list(self.covariates),
+                weights=w_name,
+            )
 
 
 @dataclass(frozen=True, kw_only=True, repr=False)
@@ -38,7 +88,10 @@ class MatchingEstimate(EffectEstimate):
         columns ``weights``, ``distance`` and, without replacement, ``subclass`` (1, 2, ...
         by matched set), as MatchIt's ``match.data()``.
     balance : BalanceTable or None
-        Covariate balance before (unadjusted) and after (``*_adjusted``) matching.
+        Covariate balance before (unadjusted) and after (``*_adjusted``) matching; None
+        when there are no covariates. Computed on first access and cached (see Notes).
+    balance_request : BalanceRequest or None
+        What ``balance`` is computed from.
     match_matrix : pandas.DataFrame
         One row per focal unit (index label), one column per match; index labels of the
         matched controls (NaN where none). With ``ties=True``, the matched sets are in
@@ -49,15 +102,31 @@ class MatchingEstimate(EffectEstimate):
         Distinct units of the other group with a positive weight.
     caliper_width : float or None
         The caliper in raw distance units (``caliper`` x SD of the distance).
+
+    Notes
+    -----
+    The balance table (empirical-CDF statistics of every covariate before and after
+    matching, and the joint F test) costs more than the matching itself on large samples,
+    so it is computed when ``balance`` is first read, not when the estimator runs; the
+    numbers are the same as computing it at once. No warning of ``nearest_neighbor``
+    depends on it (the common-support and unmatched-unit warnings come from the scores and
+    the matched sets, and are issued by the call); the table's own notes are in
+    ``balance.warnings``. A result made from this one (``with_level``) computes it again
+    on its first access, from the same snapshot.
     """
 
     matched: pd.DataFrame = field(default_factory=pd.DataFrame)
-    balance: BalanceTable | None = None
+    balance_request: BalanceRequest | None = field(default=None, compare=False)
     match_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)
     n_matched: int = 0
     n_unmatched: int = 0
     n_matched_control: int = 0
     caliper_width: float | None = None
+
+    @cached_property
+    def balance(self) -> BalanceTable | None:
+        """Covariate balance before and after matching, computed on first access."""
+        return None if self.balance_request is None else self.balance_request.compute()
 
 
 @dataclass(frozen=True)
@@ -132,19 +201,19 @@ def _effect(
     return _Effect(sign * ai.estimate, ai.std_error, None, None, method + ", Abadie-Imbens SE")
 
 
-def _balance(d: NearestData, opts: NearestOptions, weights: np.ndarray) -> BalanceTable | None:
-    """Balance of the covariates (or Mahalanobis variables) before and after matching."""
+def _balance_request(
+    d: NearestData, opts: NearestOptions, weights: np.ndarray
+) -> BalanceRequest | None:
+    """The snapshot the balance table is computed from (None without covariates)."""
     bal_covs = opts.covariates or opts.mahalanobis
     if not bal_covs:
         return None
-    bal_frame = d.frame[[opts.treatment, *bal_covs]].copy()
-    w_name = "matching weights"  # shown in the balance summary
-    while w_name in bal_frame.columns:
-        w_name += " "
-    bal_frame[w_name] = weights
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ImpactEvalWarning)
-        return balance(bal_frame, treatment=opts.treatment, covariates=bal_covs, weights=w_name)
+    return BalanceRequest(
+        columns={c: d.frame[c].copy() for c in dict.fromkeys([opts.treatment, *bal_covs])},
+        treatment=opts.treatment,
+        covariates=tuple(bal_covs),
+        weights=weights.copy(),
+    )
 
 
 def _match_matrix_frame(d: NearestData, opts: NearestOptions, m: Matches) -> pd.DataFrame:
@@ -219,7 +288,7 @@ def build_matching_result(
         ),
         details=details,
         matched=matched,
-        balance=_balance(d, opts, m.weights),
+        balance_request=_balance_request(d, opts, m.weights),
         match_matrix=_match_matrix_frame(d, opts, m),
         n_matched=m.n_matched,
         n_unmatched=m.n_focal - m.n_matched,

@@ -115,6 +115,8 @@ def nearest_neighbor(
     -------
     MatchingEstimate
         An EffectEstimate with ``.matched``, ``.balance``, ``.match_matrix`` and the counts.
+        ``.balance`` (the balance table before and after matching) is computed when it is
+        first read and then cached: on large samples it costs more than the matching.
 
     Raises
     ------

@@ -16,31 +16,46 @@ from impacteval.matching._weights_logit import separating_covariates, separation
 __all__ = ["fit_propensity", "propensity_score"]
 
 
+def _newton_step(design: np.ndarray, z: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Newton (= IRLS) step of the logit: ``(X'WX)^{-1} X'(z - p)``, ``W = diag(p(1-p))``.
+
+    Formed from the ``k x k`` cross-products (one pass over the rows each) instead of a
+    least-squares solve on the ``n x k`` weighted design; the small system is solved by
+    SVD-based least squares, so a (nearly) singular Hessian near separation gives a
+    minimum-norm step rather than an error.
+    """
+    w = np.clip(p * (1.0 - p), 1e-300, None)
+    hess = design.T @ (design * w[:, None])
+    grad = design.T @ (z - p)
+    return np.asarray(np.linalg.lstsq(hess, grad, rcond=None)[0])
+
+
 def _logit_mle(x: np.ndarray, z: np.ndarray, max_iter: int = 100) -> np.ndarray:
     """Unpenalised logistic regression by Newton-Raphson (IRLS, as R ``glm``); fitted p.
 
     Covariates are centred and scaled first (the MLE's fitted values do not depend on the
     parametrisation, and the scaling keeps the Hessian well conditioned when covariates such
-    as squared earnings are of order 1e9).
+    as squared earnings are of order 1e9). Each iteration is the Newton step
+    ``beta += (X'WX)^{-1} X'(z - p)``, the same iterates as glm's weighted least squares
+    ``beta = (X'WX)^{-1} X'W(eta + (z - p)/w)`` in exact arithmetic; in the increment form
+    the rounding of the small solve only changes the step, which vanishes at the maximum, so
+    the fitted scores satisfy the score equations ``X'(z - p) = 0`` to rounding. Units with
+    identical covariates get identical scores (the same row of the design times the same
+    coefficients).
     """
     sd = x.std(axis=0)
     varying = sd > 0
     xs = (x[:, varying] - x[:, varying].mean(axis=0)) / sd[varying]
     design = np.column_stack([np.ones(x.shape[0]), xs])
-    _q, r = np.linalg.qr(design)
-    if np.min(np.abs(np.diag(r))) < 1e-9 * np.max(np.abs(np.diag(r))):
+    r_diag = np.abs(np.diag(np.linalg.qr(design, mode="r")))
+    if np.min(r_diag) < 1e-9 * np.max(r_diag):
         # drop collinear columns, as glm reports NA for them
-        keep = np.abs(np.diag(r)) >= 1e-9 * np.max(np.abs(np.diag(r)))
-        design = design[:, keep]
+        design = design[:, r_diag >= 1e-9 * np.max(r_diag)]
     beta = np.zeros(design.shape[1])
+    p = np.full(x.shape[0], 0.5)
     dev_old = np.inf
     for _ in range(max_iter):
-        eta = design @ beta
-        p = 1.0 / (1.0 + np.exp(-eta))
-        w = np.clip(p * (1.0 - p), 1e-300, None)
-        work = eta + (z - p) / w
-        sw = np.sqrt(w)
-        beta = np.linalg.lstsq(design * sw[:, None], work * sw, rcond=None)[0]
+        beta = beta + _newton_step(design, z, p)
         eta = design @ beta
         p = 1.0 / (1.0 + np.exp(-eta))
         with np.errstate(divide="ignore", invalid="ignore"):
