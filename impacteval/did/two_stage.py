@@ -115,6 +115,11 @@ def _prepare(
         seen = np.zeros(int(codes.max()) + 1, dtype=bool)
         seen[codes[~treated]] = True
         ok &= seen[codes]
+    if not treated.any():
+        raise DataValidationError(
+            f"`cohort`: column {opts['cohort']!r} has no treated observation (every unit is "
+            "never treated, or first treated after the last period)"
+        )
     n_lost = int((~ok).sum())
     always = np.isfinite(panel.cohort) & (panel.cohort <= panel.first_period())
     if n_lost:
@@ -314,6 +319,11 @@ def two_stage(
     level = check_level(level)
     form = check_choice(form, "form", FORMS)
     ref, bins_, fes = _check_options(reference, bins, fixed_effects, unit, time)
+    if bins_ is not None and form == "static":
+        raise DataValidationError(
+            f"`bins` applies to form='event_study' only; received bins={bins!r} with "
+            "form='static'"
+        )
     covs = as_column_list(covariates, "covariates")
     opts: dict[str, Any] = dict(outcome=outcome, unit=unit, time=time, cohort=cohort, form=form)
     opts.update(fixed_effects=fes, covariates=covs, weights=weights, cluster=cluster or unit)

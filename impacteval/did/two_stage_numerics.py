@@ -31,9 +31,13 @@ import scipy.sparse.linalg
 from impacteval.did._es_numerics import compact_codes
 from impacteval.exceptions import DataValidationError
 
-__all__ = ["TwoStageFit", "fe_design", "two_stage_fit"]
+__all__ = ["PIVOT_TOLERANCE", "TwoStageFit", "fe_design", "two_stage_fit"]
 
 Array = np.ndarray
+#: A first-stage pivot below this fraction of the largest (covariates scaled to unit SD)
+#: marks a design singular: exact collinearity leaves pivots near 1e-14 relative, a
+#: poorly but genuinely identified design stays far above 1e-9.
+PIVOT_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,11 @@ def two_stage_fit(
     weights : (n,) positive observation weights.
     cluster : (n,) integer cluster codes.
     """
-    z = fe_design(fixed_effects, covariates)
+    # covariates on a unit scale, so that a tiny pivot means collinearity, not units
+    scale = covariates[untreated].std(axis=0) if covariates.shape[1] else np.ones(0)
+    if np.any(scale <= 0):  # constant on the untreated rows: absorbed by the effects
+        raise _singular()
+    z = fe_design(fixed_effects, covariates / scale)
     w = weights
     z0 = z[untreated]
     w0 = w[untreated]
@@ -107,6 +115,9 @@ def two_stage_fit(
         lu = scipy.sparse.linalg.splu(gram)
     except RuntimeError as exc:  # exactly singular
         raise _singular() from exc
+    pivots = np.abs(lu.U.diagonal())
+    if pivots.min() <= PIVOT_TOLERANCE * pivots.max():  # numerically singular
+        raise _singular()
     rhs = np.asarray(z0.T @ (w0 * y[untreated]))
     gamma = lu.solve(rhs)
     if not np.all(np.isfinite(gamma)) or np.linalg.norm(
@@ -135,6 +146,6 @@ def two_stage_fit(
         coef=coef,
         vcov=(vcov + vcov.T) / 2,
         ytilde=ytilde,
-        covariate_coef=gamma[gram.shape[0] - m :] if m else np.zeros(0),
+        covariate_coef=gamma[gram.shape[0] - m :] / scale if m else np.zeros(0),
         n_clusters=n_groups,
     )

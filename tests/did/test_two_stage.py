@@ -101,13 +101,13 @@ def _dense(data: pd.DataFrame, fes: list[str], covs: list[str], w: np.ndarray, c
         s = x2[i].T @ (w[i] * e2[i]) - v @ (x10[i].T @ (w[i] * ytilde[i]))
         meat += np.outer(s, s)
     inv = np.linalg.inv(bread)
-    return np.array(events), coef, inv @ meat @ inv
+    return np.array(events), coef, inv @ meat @ inv, gamma[-len(covs) :]
 
 
 def test_dense_implementation_of_the_gmm_variance(sim: pd.DataFrame) -> None:
     w = 1.0 + (sim["unit"].to_numpy() % 3)
     data = sim.assign(w=w)
-    events, coef, vcov = _dense(data, ["state", "year"], ["x"], w, "state")
+    events, coef, vcov, slopes = _dense(data, ["state", "year"], ["x"], w, "state")
     res = _quiet(
         two_stage,
         data,
@@ -123,6 +123,7 @@ def test_dense_implementation_of_the_gmm_variance(sim: pd.DataFrame) -> None:
     rows = res.table[~res.table["reference"]].set_index("event_time")
     np.testing.assert_allclose(rows.loc[events, "estimate"].to_numpy(), coef, atol=1e-10)
     np.testing.assert_allclose(ours.to_numpy(), vcov, atol=1e-10, rtol=0)
+    np.testing.assert_allclose(res.details["first_stage_covariates"].to_numpy(), slopes, atol=1e-10)
 
 
 def test_weights_invariances(mpdta: pd.DataFrame) -> None:
