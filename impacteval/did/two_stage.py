@@ -110,27 +110,34 @@ def _prepare(
     coh = np.where(panel.cohort > panel.periods[-1], np.inf, panel.cohort)[ucodes]
     treated = np.isfinite(coh) & (tvals >= coh)
     fe = [_codes(panel, c) for c in fes]
-    ok = np.ones(treated.size, dtype=bool)
-    for codes in fe:
-        seen = np.zeros(int(codes.max()) + 1, dtype=bool)
-        seen[codes[~treated]] = True
-        ok &= seen[codes]
     if not treated.any():
         raise DataValidationError(
             f"`cohort`: column {opts['cohort']!r} has no treated observation (every unit is "
             "never treated, or first treated after the last period)"
         )
+    lost: dict[str, int] = {}
+    ok = np.ones(treated.size, dtype=bool)
+    for name, codes in zip(fes, fe, strict=True):
+        seen = np.zeros(int(codes.max()) + 1, dtype=bool)
+        seen[codes[~treated]] = True
+        lost[name] = int(np.sum(~seen[codes]))
+        ok &= seen[codes]
     n_lost = int((~ok).sum())
     always = np.isfinite(panel.cohort) & (panel.cohort <= panel.first_period())
+    by_fe = ", ".join(f"{k}: {v}" for k, v in lost.items() if v)
+    if not (treated & ok).any():
+        raise DataValidationError(
+            "`fixed_effects`: no treated observation has a predictable Y(0); each has a "
+            f"fixed-effect level with no untreated observation ({by_fe}), e.g. a fixed "
+            "effect at the level at which treatment is assigned"
+        )
     if n_lost:
         log.warn(
-            f"{n_lost} treated observations have a fixed-effect level ({', '.join(fes)}) with "
-            f"no untreated observation ({int(always.sum())} units are treated in every "
+            f"{n_lost} treated observations have a first-stage fixed-effect level with no "
+            f"untreated observation ({by_fe}; {int(always.sum())} units are treated in every "
             "observed period), so their Y(0) cannot be predicted; they were dropped; see "
             "details['n_obs_not_imputable']"
         )
-    if not (treated & ok).any():
-        raise DataValidationError("no treated observation has a predictable Y(0)")
     event = np.where(np.isfinite(coh), tvals - coh, np.nan)
     if bins is not None:
         event = np.clip(event, bins[0], bins[1])
@@ -321,8 +328,7 @@ def two_stage(
     ref, bins_, fes = _check_options(reference, bins, fixed_effects, unit, time)
     if bins_ is not None and form == "static":
         raise DataValidationError(
-            f"`bins` applies to form='event_study' only; received bins={bins!r} with "
-            "form='static'"
+            f"`bins` applies to form='event_study' only; received bins={bins!r} with form='static'"
         )
     covs = as_column_list(covariates, "covariates")
     opts: dict[str, Any] = dict(outcome=outcome, unit=unit, time=time, cohort=cohort, form=form)

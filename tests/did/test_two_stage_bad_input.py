@@ -21,6 +21,8 @@ def mpdta() -> pd.DataFrame:
     data = ie.datasets.load("mpdta")
     data["state"] = data["countyreal"] % 7
     data["one"] = 1
+    # mpdta's minimum-wage changes are set by states (FIPS code // 1000)
+    data["state_year"] = (data["countyreal"] // 1000) * 10000 + data["year"]
     return data
 
 
@@ -55,6 +57,10 @@ def mpdta() -> pd.DataFrame:
         ({"cluster": "one"}, r"`cluster`: at least 2 clusters are needed; 'one' has 1"),
         ({"covariates": ["lpop"]}, r"`fixed_effects`/`covariates`: .* singular"),
         ({"fixed_effects": ["countyreal", "state", "year"]}, r"singular.*nested"),
+        (
+            {"fixed_effects": ["countyreal", "state_year"]},
+            r"`fixed_effects`: no treated observation has a predictable Y\(0\).*state_year: 291",
+        ),
         ({"level": 95}, r"`level` must be a confidence level strictly between 0 and 1"),
     ],
 )
