@@ -261,8 +261,12 @@ def two_stage(
         :class:`~impacteval.did.event_study.EventStudyTable` (``event_time``, the five
         result columns, ``n_obs``, ``n_cohorts``, ``reference``) with ``.vcov``;
         ``.overall`` is the average of the post-treatment rows weighted by their treated
-        (weighted) observations, with its delta-method SE. ``details`` hold
-        ``first_stage_covariates``, ``n_obs_not_imputable`` and the fixed effects used.
+        (weighted) observations, i.e. the static point estimate, with its delta-method SE
+        from the event-study covariance (close to, not equal to, the static form's SE,
+        whose second-stage residuals differ). ``n_treated``/``n_control`` of the static
+        result count treated and untreated observations. ``details`` hold
+        ``first_stage_covariates``, ``n_obs_not_imputable``, ``n_treated_obs`` and the
+        fixed effects used (and ``vcov`` without the reference row, event study).
 
     Raises
     ------
@@ -286,11 +290,12 @@ def two_stage(
     First stage: ``y_it = sum_f alpha_f[level_f(it)] + x_it'c + u_it`` by weighted least
     squares on the untreated observations (never treated and not yet treated); second
     stage: ``y_it - yhat_it = X2_it'b + e_it`` by weighted least squares on every
-    observation, without intercept. With unit and period effects and no pre-treatment
-    dummies, the post-treatment coefficients are the means of the imputed effects
-    ``y - yhat`` over the treated observations at each event time, i.e. the
-    Borusyak-Jaravel-Spiess imputation estimates (``event_study(method="imputation")``);
-    the static coefficient is their overall ATT. Pre-treatment coefficients are the mean
+    observation, without intercept. The dummies are disjoint, so each coefficient is the
+    (weighted) mean of ``y - yhat`` over its observations: the post-treatment ones, and
+    the static one, average the imputed effects of the treated observations. With unit
+    and period effects (the default) and equal weights they are therefore the
+    Borusyak-Jaravel-Spiess imputation estimates (``event_study(method="imputation")``
+    event-time rows and overall ATT), exactly; only the standard errors differ. Pre-treatment coefficients are the mean
     first-stage residuals of the treated units at each pre-treatment event time (a
     pre-trend check; zero in expectation under parallel trends and no anticipation).
 
