@@ -295,9 +295,10 @@ def two_stage(
     the static one, average the imputed effects of the treated observations. With unit
     and period effects (the default) and equal weights they are therefore the
     Borusyak-Jaravel-Spiess imputation estimates (``event_study(method="imputation")``
-    event-time rows and overall ATT), exactly; only the standard errors differ. Pre-treatment coefficients are the mean
-    first-stage residuals of the treated units at each pre-treatment event time (a
-    pre-trend check; zero in expectation under parallel trends and no anticipation).
+    event-time rows and overall ATT), exactly; only the standard errors differ.
+    Pre-treatment coefficients are the mean first-stage residuals of the treated units at
+    each pre-treatment event time (a pre-trend check; zero in expectation under parallel
+    trends and no anticipation).
 
     Standard errors: the two stages are a just-identified GMM problem; the clustered
     sandwich accounts for the estimated first stage (Gardner 2021, sec. 3; Butts &
