@@ -189,6 +189,7 @@ def test_sensitivity_analysis_accepts_the_event_study(mpdta: pd.DataFrame) -> No
     assert sens.original.std_error == pytest.approx(row["std_error"], rel=1e-10)
 
 
+@pytest.mark.slow
 def test_coverage_of_the_gmm_interval() -> None:
     """Seed 2026, 200 draws of a 150-unit, 6-period staggered panel (cohorts 3, 5 and
     never treated, 50 units each) with AR(1) errors within unit and heterogeneous effects;
