@@ -1,7 +1,8 @@
 """Difference in differences: the 2x2 comparison, two-way fixed effects, Callaway &
 Sant'Anna (2021) group-time effects with their aggregations, and event studies (dynamic
 TWFE, Sun-Abraham, Borusyak-Jaravel-Spiess imputation), and the Rambachan-Roth sensitivity
-of event studies to violations of parallel trends (``honest``)."""
+of event studies to violations of parallel trends (``honest``), and Gardner's
+two-stage DiD (``two_stage``)."""
 
 from impacteval.did.aggregate import AggregatedEffects, WaldTest
 from impacteval.did.att_gt import GroupTimeEffects, att_gt
@@ -9,6 +10,7 @@ from impacteval.did.event_study import EventStudyTable, event_study
 from impacteval.did.honest import HonestSensitivity, honest, honest_from_estimates
 from impacteval.did.twfe import twfe
 from impacteval.did.two_by_two import two_by_two
+from impacteval.did.two_stage import two_stage
 
 __all__ = [
     "AggregatedEffects",
@@ -22,4 +24,5 @@ __all__ = [
     "honest_from_estimates",
     "twfe",
     "two_by_two",
+    "two_stage",
 ]
