@@ -333,7 +333,9 @@ def _arrays(
         )
     clusters = None
     if opts.cluster is not None:
-        codes, n_cl = group_codes(pd.Series(panel.unit_values["cluster"][keep]))
+        raw = panel.unit_values.get("cluster")  # absent when cluster is the unit column
+        labels = np.asarray(panel.unit_labels) if raw is None else np.asarray(raw)
+        codes, n_cl = group_codes(pd.Series(labels[keep]))
         if n_cl < 2:
             raise DataValidationError(
                 f"`cluster`: column {opts.cluster!r} must give at least 2 clusters; received {n_cl}"
