@@ -200,10 +200,15 @@ def ddd(
     :mod:`impacteval.did.ddd_numerics`), each reweighted to the treated's covariates; with
     covariates this differs from the naive difference of an eligible and an ineligible
     DiD, which the paper shows is biased. Standard errors are ``sqrt(sum_i IF_i^2) / n``
-    from the cells' influence functions (R ``did``'s convention; the R package
-    ``triplediff`` and ``moderndid`` report ``sd(IF) / sqrt(n)``, larger by
-    ``sqrt(n / (n - 1))``). For GMM cells the SE is the influence-function one, which the
-    aggregations also use. Panels only (no repeated cross-sections).
+    from the cells' influence functions (R ``did``'s convention, also that of the
+    multi-period ``triplediff`` / ``moderndid``; for two periods those report
+    ``sd(IF) / sqrt(n)``, larger by ``sqrt(n / (n - 1))``). For GMM cells the SE is the
+    influence-function one, which the aggregations also use (``moderndid`` 0.2.0 reports
+    ``sqrt(1 / (n 1' Omega^-1 1))`` there). Aggregations include the influence function
+    of the estimated cohort shares, as R ``did::aggte`` and ``triplediff::agg_ddd`` do
+    (``moderndid`` 0.2.0's ``agg_ddd`` leaves it out, so its aggregate SEs are smaller).
+    Cohort shares count both partitions (as ``triplediff``). Panels only (no repeated
+    cross-sections), no anticipation.
 
     References
     ----------

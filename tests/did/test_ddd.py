@@ -139,6 +139,7 @@ def test_result_contract_and_aggregations() -> None:
     ax = res.plot()
     assert ax is not None
     assert dyn.plot() is not None
+    assert dyn.sensitivity().breakdown > 0  # effects ~19 with SEs ~0.4: robust
     matplotlib.pyplot.close("all")
 
 
