@@ -236,21 +236,37 @@ def _cell(
         inf = np.zeros(n)
         inf[cell] = res.influence * (n / np.count_nonzero(cell))
         return res.att, inf, n_trt, int(np.count_nonzero(ctrl)), 1
-    n_cell = int(np.count_nonzero(cell))
-    atts = np.empty(comps.size)
-    inf_mat = np.zeros((n_cell, comps.size))
-    for j, c in enumerate(comps):
+    att, inf, n_ctl, n_used = _gmm_cell(data, g, comps, cell, dy, when, method)
+    return att, inf, n_trt, n_ctl, n_used
+
+
+def _gmm_cell(
+    data: PanelArrays, g: float, comps: Array, cell: Array, dy: Array, when: int, method: str
+) -> tuple[float, Array, int, int]:
+    """One DDD per comparison cohort, combined by GMM (a failure names the cohort)."""
+    cohort = data.cohort
+    n, n_cell = cohort.size, int(np.count_nonzero(cell))
+    atts: list[float] = []
+    cols: list[Array] = []
+    for c in comps:
         pair = (cohort == g) | (cohort == c)
-        res = ddd_two_period(
-            dy[pair], cohort[pair] == g, data.eligible[pair], _design(data, pair, when),
-            data.w[pair], method,
-        )  # fmt: skip
-        atts[j] = res.att
-        inf_mat[pair[cell], j] = res.influence * (n_cell / np.count_nonzero(pair))
-    att, inf_cell, _ = gmm_combine(atts, inf_mat)
+        try:
+            res = ddd_two_period(
+                dy[pair], cohort[pair] == g, data.eligible[pair], _design(data, pair, when),
+                data.w[pair], method,
+            )  # fmt: skip
+        except CellError as exc:
+            label = "never enabled" if not np.isfinite(c) else f"enabled in {c:g}"
+            raise CellError(f"comparison cohort {label}: {exc}") from exc
+        col = np.zeros(n_cell)
+        col[pair[cell]] = res.influence * (n_cell / np.count_nonzero(pair))
+        atts.append(res.att)
+        cols.append(col)
+    n_ctl = int(np.count_nonzero(cell & (cohort != g)))
+    att, inf_cell, _ = gmm_combine(np.array(atts), np.column_stack(cols))
     inf = np.zeros(n)
     inf[cell] = inf_cell * (n / n_cell)
-    return att, inf, n_trt, int(np.count_nonzero(ctrl)), int(comps.size)
+    return att, inf, n_ctl, len(atts)
 
 
 def ddd_group_time(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -117,3 +118,15 @@ def test_units_enabled_in_first_period_dropped() -> None:
     df = DF.assign(s=np.where(DF["id"] < 4, 1, DF["s"]))
     with pytest.warns(ImpactEvalWarning, match="dropped 4 units enabled in the first period"):
         ie.did.ddd(df, **KW)
+
+
+def test_gmm_comparison_cohort_failure_names_it() -> None:
+    mp = pd.read_csv(Path(__file__).resolve().parents[1] / "reference/data/moderndid_ddd_mp.csv")
+    mp = mp[~((mp["group"] == 3) & (mp["partition"] == 0))]
+    kw = {"outcome": "y", "unit": "id", "time": "time", "cohort": "group", "partition": "partition"}
+    with pytest.raises(
+        DataValidationError,
+        match=r"cell \(group 2, time 2\): comparison cohort enabled in 3: no units in the "
+        "ineligible comparison subgroup",
+    ):
+        ie.did.ddd(mp, **kw, control_group="not_yet_treated")
