@@ -5,7 +5,8 @@ tests/reference/peers/generate_moderndid_ddd.py with moderndid 0.2.0 in a side v
 data from moderndid's own simulators (``gen_ddd_2periods`` / ``gen_ddd_mult_periods``,
 dgp_type 1, 500 units, seeded; the rows are stored next to the JSON). Cases:
 
-* two periods: ``dr``, ``reg``, ``ipw``, each with the four covariates and without;
+* two periods: ``dr``, ``reg``, ``ipw``, each with the four covariates and without, and
+  with the covariates and unit sampling weights (column ``w``);
   compared: the DDD, its SE and the three DiDs (4 vs 3, 4 vs 2, 4 vs 1);
 * staggered (cohorts 2 and 3, three periods): never-treated and not-yet-treated
   comparisons (the latter combines cohorts 0 and 3 by GMM in cell (2, 2)), universal and
@@ -57,12 +58,15 @@ def test_source_is_pinned() -> None:
 
 
 @pytest.mark.parametrize(
-    "case", REF["two_period"], ids=lambda c: f"{c['method']}-cov{int(c['covariates'])}"
+    "case",
+    REF["two_period"],
+    ids=lambda c: f"{c['method']}-cov{int(c['covariates'])}{'-weighted' if 'weights' in c else ''}",
 )
 def test_two_period(case: dict[str, Any]) -> None:
     res = ie.did.ddd(
         TWO, outcome="y", unit="id", time="time", cohort="cohort", partition="partition",
         covariates=X if case["covariates"] else (), method=case["method"],
+        weights=case.get("weights"),
     )  # fmt: skip
     n = case["n"]
     assert len(res.table) == 1

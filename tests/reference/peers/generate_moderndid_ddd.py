@@ -38,6 +38,9 @@ XF = "~cov1+cov2+cov3+cov4"
 def two_period() -> list[dict[str, object]]:
     df = gen_ddd_2periods(N, 1, random_state=SEED_2P)["data"]
     df = df.with_columns((pl.col("state") * 2).alias("cohort"))
+    # sampling weights, constant within unit, for the weighted cases
+    unit_w = np.random.default_rng(SEED_2P + 1).uniform(0.5, 2.0, N)
+    df = df.with_columns(pl.Series("w", unit_w[df["id"].to_numpy() - 1]))
     df.drop("cluster").write_csv(OUT / "moderndid_ddd_2p.csv", float_precision=17)
     cases = []
     for method in ("dr", "reg", "ipw"):
@@ -62,6 +65,14 @@ def two_period() -> list[dict[str, object]]:
                     "n": N,
                 }
             )
+    for method in ("dr", "reg", "ipw"):
+        r = ddd(df, yname="y", tname="time", idname="id", gname="state", pname="partition",
+                xformla=XF, est_method=method, weightsname="w")  # fmt: skip
+        cases.append({
+            "method": method, "covariates": True, "weights": "w", "att": float(r.att),
+            "se": float(r.se), "did_atts": {k: float(v) for k, v in r.did_atts.items()},
+            "n": N,
+        })  # fmt: skip
     return cases
 
 
