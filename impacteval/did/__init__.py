@@ -1,11 +1,12 @@
 """Difference in differences: the 2x2 comparison, two-way fixed effects, Callaway &
 Sant'Anna (2021) group-time effects with their aggregations, and event studies (dynamic
 TWFE, Sun-Abraham, Borusyak-Jaravel-Spiess imputation), and the Rambachan-Roth sensitivity
-of event studies to violations of parallel trends (``honest``), and Gardner's
-two-stage DiD (``two_stage``)."""
+of event studies to violations of parallel trends (``honest``), Gardner's two-stage DiD
+(``two_stage``), and triple differences with staggered adoption (``ddd``)."""
 
 from impacteval.did.aggregate import AggregatedEffects, WaldTest
 from impacteval.did.att_gt import GroupTimeEffects, att_gt
+from impacteval.did.ddd import TripleDifferenceEffects, ddd
 from impacteval.did.event_study import EventStudyTable, event_study
 from impacteval.did.honest import HonestSensitivity, honest, honest_from_estimates
 from impacteval.did.twfe import twfe
@@ -17,8 +18,10 @@ __all__ = [
     "EventStudyTable",
     "GroupTimeEffects",
     "HonestSensitivity",
+    "TripleDifferenceEffects",
     "WaldTest",
     "att_gt",
+    "ddd",
     "event_study",
     "honest",
     "honest_from_estimates",
