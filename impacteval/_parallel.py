@@ -17,10 +17,26 @@ order in which workers finish: joblib returns results in task order.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sized
 from typing import Any
 
-__all__ = ["effective_jobs", "run_tasks"]
+__all__ = ["effective_jobs", "one_blas_thread", "run_tasks"]
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """Limit BLAS to one thread for a task's matrix products.
+
+    OpenBLAS may split a product differently with two threads than with one and round the
+    sums differently in the last bit; Dask and loky workers run one BLAS thread, so a task
+    whose products are computed under this limit gives the same bits in this process and on
+    any worker.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")  # type: ignore[no-any-return]
 
 
 def effective_jobs(n_jobs: int | None) -> int:

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import special, stats
 
 from impacteval._panel import format_label
-from impacteval._parallel import run_tasks
+from impacteval._parallel import one_blas_thread, run_tasks
 from impacteval.did._drdid import (
     EPS,
     METHODS,
@@ -421,8 +421,10 @@ def bootstrap_draws(
 
 
 def rademacher_times(u: Array, s: Array) -> Array:
-    """``(2u - 1) @ s`` for 0/1 draws ``u`` (one block of multiplier-bootstrap draws)."""
-    return np.asarray((u.astype(float) * 2.0 - 1.0) @ s)
+    """``(2u - 1) @ s`` for 0/1 draws ``u`` (one block of multiplier-bootstrap draws), with
+    one BLAS thread so that the bits do not depend on where the task runs."""
+    with one_blas_thread():
+        return np.asarray((u.astype(float) * 2.0 - 1.0) @ s)
 
 
 def _type1_quantile(sorted_values: Array, p: float) -> float:

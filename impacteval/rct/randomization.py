@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from impacteval._parallel import run_tasks
+from impacteval._parallel import one_blas_thread, run_tasks
 from impacteval._validation import (
     check_binary,
     check_level,
@@ -150,7 +150,8 @@ def _batch_statistics(
     the given assignments, or at the permutations encoded by pre-drawn ``keys``."""
     if assign is None:
         assign = _assign_from_keys(z_unit, b_unit, keys or [])
-    return stat(assign), (stat(assign, y_sum=z_sum) if z_sum is not None else None)
+    with one_blas_thread():  # the same bits in this process and on any worker
+        return stat(assign), (stat(assign, y_sum=z_sum) if z_sum is not None else None)
 
 
 def randomization_inference(
