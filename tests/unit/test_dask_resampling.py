@@ -210,3 +210,22 @@ def test_synthetic_did_standard_errors(client: Any, se: str) -> None:
         serial.ci_lower,
         serial.ci_upper,
     )
+
+
+def test_romano_wolf_bootstrap(client: Any) -> None:
+    gen = np.random.default_rng(0)
+    data = pd.DataFrame(
+        {"z": np.repeat([0, 1], 4), "y1": gen.normal(size=8), "y2": gen.normal(size=8)}
+    )
+
+    def fit() -> pd.DataFrame:
+        return ie.rct.romano_wolf(
+            data, outcomes=["y1", "y2"], treatment="z", n_bootstrap=200, rng=6
+        )
+
+    serial = fit()
+    dist, n_tasks = on_cluster(client, fit)
+    assert n_tasks >= 4  # 200 samples refitted in chunks of 50
+    pd.testing.assert_frame_equal(dist, serial, check_exact=True)
+    np.testing.assert_array_equal(dist.attrs["null_statistics"], serial.attrs["null_statistics"])
+    assert dist.attrs["n_redraws"] == serial.attrs["n_redraws"]
