@@ -27,6 +27,7 @@ from impacteval.inference.variance import (
     fit_ols,
     in_span_of_others,
 )
+from impacteval.rct.regression_dask import is_dask_dataframe, regression_dask
 from impacteval.results import EffectEstimate, Provenance, fingerprint, interval
 
 __all__ = ["check_clusters_per_arm", "regression"]
@@ -116,7 +117,8 @@ def regression(
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per unit.
+        One row per unit (polars and pyarrow tables are accepted; a Dask DataFrame is fitted
+        by map-reduce over its partitions, HC0-HC3 or CR1: see ``rct.regression_dask``).
     outcome, treatment : str
         Outcome column and binary (0/1) treatment column.
     covariates : sequence of str
@@ -191,6 +193,10 @@ def regression(
     adjustment = check_choice(adjustment, "adjustment", ("lin", "additive"))
     covs = as_column_list(covariates, "covariates")
     fes = as_column_list(fixed_effects, "fixed_effects")
+    if is_dask_dataframe(data):  # map-reduce over the partitions (rct/regression_dask.py)
+        return regression_dask(data, outcome=outcome, treatment=treatment, covariates=covs,
+                               adjustment=adjustment, se_type=se_type, cluster=cluster,
+                               level=level, fixed_effects=fes, weights=weights)  # fmt: skip
     se_type = _check_se_type(se_type, cluster)
     prepared = prepare(
         data,
