@@ -1,7 +1,8 @@
 """Resampling work through joblib, so that a joblib backend (e.g. Dask) can take it over.
 
-Every resampling loop of the package (randomisation inference, the multiplier bootstrap of
-group-time effects, payment-risk draws, synthetic-control placebos and SDID replications)
+Every resampling loop of the package (randomisation inference, the Romano-Wolf pairs
+bootstrap, the multiplier bootstrap of group-time effects, payment-risk and contract-design
+draws, synthetic-control placebos and SDID replications)
 hands its work to :func:`run_tasks` as a sequence of tasks. The random numbers a task uses
 are drawn *before* the task is dispatched, in the parent and in the same order as a serial
 run draws them, so a seeded result does not depend on the backend, on ``n_jobs`` or on the

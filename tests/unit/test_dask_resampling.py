@@ -24,7 +24,7 @@ import pytest
 
 import impacteval as ie
 from impacteval.did._cs_numerics import bootstrap_draws
-from impacteval.payments import Contract, payment_risk
+from impacteval.payments import Contract, design, payment_risk
 
 distributed = pytest.importorskip("distributed")  # the [dask] extra; `make test` installs it
 joblib = pytest.importorskip("joblib")
@@ -146,6 +146,26 @@ def test_payment_risk(client: Any) -> None:
         serial.expected_payment,
     )
     pd.testing.assert_series_equal(dist.quantiles, serial.quantiles, check_exact=True)
+    pd.testing.assert_frame_equal(dist.curve, serial.curve, check_exact=True)
+
+
+def test_contract_design(client: Any) -> None:
+    contract = Contract.from_toml(
+        '[contract]\nname = "T"\ncurrency = "USD"\n[metrics.effect]\n[payments.pay]\n'
+        'rule = "tiers"\nmetric = "effect"\n'
+        'tiers = [{from = 0.1, amount = "1000"}, {from = 0.2, amount = "2500"}]\n'
+    )
+
+    def plan() -> Any:
+        return design(
+            contract, n=400, sd=1.0, targets={"effect": 0.25}, n_draws=600, rng=3,
+            curve_points=(0.0, 1.0), curve_draws=300,
+        )  # fmt: skip
+
+    serial = plan()
+    dist, n_tasks = on_cluster(client, plan)
+    assert n_tasks >= 3  # 600 draws settle in chunks of 250
+    pd.testing.assert_frame_equal(dist.lines, serial.lines, check_exact=True)
     pd.testing.assert_frame_equal(dist.curve, serial.curve, check_exact=True)
 
 
