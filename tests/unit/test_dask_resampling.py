@@ -7,7 +7,9 @@ same seed: serially (no joblib context, ``n_jobs=None``) and inside
 process in the serial order and only the computations are shipped (see
 ``impacteval/_parallel.py``), so the results must be *identical* (``assert_array_equal``,
 no tolerance): the workers run the same numpy code on the same inputs on this machine. A task
-stream recorded on the scheduler proves that the work did run on the cluster's workers.
+stream recorded on the scheduler proves that the work did run on the cluster's workers (as
+at least two tasks where the work has several chunks; joblib's auto-batching may merge later
+chunks into one task, so the exact count is not asserted).
 
 The data are small (2 cores on this machine): the whole module takes about half a minute,
 most of it starting the cluster.
@@ -68,7 +70,7 @@ def test_randomization_inference_drawn(client: Any) -> None:
 
     serial = fit()
     dist, n_tasks = on_cluster(client, fit)
-    assert n_tasks >= 3
+    assert n_tasks >= 2  # on the workers (joblib may batch the later tasks together)
     assert not serial.details["exact"]
     np.testing.assert_array_equal(dist.details["distribution"], serial.details["distribution"])
     assert (dist.estimate, dist.p_value, dist.std_error) == (
@@ -105,7 +107,7 @@ def test_multiplier_bootstrap_blocks(client: Any) -> None:
     dist, n_tasks = on_cluster(
         client, lambda: bootstrap_draws(inf, None, None, 600, np.random.default_rng(9))
     )
-    assert n_tasks >= 3
+    assert n_tasks >= 2  # on the workers (joblib may batch the later tasks together)
     np.testing.assert_array_equal(dist, serial)
 
 
@@ -139,7 +141,7 @@ def test_payment_risk(client: Any) -> None:
 
     serial = risk()
     dist, n_tasks = on_cluster(client, risk)
-    assert n_tasks >= 3  # 600 draws settle in chunks of 250
+    assert n_tasks >= 2  # chunks of 250 draws (joblib may batch later ones together)
     assert (dist.p_pay_null, dist.p_fail_at_target, dist.expected_payment) == (
         serial.p_pay_null,
         serial.p_fail_at_target,
@@ -164,7 +166,7 @@ def test_contract_design(client: Any) -> None:
 
     serial = plan()
     dist, n_tasks = on_cluster(client, plan)
-    assert n_tasks >= 3  # 600 draws settle in chunks of 250
+    assert n_tasks >= 2  # chunks of 250 draws (joblib may batch later ones together)
     pd.testing.assert_frame_equal(dist.lines, serial.lines, check_exact=True)
     pd.testing.assert_frame_equal(dist.curve, serial.curve, check_exact=True)
 
@@ -196,7 +198,7 @@ def test_synthetic_control_placebos(client: Any) -> None:
 
     (gaps, p), n_tasks = on_cluster(client, fit)
     serial_gaps, serial_p = fit()
-    assert n_tasks >= 6  # one refit per donor
+    assert n_tasks >= 2  # refits per donor (joblib may batch later ones together)
     pd.testing.assert_frame_equal(gaps, serial_gaps, check_exact=True)
     assert p == serial_p
 
@@ -245,7 +247,7 @@ def test_romano_wolf_bootstrap(client: Any) -> None:
 
     serial = fit()
     dist, n_tasks = on_cluster(client, fit)
-    assert n_tasks >= 4  # 200 samples refitted in chunks of 50
+    assert n_tasks >= 2  # chunks of 50 samples (joblib may batch later ones together)
     pd.testing.assert_frame_equal(dist, serial, check_exact=True)
     np.testing.assert_array_equal(dist.attrs["null_statistics"], serial.attrs["null_statistics"])
     assert dist.attrs["n_redraws"] == serial.attrs["n_redraws"]
