@@ -25,7 +25,7 @@ KERNELS ?= Haswell Prescott
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m pip install -e '.[test,dask]'
 	touch $@
 
 demo: $(BIN)/.installed

@@ -21,6 +21,7 @@ from impacteval.exceptions import DataValidationError, MissingColumnError, Missi
 __all__ = [
     "PreparedData",
     "as_column_list",
+    "as_pandas",
     "check_aligned",
     "check_binary",
     "check_bool",
@@ -30,6 +31,7 @@ __all__ = [
     "check_dataframe",
     "check_level",
     "check_min_per_arm",
+    "check_n_jobs",
     "check_positive_int",
     "check_positive_weights",
     "check_rng",
@@ -44,11 +46,52 @@ def short_repr(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def as_pandas(data: object, param: str = "data") -> object:
+    """A pandas DataFrame for a polars or pyarrow table (or any Arrow-exporting frame).
+
+    pandas input is returned as is (no copy) and so is anything that is not a table, for
+    :func:`check_dataframe` to refuse. A polars ``DataFrame`` (a ``LazyFrame`` is collected
+    first) and a pyarrow ``Table`` or ``RecordBatch`` go through their ``to_pandas()``, so
+    numeric columns arrive as float64 / int64 (with NaN for nulls) and strings as labels,
+    exactly as the same data read by pandas; other frames that export the Arrow PyCapsule
+    stream (``__arrow_c_stream__``: DuckDB relations, narwhals-compatible frames) are read
+    through :func:`pyarrow.table`. Neither polars nor pyarrow is imported unless the input
+    is one of theirs.
+
+    Raises
+    ------
+    DataValidationError
+        For a Dask DataFrame: estimation by map-reduce over partitions is not available for
+        this estimator, and collecting the rows silently could exhaust memory.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    root = type(data).__module__.partition(".")[0]
+    if root in ("dask", "dask_expr"):
+        raise DataValidationError(
+            f"`{param}`: a Dask DataFrame is not accepted by this estimator (it would "
+            "collect every row into memory); pass `data.compute()` if it fits, or run the "
+            "resampling on the cluster with `joblib.parallel_config(backend='dask')`"
+        )
+    converted: object = data
+    if root == "polars" and hasattr(data, "collect") and not hasattr(data, "to_pandas"):
+        converted = data.collect()  # a LazyFrame
+    if root in ("polars", "pyarrow") and hasattr(converted, "to_pandas"):
+        return converted.to_pandas()
+    if hasattr(data, "__arrow_c_stream__"):
+        import pyarrow as pa
+
+        return pa.table(data).to_pandas()
+    return data
+
+
 def check_dataframe(data: object, param: str = "data") -> pd.DataFrame:
-    """Require a non-empty pandas DataFrame."""
+    """Require a non-empty table: pandas, or polars / pyarrow converted by :func:`as_pandas`."""
+    data = as_pandas(data, param)
     if not isinstance(data, pd.DataFrame):
         raise DataValidationError(
-            f"`{param}` must be a pandas DataFrame; received {type(data).__name__}"
+            f"`{param}` must be a pandas DataFrame (or a polars / pyarrow table); received "
+            f"{type(data).__name__}"
         )
     if data.shape[0] == 0:
         raise DataValidationError(f"`{param}` has no rows")
@@ -183,6 +226,18 @@ def check_positive_int(value: object, param: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise DataValidationError(
             f"`{param}` must be an integer >= {minimum}; received {short_repr(value)}"
+        )
+    return int(value)
+
+
+def check_n_jobs(value: object, param: str = "n_jobs") -> int | None:
+    """Require None (serial, or the active joblib context) or a non-zero int (-1: all cores)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value == 0:
+        raise DataValidationError(
+            f"`{param}` must be None or a non-zero int (-1 for all cores); received "
+            f"{short_repr(value)}"
         )
     return int(value)
 

@@ -17,12 +17,13 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
+from impacteval._validation import as_pandas
 from impacteval._version import __version__
 from impacteval._warn import warn_user
 from impacteval.exceptions import NumericalError, SmallSampleWarning
@@ -73,7 +74,12 @@ def fingerprint(data: pd.DataFrame, columns: Iterable[str]) -> str:
 def _fingerprint_chunks(data: pd.DataFrame, columns: Iterable[str]) -> list[Any]:
     """The byte chunks :func:`fingerprint` hashes, in order (buffers, not copies)."""
     chunks: list[Any] = []
-    for col in dict.fromkeys(columns):
+    columns = list(dict.fromkeys(columns))
+    if not isinstance(data, pd.DataFrame) and hasattr(data, "select"):
+        # a polars / pyarrow table: hashed as the pandas frame the estimator read, so the
+        # digest does not depend on the library the data came in
+        data = cast(pd.DataFrame, as_pandas(data.select(columns)))
+    for col in columns:
         series = data[col]
         chunks.append(str(col).encode())
         chunks.append(str(series.dtype).encode())

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import special, stats
 
 from impacteval._panel import format_label
+from impacteval._parallel import one_blas_thread, run_tasks
 from impacteval.did._drdid import (
     EPS,
     METHODS,
@@ -398,6 +399,7 @@ def bootstrap_draws(
     n_clusters: int | None,
     draws: int,
     rng: np.random.Generator,
+    n_jobs: int | None = None,
 ) -> Array:
     """Multiplier-bootstrap draws ``sqrt(C) * mean_c(U_c S_c)`` with Rademacher ``U_c``.
 
@@ -407,13 +409,22 @@ def bootstrap_draws(
     """
     s = _cluster_sums(inf, clusters, n_clusters)
     c = s.shape[0]
-    out = np.empty((draws, s.shape[1]))
     block = max(1, min(draws, 5_000_000 // max(c, 1)))
-    for start in range(0, draws, block):
-        b = min(block, draws - start)
-        u = rng.integers(0, 2, size=(b, c), dtype=np.int8).astype(float) * 2.0 - 1.0
-        out[start : start + b] = u @ s
-    return out / math.sqrt(c)
+    # weights drawn here block by block (the serial order); the products run as joblib
+    # tasks, so an active joblib context (e.g. Dask) takes them with the same numbers
+    tasks = (
+        (rng.integers(0, 2, size=(min(block, draws - i), c), dtype=np.int8), s)
+        for i in range(0, draws, block)
+    )
+    parts = run_tasks(rademacher_times, tasks, n_jobs=n_jobs)
+    return np.vstack(parts) / math.sqrt(c)
+
+
+def rademacher_times(u: Array, s: Array) -> Array:
+    """``(2u - 1) @ s`` for 0/1 draws ``u`` (one block of multiplier-bootstrap draws), with
+    one BLAS thread so that the bits do not depend on where the task runs."""
+    with one_blas_thread():
+        return np.asarray((u.astype(float) * 2.0 - 1.0) @ s)
 
 
 def _type1_quantile(sorted_values: Array, p: float) -> float:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from impacteval._validation import (
     as_column_list,
+    as_pandas,
     check_aligned,
     check_binary,
     check_bool,
@@ -313,7 +314,7 @@ def prepare_nearest(data: object, opts: NearestOptions) -> NearestData:
     DataValidationError
         See :func:`~impacteval.matching.nearest.nearest_neighbor`.
     """
-    data, ps_col = _with_propensity(data, opts.propensity)
+    data, ps_col = _with_propensity(as_pandas(data), opts.propensity)
     for col in RESERVED_COLUMNS:
         if col in data.columns if isinstance(data, pd.DataFrame) else False:
             raise DataValidationError(

@@ -10,7 +10,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import PreparedData, check_binary, prepare
+from impacteval._validation import PreparedData, as_pandas, check_binary, prepare
 from impacteval.exceptions import DataValidationError
 from impacteval.matching._weights_logit import check_scores, fit_logit
 
@@ -52,6 +52,7 @@ class Arrays:
 
 def arrays(data: object, outcome: str | None, treatment: str, covs: list[str]) -> Arrays:
     """Check the columns, drop incomplete rows (counted) and return arrays."""
+    data = as_pandas(data)  # polars / pyarrow tables: as pandas, rows numbered 0..n-1
     prepared = prepare(
         data,
         numeric={"outcome": outcome, "treatment": treatment, "covariates": covs},

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import as_column_list, check_binary, check_choice, prepare
+from impacteval._validation import as_column_list, as_pandas, check_binary, check_choice, prepare
 from impacteval._warn import WarningLog
 from impacteval.exceptions import ConvergenceError, DataValidationError
 from impacteval.matching._weights_logit import separating_covariates, separation_direction
@@ -198,6 +198,7 @@ def propensity_score(
         raise DataValidationError(
             f"`covariates` must name at least one column; received {covariates!r}"
         )
+    data = cast(pd.DataFrame, as_pandas(data))  # polars / pyarrow: Series indexed 0..n-1
     prepared = prepare(data, numeric={"treatment": treatment, "covariates": covs})
     frame = prepared.frame
     z = check_binary(frame[treatment].to_numpy(dtype=float), "treatment", treatment)

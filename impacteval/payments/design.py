@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from impacteval._parallel import run_tasks
 from impacteval._validation import check_positive_int, check_rng
 from impacteval.exceptions import DataValidationError
 from impacteval.payments.contract import Contract
@@ -433,7 +434,32 @@ def _simulate_lines(
     truth: Mapping[str, float],
     noise: Mapping[str, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Amount per line (draws x lines) and outcome total per draw at ``truth + noise``."""
+    """Amount per line (draws x lines) and outcome total per draw at ``truth + noise``.
+
+    Chunks of the pre-drawn noise are joblib tasks, so an active joblib context (e.g.
+    ``joblib.parallel_config(backend="dask")``) settles them on its workers; the numbers do
+    not depend on it.
+    """
+    size = len(next(iter(noise.values())))
+    tasks = [
+        (contract, norm, comps, truth, {m: v[i : i + _CHUNK] for m, v in noise.items()})
+        for i in range(0, size, _CHUNK)
+    ]
+    parts = run_tasks(settle_lines, tasks, n_jobs=None)
+    return np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+_CHUNK = 250  # draws settled per task
+
+
+def settle_lines(
+    contract: Contract,
+    norm: dict[str, MetricInput],
+    comps: Sequence[str],
+    truth: Mapping[str, float],
+    noise: Mapping[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """One chunk of :func:`_simulate_lines`: amounts per line and totals, draw by draw."""
     size = len(next(iter(noise.values())))
     amounts = np.empty((size, len(comps)))
     totals = np.empty(size)

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from impacteval._validation import check_positive_int, check_rng
+from impacteval._parallel import run_tasks
+from impacteval._validation import check_n_jobs, check_positive_int, check_rng
 from impacteval.exceptions import DataValidationError
 from impacteval.payments.contract import Contract
 from impacteval.payments.engine import run
@@ -167,12 +168,32 @@ def _trigger_target(contract: Contract, norm: Mapping[str, MetricInput], mid: st
     return None
 
 
+_CHUNK = 250  # draws settled per task (the numbers do not depend on it)
+
+
 def _simulate(
     contract: Contract,
     norm: dict[str, MetricInput],
     truth: Mapping[str, float],
     noise: Mapping[str, np.ndarray],
+    n_jobs: int | None = None,
 ) -> np.ndarray:
+    """Outcome payment on every draw; chunks of draws are joblib tasks (see ``_parallel``)."""
+    n = len(next(iter(noise.values())))
+    tasks = [
+        (contract, norm, truth, {m: v[i : i + _CHUNK] for m, v in noise.items()})
+        for i in range(0, n, _CHUNK)
+    ]
+    return np.concatenate(run_tasks(settle_draws, tasks, n_jobs=n_jobs))
+
+
+def settle_draws(
+    contract: Contract,
+    norm: dict[str, MetricInput],
+    truth: Mapping[str, float],
+    noise: Mapping[str, np.ndarray],
+) -> np.ndarray:
+    """Outcome payment with each metric's estimate set to ``truth + noise[i]``, per draw."""
     n = len(next(iter(noise.values())))
     out = np.empty(n)
     for i in range(n):
@@ -192,6 +213,7 @@ def payment_risk(
     true_effects: Mapping[str, float] | None = None,
     curve_points: Sequence[float] = (-0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5),
     curve_draws: int = 500,
+    n_jobs: int | None = None,
 ) -> PaymentRisk:
     """Probability of paying a null programme, of failing a programme on target, and more.
 
@@ -214,6 +236,10 @@ def payment_risk(
         Fractions of the targets at which to trace expected payment and P(pay).
     curve_draws : int, default 500
         Draws per curve point.
+    n_jobs : int, optional
+        joblib workers settling chunks of draws (``None``: serial, or the active joblib
+        context's backend, e.g. Dask; -1: all cores). The draws are made here first, so the
+        numbers do not depend on ``n_jobs`` or the backend.
 
     Returns
     -------
@@ -251,6 +277,7 @@ def payment_risk(
     n_draws = check_positive_int(n_draws, "n_draws", minimum=100)
     curve_draws = check_positive_int(curve_draws, "curve_draws", minimum=10)
     gen, seed = check_rng(rng)
+    n_jobs = check_n_jobs(n_jobs)
     norm = normalise_inputs(contract.spec, inputs)
     _require_sampling_error(contract, norm)
     sto = _stochastic(norm)
@@ -265,13 +292,13 @@ def payment_risk(
     thresholds, targets = _targets(contract, norm, sto, true_effects, notes)
     z = _noise(gen, norm, sto, n_draws) if sto else {}
     if sto:
-        null = _simulate(contract, norm, dict.fromkeys(sto, 0.0), z)
+        null = _simulate(contract, norm, dict.fromkeys(sto, 0.0), z, n_jobs)
         at_target = (
-            _simulate(contract, norm, targets, z)
+            _simulate(contract, norm, targets, z, n_jobs)
             if all(math.isfinite(t) for t in targets.values())
             else np.full(n_draws, np.nan)
         )
-        observed = _simulate(contract, norm, {m: float(norm[m].estimate) for m in sto}, z)
+        observed = _simulate(contract, norm, {m: float(norm[m].estimate) for m in sto}, z, n_jobs)
     else:
         pay = float(run(contract.spec, norm).outcome_total)
         null = at_target = observed = np.full(n_draws, pay)
@@ -280,7 +307,7 @@ def payment_risk(
     rows = []
     for frac in curve_points:
         truth = {m: frac * targets[m] for m in sto if math.isfinite(targets[m])}
-        pays = _simulate(contract, norm, truth, zc) if truth else observed[:curve_draws]
+        pays = _simulate(contract, norm, truth, zc, n_jobs) if truth else observed[:curve_draws]
         first = sto[0] if sto else None
         rows.append(
             {

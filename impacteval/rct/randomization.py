@@ -9,9 +9,11 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from impacteval._parallel import one_blas_thread, run_tasks
 from impacteval._validation import (
     check_binary,
     check_level,
+    check_n_jobs,
     check_positive_int,
     check_rng,
     group_codes,
@@ -121,14 +123,35 @@ def _enumerate(z_unit: np.ndarray, b_unit: np.ndarray) -> Iterator[np.ndarray]:
         yield np.array(batch)
 
 
-def _draw(z_unit: np.ndarray, b_unit: np.ndarray, k: int, gen: np.random.Generator) -> np.ndarray:
-    """``k`` assignments permuting the observed one within each block."""
-    out = np.empty((k, z_unit.shape[0]))
-    for b in np.unique(b_unit):
+def _draw_keys(b_unit: np.ndarray, k: int, gen: np.random.Generator) -> list[np.ndarray]:
+    """Uniform sort keys of ``k`` within-block permutations, drawn block by block (the
+    random numbers of one batch; see :func:`_assign_from_keys`)."""
+    return [gen.random((k, int(np.count_nonzero(b_unit == b)))) for b in np.unique(b_unit)]
+
+
+def _assign_from_keys(z_unit: np.ndarray, b_unit: np.ndarray, keys: list[np.ndarray]) -> np.ndarray:
+    """Assignments permuting the observed one within each block by the order of ``keys``."""
+    out = np.empty((keys[0].shape[0], z_unit.shape[0]))
+    for b, block_keys in zip(np.unique(b_unit), keys, strict=True):
         idx = np.flatnonzero(b_unit == b)
-        keys = gen.random((k, idx.size))
-        out[:, idx] = z_unit[idx][np.argsort(keys, axis=1)]
+        out[:, idx] = z_unit[idx][np.argsort(block_keys, axis=1)]
     return out
+
+
+def _batch_statistics(
+    stat: _Statistic,
+    z_unit: np.ndarray,
+    b_unit: np.ndarray,
+    assign: np.ndarray | None,
+    keys: list[np.ndarray] | None,
+    z_sum: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One batch (a joblib task): the statistic of ``Y`` (and of ``Z`` when ``z_sum``) at
+    the given assignments, or at the permutations encoded by pre-drawn ``keys``."""
+    if assign is None:
+        assign = _assign_from_keys(z_unit, b_unit, keys or [])
+    with one_blas_thread():  # the same bits in this process and on any worker
+        return stat(assign), (stat(assign, y_sum=z_sum) if z_sum is not None else None)
 
 
 def randomization_inference(
@@ -143,6 +166,7 @@ def randomization_inference(
     level: float = 0.95,
     confidence_interval: bool = False,
     progress: bool = False,
+    n_jobs: int | None = None,
 ) -> EffectEstimate:
     """Fisher randomisation test of the sharp null of no effect for any unit.
 
@@ -172,6 +196,11 @@ def randomization_inference(
         ``level`` interval; otherwise ``ci_lower``/``ci_upper`` are NaN.
     progress : bool
         Show a tqdm progress bar over batches.
+    n_jobs : int, optional
+        joblib workers for the batches of assignments (``None``: serial, or the active
+        joblib context's backend, e.g. ``joblib.parallel_config(backend="dask")``; -1: all
+        cores). Random numbers are drawn in this process in a fixed order, so the result
+        does not depend on ``n_jobs`` or the backend.
 
     Returns
     -------
@@ -195,6 +224,7 @@ def randomization_inference(
     level = check_level(level)
     n_permutations = check_positive_int(n_permutations, "n_permutations", minimum=100)
     gen, seed = check_rng(rng)
+    n_jobs = check_n_jobs(n_jobs)
     prepared = prepare(
         data,
         numeric={"outcome": outcome, "treatment": treatment},
@@ -210,7 +240,7 @@ def randomization_inference(
     _check_both_arms(z_unit, b_unit, blocks)
     dist, dist_z, observed, total, exact = _distribution(
         y, z, unit, z_unit, b_unit, n_permutations, gen,
-        with_z=confidence_interval, progress=progress,
+        with_z=confidence_interval, progress=progress, n_jobs=n_jobs,
     )  # fmt: skip
     n_draws = total if exact else n_permutations
     tol = 1e-12 * max(1.0, abs(observed))
@@ -280,6 +310,7 @@ def _distribution(
     *,
     with_z: bool,
     progress: bool,
+    n_jobs: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, float, int, bool]:
     """Randomisation distribution of the statistic (of ``Y`` and, for the interval, of
     ``Z``), the observed statistic, the number of assignments and whether it is exact."""
@@ -288,23 +319,26 @@ def _distribution(
     total = _n_assignments(z_unit, b_unit)
     exact = total <= n_permutations
     n_draws = total if exact else n_permutations
-    batches: Iterator[np.ndarray]
+    z_sum = np.bincount(unit, weights=z, minlength=z_unit.shape[0]) if with_z else None
+    # random numbers are drawn here, batch after batch in the serial order, and only the
+    # permutations and statistics are computed in the tasks: the same seed gives the same
+    # distribution whatever ``n_jobs`` or joblib backend runs them
+    tasks: Iterator[tuple[object, ...]]
     if exact:
-        batches = _enumerate(z_unit, b_unit)
+        tasks = ((stat, z_unit, b_unit, a, None, z_sum) for a in _enumerate(z_unit, b_unit))
     else:
         sizes = [min(_BATCH, n_permutations - i) for i in range(0, n_permutations, _BATCH)]
-        batches = (_draw(z_unit, b_unit, k, gen) for k in sizes)
-    if progress:
-        from tqdm.auto import tqdm
-
-        batches = iter(tqdm(batches, total=math.ceil(n_draws / _BATCH), desc="assignments"))
-    dist_y: list[np.ndarray] = []
-    dist_z: list[np.ndarray] = []
-    z_sum = np.bincount(unit, weights=z, minlength=z_unit.shape[0])
-    for assign in batches:
-        dist_y.append(stat(assign))
-        if with_z:
-            dist_z.append(stat(assign, y_sum=z_sum))
+        tasks = ((stat, z_unit, b_unit, None, _draw_keys(b_unit, k, gen), z_sum) for k in sizes)
+    out = run_tasks(
+        _batch_statistics,
+        tasks,
+        n_jobs=n_jobs,
+        progress=progress,
+        desc="assignments",
+        total=math.ceil(n_draws / _BATCH),
+    )
+    dist_y = [o[0] for o in out]
+    dist_z = [o[1] for o in out if o[1] is not None]
     return (
         np.concatenate(dist_y),
         np.concatenate(dist_z) if with_z else None,

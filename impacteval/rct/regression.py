@@ -28,6 +28,7 @@ from impacteval.inference.variance import (
     in_span_of_others,
 )
 from impacteval.inference.wild_frame import apply_wild_bootstrap, check_wild_options
+from impacteval.rct.regression_dask import is_dask_dataframe, regression_dask
 from impacteval.rct.regression_wild import regression_wild_bootstrap
 from impacteval.results import EffectEstimate, Provenance, fingerprint, interval
 
@@ -121,7 +122,8 @@ def regression(
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per unit.
+        One row per unit (polars and pyarrow tables are accepted; a Dask DataFrame is fitted
+        by map-reduce over its partitions, HC0-HC3 or CR1: see ``rct.regression_dask``).
     outcome, treatment : str
         Outcome column and binary (0/1) treatment column.
     covariates : sequence of str
@@ -223,8 +225,18 @@ def regression(
     adjustment = check_choice(adjustment, "adjustment", ("lin", "additive"))
     covs = as_column_list(covariates, "covariates")
     fes = as_column_list(fixed_effects, "fixed_effects")
-    se_type = _check_se_type(se_type, cluster)
     wild = check_wild_options(inference, wild_bootstrap, rng)
+    if is_dask_dataframe(data):  # map-reduce over the partitions (rct/regression_dask.py)
+        if wild is not None:
+            raise DataValidationError(
+                "`inference`: 'wild' is not available for a dask DataFrame (map-reduce "
+                "supports analytic HC0-HC3 and CR1); compute the frame or use "
+                "inference='analytic'"
+            )
+        return regression_dask(data, outcome=outcome, treatment=treatment, covariates=covs,
+                               adjustment=adjustment, se_type=se_type, cluster=cluster,
+                               level=level, fixed_effects=fes, weights=weights)  # fmt: skip
+    se_type = _check_se_type(se_type, cluster)
     if wild is not None and cluster is None:
         raise DataValidationError(
             "`inference`: 'wild' is the wild *cluster* bootstrap and needs `cluster` (the "

@@ -9,18 +9,19 @@ shared :func:`impacteval.inference.multiplicity.step_down` (also behind
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from impacteval._parallel import one_blas_thread, run_tasks
 from impacteval._validation import (
     as_column_list,
     check_binary,
     check_choice,
+    check_n_jobs,
     check_positive_int,
     check_rng,
     group_codes,
@@ -35,6 +36,8 @@ from impacteval.results import fingerprint
 __all__ = ["romano_wolf"]
 
 _MAX_REDRAWS = 1000  # bootstrap draws rejected (an empty arm) before giving up
+_ROUND_ROWS = 10_000_000  # drawn row indices held at once (a round of samples)
+_CHUNK = 50  # bootstrap samples refitted per joblib task (the numbers do not depend on it)
 
 
 # -- numerics: arrays in, arrays out ------------------------------------------------------
@@ -47,16 +50,6 @@ def _design(z: np.ndarray, xc: np.ndarray, adjustment: str) -> np.ndarray:
         xc = xc - xc.mean(axis=0)
         return np.column_stack([np.ones(n), z, xc, z[:, None] * xc])
     return np.column_stack([np.ones(n), z, xc])
-
-
-def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
-    """Limit BLAS to one thread: the bootstrap's many tiny factorisations gain nothing from
-    threads and, on a busy machine, lose 10-100x to thread contention."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")  # type: ignore[no-any-return]
 
 
 def _draw(
@@ -113,16 +106,27 @@ class _Family:
 
 
 def _null_statistics(
-    fam: _Family, adjustment: str, n_boot: int, generator: np.random.Generator
+    fam: _Family,
+    adjustment: str,
+    n_boot: int,
+    generator: np.random.Generator,
+    n_jobs: int | None = None,
 ) -> tuple[np.ndarray, int]:
-    """``B x m`` centred bootstrap |t| (pairs bootstrap) and the number of redraws."""
+    """``B x m`` centred bootstrap |t| (pairs bootstrap) and the number of redraws.
+
+    The draws are made here in rounds, in the serial order: a round draws at most as many
+    samples as draws are still missing (never more than a serial loop would draw), the
+    refits run as joblib tasks, and the samples are accepted or rejected in draw order. So the
+    statistics, and the generator's final state, are those of a one-by-one loop, whatever
+    ``n_jobs`` or the joblib backend.
+    """
     null = np.empty((n_boot, len(fam.outcomes)))
-    z, xc, ys = fam.z, fam.xc, fam.ys
     b = redraws = 0
-    with _one_blas_thread():
-        while b < n_boot:
-            rows, bcodes = _draw(generator, z.size, fam.members)
-            eb, sb = _fit_all(_design(z[rows], xc[rows], adjustment), ys[rows], fam.se_type, bcodes)
+    while b < n_boot:
+        size = min(n_boot - b, max(1, _ROUND_ROWS // fam.z.size))  # rows held: ~80 MB
+        samples = [_draw(generator, fam.z.size, fam.members) for _ in range(size)]
+        tasks = [(fam, adjustment, samples[i : i + _CHUNK]) for i in range(0, len(samples), _CHUNK)]
+        for eb, sb in itertools.chain.from_iterable(run_tasks(refit_draws, tasks, n_jobs=n_jobs)):
             if np.all(np.isfinite(sb) & (sb > 0)):
                 null[b] = np.abs(eb - fam.estimate) / sb
                 b += 1
@@ -134,6 +138,18 @@ def _null_statistics(
                     "(two clusters per arm when clustered); the data are too small to bootstrap"
                 )
     return null, redraws
+
+
+def refit_draws(
+    fam: _Family, adjustment: str, samples: list[tuple[np.ndarray, np.ndarray | None]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Estimates and SEs of every outcome on each drawn sample (one joblib task)."""
+    z, xc, ys = fam.z, fam.xc, fam.ys
+    with one_blas_thread():
+        return [
+            _fit_all(_design(z[rows], xc[rows], adjustment), ys[rows], fam.se_type, bcodes)
+            for rows, bcodes in samples
+        ]
 
 
 def _family(
@@ -205,6 +221,7 @@ def romano_wolf(
     se_type: str | None = None,
     n_bootstrap: int = 1000,
     rng: int | np.random.Generator | None = None,
+    n_jobs: int | None = None,
 ) -> pd.DataFrame:
     """Romano-Wolf adjusted p-values for the treatment effect on several outcomes.
 
@@ -221,6 +238,10 @@ def romano_wolf(
         Bootstrap draws ``B``.
     rng : int or numpy.random.Generator, optional
         Seed or generator; the same seed gives the same p-values.
+    n_jobs : int, optional
+        joblib workers for the refits (``None``: serial, or the active joblib context's
+        backend, e.g. Dask; -1: all cores). The samples are drawn in this process in the
+        serial order, so the p-values do not depend on ``n_jobs`` or the backend.
 
     Returns
     -------
@@ -278,8 +299,9 @@ def romano_wolf(
     adjustment = check_choice(adjustment, "adjustment", ("lin", "additive"))
     n_boot = check_positive_int(n_bootstrap, "n_bootstrap", minimum=1)
     generator, seed = check_rng(rng)
+    n_jobs = check_n_jobs(n_jobs)
     fam = _family(data, outs, treatment, covs, cluster, adjustment, se_type)
-    null, redraws = _null_statistics(fam, adjustment, n_boot, generator)
+    null, redraws = _null_statistics(fam, adjustment, n_boot, generator, n_jobs)
     used = [*outs, treatment, *covs] + ([cluster] if cluster else [])
     return _table(fam, null, redraws, seed, adjustment, fingerprint(data, used))
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from impacteval._parallel import run_tasks
 from impacteval.synth._scm_numerics import (
     best_of_ties,
     fit_v,
@@ -108,31 +109,6 @@ def run_many(
     progress: bool,
     desc: str,
 ) -> list[Any]:
-    """``[func(*t) for t in tasks]`` through joblib (so a Dask backend can take over),
-    with a tqdm bar over completed tasks when ``progress``."""
-    from joblib import Parallel, delayed
-
-    n = len(tasks)
-    jobs = 1 if n_jobs is None else n_jobs
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, desc=desc, leave=False)
-    if jobs == 1:
-        out: list[Any] = []
-        for t in tasks:
-            out.append(func(*t))
-            if progress:
-                bar.update(1)
-        if progress:
-            bar.close()
-        return out
-    par = Parallel(n_jobs=jobs, return_as="generator")
-    out = []
-    for item in par(delayed(func)(*t) for t in tasks):
-        out.append(item)
-        if progress:
-            bar.update(1)
-    if progress:
-        bar.close()
-    return out
+    """``[func(*t) for t in tasks]`` through joblib (so a Dask backend can take over; ``None``
+    defers to an active joblib context), with a tqdm bar over completed tasks."""
+    return run_tasks(func, tasks, n_jobs=n_jobs, progress=progress, desc=desc)

@@ -10,12 +10,12 @@ re-aggregated, as Clarke, Pailañir, Athey & Imbens (2023) do for Stata ``sdid``
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from impacteval._parallel import run_tasks
 from impacteval._warn import WarningLog
 from impacteval.synth._sdid_core import BlockFit, jackknife_block, refit_block
 
@@ -126,8 +126,6 @@ def run_replications(
     Each chunk is solved as one batch (see ``_sdid_fw``); chunks are sized so that a batch
     fits in memory and every worker gets at least two.
     """
-    from joblib import Parallel, delayed
-
     n_reps = len(draws)
     jobs = 1 if n_jobs is None else int(n_jobs)
     workers = max(1, jobs if jobs > 0 else (os_cpus() + 1 + jobs))
@@ -135,26 +133,10 @@ def run_replications(
     cap = max(1, _CHUNK_FLOATS // max(1, n_co * n_co + n_co * n_t))
     size = max(1, min(cap, math.ceil(n_reps / (2 * workers)), 100))
     chunks = [draws[i : i + size] for i in range(0, n_reps, size)]
-    bar: Any = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_reps, desc=desc, leave=False)
-    results: list[np.ndarray] = []
-    run: Callable[..., np.ndarray] = _chunk_run
-    if workers == 1:
-        for chunk in chunks:
-            results.append(run(y, fits, chunk))
-            if bar is not None:
-                bar.update(len(chunk))
-    else:
-        par = Parallel(n_jobs=jobs, return_as="generator")
-        for chunk, res in zip(chunks, par(delayed(run)(y, fits, ch) for ch in chunks), strict=True):
-            results.append(res)
-            if bar is not None:
-                bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
+    # the chunks depend on ``n_jobs`` only (not on an active joblib context), so a run under
+    # ``joblib.parallel_config(backend="dask")`` solves the same batches as a serial run
+    tasks = [(y, fits, ch) for ch in chunks]
+    results = run_tasks(_chunk_run, tasks, n_jobs=n_jobs, progress=progress, desc=desc)
     return np.vstack(results)
 
 
