@@ -27,6 +27,8 @@ from impacteval.synth._scm_numerics import fit_v, scale_predictors
 __all__ = [
     "GRID_DECADES",
     "GRID_POINTS",
+    "GRID_TOP_MAX",
+    "GRID_TOP_MIN",
     "PenalizedUnit",
     "PenaltyChoice",
     "holdout_penalty",
@@ -42,6 +44,10 @@ GRID_DECADES = 8
 """The hold-out grid spans this many decades below :func:`nearest_neighbour_lambda`."""
 GRID_POINTS = 41
 """Points of the hold-out grid (five per decade), equally spaced in log(lambda)."""
+GRID_TOP_MIN = 1e-2
+"""Smallest upper end of the hold-out grid."""
+GRID_TOP_MAX = 1e4
+"""Largest upper end of the hold-out grid."""
 TIE_RTOL = 1e-9
 """Hold-out errors within this relative distance of the minimum count as tied."""
 
@@ -190,10 +196,12 @@ def _inner(
 def lambda_grid(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``GRID_POINTS`` penalties, log-spaced over ``GRID_DECADES`` decades up to
     :func:`nearest_neighbour_lambda` (beyond which every penalty gives the nearest
-    neighbour); up to 1 when that is 0 or infinite."""
+    neighbour), that upper end clipped to ``[GRID_TOP_MIN, GRID_TOP_MAX]`` (lambda is a
+    ratio of two squared distances in the same metric, so these bounds are scale-free; a
+    near-tie for the nearest donor would otherwise push the grid to astronomic values)."""
     top = nearest_neighbour_lambda(a, b)
-    if not (0.0 < top < math.inf):
-        top = 1.0
+    top = GRID_TOP_MAX if not top > 0.0 or math.isinf(top) else top
+    top = min(max(top, GRID_TOP_MIN), GRID_TOP_MAX)
     return np.asarray(top * np.logspace(-GRID_DECADES, 0.0, GRID_POINTS))
 
 

@@ -186,7 +186,10 @@ def synthetic_control(
     minimises the hold-out MSPE: weights from the first ``ceil(T_fit / 2)`` fit periods
     (predictors recomputed from those years) predict the treated unit's outcomes in the
     remaining fit periods, over 41 penalties log-spaced over eight decades up to the
-    smallest lambda giving the nearest neighbour; near-ties go to the larger lambda.
+    smallest lambda giving the nearest neighbour (that end clipped to [0.01, 1e4]);
+    near-ties go to the larger lambda. Predictors with no year in the training half are
+    left out of the hold-out (with ADH's Prop 99 predictors, mostly 1980-88 averages, only
+    one would remain: use outcomes, or give ``penalty``).
     ``details["penalty"]``, ``details["penalty_holdout"]``.
 
     ``method="robust"`` keeps the ``rank`` largest singular values of the donors' outcome
