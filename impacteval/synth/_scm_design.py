@@ -272,6 +272,7 @@ def provenance_options(
         "method": spec.method,
         "penalty": spec.penalty,
         "rank": spec.rank,
+        "robust_ridge": spec.ridge if spec.method == "robust" else None,
         "n_starts": spec.n_random + 2,
         "level": level,
     }

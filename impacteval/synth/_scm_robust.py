@@ -9,7 +9,10 @@ divides by the share of observed entries ``p``; a balanced panel without missing
 Step 2, learning: the treated unit's fit-period outcomes are regressed on the de-noised
 donors, ``beta = argmin ||y1 - M_fit beta||^2 + eta ||beta||^2`` (``eta = 0``: least
 squares, the minimum-norm solution since ``M_fit`` has rank at most r). The counterfactual
-is the de-noised projection ``M beta`` in every period.
+is the de-noised projection ``M beta`` in every period, as the paper's Algorithm 1. With
+complete data it equals ``Y0 beta`` (what pysyncon's ``RobustSynth`` reports): ``beta``
+lies in the span of the kept right singular vectors ``V_r``, so ``Y0 beta = U S V' V_r
+gamma = U_r S_r gamma = M beta``; the two differ only under the missing-data rescaling.
 
 Rank choice when not given: forward-chaining validation on the fit period, the
 data-driven choice the paper suggests for its hyper-parameters.

@@ -230,6 +230,11 @@ def synthetic_control(
     ...                                  treated_unit="T", treatment_time=8)
     >>> round(fit.estimate, 1), fit.weights.round(2).to_dict()
     (3.0, {'A': 0.5, 'B': 0.5, 'C': 0.0, 'D': 0.0})
+    >>> near = ie.synth.synthetic_control(df, outcome="y", unit="unit", time="t",
+    ...                                   treated_unit="T", treatment_time=8,
+    ...                                   method="penalized", penalty=100.0)
+    >>> near.weights.round(2).to_dict()  # a large penalty: the nearest donor alone
+    {'A': 0.0, 'B': 0.0, 'C': 0.0, 'D': 1.0}
     """
     specs = parse_predictors(predictors)
     pred_cols = list(dict.fromkeys(s.column for s in specs))
