@@ -3,7 +3,9 @@ comparison built from untreated donors.
 
 - :func:`synthetic_control` — Abadie, Diamond & Hainmueller (2010) with nested V/W
   optimisation, placebo tests in space and time, leave-one-out, conformal inference and the
-  ridge-augmented estimator (Ben-Michael, Feller & Rothstein 2021).
+  ridge-augmented estimator (Ben-Michael, Feller & Rothstein 2021); ``method="penalized"``
+  (Abadie & L'Hour 2021, ``_scm_penalized.py``) and ``method="robust"`` (Amjad, Shah & Shen
+  2018, ``_scm_robust.py``).
 - :func:`synthetic_did` — Arkhangelsky et al. (2021) synthetic difference in differences,
   with its synthetic-control and DiD special cases.
 

@@ -4,7 +4,7 @@ placebos, leave-one-out and the backdated fits. Array in, array out."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,8 @@ from impacteval.synth._scm_numerics import (
     scale_predictors,
     simplex_lstsq,
 )
+from impacteval.synth._scm_penalized import penalized_unit
+from impacteval.synth._scm_robust import robust_fit
 
 __all__ = ["FitSpec", "UnitFit", "fit_unit", "run_many"]
 
@@ -27,6 +29,9 @@ class FitSpec:
     ``x`` is the (k, N) predictor matrix (None: the fit-period outcomes are the predictors);
     ``pre`` and ``fit`` are boolean masks over the T periods; ``v`` a fixed diagonal or None
     to optimise it; ``n_random`` extra random starts; ``seed`` for those starts.
+    ``method`` is "standard", "penalized" (``penalty``: lambda, None = hold-out choice;
+    ``x_train``: the predictors from the hold-out's training years) or "robust" (``rank``,
+    None = forward-chaining choice; ``ridge``: the regression's ridge penalty).
     """
 
     y: np.ndarray
@@ -36,6 +41,11 @@ class FitSpec:
     v: np.ndarray | None
     n_random: int
     seed: int
+    method: str = "standard"
+    penalty: float | None = None
+    rank: int | None = None
+    ridge: float = 0.0
+    x_train: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -52,10 +62,72 @@ class UnitFit:
     synthetic: np.ndarray
     starts: tuple[tuple[str, float], ...]
     scale: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)  # method-specific (lambda, rank)
+
+
+def _fit_penalized(spec: FitSpec, treated: int, donors: np.ndarray) -> UnitFit:
+    pu = penalized_unit(
+        spec.y,
+        spec.x,
+        spec.x_train,
+        spec.fit,
+        spec.v,
+        spec.penalty,
+        treated,
+        donors,
+        spec.n_random,
+        spec.seed,
+    )
+    y, w = spec.y, pu.w
+    synthetic = y[:, donors] @ w
+    r = y[spec.fit, treated] - y[np.ix_(spec.fit, donors)] @ w
+    dx = pu.x1s - pu.x0s @ w
+    info: dict[str, Any] = {"penalty": pu.penalty, "penalty_choice": pu.choice}
+    return UnitFit(
+        treated=treated,
+        donors=donors,
+        w=w,
+        v=pu.v,
+        loss_v=float(r @ r) / r.shape[0],
+        loss_w=float(dx @ (pu.v * dx)),
+        gaps=y[:, treated] - synthetic,
+        synthetic=synthetic,
+        starts=pu.starts,
+        scale=pu.scale,
+        info=info,
+    )
+
+
+def _fit_robust(spec: FitSpec, treated: int, donors: np.ndarray) -> UnitFit:
+    y = spec.y
+    beta, synthetic, rank, sv, choice = robust_fit(
+        y[:, treated], y[:, donors], spec.fit, spec.rank, spec.ridge
+    )
+    gaps = y[:, treated] - synthetic
+    r = gaps[spec.fit]
+    k = int(spec.fit.sum())
+    info: dict[str, Any] = {"rank": rank, "singular_values": sv, "rank_choice": choice}
+    return UnitFit(
+        treated=treated,
+        donors=donors,
+        w=beta,
+        v=np.full(k, 1.0 / k),
+        loss_v=float(r @ r) / r.shape[0],
+        loss_w=float("nan"),
+        gaps=gaps,
+        synthetic=synthetic,
+        starts=((f"robust, rank {rank}", float(r @ r) / r.shape[0]),),
+        scale=np.ones(k),
+        info=info,
+    )
 
 
 def fit_unit(spec: FitSpec, treated: int, donors: np.ndarray) -> UnitFit:
     """Fit unit ``treated`` from ``donors`` (column indices of ``spec.y``)."""
+    if spec.method == "penalized":
+        return _fit_penalized(spec, treated, donors)
+    if spec.method == "robust":
+        return _fit_robust(spec, treated, donors)
     y = spec.y
     z1 = y[spec.fit, treated]
     z0 = y[np.ix_(spec.fit, donors)]

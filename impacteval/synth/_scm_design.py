@@ -22,6 +22,7 @@ from impacteval._validation import check_choice, short_repr
 from impacteval.exceptions import DataValidationError
 from impacteval.synth._scm_core import FitSpec
 from impacteval.synth._scm_data import Panel, PredictorSpec, check_periods, predictor_matrix
+from impacteval.synth._scm_penalized_design import MethodOptions, training_predictors
 
 __all__ = ["Design", "check_ridge_lambda", "check_v", "prepare_design", "provenance_options"]
 
@@ -203,8 +204,10 @@ def prepare_design(
     seed: int,
     n_jobs: int | None,
     progress: bool,
+    options: MethodOptions | None = None,
 ) -> Design:
-    """Check the design arguments against the panel and build the :class:`Design`.
+    """Check the design arguments against the panel and build the :class:`Design`
+    (``options``: the estimator, default the standard synthetic control).
 
     Raises
     ------
@@ -217,8 +220,23 @@ def prepare_design(
     pre, fit = _period_masks(panel.times, treatment_time, fit_period)
     used = [treated, *donor_idx.tolist()]
     x_full, labels, v_fixed = _predictor_block(panel, specs, used, treatment_time, fit, v)
+    opt = options or MethodOptions("standard", None, None, 0.0)
+    x_train = None
+    if opt.method == "penalized" and opt.penalty is None:
+        x_train = training_predictors(panel, specs, used, fit)
     spec = FitSpec(
-        y=panel.y, x=x_full, pre=pre, fit=fit, v=v_fixed, n_random=n_starts - 2, seed=seed
+        y=panel.y,
+        x=x_full,
+        pre=pre,
+        fit=fit,
+        v=v_fixed,
+        n_random=n_starts - 2,
+        seed=seed,
+        method=opt.method,
+        penalty=opt.penalty,
+        rank=opt.rank,
+        ridge=opt.ridge,
+        x_train=x_train,
     )
     return Design(
         panel=panel,
@@ -251,6 +269,10 @@ def provenance_options(
         "donors": [panel.units[i] for i in design.donors],
         "inference": inference,
         "augment": augment,
+        "method": spec.method,
+        "penalty": spec.penalty,
+        "rank": spec.rank,
+        "robust_ridge": spec.ridge if spec.method == "robust" else None,
         "n_starts": spec.n_random + 2,
         "level": level,
     }

@@ -32,6 +32,7 @@ from impacteval.synth._scm_inference import (
     placebo_space,
     time_placebo,
 )
+from impacteval.synth._scm_penalized_design import refuse_method
 
 __all__ = ["SyntheticControl", "augmented_result", "build_result"]
 
@@ -138,6 +139,11 @@ class SyntheticControl(EffectEstimate):
             return placebo_space(design, self.gaps.to_numpy(), mspe_threshold, jobs, prog)
         if mspe_threshold is not None:
             raise DataValidationError("`mspe_threshold` is only used with kind='space'")
+        if design.spec.x_train is not None:
+            raise DataValidationError(
+                "kind='time': the backdated fit cannot re-run the penalty's hold-out on "
+                "predictors; refit with a given `penalty` for a placebo in time"
+            )
         backdated, ufit = backdate(design, placebo_time)
         options = {**self.provenance.options, "placebo_time": backdated.treatment_time}
         fit = build_result(
@@ -213,6 +219,7 @@ class SyntheticControl(EffectEstimate):
         inference method for counterfactual and synthetic controls. JASA 116(536).
         """
         design = self._need_design()
+        refuse_method(design.spec.method, "conformal()")
         lev = self.level if level is None else check_level(level)
         grid = check_positive_int(n_grid, "n_grid", 10)
         if not isinstance(statistic_q, numbers.Real) or statistic_q <= 0:
@@ -249,6 +256,7 @@ class SyntheticControl(EffectEstimate):
         Ben-Michael, E., Feller, A., & Rothstein, J. (2021). The augmented synthetic
         control method. JASA 116(536). R: ``augsynth(..., progfunc = "Ridge")``.
         """
+        refuse_method(self._need_design().spec.method, "augment()")
         if self.bias_correction is not None:
             raise ValueError("this result is already augmented")
         lam = check_ridge_lambda(ridge_lambda)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -29,6 +30,7 @@ from impacteval.synth._scm_design import (
     provenance_options,
 )
 from impacteval.synth._scm_inference import placebo_space
+from impacteval.synth._scm_penalized_design import check_method_options, method_details
 from impacteval.synth._scm_result import SyntheticControl, build_result
 
 __all__ = ["ConvexHullWarning", "SyntheticControl", "synthetic_control"]
@@ -78,6 +80,9 @@ def synthetic_control(
     rng: int | None = 0,
     n_jobs: int | None = None,
     progress: bool = False,
+    method: Literal["standard", "penalized", "robust"] = "standard",
+    penalty: float | None = None,
+    rank: int | None = None,
 ) -> SyntheticControl:
     """Synthetic control for one treated unit (Abadie, Diamond & Hainmueller 2010).
 
@@ -109,7 +114,9 @@ def synthetic_control(
     augment : {"ridge"}, optional
         Return the ridge-augmented estimator (see :meth:`SyntheticControl.augment`).
     ridge_lambda : float, optional
-        Ridge penalty for ``augment="ridge"`` (default: chosen by leave-one-donor-out).
+        Ridge penalty for ``augment="ridge"`` (default: chosen by leave-one-donor-out);
+        with ``method="robust"`` the ridge penalty of its regression (default 0: least
+        squares, the minimum-norm solution).
     n_starts : int
         Starting points of the V search: equal weights, the regression start, then random
         Dirichlet draws (at least 2).
@@ -121,6 +128,18 @@ def synthetic_control(
         joblib workers for placebo and leave-one-out refits (-1: every core).
     progress : bool
         Show tqdm progress bars for the refits.
+    method : {"standard", "penalized", "robust"}
+        ``"standard"``: ADH synthetic control. ``"penalized"``: Abadie & L'Hour (2021),
+        weights penalised by their donors' distances to the treated unit (unique, sparse;
+        see Notes). ``"robust"``: Amjad, Shah & Shen (2018), regression on the donors'
+        outcomes de-noised by singular value thresholding (outcomes only: no
+        ``predictors`` or ``v``; the weights are unconstrained).
+    penalty : float, optional
+        ``method="penalized"``: the penalty lambda >= 0 (default: chosen by the paper's
+        pre-intervention hold-out, see Notes).
+    rank : int, optional
+        ``method="robust"``: singular values kept (default: chosen by forward-chaining
+        validation, see Notes).
 
     Returns
     -------
@@ -158,6 +177,32 @@ def synthetic_control(
     problem in V is not convex and nearly flat near the optimum, so weights from different
     software differ slightly; compare fits by the pre-period RMSPE.
 
+    ``method="penalized"`` minimises ``||X_1 - X_0 W||_V^2 + lambda sum_j W_j ||X_1 -
+    X_0j||_V^2`` on the simplex (exactly, by an active-set method), with the predictors
+    scaled as above and V given or chosen by the standard nested search at lambda = 0 and
+    then held fixed (pass ``v=[1] * k`` for the paper's equal weights on standardised
+    predictors); without predictors X are the fit-period outcomes. ``lambda -> 0`` gives
+    the synthetic control, large lambda the nearest donor. With ``penalty=None`` lambda
+    minimises the hold-out MSPE: weights from the first ``ceil(T_fit / 2)`` fit periods
+    (predictors recomputed from those years) predict the treated unit's outcomes in the
+    remaining fit periods, over 41 penalties log-spaced over eight decades up to the
+    smallest lambda giving the nearest neighbour (that end clipped to [0.01, 1e4]);
+    near-ties go to the larger lambda. Predictors with no year in the training half are
+    left out of the hold-out (with ADH's Prop 99 predictors, mostly 1980-88 averages, only
+    one would remain: use outcomes, or give ``penalty``).
+    ``details["penalty"]``, ``details["penalty_holdout"]``.
+
+    ``method="robust"`` keeps the ``rank`` largest singular values of the donors' outcome
+    matrix (all periods), regresses the treated unit's fit-period outcomes on the
+    de-noised donors (ridge ``ridge_lambda``, default least squares, minimum norm) and
+    predicts every period from the de-noised donors. With ``rank=None`` the rank minimises
+    the one-step-ahead error of forward chaining over the second half of the fit period
+    (near-ties to the smaller rank). ``details["rank"]``, ``details["singular_values"]``,
+    ``details["rank_validation"]``. The weights may be negative and need not sum to one,
+    so there is no convex-hull warning. Placebo tests and leave-one-out refit with the
+    same method and the same rules for lambda and the rank; conformal inference and
+    ``augment`` are for the standard method only.
+
     Identification: the treated unit's untreated outcome is (approximately) the same
     weighted average of donors after treatment as before; no donor is affected by the
     treatment; no anticipation.
@@ -166,7 +211,10 @@ def synthetic_control(
     ----------
     Abadie, A., Diamond, A., & Hainmueller, J. (2010). Synthetic control methods for
     comparative case studies. JASA 105(490). Abadie, A., & Gardeazabal, J. (2003). The
-    economic costs of conflict. AER 93(1). R: ``Synth::synth``.
+    economic costs of conflict. AER 93(1). R: ``Synth::synth``. Abadie, A., & L'Hour, J.
+    (2021). A penalized synthetic control estimator for disaggregated data. JASA
+    116(536); R ``pensynth``. Amjad, M., Shah, D., & Shen, D. (2018). Robust synthetic
+    control. JMLR 19(22). Python ``pysyncon`` (``PenalizedSynth``, ``RobustSynth``).
 
     Examples
     --------
@@ -182,15 +230,29 @@ def synthetic_control(
     ...                                  treated_unit="T", treatment_time=8)
     >>> round(fit.estimate, 1), fit.weights.round(2).to_dict()
     (3.0, {'A': 0.5, 'B': 0.5, 'C': 0.0, 'D': 0.0})
+    >>> near = ie.synth.synthetic_control(df, outcome="y", unit="unit", time="t",
+    ...                                   treated_unit="T", treatment_time=8,
+    ...                                   method="penalized", penalty=100.0)
+    >>> near.weights.round(2).to_dict()  # a large penalty: the nearest donor alone
+    {'A': 0.0, 'B': 0.0, 'C': 0.0, 'D': 1.0}
     """
     specs = parse_predictors(predictors)
     pred_cols = list(dict.fromkeys(s.column for s in specs))
     panel = build_panel(data, outcome=outcome, unit=unit, time=time, predictor_columns=pred_cols)
     inference = check_choice(inference, "inference", ("placebo", "none"))  # type: ignore[assignment]
+    opts = check_method_options(
+        method,
+        penalty=penalty,
+        rank=rank,
+        ridge_lambda=ridge_lambda,
+        augment=augment,
+        has_predictors=bool(specs),
+        v=v,
+    )
     if augment is not None:
         check_choice(augment, "augment", ("ridge",))
         check_ridge_lambda(ridge_lambda)
-    elif ridge_lambda is not None:
+    elif ridge_lambda is not None and opts.method == "standard":
         raise DataValidationError("`ridge_lambda` is only used with augment='ridge'")
     lev = check_level(level)
     n_starts = check_positive_int(n_starts, "n_starts", 2)
@@ -209,6 +271,7 @@ def synthetic_control(
         seed=0 if seed is None else seed,
         n_jobs=n_jobs,
         progress=progress,
+        options=opts,
     )
 
     log = WarningLog()
@@ -216,7 +279,7 @@ def synthetic_control(
         warnings.simplefilter("always")
         ufit = fit_unit(design.spec, design.treated, design.donors)
     log.extend([str(w.message) for w in caught])
-    hull = _hull_warning(ufit, panel.y, design.spec.fit)
+    hull = None if opts.method == "robust" else _hull_warning(ufit, panel.y, design.spec.fit)
     if hull is not None:
         log.warn(hull, ConvexHullWarning)
     placebo = None
@@ -232,6 +295,9 @@ def synthetic_control(
         data=data,
         placebo=placebo,
     )
+    if opts.method != "standard":
+        label, extra = method_details(opts.method, ufit.info)
+        result = replace(result, method=label, details={**result.details, **extra})
     if augment == "ridge":
         result = result.augment(ridge_lambda=ridge_lambda)
     return result
