@@ -4,7 +4,8 @@ Everything here works on the wide (unit x period) panel as numpy arrays; the pub
 point :func:`impacteval.did.att_gt.att_gt` validates the data and calls these functions.
 
 The 2x2 estimators (R ``DRDID``, Sant'Anna & Zhao 2020) are in
-:mod:`impacteval.did._drdid`; the no-covariate fast path in :mod:`impacteval.did._cs_fast`.
+:mod:`impacteval.did._drdid` (panel) and :mod:`impacteval.did._drdid_rc` (repeated
+cross-sections); the no-covariate fast path in :mod:`impacteval.did._cs_fast`.
 The group-time loop here follows R ``did`` 2.x (``did:::compute.att_gt2``): base periods,
 control groups and the ``n / n_cell`` rescaling of each cell's influence function to the
 whole sample.
@@ -23,15 +24,16 @@ from impacteval._panel import format_label
 from impacteval.did._drdid import (
     EPS,
     METHODS,
-    METHODS_RC,
     CellError,
     logit_fit,
     rcond1,
     simple_did,
 )
+from impacteval.did._drdid_rc import METHODS_RC
 from impacteval.exceptions import ConvergenceWarning, DataValidationError
 
 __all__ = [
+    "SE_CONVENTIONS",
     "GroupTimeFit",
     "as_dense",
     "bootstrap_draws",
@@ -48,6 +50,10 @@ Array = np.ndarray
 # R did: standard errors at or below this are degenerate (reported as NaN)
 _SE_FLOOR = math.sqrt(EPS) * 10.0
 _OVERLAP_MAX = 0.999  # did:::overlap_check_fail
+# "did": sqrt(sum IF^2) / n (R did); "drdid": sd(IF) / sqrt(n) (R DRDID, divisor n - 1)
+SE_CONVENTIONS: tuple[str, ...] = ("did", "drdid")
+_PS_METHODS = ("dr", "dr_imp", "ipw", "ipw_ht", "dr_rc1", "dr_imp_rc1")
+_OR_METHODS = ("dr", "dr_imp", "reg", "dr_rc1", "dr_imp_rc1")
 
 
 # ---------------------------------------------------------------------------------------
@@ -193,7 +199,8 @@ def estimate_group_time(
     control_group : "never_treated" or "not_yet_treated".
     base_period : "varying" or "universal".
     anticipation : periods of anticipation (delta).
-    method : "dr", "dr_imp", "ipw" or "reg".
+    method : a key of :data:`impacteval.did._drdid.METHODS` ("dr", "dr_imp", "ipw",
+        "ipw_ht" or "reg").
 
     Notes
     -----
@@ -204,6 +211,12 @@ def estimate_group_time(
     the base period.
     """
     n = y.shape[0]
+    if method not in METHODS:
+        raise DataValidationError(
+            f"`method`: {method!r} is a repeated-cross-section estimator (DRDID defines it "
+            "for repeated cross-sections only); use it with panel=False, or one of "
+            f"{sorted(METHODS)} with a balanced panel"
+        )
     estimator = METHODS[method]
     ones = np.ones((n, 1))
     rows: list[tuple[float, float, float, float, Array, int, int]] = []
@@ -273,8 +286,8 @@ def estimate_group_time_rc(
     -----
     As R ``did``'s ``panel = FALSE`` code, which ``allow_unbalanced_panel = TRUE`` also
     runs: each cell keeps the rows of cohort ``g`` and its controls observed in ``t`` or in
-    the base period and applies the DRDID repeated-cross-section estimator (``drdid_rc``,
-    ``std_ipw_did_rc`` or ``reg_did_rc``) with each row's own covariates. The rows'
+    the base period and applies the DRDID repeated-cross-section estimator of ``method``
+    (:data:`impacteval.did._drdid_rc.METHODS_RC`) with each row's own covariates. The rows'
     influence function is scaled by ``n / m_cell`` and summed within unit, so an unbalanced
     panel's SEs account for the correlation of a unit's observations.
     """
@@ -327,7 +340,7 @@ def estimate_group_time_rc(
 
 def _check_cell(x: Array, d: Array, method: str, label: str, names: tuple[str, ...]) -> None:
     """R did's per-cell guards, as errors: overlap (logit score >= 0.999), singular design."""
-    if method in ("dr", "dr_imp", "ipw"):
+    if method in _PS_METHODS:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             try:
@@ -340,7 +353,7 @@ def _check_cell(x: Array, d: Array, method: str, label: str, names: tuple[str, .
                 f"{list(names)} reaches {_OVERLAP_MAX} (treated units without comparable "
                 "controls); drop or coarsen covariates, or use method='reg'"
             )
-    if method in ("dr", "dr_imp", "reg"):
+    if method in _OR_METHODS:
         xc = x[d == 0]
         if rcond1(xc.T @ xc) < EPS:
             raise DataValidationError(
@@ -366,13 +379,30 @@ def _cluster_sums(inf: Array, clusters: Array | None, n_clusters: int | None) ->
     return out
 
 
-def if_vcov(inf: Array, clusters: Array | None = None, n_clusters: int | None = None) -> Array:
+def _demeaned(inf: Array) -> Array:
+    """The dense influence matrix with each column's mean removed (R's ``sd`` centring)."""
+    dense = as_dense(inf)
+    return np.asarray(dense - dense.mean(axis=0))
+
+
+def if_vcov(
+    inf: Array,
+    clusters: Array | None = None,
+    n_clusters: int | None = None,
+    convention: str = "did",
+) -> Array:
     """Covariance of the estimates: ``S'S / n^2`` with ``S`` the (cluster-summed) IF.
 
     Without clusters this is R did's ``V / n`` with ``V = t(inffunc) %*% inffunc / n``; with
     clusters the rows are first summed by cluster (``did``'s ``cluster_analytic`` branch).
+    ``convention="drdid"`` (no clusters): the sample covariance of the IF over ``n``,
+    ``(S - mean S)'(S - mean S) / ((n - 1) n)``, whose diagonal is R DRDID's
+    ``var(IF) / n``.
     """
     n = inf.shape[0]
+    if convention == "drdid":
+        c = _demeaned(inf)
+        return np.asarray(c.T @ c / ((n - 1) * n))
     if clusters is None and hasattr(inf, "gram"):  # factored: no dense n x K matrix
         return np.asarray(inf.gram() / n**2)
     s = _cluster_sums(inf, clusters, n_clusters)
@@ -380,10 +410,21 @@ def if_vcov(inf: Array, clusters: Array | None = None, n_clusters: int | None = 
 
 
 def if_standard_errors(
-    inf: Array, clusters: Array | None = None, n_clusters: int | None = None
+    inf: Array,
+    clusters: Array | None = None,
+    n_clusters: int | None = None,
+    convention: str = "did",
 ) -> Array:
-    """``sqrt(sum_c S_c^2) / n`` per column; degenerate ones (<= sqrt(eps) * 10) are NaN."""
+    """``sqrt(sum_c S_c^2) / n`` per column; degenerate ones (<= sqrt(eps) * 10) are NaN.
+
+    ``convention="drdid"`` (no clusters): ``sd(IF) / sqrt(n)`` per column, R DRDID's
+    ``stats::sd(inf.func) / sqrt(n)``.
+    """
     n = inf.shape[0]
+    if convention == "drdid":
+        c = _demeaned(inf)
+        se = np.sqrt(np.einsum("ij,ij->j", c, c) / (n - 1)) / math.sqrt(n)
+        return np.where(se <= _SE_FLOOR, np.nan, se)
     if clusters is None and hasattr(inf, "column_sq_sums"):  # factored: no dense matrix
         se = np.sqrt(np.maximum(inf.column_sq_sums(), 0.0)) / n
         return np.where(se <= _SE_FLOOR, np.nan, se)
