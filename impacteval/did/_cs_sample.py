@@ -283,10 +283,10 @@ def estimate_cells(sample: CSSample, opts: CSOptions) -> GroupTimeFit:
     cohort, periods, groups = sample.cohort, sample.periods, sample.groups
     if sample.layout == "balanced_panel" and opts.method in METHODS_RC_ONLY:
         raise DataValidationError(
-            f"`method`: {opts.method!r} is a repeated-cross-section estimator, but the panel "
-            "is balanced, so att_gt uses the panel estimators; use 'dr' or 'dr_imp' (with a "
-            "balanced panel the two coincide with their rc1 forms' panel analogue), or "
-            "panel=False to treat the rows as repeated cross-sections"
+            f"`method`: {opts.method!r} is a repeated-cross-section estimator (DRDID defines "
+            "the rc1 variants for repeated cross-sections only), but the panel is balanced, "
+            "so att_gt uses the panel estimators; use 'dr' or 'dr_imp', or panel=False to "
+            "treat the rows as repeated cross-sections"
         )
     if sample.layout == "balanced_panel" and sample.x is None:
         # every method is the plain 2x2 DiD: all cells from cohort sums

@@ -98,7 +98,9 @@ def att_gt(
           eq. 3.3 of the paper), for repeated cross-sections only (``panel=False`` or an
           unbalanced panel with ``allow_unbalanced_panel=True``), as in DRDID.
 
-        Without covariates all reduce to the 2x2 DiD.
+        Without covariates all reduce to the 2x2 DiD, except ``ipw_ht`` with repeated
+        cross-sections: it divides each group-period sum by ``n P(D=1) P(T=t)`` (estimated
+        shares) rather than by the cell's own size.
     base_period : {"varying", "universal"}
         ``varying``: pre-treatment cells compare ``t`` with ``t - 1``; ``universal``: every
         cell uses ``g - 1 - anticipation`` (that cell is reported as 0 with no SE).
