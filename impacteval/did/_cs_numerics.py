@@ -143,16 +143,24 @@ def _finish_cell(att: float, inf: Array, label: str, method: str, names: tuple[s
         )
 
 
-def _stack_columns(columns: list[Array], n: int) -> Array:
+# a cell's influence function: a full n-vector, (rows, values) with zeros elsewhere, or None
+_Column = Array | tuple[Array, Array] | None
+_Row = tuple[float, float, float, float, _Column, int, int]
+
+
+def _stack_columns(columns: list[_Column], n: int) -> Array:
     """Columns into one Fortran-ordered ``n x K`` array, each written once in place."""
-    out = np.empty((n, len(columns)), order="F")
+    out = np.zeros((n, len(columns)), order="F")
     for j, column in enumerate(columns):
-        out[:, j] = column
+        if isinstance(column, tuple):
+            out[column[0], j] = column[1]
+        elif column is not None:
+            out[:, j] = column
     return out
 
 
 def _assemble(
-    rows: list[tuple[float, float, float, float, Array, int, int]],
+    rows: list[_Row],
     n: int,
     unit_cohort: Array,
     weights: Array,
@@ -211,6 +219,9 @@ def estimate_group_time(
     the base period.
     """
     n = y.shape[0]
+    # unweighted: DRDID's normalised weights are exactly 1, so the overlap check's logit is
+    # the estimator's (same inputs, same numbers) and is passed on instead of refitted
+    unweighted = bool(np.all(weights == 1.0))
     if method not in METHODS:
         raise DataValidationError(
             f"`method`: {method!r} is a repeated-cross-section estimator (DRDID defines it "
@@ -219,13 +230,13 @@ def estimate_group_time(
         )
     estimator = METHODS[method]
     ones = np.ones((n, 1))
-    rows: list[tuple[float, float, float, float, Array, int, int]] = []
+    rows: list[_Row] = []
     plan = cell_plan(periods, groups, base_period=base_period, anticipation=anticipation)
     for g, ti, bi in plan:
         t, base = float(periods[ti]), float(periods[bi])
         if bi == ti:
             n_g = int(np.sum(unit_cohort == g))
-            rows.append((g, t, base, 0.0, np.zeros(n), n_g, 0))
+            rows.append((g, t, base, 0.0, None, n_g, 0))
             continue
         label = f"(g, t) = ({format_label(g)}, {format_label(t)})"
         treated, control = cell_controls(
@@ -239,16 +250,15 @@ def estimate_group_time(
             att, inf_cell = simple_did(dy, d, ones[idx], wc)
         else:
             xc = np.column_stack([np.ones(idx.size), x[idx, min(bi, ti), :]])
-            _check_cell(xc, d, method, label, covariate_names)
+            beta = _check_cell(xc, d, method, label, covariate_names)
             try:
-                att, inf_cell = estimator(dy, d, xc, wc)
+                att, inf_cell = estimator(dy, d, xc, wc, logit_beta=beta if unweighted else None)
             except CellError as exc:
                 raise DataValidationError(
                     f"cell {label} with covariates {list(covariate_names)}: {exc}"
                 ) from exc
         _finish_cell(att, inf_cell, label, method, covariate_names)
-        column = np.zeros(n)
-        column[idx] = (n / idx.size) * inf_cell
+        column = (idx, (n / idx.size) * inf_cell)  # zero off the cell
         rows.append((g, t, base, att, column, int(d.sum()), int(idx.size - d.sum())))
     return _assemble(rows, n, unit_cohort, weights, periods)
 
@@ -299,13 +309,13 @@ def estimate_group_time_rc(
         )
     estimator = METHODS_RC[method]
     row_cohort = unit_cohort[row_unit]
-    rows: list[tuple[float, float, float, float, Array, int, int]] = []
+    rows: list[_Row] = []
     plan = cell_plan(periods, groups, base_period=base_period, anticipation=anticipation)
     for g, ti, bi in plan:
         t, base = float(periods[ti]), float(periods[bi])
         if bi == ti:
             n_g = int(np.sum((row_cohort == g) & (row_period == ti)))
-            rows.append((g, t, base, 0.0, np.zeros(n), n_g, 0))
+            rows.append((g, t, base, 0.0, None, n_g, 0))
             continue
         label = f"(g, t) = ({format_label(g)}, {format_label(t)})"
         treated, control = cell_controls(
@@ -338,11 +348,19 @@ def estimate_group_time_rc(
     return _assemble(rows, n, unit_cohort, unit_weights, periods)
 
 
-def _check_cell(x: Array, d: Array, method: str, label: str, names: tuple[str, ...]) -> None:
-    """R did's per-cell guards, as errors: overlap (logit score >= 0.999), singular design."""
+def _check_cell(
+    x: Array, d: Array, method: str, label: str, names: tuple[str, ...]
+) -> Array | None:
+    """R did's per-cell guards, as errors: overlap (logit score >= 0.999), singular design.
+
+    Returns the unweighted logit coefficients of the overlap check when that fit converged
+    (None otherwise, or for methods without a logit score): an unweighted cell's estimator
+    reuses them instead of refitting the identical logit.
+    """
+    beta: Array | None = None
     if method in _PS_METHODS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
             try:
                 beta = logit_fit(x, d, np.ones_like(d))
             except CellError:
@@ -353,6 +371,8 @@ def _check_cell(x: Array, d: Array, method: str, label: str, names: tuple[str, .
                 f"{list(names)} reaches {_OVERLAP_MAX} (treated units without comparable "
                 "controls); drop or coarsen covariates, or use method='reg'"
             )
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            beta = None  # let the estimator refit (and warn) as before
     if method in _OR_METHODS:
         xc = x[d == 0]
         if rcond1(xc.T @ xc) < EPS:
@@ -360,6 +380,7 @@ def _check_cell(x: Array, d: Array, method: str, label: str, names: tuple[str, .
                 f"the covariate matrix of the control units is singular in cell {label} "
                 f"(covariates {list(names)}); remove collinear or constant covariates"
             )
+    return beta
 
 
 # ---------------------------------------------------------------------------------------

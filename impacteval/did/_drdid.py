@@ -45,7 +45,7 @@ R's ``sd`` (divisor ``n - 1``), larger by ``sqrt(n / (n - 1))`` when the IF has 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 from scipy import special
@@ -59,6 +59,7 @@ __all__ = [
     "PS_CAP",
     "TRIM_LEVEL",
     "CellError",
+    "PanelEstimator",
     "drdid_imp_panel",
     "drdid_panel",
     "ipt_pscore",
@@ -109,16 +110,17 @@ def logit_fit(x: Array, d: Array, w: Array, *, maxiter: int = 100, tol: float = 
     k = x.shape[1]
     beta = np.zeros(k)
     pbar = float(np.sum(w * d) / np.sum(w))
-    if 0.0 < pbar < 1.0 and np.allclose(x[:, 0], 1.0):
+    # np.allclose(x[:, 0], 1.0) without its temporaries: |x - 1| <= atol + rtol * 1
+    if 0.0 < pbar < 1.0 and float(np.max(np.abs(x[:, 0] - 1.0))) <= 1e-8 + 1e-5:
         beta[0] = math.log(pbar / (1.0 - pbar))
 
-    def loglik(b: Array) -> float:
-        eta = x @ b
+    def loglik(eta: Array) -> float:
         return float(np.sum(w * (d * eta - np.logaddexp(0.0, eta))))
 
-    ll = loglik(beta)
+    eta = x @ beta  # the linear index of the current beta, reused by the next Newton step
+    ll = loglik(eta)
     for _ in range(maxiter):
-        p = special.expit(x @ beta)
+        p = special.expit(eta)
         grad = x.T @ (w * (d - p))
         hess = (x * (w * p * (1.0 - p))[:, None]).T @ x
         try:
@@ -128,11 +130,12 @@ def logit_fit(x: Array, d: Array, w: Array, *, maxiter: int = 100, tol: float = 
         t = 1.0
         while True:
             cand = beta + t * step
-            ll_new = loglik(cand)
+            eta_cand = x @ cand
+            ll_new = loglik(eta_cand)
             if ll_new >= ll - 1e-12 * abs(ll) or t < 1e-8:
                 break
             t *= 0.5
-        beta, ll_old, ll = cand, ll, ll_new
+        beta, eta, ll_old, ll = cand, eta_cand, ll, ll_new
         if np.max(np.abs(t * step)) < tol or abs(ll - ll_old) < tol * (abs(ll) + tol):
             return beta
     warn_user("propensity-score logit did not converge in 100 Newton steps", ConvergenceWarning)
@@ -216,7 +219,9 @@ def ps_asy_lin_rep(x: Array, d: Array, w: Array, ps: Array, n: int) -> Array:
 # ---------------------------------------------------------------------------------------
 # 2x2 estimators (panel): each returns (ATT, influence function on the cell's units)
 # ---------------------------------------------------------------------------------------
-def reg_did_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+def reg_did_panel(
+    dy: Array, d: Array, x: Array, w: Array, *, logit_beta: Array | None = None
+) -> tuple[float, Array]:
     """Outcome-regression DiD (Heckman, Ichimura & Todd 1997), as ``DRDID::reg_did_panel``.
 
     Parameters
@@ -240,19 +245,25 @@ def reg_did_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array
     return att, inf_treat - inf_cont / np.mean(w_cont)
 
 
-def trimmed_logit(x: Array, d: Array, w: Array) -> tuple[Array, Array]:
-    """Logit propensity score capped at ``1 - 1e-6`` and DRDID's trimming indicator."""
-    beta = logit_fit(x, d, w)
+def trimmed_logit(x: Array, d: Array, w: Array, beta: Array | None = None) -> tuple[Array, Array]:
+    """Logit propensity score capped at ``1 - 1e-6`` and DRDID's trimming indicator.
+
+    ``beta``: the logit coefficients of exactly this fit, when already computed.
+    """
+    if beta is None:
+        beta = logit_fit(x, d, w)
     ps = np.minimum(special.expit(x @ beta), PS_CAP)
     trim = np.where(d == 1, ps < 1.01, ps < TRIM_LEVEL).astype(float)
     return ps, trim
 
 
-def std_ipw_did_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+def std_ipw_did_panel(
+    dy: Array, d: Array, x: Array, w: Array, *, logit_beta: Array | None = None
+) -> tuple[float, Array]:
     """Normalised (Hajek) IPW DiD (Abadie 2005), as ``DRDID::std_ipw_did_panel``."""
     n = dy.shape[0]
     w = normalise(w)
-    ps, trim = trimmed_logit(x, d, w)
+    ps, trim = trimmed_logit(x, d, w, logit_beta)
     w_treat = trim * w * d
     w_cont = trim * w * ps * (1.0 - d) / (1.0 - ps)
     eta_treat = np.mean(w_treat * dy) / np.mean(w_treat)
@@ -265,7 +276,9 @@ def std_ipw_did_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, A
     return att, inf_treat - inf_cont
 
 
-def ipw_did_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+def ipw_did_panel(
+    dy: Array, d: Array, x: Array, w: Array, *, logit_beta: Array | None = None
+) -> tuple[float, Array]:
     """Unnormalised (Horvitz-Thompson) IPW DiD (Abadie 2005), as ``DRDID::ipw_did_panel``.
 
     ``mean(w (D - ps (1 - D) / (1 - ps)) dy) / mean(w D)``: the control weights are not
@@ -274,7 +287,7 @@ def ipw_did_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array
     """
     n = dy.shape[0]
     w = normalise(w)
-    ps, trim = trimmed_logit(x, d, w)
+    ps, trim = trimmed_logit(x, d, w, logit_beta)
     w_treat = trim * w * d
     w_cont = trim * w * ps * (1.0 - d) / (1.0 - ps)
     att_treat = w_treat * dy
@@ -286,7 +299,9 @@ def ipw_did_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array
     return att, np.asarray((att_treat - att_cont - lin2 - w * d * att) / p_d)
 
 
-def drdid_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+def drdid_panel(
+    dy: Array, d: Array, x: Array, w: Array, *, logit_beta: Array | None = None
+) -> tuple[float, Array]:
     """Locally efficient doubly robust DiD (Sant'Anna & Zhao 2020), ``DRDID::drdid_panel``.
 
     Logit propensity score by maximum likelihood, linear outcome regression on the
@@ -295,7 +310,7 @@ def drdid_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
     """
     n = dy.shape[0]
     w = normalise(w)
-    ps, trim = trimmed_logit(x, d, w)
+    ps, trim = trimmed_logit(x, d, w, logit_beta)
     ctrl = d == 0
     beta = wls(x[ctrl], dy[ctrl], w[ctrl])
     out = x @ beta
@@ -317,7 +332,9 @@ def drdid_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
     return att, inf_treat - inf_control
 
 
-def drdid_imp_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+def drdid_imp_panel(
+    dy: Array, d: Array, x: Array, w: Array, *, logit_beta: Array | None = None
+) -> tuple[float, Array]:
     """Improved (bias-reduced) doubly robust DiD, as ``DRDID::drdid_imp_panel``.
 
     Propensity score by inverse probability tilting, outcome regression by weighted least
@@ -325,7 +342,7 @@ def drdid_imp_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Arr
     conditions make the nuisance estimation effects vanish from the influence function.
     """
     w = normalise(w)
-    start = logit_fit(x, d, w)
+    start = logit_fit(x, d, w) if logit_beta is None else logit_beta
     ps = np.minimum(ipt_pscore(x, d, w, start), PS_CAP)
     trim = np.where(d == 1, ps < 1.01, ps < TRIM_LEVEL).astype(float)
     ctrl = d == 0
@@ -348,8 +365,19 @@ def simple_did(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
     return float(mu_t - mu_c), inf
 
 
-_Estimator = Callable[[Array, Array, Array, Array], tuple[float, Array]]
-METHODS: dict[str, _Estimator] = {
+class PanelEstimator(Protocol):
+    """A panel 2x2 estimator: ``(dy, d, x, w, *, logit_beta=None) -> (ATT, IF)``.
+
+    ``logit_beta``: the logit propensity-score coefficients for ``(x, d, w)`` when the
+    caller has them (estimators without a logit score ignore it).
+    """
+
+    def __call__(
+        self, dy: Array, d: Array, x: Array, w: Array, *, logit_beta: Array | None = None
+    ) -> tuple[float, Array]: ...
+
+
+METHODS: dict[str, PanelEstimator] = {
     "dr": drdid_panel,
     "dr_imp": drdid_imp_panel,
     "ipw": std_ipw_did_panel,
