@@ -25,7 +25,9 @@ from impacteval.did._drdid import (
     EPS,
     METHODS,
     CellError,
+    PScore,
     logit_fit,
+    normalise,
     rcond1,
     simple_did,
 )
@@ -220,8 +222,10 @@ def estimate_group_time(
     """
     n = y.shape[0]
     # unweighted: DRDID's normalised weights are exactly 1, so the overlap check's logit is
-    # the estimator's (same inputs, same numbers) and is passed on instead of refitted
+    # the estimator's (same inputs, same numbers) and is passed on instead of refitted;
+    # consecutive cells with equal (x, d, w) share their propensity-score fits (PScore)
     unweighted = bool(np.all(weights == 1.0))
+    shared: PScore | None = None
     if method not in METHODS:
         raise DataValidationError(
             f"`method`: {method!r} is a repeated-cross-section estimator (DRDID defines it "
@@ -250,9 +254,12 @@ def estimate_group_time(
             att, inf_cell = simple_did(dy, d, ones[idx], wc)
         else:
             xc = np.column_stack([np.ones(idx.size), x[idx, min(bi, ti), :]])
-            beta = _check_cell(xc, d, method, label, covariate_names)
+            wn = normalise(wc)
+            if shared is None or not shared.matches(xc, d, wn):  # else: checked already
+                beta = _check_cell(xc, d, method, label, covariate_names)
+                shared = PScore(xc, d, wn, beta if unweighted else None)
             try:
-                att, inf_cell = estimator(dy, d, xc, wc, logit_beta=beta if unweighted else None)
+                att, inf_cell = estimator(dy, d, xc, wc, pscore=shared)
             except CellError as exc:
                 raise DataValidationError(
                     f"cell {label} with covariates {list(covariate_names)}: {exc}"

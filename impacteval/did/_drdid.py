@@ -59,11 +59,11 @@ __all__ = [
     "PS_CAP",
     "TRIM_LEVEL",
     "CellError",
+    "PScore",
     "PanelEstimator",
     "drdid_imp_panel",
     "drdid_panel",
     "ipt_pscore",
-    "ipt_trimmed",
     "ipw_did_panel",
     "logit_fit",
     "normalise",
@@ -190,13 +190,6 @@ def normalise(w: Array) -> Array:
     return np.asarray(w / np.mean(w))
 
 
-def ipt_trimmed(x: Array, d: Array, w: Array) -> tuple[Array, Array]:
-    """Inverse-probability-tilting score (from the logit start), capped, and the trimming
-    indicator, as the improved estimators ``drdid_imp_*`` of DRDID use them."""
-    ps = np.minimum(ipt_pscore(x, d, w, logit_fit(x, d, w)), PS_CAP)
-    return ps, np.where(d == 1, ps < 1.01, ps < TRIM_LEVEL).astype(float)
-
-
 def _ols_asy_lin_rep(x: Array, d: Array, w: Array, resid: Array, n: int) -> Array:
     """Asymptotic linear representation of the control-group OLS coefficients."""
     w_ols = w * (1.0 - d)
@@ -216,11 +209,65 @@ def ps_asy_lin_rep(x: Array, d: Array, w: Array, ps: Array, n: int) -> Array:
         raise CellError("the propensity-score information matrix is singular") from exc
 
 
+class PScore:
+    """The propensity-score fits of one ``(x, d, w)`` (``w`` normalised), each computed on
+    first use and kept: the logit coefficients, the trimmed logit score, its asymptotic
+    linear representation and the inverse-probability-tilting score.
+
+    ``att_gt`` passes one object to every cell whose ``(x, d, w)`` are equal (e.g. all
+    post-treatment cells of a cohort with never-treated controls), so those fits run once;
+    each is the same function of the same numbers as a fresh fit.
+    """
+
+    def __init__(self, x: Array, d: Array, w: Array, beta: Array | None = None) -> None:
+        self.x, self.d, self.w = x, d, w
+        self._beta = beta
+        self._logit: tuple[Array, Array] | None = None
+        self._asy: Array | None = None
+        self._ipt: tuple[Array, Array] | None = None
+
+    def matches(self, x: Array, d: Array, w: Array) -> bool:
+        """Whether ``(x, d, w)`` equal this object's inputs exactly."""
+        return (
+            x.shape == self.x.shape
+            and np.array_equal(d, self.d)
+            and np.array_equal(w, self.w)
+            and np.array_equal(x, self.x)
+        )
+
+    def beta(self) -> Array:
+        """Logit coefficients (maximum likelihood)."""
+        if self._beta is None:
+            self._beta = logit_fit(self.x, self.d, self.w)
+        return self._beta
+
+    def logit(self) -> tuple[Array, Array]:
+        """The logit score capped at ``1 - 1e-6`` and DRDID's trimming indicator."""
+        if self._logit is None:
+            self._logit = trimmed_logit(self.x, self.d, self.w, self.beta())
+        return self._logit
+
+    def asy(self) -> Array:
+        """Asymptotic linear representation of the logit coefficients."""
+        if self._asy is None:
+            ps = self.logit()[0]
+            self._asy = ps_asy_lin_rep(self.x, self.d, self.w, ps, self.d.shape[0])
+        return self._asy
+
+    def ipt(self) -> tuple[Array, Array]:
+        """The inverse-probability-tilting score (from the logit start), capped, and the
+        trimming indicator, as DRDID's improved estimators use them."""
+        if self._ipt is None:
+            ps = np.minimum(ipt_pscore(self.x, self.d, self.w, self.beta()), PS_CAP)
+            self._ipt = (ps, np.where(self.d == 1, ps < 1.01, ps < TRIM_LEVEL).astype(float))
+        return self._ipt
+
+
 # ---------------------------------------------------------------------------------------
 # 2x2 estimators (panel): each returns (ATT, influence function on the cell's units)
 # ---------------------------------------------------------------------------------------
 def reg_did_panel(
-    dy: Array, d: Array, x: Array, w: Array, *, logit_beta: Array | None = None
+    dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None
 ) -> tuple[float, Array]:
     """Outcome-regression DiD (Heckman, Ichimura & Todd 1997), as ``DRDID::reg_did_panel``.
 
@@ -258,18 +305,18 @@ def trimmed_logit(x: Array, d: Array, w: Array, beta: Array | None = None) -> tu
 
 
 def std_ipw_did_panel(
-    dy: Array, d: Array, x: Array, w: Array, *, logit_beta: Array | None = None
+    dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None
 ) -> tuple[float, Array]:
     """Normalised (Hajek) IPW DiD (Abadie 2005), as ``DRDID::std_ipw_did_panel``."""
-    n = dy.shape[0]
     w = normalise(w)
-    ps, trim = trimmed_logit(x, d, w, logit_beta)
+    fits = PScore(x, d, w) if pscore is None else pscore
+    ps, trim = fits.logit()
     w_treat = trim * w * d
     w_cont = trim * w * ps * (1.0 - d) / (1.0 - ps)
     eta_treat = np.mean(w_treat * dy) / np.mean(w_treat)
     eta_cont = np.mean(w_cont * dy) / np.mean(w_cont)
     att = float(eta_treat - eta_cont)
-    asy_ps = ps_asy_lin_rep(x, d, w, ps, n)
+    asy_ps = fits.asy()
     inf_treat = (w_treat * dy - w_treat * eta_treat) / np.mean(w_treat)
     m2 = np.mean((w_cont * (dy - eta_cont))[:, None] * x, axis=0)
     inf_cont = (w_cont * dy - w_cont * eta_cont + asy_ps @ m2) / np.mean(w_cont)
@@ -277,7 +324,7 @@ def std_ipw_did_panel(
 
 
 def ipw_did_panel(
-    dy: Array, d: Array, x: Array, w: Array, *, logit_beta: Array | None = None
+    dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None
 ) -> tuple[float, Array]:
     """Unnormalised (Horvitz-Thompson) IPW DiD (Abadie 2005), as ``DRDID::ipw_did_panel``.
 
@@ -285,22 +332,22 @@ def ipw_did_panel(
     rescaled to sum to one (unlike :func:`std_ipw_did_panel`); the influence function has
     the logit score's estimation effect and that of ``mean(w D)``.
     """
-    n = dy.shape[0]
     w = normalise(w)
-    ps, trim = trimmed_logit(x, d, w, logit_beta)
+    fits = PScore(x, d, w) if pscore is None else pscore
+    ps, trim = fits.logit()
     w_treat = trim * w * d
     w_cont = trim * w * ps * (1.0 - d) / (1.0 - ps)
     att_treat = w_treat * dy
     att_cont = w_cont * dy
     p_d = np.mean(w * d)
     att = float(np.mean(att_treat) / p_d - np.mean(att_cont) / p_d)
-    asy_ps = ps_asy_lin_rep(x, d, w, ps, n)
+    asy_ps = fits.asy()
     lin2 = asy_ps @ np.mean(att_cont[:, None] * x, axis=0)
     return att, np.asarray((att_treat - att_cont - lin2 - w * d * att) / p_d)
 
 
 def drdid_panel(
-    dy: Array, d: Array, x: Array, w: Array, *, logit_beta: Array | None = None
+    dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None
 ) -> tuple[float, Array]:
     """Locally efficient doubly robust DiD (Sant'Anna & Zhao 2020), ``DRDID::drdid_panel``.
 
@@ -310,7 +357,8 @@ def drdid_panel(
     """
     n = dy.shape[0]
     w = normalise(w)
-    ps, trim = trimmed_logit(x, d, w, logit_beta)
+    fits = PScore(x, d, w) if pscore is None else pscore
+    ps, trim = fits.logit()
     ctrl = d == 0
     beta = wls(x[ctrl], dy[ctrl], w[ctrl])
     out = x @ beta
@@ -321,7 +369,7 @@ def drdid_panel(
     eta_cont = np.mean(w_cont * resid) / np.mean(w_cont)
     att = float(eta_treat - eta_cont)
     asy_ols = _ols_asy_lin_rep(x, d, w, resid, n)
-    asy_ps = ps_asy_lin_rep(x, d, w, ps, n)
+    asy_ps = fits.asy()
     inf_treat_1 = w_treat * resid - w_treat * eta_treat
     inf_treat_2 = asy_ols @ np.mean(w_treat[:, None] * x, axis=0)
     inf_treat = (inf_treat_1 - inf_treat_2) / np.mean(w_treat)
@@ -333,7 +381,7 @@ def drdid_panel(
 
 
 def drdid_imp_panel(
-    dy: Array, d: Array, x: Array, w: Array, *, logit_beta: Array | None = None
+    dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None
 ) -> tuple[float, Array]:
     """Improved (bias-reduced) doubly robust DiD, as ``DRDID::drdid_imp_panel``.
 
@@ -342,9 +390,7 @@ def drdid_imp_panel(
     conditions make the nuisance estimation effects vanish from the influence function.
     """
     w = normalise(w)
-    start = logit_fit(x, d, w) if logit_beta is None else logit_beta
-    ps = np.minimum(ipt_pscore(x, d, w, start), PS_CAP)
-    trim = np.where(d == 1, ps < 1.01, ps < TRIM_LEVEL).astype(float)
+    ps, trim = (PScore(x, d, w) if pscore is None else pscore).ipt()
     ctrl = d == 0
     beta = wls(x[ctrl], dy[ctrl], (w * ps / (1.0 - ps))[ctrl])
     out = x @ beta
@@ -366,14 +412,14 @@ def simple_did(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
 
 
 class PanelEstimator(Protocol):
-    """A panel 2x2 estimator: ``(dy, d, x, w, *, logit_beta=None) -> (ATT, IF)``.
+    """A panel 2x2 estimator: ``(dy, d, x, w, *, pscore=None) -> (ATT, IF)``.
 
-    ``logit_beta``: the logit propensity-score coefficients for ``(x, d, w)`` when the
-    caller has them (estimators without a logit score ignore it).
+    ``pscore``: the :class:`PScore` of ``(x, d, normalise(w))`` when the caller has one
+    (estimators without a propensity score ignore it).
     """
 
     def __call__(
-        self, dy: Array, d: Array, x: Array, w: Array, *, logit_beta: Array | None = None
+        self, dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None
     ) -> tuple[float, Array]: ...
 
 

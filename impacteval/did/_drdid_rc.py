@@ -21,7 +21,7 @@ import numpy as np
 from impacteval.did._drdid import (
     EPS,
     CellError,
-    ipt_trimmed,
+    PScore,
     normalise,
     ps_asy_lin_rep,
     rcond1,
@@ -271,7 +271,7 @@ def _dr_imp_rc(
     effects vanish, so the influence function is the leading term only (as DRDID).
     """
     w = normalise(w)
-    ps, trim = ipt_trimmed(x, d, w)
+    ps, trim = PScore(x, d, w).ipt()
     ctrl, trt = d == 0, d == 1
     w_or = w * ps / (1.0 - ps)
     oc_pre = _wls_fitted(x, y, w_or, ctrl & (post == 0), "controls before")
