@@ -17,7 +17,13 @@ import pytest
 
 import impacteval as ie
 from impacteval.did import att_gt, two_by_two
-from impacteval.did._drdid import ipw_did_panel, simple_did, std_ipw_did_panel
+from impacteval.did._drdid import (
+    METHODS,
+    PScore,
+    ipw_did_panel,
+    simple_did,
+    std_ipw_did_panel,
+)
 from impacteval.exceptions import DataValidationError
 
 MPDTA = {"outcome": "lemp", "unit": "countyreal", "time": "year", "cohort": "first_treat"}
@@ -182,3 +188,22 @@ def test_two_by_two_bad_se_type(mpdta: pd.DataFrame, kwargs: dict[str, Any], mat
     with pytest.raises(DataValidationError, match=match), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the unbalanced-panel note comes first
         two_by_two(data, outcome="lemp", treated="treated", post="post", **kwargs)
+
+
+def test_shared_pscore_gives_the_same_numbers() -> None:
+    # att_gt hands one PScore to cells with equal (x, d, w); an estimator given it must
+    # return exactly what it computes on its own (seeded draw, n = 300, bitwise equality)
+    rng = np.random.default_rng(77)
+    n = 300
+    x = np.column_stack([np.ones(n), rng.normal(size=n), rng.random(n) < 0.4])
+    d = (rng.random(n) < 0.35).astype(float)
+    w = np.ones(n)
+    shared = PScore(x, d, w)
+    assert shared.matches(x.copy(), d.copy(), w.copy())
+    assert not shared.matches(x + 1e-12, d, w)
+    for method, estimator in METHODS.items():
+        dy = rng.normal(size=n) + d
+        alone = estimator(dy, d, x, w)
+        with_shared = estimator(dy, d, x, w, pscore=shared)
+        assert alone[0] == with_shared[0], method
+        np.testing.assert_array_equal(alone[1], with_shared[1])
