@@ -10,36 +10,37 @@ group-time loop that calls them is in :mod:`impacteval.did._cs_numerics`.
 
 NOTES
 -----
-Estimator names (``att_gt(method=...)``) and their R ``DRDID`` counterparts:
+Estimator names (``att_gt(method=...)``) and their R ``DRDID`` counterparts, panel /
+repeated cross-sections (equation numbers of Sant'Anna & Zhao 2020):
 
-=============  ====================  ============================  =========================
-method         panel                 repeated cross-sections       what
-=============  ====================  ============================  =========================
-``reg``        ``reg_did_panel``     ``reg_did_rc``                outcome regression
-``ipw``        ``std_ipw_did_panel`` ``std_ipw_did_rc``            IPW, weights normalised
-                                                                   to one (Hajek; DRDID's
-                                                                   ``ipwdid(normalized=TRUE)``)
-``ipw_ht``     ``ipw_did_panel``     ``ipw_did_rc``                IPW, unnormalised
-                                                                   (Horvitz-Thompson; Abadie
-                                                                   2005; ``normalized=FALSE``)
-``dr``         ``drdid_panel``       ``drdid_rc``                  doubly robust, locally
-                                                                   efficient (eq. 3.1 / 3.4)
-``dr_imp``     ``drdid_imp_panel``   ``drdid_imp_rc``              improved DR (IPT score,
-                                                                   WLS), locally efficient
-``dr_rc1``     --                    ``drdid_rc1``                 DR, not locally efficient
-                                                                   (eq. 3.3)
-``dr_imp_rc1`` --                    ``drdid_imp_rc1``             improved DR, not locally
-                                                                   efficient
-=============  ====================  ============================  =========================
+- ``reg``: ``reg_did_panel`` / ``reg_did_rc`` -- outcome regression.
+- ``ipw``: ``std_ipw_did_panel`` / ``std_ipw_did_rc`` -- IPW with the weights normalised
+  to sum to one (Hajek; DRDID's ``ipwdid(normalized = TRUE)``).
+- ``ipw_ht``: ``ipw_did_panel`` / ``ipw_did_rc`` -- unnormalised IPW (Horvitz-Thompson;
+  Abadie 2005; ``ipwdid(normalized = FALSE)``).
+- ``dr``: ``drdid_panel`` / ``drdid_rc`` -- doubly robust, locally efficient (eq. 3.1 /
+  eq. 3.4).
+- ``dr_imp``: ``drdid_imp_panel`` / ``drdid_imp_rc`` -- improved doubly robust
+  (inverse-probability-tilting score, weighted least squares), locally efficient.
+- ``dr_rc1``: -- / ``drdid_rc1`` -- doubly robust, not locally efficient (eq. 3.3).
+- ``dr_imp_rc1``: -- / ``drdid_imp_rc1`` -- improved doubly robust, not locally efficient.
 
-With panel data the long difference removes the treated group's period means, so the
-locally efficient and the "rc1" forms coincide; DRDID defines the ``rc1`` variants for
-repeated cross-sections only, and so does impacteval.
+With panel data the treated units' outcome change is observed, so no treated-group
+outcome regression enters and the panel estimators (eq. 3.1) are already locally
+efficient; DRDID defines the ``rc1`` variants for repeated cross-sections only, and so does
+impacteval.
 
 Each function returns the influence function ``IF_i`` on the ``n`` rows it was given. The
 standard error conventions built on it (chosen by ``att_gt(se_convention=...)``):
 R ``did`` reports ``sqrt(sum_i IF_i^2) / n``; R ``DRDID`` reports ``sd(IF) / sqrt(n)`` with
 R's ``sd`` (divisor ``n - 1``), larger by ``sqrt(n / (n - 1))`` when the IF has mean zero.
+With one cell holding every unit (two periods) ``"drdid"`` is exactly DRDID's printed SE.
+With several cells ``att_gt`` applies the same formula to each cell's influence function
+rescaled to the whole sample (zero off the cell), so the factor is ``sqrt(n / (n - 1))``
+with ``n`` the units of the sample, not of the cell; the aggregations and the pre-test use
+the same sample covariance. DRDID has no clustered SE, so ``"drdid"`` is unclustered only.
+The Python port moderndid 0.2.0 prints R did's convention for these estimators, not
+DRDID's (tests/reference/peers/generate_moderndid_drdid.py); impacteval follows DRDID.
 """
 
 from __future__ import annotations
