@@ -51,7 +51,7 @@ COHORTS = (3, 4, 5, 6, 7, 8)  # treated cohorts; 0 = never treated
 COVARIATES = ("x1", "x2")  # time-invariant (x1 continuous, x2 binary)
 # case -> (libraries, what is timed)
 ATT_LIBS = ("impacteval", "moderndid", "csdid", "differences")
-COV_LIBS = ("impacteval", "moderndid")
+COV_LIBS = ("impacteval", "moderndid", "csdid")
 TWFE_LIBS = ("impacteval", "pyfixest")
 # targets of the issue: ratio peer time / impacteval time at least this
 TARGETS = {"moderndid": 1.0, "csdid": 10.0, "differences": 10.0, "pyfixest": 1 / 1.5}

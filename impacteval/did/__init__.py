@@ -1,5 +1,6 @@
 """Difference in differences: the 2x2 comparison, two-way fixed effects, Callaway &
-Sant'Anna (2021) group-time effects with their aggregations, and event studies (dynamic
+Sant'Anna (2021) group-time effects (each cell by an estimator of R DRDID's family, with R
+did's or DRDID's standard-error convention) with their aggregations, and event studies (dynamic
 TWFE, Sun-Abraham, Borusyak-Jaravel-Spiess imputation), and the Rambachan-Roth sensitivity
 of event studies to violations of parallel trends (``honest``), Gardner's two-stage DiD
 (``two_stage``), and triple differences with staggered adoption (``ddd``)."""

@@ -4,7 +4,8 @@ Everything here works on the wide (unit x period) panel as numpy arrays; the pub
 point :func:`impacteval.did.att_gt.att_gt` validates the data and calls these functions.
 
 The 2x2 estimators (R ``DRDID``, Sant'Anna & Zhao 2020) are in
-:mod:`impacteval.did._drdid`; the no-covariate fast path in :mod:`impacteval.did._cs_fast`.
+:mod:`impacteval.did._drdid` (panel) and :mod:`impacteval.did._drdid_rc` (repeated
+cross-sections); the no-covariate fast path in :mod:`impacteval.did._cs_fast`.
 The group-time loop here follows R ``did`` 2.x (``did:::compute.att_gt2``): base periods,
 control groups and the ``n / n_cell`` rescaling of each cell's influence function to the
 whole sample.
@@ -24,15 +25,18 @@ from impacteval._parallel import one_blas_thread, run_tasks
 from impacteval.did._drdid import (
     EPS,
     METHODS,
-    METHODS_RC,
     CellError,
+    PScore,
     logit_fit,
+    normalise,
     rcond1,
     simple_did,
 )
+from impacteval.did._drdid_rc import METHODS_RC
 from impacteval.exceptions import ConvergenceWarning, DataValidationError
 
 __all__ = [
+    "SE_CONVENTIONS",
     "GroupTimeFit",
     "as_dense",
     "bootstrap_draws",
@@ -49,6 +53,10 @@ Array = np.ndarray
 # R did: standard errors at or below this are degenerate (reported as NaN)
 _SE_FLOOR = math.sqrt(EPS) * 10.0
 _OVERLAP_MAX = 0.999  # did:::overlap_check_fail
+# "did": sqrt(sum IF^2) / n (R did); "drdid": sd(IF) / sqrt(n) (R DRDID, divisor n - 1)
+SE_CONVENTIONS: tuple[str, ...] = ("did", "drdid")
+_PS_METHODS = ("dr", "dr_imp", "ipw", "ipw_ht", "dr_rc1", "dr_imp_rc1")
+_OR_METHODS = ("dr", "dr_imp", "reg", "dr_rc1", "dr_imp_rc1")
 
 
 # ---------------------------------------------------------------------------------------
@@ -138,16 +146,24 @@ def _finish_cell(att: float, inf: Array, label: str, method: str, names: tuple[s
         )
 
 
-def _stack_columns(columns: list[Array], n: int) -> Array:
+# a cell's influence function: a full n-vector, (rows, values) with zeros elsewhere, or None
+_Column = Array | tuple[Array, Array] | None
+_Row = tuple[float, float, float, float, _Column, int, int]
+
+
+def _stack_columns(columns: list[_Column], n: int) -> Array:
     """Columns into one Fortran-ordered ``n x K`` array, each written once in place."""
-    out = np.empty((n, len(columns)), order="F")
+    out = np.zeros((n, len(columns)), order="F")
     for j, column in enumerate(columns):
-        out[:, j] = column
+        if isinstance(column, tuple):
+            out[column[0], j] = column[1]
+        elif column is not None:
+            out[:, j] = column
     return out
 
 
 def _assemble(
-    rows: list[tuple[float, float, float, float, Array, int, int]],
+    rows: list[_Row],
     n: int,
     unit_cohort: Array,
     weights: Array,
@@ -194,7 +210,8 @@ def estimate_group_time(
     control_group : "never_treated" or "not_yet_treated".
     base_period : "varying" or "universal".
     anticipation : periods of anticipation (delta).
-    method : "dr", "dr_imp", "ipw" or "reg".
+    method : a key of :data:`impacteval.did._drdid.METHODS` ("dr", "dr_imp", "ipw",
+        "ipw_ht" or "reg").
 
     Notes
     -----
@@ -205,15 +222,26 @@ def estimate_group_time(
     the base period.
     """
     n = y.shape[0]
+    # unweighted: DRDID's normalised weights are exactly 1, so the overlap check's logit is
+    # the estimator's (same inputs, same numbers) and is passed on instead of refitted;
+    # consecutive cells with equal (x, d, w) share their propensity-score fits (PScore)
+    unweighted = bool(np.all(weights == 1.0))
+    shared: PScore | None = None
+    if method not in METHODS:
+        raise DataValidationError(
+            f"`method`: {method!r} is a repeated-cross-section estimator (DRDID defines it "
+            "for repeated cross-sections only); use it with panel=False, or one of "
+            f"{sorted(METHODS)} with a balanced panel"
+        )
     estimator = METHODS[method]
     ones = np.ones((n, 1))
-    rows: list[tuple[float, float, float, float, Array, int, int]] = []
+    rows: list[_Row] = []
     plan = cell_plan(periods, groups, base_period=base_period, anticipation=anticipation)
     for g, ti, bi in plan:
         t, base = float(periods[ti]), float(periods[bi])
         if bi == ti:
             n_g = int(np.sum(unit_cohort == g))
-            rows.append((g, t, base, 0.0, np.zeros(n), n_g, 0))
+            rows.append((g, t, base, 0.0, None, n_g, 0))
             continue
         label = f"(g, t) = ({format_label(g)}, {format_label(t)})"
         treated, control = cell_controls(
@@ -227,16 +255,18 @@ def estimate_group_time(
             att, inf_cell = simple_did(dy, d, ones[idx], wc)
         else:
             xc = np.column_stack([np.ones(idx.size), x[idx, min(bi, ti), :]])
-            _check_cell(xc, d, method, label, covariate_names)
+            wn = normalise(wc)
+            if shared is None or not shared.matches(xc, d, wn):  # else: checked already
+                beta = _check_cell(xc, d, method, label, covariate_names)
+                shared = PScore(xc, d, wn, beta if unweighted else None)
             try:
-                att, inf_cell = estimator(dy, d, xc, wc)
+                att, inf_cell = estimator(dy, d, xc, wc, pscore=shared)
             except CellError as exc:
                 raise DataValidationError(
                     f"cell {label} with covariates {list(covariate_names)}: {exc}"
                 ) from exc
         _finish_cell(att, inf_cell, label, method, covariate_names)
-        column = np.zeros(n)
-        column[idx] = (n / idx.size) * inf_cell
+        column = (idx, (n / idx.size) * inf_cell)  # zero off the cell
         rows.append((g, t, base, att, column, int(d.sum()), int(idx.size - d.sum())))
     return _assemble(rows, n, unit_cohort, weights, periods)
 
@@ -274,8 +304,8 @@ def estimate_group_time_rc(
     -----
     As R ``did``'s ``panel = FALSE`` code, which ``allow_unbalanced_panel = TRUE`` also
     runs: each cell keeps the rows of cohort ``g`` and its controls observed in ``t`` or in
-    the base period and applies the DRDID repeated-cross-section estimator (``drdid_rc``,
-    ``std_ipw_did_rc`` or ``reg_did_rc``) with each row's own covariates. The rows'
+    the base period and applies the DRDID repeated-cross-section estimator of ``method``
+    (:data:`impacteval.did._drdid_rc.METHODS_RC`) with each row's own covariates. The rows'
     influence function is scaled by ``n / m_cell`` and summed within unit, so an unbalanced
     panel's SEs account for the correlation of a unit's observations.
     """
@@ -287,13 +317,13 @@ def estimate_group_time_rc(
         )
     estimator = METHODS_RC[method]
     row_cohort = unit_cohort[row_unit]
-    rows: list[tuple[float, float, float, float, Array, int, int]] = []
+    rows: list[_Row] = []
     plan = cell_plan(periods, groups, base_period=base_period, anticipation=anticipation)
     for g, ti, bi in plan:
         t, base = float(periods[ti]), float(periods[bi])
         if bi == ti:
             n_g = int(np.sum((row_cohort == g) & (row_period == ti)))
-            rows.append((g, t, base, 0.0, np.zeros(n), n_g, 0))
+            rows.append((g, t, base, 0.0, None, n_g, 0))
             continue
         label = f"(g, t) = ({format_label(g)}, {format_label(t)})"
         treated, control = cell_controls(
@@ -326,11 +356,19 @@ def estimate_group_time_rc(
     return _assemble(rows, n, unit_cohort, unit_weights, periods)
 
 
-def _check_cell(x: Array, d: Array, method: str, label: str, names: tuple[str, ...]) -> None:
-    """R did's per-cell guards, as errors: overlap (logit score >= 0.999), singular design."""
-    if method in ("dr", "dr_imp", "ipw"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+def _check_cell(
+    x: Array, d: Array, method: str, label: str, names: tuple[str, ...]
+) -> Array | None:
+    """R did's per-cell guards, as errors: overlap (logit score >= 0.999), singular design.
+
+    Returns the unweighted logit coefficients of the overlap check when that fit converged
+    (None otherwise, or for methods without a logit score): an unweighted cell's estimator
+    reuses them instead of refitting the identical logit.
+    """
+    beta: Array | None = None
+    if method in _PS_METHODS:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
             try:
                 beta = logit_fit(x, d, np.ones_like(d))
             except CellError:
@@ -341,13 +379,16 @@ def _check_cell(x: Array, d: Array, method: str, label: str, names: tuple[str, .
                 f"{list(names)} reaches {_OVERLAP_MAX} (treated units without comparable "
                 "controls); drop or coarsen covariates, or use method='reg'"
             )
-    if method in ("dr", "dr_imp", "reg"):
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            beta = None  # let the estimator refit (and warn) as before
+    if method in _OR_METHODS:
         xc = x[d == 0]
         if rcond1(xc.T @ xc) < EPS:
             raise DataValidationError(
                 f"the covariate matrix of the control units is singular in cell {label} "
                 f"(covariates {list(names)}); remove collinear or constant covariates"
             )
+    return beta
 
 
 # ---------------------------------------------------------------------------------------
@@ -367,13 +408,30 @@ def _cluster_sums(inf: Array, clusters: Array | None, n_clusters: int | None) ->
     return out
 
 
-def if_vcov(inf: Array, clusters: Array | None = None, n_clusters: int | None = None) -> Array:
+def _demeaned(inf: Array) -> Array:
+    """The dense influence matrix with each column's mean removed (R's ``sd`` centring)."""
+    dense = as_dense(inf)
+    return np.asarray(dense - dense.mean(axis=0))
+
+
+def if_vcov(
+    inf: Array,
+    clusters: Array | None = None,
+    n_clusters: int | None = None,
+    convention: str = "did",
+) -> Array:
     """Covariance of the estimates: ``S'S / n^2`` with ``S`` the (cluster-summed) IF.
 
     Without clusters this is R did's ``V / n`` with ``V = t(inffunc) %*% inffunc / n``; with
     clusters the rows are first summed by cluster (``did``'s ``cluster_analytic`` branch).
+    ``convention="drdid"`` (no clusters): the sample covariance of the IF over ``n``,
+    ``(S - mean S)'(S - mean S) / ((n - 1) n)``, whose diagonal is R DRDID's
+    ``var(IF) / n``.
     """
     n = inf.shape[0]
+    if convention == "drdid":
+        c = _demeaned(inf)
+        return np.asarray(c.T @ c / ((n - 1) * n))
     if clusters is None and hasattr(inf, "gram"):  # factored: no dense n x K matrix
         return np.asarray(inf.gram() / n**2)
     s = _cluster_sums(inf, clusters, n_clusters)
@@ -381,10 +439,21 @@ def if_vcov(inf: Array, clusters: Array | None = None, n_clusters: int | None = 
 
 
 def if_standard_errors(
-    inf: Array, clusters: Array | None = None, n_clusters: int | None = None
+    inf: Array,
+    clusters: Array | None = None,
+    n_clusters: int | None = None,
+    convention: str = "did",
 ) -> Array:
-    """``sqrt(sum_c S_c^2) / n`` per column; degenerate ones (<= sqrt(eps) * 10) are NaN."""
+    """``sqrt(sum_c S_c^2) / n`` per column; degenerate ones (<= sqrt(eps) * 10) are NaN.
+
+    ``convention="drdid"`` (no clusters): ``sd(IF) / sqrt(n)`` per column, R DRDID's
+    ``stats::sd(inf.func) / sqrt(n)``.
+    """
     n = inf.shape[0]
+    if convention == "drdid":
+        c = _demeaned(inf)
+        se = np.sqrt(np.einsum("ij,ij->j", c, c) / (n - 1)) / math.sqrt(n)
+        return np.where(se <= _SE_FLOOR, np.nan, se)
     if clusters is None and hasattr(inf, "column_sq_sums"):  # factored: no dense matrix
         se = np.sqrt(np.maximum(inf.column_sq_sums(), 0.0)) / n
         return np.where(se <= _SE_FLOOR, np.nan, se)

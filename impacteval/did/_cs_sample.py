@@ -26,10 +26,28 @@ from impacteval._validation import (
 )
 from impacteval._warn import WarningLog
 from impacteval.did._cs_fast import estimate_group_time_simple
-from impacteval.did._cs_numerics import GroupTimeFit, estimate_group_time, estimate_group_time_rc
+from impacteval.did._cs_numerics import (
+    SE_CONVENTIONS,
+    GroupTimeFit,
+    estimate_group_time,
+    estimate_group_time_rc,
+)
 from impacteval.exceptions import DataValidationError, SmallSampleWarning
 
-__all__ = ["CSOptions", "CSSample", "build_sample", "check_options", "estimate_cells"]
+__all__ = [
+    "METHODS_ALL",
+    "METHODS_RC_ONLY",
+    "CSOptions",
+    "CSSample",
+    "build_sample",
+    "check_options",
+    "estimate_cells",
+]
+
+# att_gt's 2x2 estimators (impacteval.did._drdid's NOTES map them to R DRDID); the "rc1"
+# variants exist for repeated cross-sections only, as in DRDID
+METHODS_ALL: tuple[str, ...] = ("dr", "ipw", "reg", "dr_imp", "ipw_ht", "dr_rc1", "dr_imp_rc1")
+METHODS_RC_ONLY: tuple[str, ...] = ("dr_rc1", "dr_imp_rc1")
 
 Array = np.ndarray
 
@@ -54,6 +72,7 @@ class CSOptions:
     allow_unbalanced_panel: bool
     bootstrap: int | None
     level: float
+    se_convention: str = "did"
 
     @property
     def used_columns(self) -> list[str]:
@@ -81,13 +100,15 @@ def check_options(
     allow_unbalanced_panel: bool,
     bootstrap: int | None,
     level: float,
+    se_convention: str = "did",
 ) -> CSOptions:
     """Check the arguments that do not need the data; see :func:`impacteval.did.att_gt`."""
     level = check_level(level)
+    se_convention = check_choice(se_convention, "se_convention", SE_CONVENTIONS)
     control_group = check_choice(
         control_group, "control_group", ("never_treated", "not_yet_treated")
     )
-    method = check_choice(method, "method", ("dr", "ipw", "reg", "dr_imp"))
+    method = check_choice(method, "method", METHODS_ALL)
     base_period = check_choice(base_period, "base_period", ("varying", "universal"))
     anticipation = check_positive_int(anticipation, "anticipation", minimum=0)
     for name, flag in (("panel", panel), ("allow_unbalanced_panel", allow_unbalanced_panel)):
@@ -106,11 +127,13 @@ def check_options(
         )
     if unit is not None and not isinstance(unit, str):
         raise DataValidationError(f"`unit` must be a column name (str); received {unit!r}")
-    if method == "dr_imp" and not panel:
+    if method in METHODS_RC_ONLY and panel and not allow_unbalanced_panel:
         raise DataValidationError(
-            "`method`: 'dr_imp' is only available for panel data (DRDID's drdid_imp_panel); "
-            "use 'dr', 'ipw' or 'reg' with panel=False"
+            f"`method`: {method!r} (DRDID's drdid_{method[3:]}) is defined for repeated "
+            "cross-sections only; pass panel=False (or allow_unbalanced_panel=True for an "
+            "unbalanced panel), or use 'dr' / 'dr_imp' with panel data"
         )
+    _check_se_convention(se_convention, cluster, bootstrap)
     return CSOptions(
         outcome=outcome,
         unit=unit,
@@ -128,7 +151,25 @@ def check_options(
         allow_unbalanced_panel=bool(allow_unbalanced_panel),
         bootstrap=bootstrap,
         level=level,
+        se_convention=se_convention,
     )
+
+
+def _check_se_convention(se_convention: str, cluster: str | None, bootstrap: int | None) -> None:
+    """DRDID's ``sd(IF) / sqrt(n)`` is defined for unit-level analytic SEs only."""
+    if se_convention != "drdid":
+        return
+    if cluster is not None:
+        raise DataValidationError(
+            "`se_convention`: 'drdid' (R DRDID's sd(IF) / sqrt(n)) has no clustered form; "
+            f"received cluster={cluster!r}: use se_convention='did' with `cluster`"
+        )
+    if bootstrap is not None:
+        raise DataValidationError(
+            "`se_convention`: 'drdid' applies to analytic standard errors; received "
+            f"bootstrap={bootstrap!r}: bootstrap SEs follow R did's multiplier bootstrap "
+            "(use se_convention='did' or bootstrap=None)"
+        )
 
 
 @dataclass(frozen=True)
@@ -240,6 +281,13 @@ def estimate_cells(sample: CSSample, opts: CSOptions) -> GroupTimeFit:
     }
     method: dict[str, Any] = {"method": opts.method, "covariate_names": tuple(opts.covariates)}
     cohort, periods, groups = sample.cohort, sample.periods, sample.groups
+    if sample.layout == "balanced_panel" and opts.method in METHODS_RC_ONLY:
+        raise DataValidationError(
+            f"`method`: {opts.method!r} is a repeated-cross-section estimator (DRDID defines "
+            "the rc1 variants for repeated cross-sections only), but the panel is balanced, "
+            "so att_gt uses the panel estimators; use 'dr' or 'dr_imp', or panel=False to "
+            "treat the rows as repeated cross-sections"
+        )
     if sample.layout == "balanced_panel" and sample.x is None:
         # every method is the plain 2x2 DiD: all cells from cohort sums
         return estimate_group_time_simple(

@@ -1,17 +1,52 @@
-"""DRDID's 2x2 difference-in-differences estimators (Sant'Anna & Zhao 2020), as numpy.
+"""DRDID's 2x2 difference-in-differences estimators (Sant'Anna & Zhao 2020), as numpy: panel.
 
-Panel (long differences) and repeated cross-section versions of the outcome-regression,
-normalised IPW, doubly robust and improved doubly robust estimators, each returning the
-ATT and its influence function. They follow R ``DRDID`` line by line, including
-propensity-score trimming (controls with a score above 0.995 get zero weight; scores capped
-at ``1 - 1e-6``) and the weight normalisation. The group-time loop that calls them is in
-:mod:`impacteval.did._cs_numerics`.
+Panel (long differences) versions of the outcome-regression, normalised (Hajek) and
+unnormalised (Horvitz-Thompson) IPW, doubly robust and improved doubly robust estimators,
+each returning the ATT and its influence function, plus the nuisance fits that the
+repeated-cross-section versions in :mod:`impacteval.did._drdid_rc` share. They follow R
+``DRDID`` line by line, including propensity-score trimming (controls with a score above
+0.995 get zero weight; scores capped at ``1 - 1e-6``) and the weight normalisation. The
+group-time loop that calls them is in :mod:`impacteval.did._cs_numerics`.
+
+NOTES
+-----
+Estimator names (``att_gt(method=...)``) and their R ``DRDID`` counterparts, panel /
+repeated cross-sections (equation numbers of Sant'Anna & Zhao 2020):
+
+- ``reg``: ``reg_did_panel`` / ``reg_did_rc`` -- outcome regression.
+- ``ipw``: ``std_ipw_did_panel`` / ``std_ipw_did_rc`` -- IPW with the weights normalised
+  to sum to one (Hajek; DRDID's ``ipwdid(normalized = TRUE)``).
+- ``ipw_ht``: ``ipw_did_panel`` / ``ipw_did_rc`` -- unnormalised IPW (Horvitz-Thompson;
+  Abadie 2005; ``ipwdid(normalized = FALSE)``).
+- ``dr``: ``drdid_panel`` / ``drdid_rc`` -- doubly robust, locally efficient (eq. 3.1 /
+  eq. 3.4).
+- ``dr_imp``: ``drdid_imp_panel`` / ``drdid_imp_rc`` -- improved doubly robust
+  (inverse-probability-tilting score, weighted least squares), locally efficient.
+- ``dr_rc1``: -- / ``drdid_rc1`` -- doubly robust, not locally efficient (eq. 3.3).
+- ``dr_imp_rc1``: -- / ``drdid_imp_rc1`` -- improved doubly robust, not locally efficient.
+
+With panel data the treated units' outcome change is observed, so no treated-group
+outcome regression enters and the panel estimators (eq. 3.1) are already locally
+efficient; DRDID defines the ``rc1`` variants for repeated cross-sections only, and so does
+impacteval.
+
+Each function returns the influence function ``IF_i`` on the ``n`` rows it was given. The
+standard error conventions built on it (chosen by ``att_gt(se_convention=...)``):
+R ``did`` reports ``sqrt(sum_i IF_i^2) / n``; R ``DRDID`` reports ``sd(IF) / sqrt(n)`` with
+R's ``sd`` (divisor ``n - 1``), larger by ``sqrt(n / (n - 1))`` when the IF has mean zero.
+With one cell holding every unit (two periods) ``"drdid"`` is exactly DRDID's printed SE.
+With several cells ``att_gt`` applies the same formula to each cell's influence function
+rescaled to the whole sample (zero off the cell), so the factor is ``sqrt(n / (n - 1))``
+with ``n`` the units of the sample, not of the cell; the aggregations and the pre-test use
+the same sample covariance. DRDID has no clustered SE, so ``"drdid"`` is unclustered only.
+The Python port moderndid 0.2.0 prints R did's convention for these estimators, not
+DRDID's (tests/reference/peers/generate_moderndid_drdid.py); impacteval follows DRDID.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 from scipy import special
@@ -22,24 +57,30 @@ from impacteval.exceptions import ConvergenceWarning
 __all__ = [
     "EPS",
     "METHODS",
-    "METHODS_RC",
+    "PS_CAP",
+    "TRIM_LEVEL",
     "CellError",
+    "PScore",
+    "PanelEstimator",
     "drdid_imp_panel",
     "drdid_panel",
-    "drdid_rc",
+    "ipt_pscore",
+    "ipw_did_panel",
     "logit_fit",
+    "normalise",
+    "ps_asy_lin_rep",
     "rcond1",
     "reg_did_panel",
-    "reg_did_rc",
     "simple_did",
     "std_ipw_did_panel",
-    "std_ipw_did_rc",
+    "trimmed_logit",
+    "wls",
 ]
 
 Array = np.ndarray
 EPS = float(np.finfo(float).eps)
-_TRIM_LEVEL = 0.995  # DRDID's default trim.level
-_PS_CAP = 1.0 - 1e-6  # DRDID: pmin(ps.fit, 1 - 1e-6)
+TRIM_LEVEL = 0.995  # DRDID's default trim.level
+PS_CAP = 1.0 - 1e-6  # DRDID: pmin(ps.fit, 1 - 1e-6)
 
 
 class CellError(Exception):
@@ -49,7 +90,8 @@ class CellError(Exception):
 # ---------------------------------------------------------------------------------------
 # Nuisance fits
 # ---------------------------------------------------------------------------------------
-def _wls(x: Array, y: Array, w: Array) -> Array:
+def wls(x: Array, y: Array, w: Array) -> Array:
+    """Weighted least-squares coefficients of ``y`` on ``x`` with weights ``w``."""
     sw = np.sqrt(w)
     coef, *_ = np.linalg.lstsq(x * sw[:, None], y * sw, rcond=None)
     return np.asarray(coef)
@@ -69,16 +111,17 @@ def logit_fit(x: Array, d: Array, w: Array, *, maxiter: int = 100, tol: float = 
     k = x.shape[1]
     beta = np.zeros(k)
     pbar = float(np.sum(w * d) / np.sum(w))
-    if 0.0 < pbar < 1.0 and np.allclose(x[:, 0], 1.0):
+    # np.allclose(x[:, 0], 1.0) without its temporaries: |x - 1| <= atol + rtol * 1
+    if 0.0 < pbar < 1.0 and float(np.max(np.abs(x[:, 0] - 1.0))) <= 1e-8 + 1e-5:
         beta[0] = math.log(pbar / (1.0 - pbar))
 
-    def loglik(b: Array) -> float:
-        eta = x @ b
+    def loglik(eta: Array) -> float:
         return float(np.sum(w * (d * eta - np.logaddexp(0.0, eta))))
 
-    ll = loglik(beta)
+    eta = x @ beta  # the linear index of the current beta, reused by the next Newton step
+    ll = loglik(eta)
     for _ in range(maxiter):
-        p = special.expit(x @ beta)
+        p = special.expit(eta)
         grad = x.T @ (w * (d - p))
         hess = (x * (w * p * (1.0 - p))[:, None]).T @ x
         try:
@@ -88,18 +131,19 @@ def logit_fit(x: Array, d: Array, w: Array, *, maxiter: int = 100, tol: float = 
         t = 1.0
         while True:
             cand = beta + t * step
-            ll_new = loglik(cand)
+            eta_cand = x @ cand
+            ll_new = loglik(eta_cand)
             if ll_new >= ll - 1e-12 * abs(ll) or t < 1e-8:
                 break
             t *= 0.5
-        beta, ll_old, ll = cand, ll, ll_new
+        beta, eta, ll_old, ll = cand, eta_cand, ll, ll_new
         if np.max(np.abs(t * step)) < tol or abs(ll - ll_old) < tol * (abs(ll) + tol):
             return beta
     warn_user("propensity-score logit did not converge in 100 Newton steps", ConvergenceWarning)
     return beta
 
 
-def _ipt_pscore(x: Array, d: Array, w: Array, start: Array) -> Array:
+def ipt_pscore(x: Array, d: Array, w: Array, start: Array) -> Array:
     """Inverse-probability-tilting (calibrated) propensity score, as ``DRDID:::pscore.cal``.
 
     Minimises the convex loss ``mean(w * (-D x'g + (1 - D) exp(x'g)))`` (Graham, Pinto &
@@ -142,7 +186,8 @@ def _ipt_pscore(x: Array, d: Array, w: Array, start: Array) -> Array:
     return np.asarray(special.expit(x @ start))
 
 
-def _normalise(w: Array) -> Array:
+def normalise(w: Array) -> Array:
+    """Weights rescaled to mean one (DRDID's ``i.weights / mean(i.weights)``)."""
     return np.asarray(w / np.mean(w))
 
 
@@ -155,7 +200,7 @@ def _ols_asy_lin_rep(x: Array, d: Array, w: Array, resid: Array, n: int) -> Arra
     return np.asarray(np.linalg.solve(xpx, ((w_ols * resid)[:, None] * x).T).T)
 
 
-def _ps_asy_lin_rep(x: Array, d: Array, w: Array, ps: Array, n: int) -> Array:
+def ps_asy_lin_rep(x: Array, d: Array, w: Array, ps: Array, n: int) -> Array:
     """Asymptotic linear representation of the logit propensity-score coefficients."""
     hess = (x * (ps * (1.0 - ps) * w)[:, None]).T @ x
     score = (w * (d - ps))[:, None] * x
@@ -165,10 +210,66 @@ def _ps_asy_lin_rep(x: Array, d: Array, w: Array, ps: Array, n: int) -> Array:
         raise CellError("the propensity-score information matrix is singular") from exc
 
 
+class PScore:
+    """The propensity-score fits of one ``(x, d, w)`` (``w`` normalised), each computed on
+    first use and kept: the logit coefficients, the trimmed logit score, its asymptotic
+    linear representation and the inverse-probability-tilting score.
+
+    ``att_gt`` passes one object to every cell whose ``(x, d, w)`` are equal (e.g. all
+    post-treatment cells of a cohort with never-treated controls), so those fits run once;
+    each is the same function of the same numbers as a fresh fit.
+    """
+
+    def __init__(self, x: Array, d: Array, w: Array, beta: Array | None = None) -> None:
+        self.x, self.d, self.w = x, d, w
+        self._beta = beta
+        self._logit: tuple[Array, Array] | None = None
+        self._asy: Array | None = None
+        self._ipt: tuple[Array, Array] | None = None
+
+    def matches(self, x: Array, d: Array, w: Array) -> bool:
+        """Whether ``(x, d, w)`` equal this object's inputs exactly."""
+        return (
+            x.shape == self.x.shape
+            and np.array_equal(d, self.d)
+            and np.array_equal(w, self.w)
+            and np.array_equal(x, self.x)
+        )
+
+    def beta(self) -> Array:
+        """Logit coefficients (maximum likelihood)."""
+        if self._beta is None:
+            self._beta = logit_fit(self.x, self.d, self.w)
+        return self._beta
+
+    def logit(self) -> tuple[Array, Array]:
+        """The logit score capped at ``1 - 1e-6`` and DRDID's trimming indicator."""
+        if self._logit is None:
+            self._logit = trimmed_logit(self.x, self.d, self.w, self.beta())
+        return self._logit
+
+    def asy(self) -> Array:
+        """Asymptotic linear representation of the logit coefficients."""
+        if self._asy is None:
+            ps = self.logit()[0]
+            self._asy = ps_asy_lin_rep(self.x, self.d, self.w, ps, self.d.shape[0])
+        return self._asy
+
+    def ipt(self) -> tuple[Array, Array]:
+        """The inverse-probability-tilting score (from the logit start), capped, and the
+        trimming indicator, as DRDID's improved estimators use them."""
+        if self._ipt is None:
+            ps = np.minimum(ipt_pscore(self.x, self.d, self.w, self.beta()), PS_CAP)
+            self._ipt = (ps, np.where(self.d == 1, ps < 1.01, ps < TRIM_LEVEL).astype(float))
+        return self._ipt
+
+
 # ---------------------------------------------------------------------------------------
 # 2x2 estimators (panel): each returns (ATT, influence function on the cell's units)
 # ---------------------------------------------------------------------------------------
-def reg_did_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+def reg_did_panel(
+    dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None
+) -> tuple[float, Array]:
     """Outcome-regression DiD (Heckman, Ichimura & Todd 1997), as ``DRDID::reg_did_panel``.
 
     Parameters
@@ -177,9 +278,9 @@ def reg_did_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array
     x : (n, k) covariates including the intercept column; w : (n,) sampling weights.
     """
     n = dy.shape[0]
-    w = _normalise(w)
+    w = normalise(w)
     ctrl = d == 0
-    beta = _wls(x[ctrl], dy[ctrl], w[ctrl])
+    beta = wls(x[ctrl], dy[ctrl], w[ctrl])
     out = x @ beta
     w_treat = w * d
     w_cont = w * d  # sic: the control term is averaged over the treated (DRDID)
@@ -192,31 +293,63 @@ def reg_did_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array
     return att, inf_treat - inf_cont / np.mean(w_cont)
 
 
-def _trimmed_logit(x: Array, d: Array, w: Array) -> tuple[Array, Array]:
-    beta = logit_fit(x, d, w)
-    ps = np.minimum(special.expit(x @ beta), _PS_CAP)
-    trim = np.where(d == 1, ps < 1.01, ps < _TRIM_LEVEL).astype(float)
+def trimmed_logit(x: Array, d: Array, w: Array, beta: Array | None = None) -> tuple[Array, Array]:
+    """Logit propensity score capped at ``1 - 1e-6`` and DRDID's trimming indicator.
+
+    ``beta``: the logit coefficients of exactly this fit, when already computed.
+    """
+    if beta is None:
+        beta = logit_fit(x, d, w)
+    ps = np.minimum(special.expit(x @ beta), PS_CAP)
+    trim = np.where(d == 1, ps < 1.01, ps < TRIM_LEVEL).astype(float)
     return ps, trim
 
 
-def std_ipw_did_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+def std_ipw_did_panel(
+    dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None
+) -> tuple[float, Array]:
     """Normalised (Hajek) IPW DiD (Abadie 2005), as ``DRDID::std_ipw_did_panel``."""
-    n = dy.shape[0]
-    w = _normalise(w)
-    ps, trim = _trimmed_logit(x, d, w)
+    w = normalise(w)
+    fits = PScore(x, d, w) if pscore is None else pscore
+    ps, trim = fits.logit()
     w_treat = trim * w * d
     w_cont = trim * w * ps * (1.0 - d) / (1.0 - ps)
     eta_treat = np.mean(w_treat * dy) / np.mean(w_treat)
     eta_cont = np.mean(w_cont * dy) / np.mean(w_cont)
     att = float(eta_treat - eta_cont)
-    asy_ps = _ps_asy_lin_rep(x, d, w, ps, n)
+    asy_ps = fits.asy()
     inf_treat = (w_treat * dy - w_treat * eta_treat) / np.mean(w_treat)
     m2 = np.mean((w_cont * (dy - eta_cont))[:, None] * x, axis=0)
     inf_cont = (w_cont * dy - w_cont * eta_cont + asy_ps @ m2) / np.mean(w_cont)
     return att, inf_treat - inf_cont
 
 
-def drdid_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+def ipw_did_panel(
+    dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None
+) -> tuple[float, Array]:
+    """Unnormalised (Horvitz-Thompson) IPW DiD (Abadie 2005), as ``DRDID::ipw_did_panel``.
+
+    ``mean(w (D - ps (1 - D) / (1 - ps)) dy) / mean(w D)``: the control weights are not
+    rescaled to sum to one (unlike :func:`std_ipw_did_panel`); the influence function has
+    the logit score's estimation effect and that of ``mean(w D)``.
+    """
+    w = normalise(w)
+    fits = PScore(x, d, w) if pscore is None else pscore
+    ps, trim = fits.logit()
+    w_treat = trim * w * d
+    w_cont = trim * w * ps * (1.0 - d) / (1.0 - ps)
+    att_treat = w_treat * dy
+    att_cont = w_cont * dy
+    p_d = np.mean(w * d)
+    att = float(np.mean(att_treat) / p_d - np.mean(att_cont) / p_d)
+    asy_ps = fits.asy()
+    lin2 = asy_ps @ np.mean(att_cont[:, None] * x, axis=0)
+    return att, np.asarray((att_treat - att_cont - lin2 - w * d * att) / p_d)
+
+
+def drdid_panel(
+    dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None
+) -> tuple[float, Array]:
     """Locally efficient doubly robust DiD (Sant'Anna & Zhao 2020), ``DRDID::drdid_panel``.
 
     Logit propensity score by maximum likelihood, linear outcome regression on the
@@ -224,10 +357,11 @@ def drdid_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
     This is the estimator R ``did::att_gt(est_method = "dr")`` calls for panel data.
     """
     n = dy.shape[0]
-    w = _normalise(w)
-    ps, trim = _trimmed_logit(x, d, w)
+    w = normalise(w)
+    fits = PScore(x, d, w) if pscore is None else pscore
+    ps, trim = fits.logit()
     ctrl = d == 0
-    beta = _wls(x[ctrl], dy[ctrl], w[ctrl])
+    beta = wls(x[ctrl], dy[ctrl], w[ctrl])
     out = x @ beta
     resid = dy - out
     w_treat = trim * w * d
@@ -236,7 +370,7 @@ def drdid_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
     eta_cont = np.mean(w_cont * resid) / np.mean(w_cont)
     att = float(eta_treat - eta_cont)
     asy_ols = _ols_asy_lin_rep(x, d, w, resid, n)
-    asy_ps = _ps_asy_lin_rep(x, d, w, ps, n)
+    asy_ps = fits.asy()
     inf_treat_1 = w_treat * resid - w_treat * eta_treat
     inf_treat_2 = asy_ols @ np.mean(w_treat[:, None] * x, axis=0)
     inf_treat = (inf_treat_1 - inf_treat_2) / np.mean(w_treat)
@@ -247,19 +381,19 @@ def drdid_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
     return att, inf_treat - inf_control
 
 
-def drdid_imp_panel(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
+def drdid_imp_panel(
+    dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None
+) -> tuple[float, Array]:
     """Improved (bias-reduced) doubly robust DiD, as ``DRDID::drdid_imp_panel``.
 
     Propensity score by inverse probability tilting, outcome regression by weighted least
     squares on the controls with weights ``ps / (1 - ps)``; the special first-order
     conditions make the nuisance estimation effects vanish from the influence function.
     """
-    w = _normalise(w)
-    start = logit_fit(x, d, w)
-    ps = np.minimum(_ipt_pscore(x, d, w, start), _PS_CAP)
-    trim = np.where(d == 1, ps < 1.01, ps < _TRIM_LEVEL).astype(float)
+    w = normalise(w)
+    ps, trim = (PScore(x, d, w) if pscore is None else pscore).ipt()
     ctrl = d == 0
-    beta = _wls(x[ctrl], dy[ctrl], (w * ps / (1.0 - ps))[ctrl])
+    beta = wls(x[ctrl], dy[ctrl], (w * ps / (1.0 - ps))[ctrl])
     out = x @ beta
     summand = trim * (1.0 - (1.0 - d) / (1.0 - ps)) * (dy - out)
     att = float(np.mean(w * summand) / np.mean(d * w))
@@ -278,172 +412,22 @@ def simple_did(dy: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
     return float(mu_t - mu_c), inf
 
 
-_Estimator = Callable[[Array, Array, Array, Array], tuple[float, Array]]
-METHODS: dict[str, _Estimator] = {
+class PanelEstimator(Protocol):
+    """A panel 2x2 estimator: ``(dy, d, x, w, *, pscore=None) -> (ATT, IF)``.
+
+    ``pscore``: the :class:`PScore` of ``(x, d, normalise(w))`` when the caller has one
+    (estimators without a propensity score ignore it).
+    """
+
+    def __call__(
+        self, dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None
+    ) -> tuple[float, Array]: ...
+
+
+METHODS: dict[str, PanelEstimator] = {
     "dr": drdid_panel,
     "dr_imp": drdid_imp_panel,
     "ipw": std_ipw_did_panel,
+    "ipw_ht": ipw_did_panel,
     "reg": reg_did_panel,
-}
-
-
-# ---------------------------------------------------------------------------------------
-# 2x2 estimators (repeated cross-sections): y, post, d, x, w are one entry per observation
-# ---------------------------------------------------------------------------------------
-def _ols_rc(x: Array, y: Array, w: Array, mask: Array, n: int, what: str) -> tuple[Array, Array]:
-    """WLS of ``y`` on ``x`` in the rows ``mask``: fitted values for every row and the
-    asymptotic linear representation of the coefficients (zero outside ``mask``)."""
-    w_ols = w * mask
-    xpx = (x * w_ols[:, None]).T @ x / n
-    if rcond1(xpx) < EPS:
-        raise CellError(f"the outcome-regression design of the {what} is singular")
-    beta = _wls(x[mask], y[mask], w[mask])
-    fitted = x @ beta
-    rep = np.linalg.solve(xpx, ((w_ols * (y - fitted))[:, None] * x).T).T
-    return np.asarray(fitted), np.asarray(rep)
-
-
-def _mean_ratio(a: Array, w: Array) -> float:
-    return float(np.mean(a) / np.mean(w))
-
-
-def reg_did_rc(y: Array, post: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
-    """Outcome-regression DiD for repeated cross-sections, as ``DRDID::reg_did_rc``.
-
-    Linear regressions of ``y`` on ``x`` among the controls in each period; the treated
-    enter through their raw pre and post means (so the treated levels' variance is in the
-    SE: with repeated cross-sections nothing differences it away).
-    """
-    n = y.shape[0]
-    w = _normalise(w)
-    ctrl = d == 0
-    out_pre, rep_pre = _ols_rc(x, y, w, ctrl & (post == 0), n, "controls before")
-    out_post, rep_post = _ols_rc(x, y, w, ctrl & (post == 1), n, "controls after")
-    w_treat_pre = w * d * (1.0 - post)
-    w_treat_post = w * d * post
-    w_cont = w * d
-    treat_pre = w_treat_pre * y
-    treat_post = w_treat_post * y
-    cont = w_cont * (out_post - out_pre)
-    eta_treat_pre = _mean_ratio(treat_pre, w_treat_pre)
-    eta_treat_post = _mean_ratio(treat_post, w_treat_post)
-    eta_cont = _mean_ratio(cont, w_cont)
-    att = (eta_treat_post - eta_treat_pre) - eta_cont
-    inf_treat = (treat_post - w_treat_post * eta_treat_post) / np.mean(w_treat_post) - (
-        treat_pre - w_treat_pre * eta_treat_pre
-    ) / np.mean(w_treat_pre)
-    m1 = np.mean(w_cont[:, None] * x, axis=0)
-    inf_control = (cont - w_cont * eta_cont + rep_post @ m1 - rep_pre @ m1) / np.mean(w_cont)
-    return float(att), np.asarray(inf_treat - inf_control)
-
-
-def _ps_rc(x: Array, d: Array, w: Array) -> tuple[Array, Array, Array]:
-    """Trimmed logit score, trimming indicator and the score's linear representation."""
-    n = d.shape[0]
-    ps, trim = _trimmed_logit(x, d, w)
-    return ps, trim, _ps_asy_lin_rep(x, d, w, ps, n)
-
-
-def std_ipw_did_rc(y: Array, post: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
-    """Normalised IPW DiD for repeated cross-sections (Abadie 2005), ``DRDID::std_ipw_did_rc``."""
-    w = _normalise(w)
-    ps, trim, rep_ps = _ps_rc(x, d, w)
-    odds = ps / (1.0 - ps)
-    parts = {
-        "tp": trim * w * d * (1.0 - post),
-        "t1": trim * w * d * post,
-        "cp": trim * w * odds * (1.0 - d) * (1.0 - post),
-        "c1": trim * w * odds * (1.0 - d) * post,
-    }
-    eta = {k: v * y / np.mean(v) for k, v in parts.items()}
-    att_k = {k: float(np.mean(v)) for k, v in eta.items()}
-    att = (att_k["t1"] - att_k["tp"]) - (att_k["c1"] - att_k["cp"])
-    inf = {k: eta[k] - parts[k] * att_k[k] / np.mean(parts[k]) for k in parts}
-    m2_pre = np.mean((parts["cp"] * (y - att_k["cp"]))[:, None] * x, axis=0) / np.mean(parts["cp"])
-    m2_post = np.mean((parts["c1"] * (y - att_k["c1"]))[:, None] * x, axis=0) / np.mean(parts["c1"])
-    inf_treat = inf["t1"] - inf["tp"]
-    inf_cont = inf["c1"] - inf["cp"] + rep_ps @ (m2_post - m2_pre)
-    return float(att), np.asarray(inf_treat - inf_cont)
-
-
-def drdid_rc(y: Array, post: Array, d: Array, x: Array, w: Array) -> tuple[float, Array]:
-    """Locally efficient doubly robust DiD for repeated cross-sections, ``DRDID::drdid_rc``.
-
-    Logit propensity score; linear outcome regressions for the controls *and* the treated in
-    each period (the treated ones make the estimator locally efficient, Sant'Anna & Zhao
-    2020, eq. 3.4); the estimation effects of all five nuisance fits are in the influence
-    function. This is what R ``did::att_gt(est_method = "dr", panel = FALSE)`` calls.
-    """
-    n = y.shape[0]
-    w = _normalise(w)
-    ps, trim, rep_ps = _ps_rc(x, d, w)
-    ctrl, trt = d == 0, d == 1
-    oc_pre, rep_c_pre = _ols_rc(x, y, w, ctrl & (post == 0), n, "controls before")
-    oc_post, rep_c_post = _ols_rc(x, y, w, ctrl & (post == 1), n, "controls after")
-    ot_pre, rep_t_pre = _ols_rc(x, y, w, trt & (post == 0), n, "treated before")
-    ot_post, rep_t_post = _ols_rc(x, y, w, trt & (post == 1), n, "treated after")
-    oc = post * oc_post + (1.0 - post) * oc_pre
-    odds = ps / (1.0 - ps)
-    w_tp = trim * w * d * (1.0 - post)
-    w_t1 = trim * w * d * post
-    w_cp = trim * w * odds * (1.0 - d) * (1.0 - post)
-    w_c1 = trim * w * odds * (1.0 - d) * post
-    w_d = trim * w * d
-    resid = y - oc
-    e_tp, e_t1 = w_tp * resid / np.mean(w_tp), w_t1 * resid / np.mean(w_t1)
-    e_cp, e_c1 = w_cp * resid / np.mean(w_cp), w_c1 * resid / np.mean(w_c1)
-    gap_post, gap_pre = ot_post - oc_post, ot_pre - oc_pre
-    e_d_post, e_dt1_post = w_d * gap_post / np.mean(w_d), w_t1 * gap_post / np.mean(w_t1)
-    e_d_pre, e_dt0_pre = w_d * gap_pre / np.mean(w_d), w_tp * gap_pre / np.mean(w_tp)
-    a = {
-        k: float(np.mean(v))
-        for k, v in {
-            "tp": e_tp, "t1": e_t1, "cp": e_cp, "c1": e_c1,
-            "d_post": e_d_post, "dt1_post": e_dt1_post, "d_pre": e_d_pre, "dt0_pre": e_dt0_pre,
-        }.items()
-    }  # fmt: skip
-    att = (
-        (a["t1"] - a["tp"])
-        - (a["c1"] - a["cp"])
-        + (a["d_post"] - a["dt1_post"])
-        - (a["d_pre"] - a["dt0_pre"])
-    )
-
-    def colmean(v: Array) -> Array:
-        return np.asarray(np.mean(v[:, None] * x, axis=0))
-
-    # treated component, with the estimation effect of the control regressions
-    inf_tp = e_tp - w_tp * a["tp"] / np.mean(w_tp)
-    inf_t1 = e_t1 - w_t1 * a["t1"] / np.mean(w_t1)
-    m1_post = -colmean(w_t1 * post) / np.mean(w_t1)
-    m1_pre = -colmean(w_tp * (1.0 - post)) / np.mean(w_tp)
-    inf_treat = inf_t1 - inf_tp + rep_c_post @ m1_post + rep_c_pre @ m1_pre
-    # control component: propensity score and control regressions
-    inf_cp = e_cp - w_cp * a["cp"] / np.mean(w_cp)
-    inf_c1 = e_c1 - w_c1 * a["c1"] / np.mean(w_c1)
-    m2_pre = colmean(w_cp * (resid - a["cp"])) / np.mean(w_cp)
-    m2_post = colmean(w_c1 * (resid - a["c1"])) / np.mean(w_c1)
-    m3_post = -colmean(w_c1 * post) / np.mean(w_c1)
-    m3_pre = -colmean(w_cp * (1.0 - post)) / np.mean(w_cp)
-    inf_cont = (
-        inf_c1 - inf_cp + rep_ps @ (m2_post - m2_pre) + rep_c_post @ m3_post + rep_c_pre @ m3_pre
-    )
-    # local-efficiency adjustment terms and their regression estimation effects
-    inf_eff = (
-        (e_d_post - w_d * a["d_post"] / np.mean(w_d))
-        - (e_dt1_post - w_t1 * a["dt1_post"] / np.mean(w_t1))
-        - (e_d_pre - w_d * a["d_pre"] / np.mean(w_d))
-        + (e_dt0_pre - w_tp * a["dt0_pre"] / np.mean(w_tp))
-    )
-    mom_post = colmean(w_d / np.mean(w_d) - w_t1 / np.mean(w_t1))
-    mom_pre = colmean(w_d / np.mean(w_d) - w_tp / np.mean(w_tp))
-    inf_or = (rep_t_post - rep_c_post) @ mom_post - (rep_t_pre - rep_c_pre) @ mom_pre
-    return float(att), np.asarray(inf_treat - inf_cont + inf_eff + inf_or)
-
-
-_EstimatorRC = Callable[[Array, Array, Array, Array, Array], tuple[float, Array]]
-METHODS_RC: dict[str, _EstimatorRC] = {
-    "dr": drdid_rc,
-    "ipw": std_ipw_did_rc,
-    "reg": reg_did_rc,
 }

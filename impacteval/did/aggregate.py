@@ -54,10 +54,13 @@ class Inference:
     clusters: Array | None = None
     n_clusters: int | None = None
     bootstrap: int | None = None
+    se_convention: str = "did"  # "drdid": sd(IF) / sqrt(n), see did._cs_numerics
 
     @property
     def label(self) -> str:
         cl = "clustered" if self.clusters is not None else "unit-level"
+        if self.se_convention == "drdid" and self.bootstrap is None:
+            cl += ", DRDID's sd(IF)/sqrt(n)"
         if self.bootstrap is None:
             return f"analytic influence-function SEs ({cl})"
         return f"multiplier bootstrap, {self.bootstrap:,} Rademacher draws ({cl})"
@@ -93,9 +96,11 @@ def infer(
     z = float(-special.ndtri((1.0 - how.level) / 2.0))  # = stats.norm.isf, without overhead
     extra_se: Array | None = None
     if how.bootstrap is None:
-        se = if_standard_errors(influence, how.clusters, how.n_clusters)
+        se = if_standard_errors(influence, how.clusters, how.n_clusters, how.se_convention)
         if extra is not None:
-            extra_se = if_standard_errors(extra[:, None], how.clusters, how.n_clusters)
+            extra_se = if_standard_errors(
+                extra[:, None], how.clusters, how.n_clusters, how.se_convention
+            )
         crit, method = z, "normal"
     else:
         if rng is None:
@@ -371,7 +376,9 @@ def build_aggregate(
     # square of the analytic SEs; with the multiplier bootstrap the table's SEs are the
     # bootstrap ones while the covariance stays analytic (as R HonestDiD reads did's IF)
     vcov = pd.DataFrame(
-        if_vcov(parts.influence, how.clusters, how.n_clusters), index=labels, columns=labels
+        if_vcov(parts.influence, how.clusters, how.n_clusters, how.se_convention),
+        index=labels,
+        columns=labels,
     )
     method = f"{base['method']}; aggregation {kind!r}"
     overall = _overall_estimate(parts, overall_se, how, kind, base)
@@ -433,7 +440,9 @@ def simple_overall_analytic(
     if how.bootstrap is not None:
         raise ValueError("simple_overall_analytic is for analytic SEs only")
     parts = aggregate_parts(fit, "simple")
-    se = if_standard_errors(parts.overall_influence[:, None], how.clusters, how.n_clusters)
+    se = if_standard_errors(
+        parts.overall_influence[:, None], how.clusters, how.n_clusters, how.se_convention
+    )
     return _overall_estimate(parts, float(se[0]), how, "simple", base)
 
 
@@ -544,13 +553,13 @@ def pretrend_wald(fit: GroupTimeFit, how: Inference) -> WaldTest:
     the table's SEs were bootstrapped, as R ``did`` does; cells with zero or undefined
     variance (e.g. the normalised base-period cells) are left out.
     """
-    se = if_standard_errors(fit.influence, how.clusters, how.n_clusters)
+    se = if_standard_errors(fit.influence, how.clusters, how.n_clusters, how.se_convention)
     pre = np.flatnonzero((fit.group > fit.time) & np.isfinite(se))
     cells = tuple((_as_number(fit.group[i]), _as_number(fit.time[i])) for i in pre)
     method = "Wald pre-test of parallel trends (pre-treatment ATT(g,t) = 0)"
     if pre.size == 0:
         return WaldTest(math.nan, 0, math.nan, cells, method, "no pre-treatment cells")
-    v = if_vcov(fit.influence[:, pre], how.clusters, how.n_clusters)
+    v = if_vcov(fit.influence[:, pre], how.clusters, how.n_clusters, how.se_convention)
     b = fit.att[pre]
     rcond = 1.0 / np.linalg.cond(v, 1)
     if not np.isfinite(rcond) or rcond <= np.finfo(float).eps:

@@ -45,6 +45,7 @@ def att_gt(
     bootstrap: int | None = None,
     rng: int | np.random.Generator | None = None,
     level: float = 0.95,
+    se_convention: str = "did",
 ) -> GroupTimeEffects:
     """Group-time average treatment effects ATT(g, t) (Callaway & Sant'Anna 2021).
 
@@ -79,11 +80,27 @@ def att_gt(
     control_group : {"never_treated", "not_yet_treated"}
         Comparison units: never treated, or also those not yet treated by
         ``max(t, base) + anticipation``.
-    method : {"dr", "ipw", "reg", "dr_imp"}
-        2x2 estimator: ``dr`` doubly robust (DRDID ``drdid_panel``, what R ``did`` uses),
-        ``ipw`` normalised IPW (``std_ipw_did_panel``), ``reg`` outcome regression
-        (``reg_did_panel``), ``dr_imp`` improved doubly robust with inverse-probability
-        tilting (``drdid_imp_panel``). Without covariates all reduce to the 2x2 DiD.
+    method : {"dr", "ipw", "reg", "dr_imp", "ipw_ht", "dr_rc1", "dr_imp_rc1"}
+        2x2 estimator of each cell, R ``DRDID``'s family (Sant'Anna & Zhao 2020); panel /
+        repeated-cross-section counterparts:
+
+        * ``dr`` doubly robust, locally efficient (``drdid_panel`` / ``drdid_rc``; what R
+          ``did`` uses);
+        * ``dr_imp`` improved doubly robust: inverse-probability-tilting score, weighted
+          least squares (``drdid_imp_panel`` / ``drdid_imp_rc``; DRDID's default);
+        * ``ipw`` IPW with weights normalised to sum to one, Hajek (``std_ipw_did_panel`` /
+          ``std_ipw_did_rc``; DRDID's ``ipwdid(normalized = TRUE)``);
+        * ``ipw_ht`` unnormalised, Horvitz-Thompson IPW (``ipw_did_panel`` /
+          ``ipw_did_rc``; ``ipwdid(normalized = FALSE)``, Abadie 2005's form);
+        * ``reg`` outcome regression (``reg_did_panel`` / ``reg_did_rc``);
+        * ``dr_rc1`` and ``dr_imp_rc1``: the doubly robust and improved doubly robust
+          estimators that are not locally efficient (``drdid_rc1`` / ``drdid_imp_rc1``,
+          eq. 3.3 of the paper), for repeated cross-sections only (``panel=False`` or an
+          unbalanced panel with ``allow_unbalanced_panel=True``), as in DRDID.
+
+        Without covariates all reduce to the 2x2 DiD, except ``ipw_ht`` with repeated
+        cross-sections: it divides each group-period sum by ``n P(D=1) P(T=t)`` (estimated
+        shares) rather than by the cell's own size.
     base_period : {"varying", "universal"}
         ``varying``: pre-treatment cells compare ``t`` with ``t - 1``; ``universal``: every
         cell uses ``g - 1 - anticipation`` (that cell is reported as 0 with no SE).
@@ -97,8 +114,8 @@ def att_gt(
     panel : bool
         False: the rows are repeated cross-sections (R did's ``panel = FALSE``); every row
         is its own observation and each cell uses the DRDID repeated-cross-section
-        estimators ``drdid_rc`` / ``std_ipw_did_rc`` / ``reg_did_rc`` (``dr_imp`` is panel
-        only). Cohort, weights and cluster are then per row.
+        estimator of ``method`` (``drdid_rc``, ``drdid_imp_rc``, ...). Cohort, weights and
+        cluster are then per row.
     allow_unbalanced_panel : bool
         With an unbalanced panel: False (default, as R did) drops the units not observed
         in every period, with a warning; True keeps every observation and, as R did's
@@ -114,6 +131,14 @@ def att_gt(
         Seed or generator for the bootstrap.
     level : float
         Confidence level.
+    se_convention : {"did", "drdid"}
+        How analytic standard errors are formed from the influence function ``IF`` (one
+        entry per unit, or per row with ``panel=False``): ``"did"`` (default) R ``did``'s
+        ``sqrt(sum_i IF_i^2) / n``; ``"drdid"`` R ``DRDID``'s ``sd(IF) / sqrt(n)`` (R's
+        ``sd``, divisor ``n - 1``), larger by about ``sqrt(n / (n - 1))``. Applied to the
+        cells, the aggregations and the pre-test. On two-period data (one cell, every unit
+        in it) ``"drdid"`` reproduces the SEs DRDID prints. Not with ``cluster`` or
+        ``bootstrap`` (DRDID has no clustered form; bootstrap SEs are R did's).
 
     Returns
     -------
@@ -154,7 +179,9 @@ def att_gt(
     ``did`` 2.x. Units not observed in every period are dropped unless
     ``allow_unbalanced_panel`` (warning; count in ``details["n_units_unbalanced"]``), as
     are units treated in the first period (no pre-period; warning; count in
-    ``details["n_units_treated_first_period"]``). ``details["layout"]`` says which form
+    ``details["n_units_treated_first_period"]``). The estimator names, their DRDID
+    counterparts and the two SE conventions are tabulated in the NOTES of
+    :mod:`impacteval.did._drdid`. ``details["layout"]`` says which form
     was estimated: "balanced_panel", "unbalanced_panel" or "repeated_cross_sections"; for
     the last two ``n_treated``/``n_control`` of a cell count rows, and with
     ``panel=False`` the "units" of the influence function are the rows.
@@ -195,6 +222,7 @@ def att_gt(
         allow_unbalanced_panel=allow_unbalanced_panel,
         bootstrap=bootstrap,
         level=level,
+        se_convention=se_convention,
     )
     # a Generator is only drawn from by the bootstrap (seeding one from the OS costs ~0.2 ms)
     use_rng = rng is not None or opts.bootstrap is not None

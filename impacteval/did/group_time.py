@@ -41,7 +41,10 @@ METHOD_LABELS = {
     "dr": "doubly robust (DRDID::drdid_panel)",
     "dr_imp": "improved doubly robust (DRDID::drdid_imp_panel)",
     "ipw": "normalised IPW (DRDID::std_ipw_did_panel)",
+    "ipw_ht": "unnormalised (Horvitz-Thompson) IPW (DRDID::ipw_did_panel)",
     "reg": "outcome regression (DRDID::reg_did_panel)",
+    "dr_rc1": "doubly robust, not locally efficient (DRDID::drdid_rc1)",
+    "dr_imp_rc1": "improved doubly robust, not locally efficient (DRDID::drdid_imp_rc1)",
 }
 _LAYOUT_LABELS = {
     "balanced_panel": "",
@@ -89,7 +92,11 @@ class GroupTimeEffects(EffectTable):
             draws = 1000
         lvl = how.level if level is None else check_level(level)
         return Inference(
-            level=lvl, clusters=how.clusters, n_clusters=how.n_clusters, bootstrap=draws
+            level=lvl,
+            clusters=how.clusters,
+            n_clusters=how.n_clusters,
+            bootstrap=draws,
+            se_convention=how.se_convention,
         )
 
     def _base(self) -> dict[str, Any]:
@@ -262,6 +269,7 @@ def build_group_time_effects(
         clusters=sample.clusters,
         n_clusters=sample.n_clusters,
         bootstrap=opts.bootstrap,
+        se_convention=opts.se_convention,
     )
     cols, _ = infer(fit.att, fit.influence, how, rng, uniform=True)
     n_degenerate = int(np.count_nonzero(np.isnan(cols.se) & np.isfinite(fit.att)))
@@ -303,6 +311,7 @@ def build_group_time_effects(
         "bootstrap": opts.bootstrap,
         "level": opts.level,
         "bootstrap_weights": "rademacher" if opts.bootstrap else None,
+        "se_convention": opts.se_convention,
     }
     provenance = Provenance(options=options, data_fingerprint=digest(), seed=seed)
     never = ~np.isfinite(sample.cohort)

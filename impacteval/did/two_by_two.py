@@ -1,4 +1,16 @@
-"""The canonical 2x2 difference-in-differences (two groups, two periods)."""
+"""The canonical 2x2 difference-in-differences (two groups, two periods).
+
+NOTES
+-----
+Standard errors (``se_type``): by default HC2 (estimatr's default; CR2 with clusters or an
+unbalanced panel); ``"HC0"``-``"HC3"`` pick another heteroskedasticity-robust type for the
+unclustered forms; ``"drdid"`` is R ``DRDID``'s TWFE standard error (``twfe_did_panel`` /
+``twfe_did_rc``): the pooled regression of the outcome on treated, post and their product
+(plus covariates) over all ``N`` rows, its influence function ``IF_i`` and
+``sd(IF) / sqrt(N)`` = HC0 x ``sqrt(N / (N - 1))``, with a normal interval. For a panel it
+treats the two rows of a unit as independent, as DRDID does; it is there to reproduce
+DRDID's output, not as a recommendation.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +23,7 @@ import pandas as pd
 from impacteval._validation import (
     as_column_list,
     check_binary,
+    check_choice,
     check_level,
     group_codes,
     prepare,
@@ -35,6 +48,7 @@ def two_by_two(
     covariates: Sequence[str] = (),
     balance: bool = False,
     level: float = 0.95,
+    se_type: str | None = None,
 ) -> EffectEstimate:
     """Difference in differences of mean outcomes: (T post - T pre) - (C post - C pre).
 
@@ -73,6 +87,13 @@ def two_by_two(
         Keep only units observed in both periods (the count dropped is on the result).
     level : float
         Confidence level.
+    se_type : {None, "HC0", "HC1", "HC2", "HC3", "drdid"}
+        None (default): HC2, or CR2 with ``cluster`` / an unbalanced panel. ``"HC0"`` to
+        ``"HC3"``: that type instead of HC2 (no ``cluster``; not for an unbalanced panel,
+        which is clustered by unit). ``"drdid"``: R DRDID's TWFE SE, HC0 x
+        ``sqrt(N / (N - 1))`` on the pooled regression over all ``N`` rows, normal
+        interval; with ``unit`` the pooled form is used on the (balanced) panel, whose rows
+        DRDID treats as independent (see NOTES of :mod:`impacteval.did.two_by_two`).
 
     Returns
     -------
@@ -102,6 +123,7 @@ def two_by_two(
     """
     level = check_level(level)
     covs = as_column_list(covariates, "covariates")
+    se_type = _check_se_type(se_type, cluster)
     prepared = prepare(
         data,
         numeric={"outcome": outcome, "treated": treated, "post": post, "covariates": covs},
@@ -130,14 +152,29 @@ def two_by_two(
     if unit is not None:
         frame, form, n_balanced = _panel_form(frame, unit, treated, post, balance, log)
         n_dropped += n_balanced
+    if se_type == "drdid":
+        form = "pooled"
+    elif se_type is not None and form == "unbalanced_panel":
+        raise DataValidationError(
+            f"`se_type`: {se_type!r} is not available for an unbalanced panel, whose pooled "
+            "regression is clustered by unit (CR2); leave se_type=None or pass balance=True"
+        )
     clusters_used = cluster if form == "change_score" else (cluster or unit)
+    if se_type == "drdid":
+        clusters_used = None
     if form == "change_score" and unit is not None:
         est, se, df, n_obs, n_treated, n_groups = _change_score(
-            frame, outcome, treated, post, unit, cluster, covs
+            frame, outcome, treated, post, unit, cluster, covs, se_type or "HC2"
         )
     else:
         est, se, df, n_obs, n_treated, n_groups = _pooled(
-            frame, outcome, treated, post, cluster if cluster is not None else unit, covs
+            frame,
+            outcome,
+            treated,
+            post,
+            None if se_type == "drdid" else (cluster if cluster is not None else unit),
+            covs,
+            se_type or "HC2",
         )
     if clusters_used is not None:
         _warn_few_clusters(frame, treated, clusters_used, log)
@@ -158,6 +195,7 @@ def two_by_two(
         "balance": balance,
         "level": level,
         "form": form,
+        "se_type": se_type,
     }
     used = [outcome, treated, post, *covs] + [c for c in (unit, cluster) if c]
     return EffectEstimate.from_wald(
@@ -167,7 +205,7 @@ def two_by_two(
         df=df,
         estimand="ATT",
         method=f"2x2 difference in differences ({form.replace('_', ' ')}, "
-        f"{'CR2' if (cluster or form == 'unbalanced_panel') else 'HC2'})",
+        f"{_se_label(se_type, cluster, form)})",
         n_obs=n_obs,
         n_treated=n_treated,
         n_control=n_obs - n_treated,
@@ -178,6 +216,26 @@ def two_by_two(
         provenance=Provenance(options=options, data_fingerprint=fingerprint(data, used)),
         details={"form": form, "cell_means": cells},
     )
+
+
+def _check_se_type(se_type: str | None, cluster: str | None) -> str | None:
+    if se_type is None:
+        return None
+    se_type = check_choice(se_type, "se_type", ("HC0", "HC1", "HC2", "HC3", "drdid"))
+    if cluster is not None:
+        raise DataValidationError(
+            f"`se_type`: {se_type!r} is an unclustered standard error; received "
+            f"cluster={cluster!r} (clustered SEs are CR2: leave se_type=None)"
+        )
+    return se_type
+
+
+def _se_label(se_type: str | None, cluster: str | None, form: str) -> str:
+    if se_type == "drdid":
+        return "DRDID's TWFE SE, HC0 x sqrt(N/(N-1))"
+    if se_type is not None:
+        return se_type
+    return "CR2" if (cluster or form == "unbalanced_panel") else "HC2"
 
 
 def _warn_few_clusters(frame: pd.DataFrame, treated: str, clusters: str, log: WarningLog) -> None:
@@ -250,8 +308,10 @@ def _pooled(
     post: str,
     clusters: str | None,
     covs: list[str],
+    se_type: str = "HC2",
 ) -> tuple[float, float, float, int, int, int | None]:
-    """OLS on treated, post and their interaction (HC2, or CR2 by ``clusters``)."""
+    """OLS on treated, post and their interaction (``se_type``, or CR2 by ``clusters``;
+    ``"drdid"``: HC0 x sqrt(N / (N - 1)) with a normal reference, DRDID's TWFE SE)."""
     gg = frame[treated].to_numpy(dtype=float)
     pp = frame[post].to_numpy(dtype=float)
     x = np.column_stack([np.ones(len(frame)), gg, pp, gg * pp, frame[covs].to_numpy(dtype=float)])
@@ -259,11 +319,14 @@ def _pooled(
     fit = fit_ols(
         x,
         frame[outcome].to_numpy(dtype=float),
-        se_type="CR2" if codes is not None else "HC2",
+        se_type="CR2" if codes is not None else ("HC0" if se_type == "drdid" else se_type),
         clusters=codes,
         n_clusters=n_groups,
     )
     est, se, df = float(fit.coef[3]), float(np.sqrt(fit.vcov[3, 3])), float(fit.df[3])
+    if se_type == "drdid":
+        n_rows = len(frame)
+        se, df = se * math.sqrt(n_rows / (n_rows - 1)), math.inf
     return est, se, df, len(frame), int(gg.sum()), n_groups
 
 
@@ -275,8 +338,9 @@ def _change_score(
     unit: str,
     cluster: str | None,
     covs: list[str],
+    se_type: str = "HC2",
 ) -> tuple[float, float, float, int, int, int | None]:
-    """OLS of the unit-level change on the group (HC2, or CR2 by cluster)."""
+    """OLS of the unit-level change on the group (``se_type``, or CR2 by cluster)."""
     pre = frame.loc[frame[post] == 0].set_index(unit)
     after = frame.loc[frame[post] == 1].set_index(unit)
     after = after.loc[pre.index]
@@ -294,7 +358,7 @@ def _change_score(
     fit = fit_ols(
         x,
         change,
-        se_type="CR2" if codes is not None else "HC2",
+        se_type="CR2" if codes is not None else se_type,
         clusters=codes,
         n_clusters=n_groups,
     )

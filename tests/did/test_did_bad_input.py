@@ -223,7 +223,7 @@ def test_singular_period_regression_in_repeated_cross_sections(mpdta: pd.DataFra
     [
         ({"panel": "no"}, r"`panel` must be True or False"),
         ({"allow_unbalanced_panel": 1}, r"`allow_unbalanced_panel` must be True or False"),
-        ({"panel": False, "method": "dr_imp"}, r"'dr_imp' is only available for panel"),
+        ({"method": "dr_rc1"}, r"'dr_rc1' \(DRDID's drdid_rc1\) is defined for repeated"),
     ],
 )
 def test_argument_errors(mpdta: pd.DataFrame, kwargs: dict[str, Any], match: str) -> None:
