@@ -65,5 +65,5 @@ def test_positional_arguments_refused(fit: ie.synth.SyntheticControl) -> None:
 
 
 def test_augmented_result_refused(fit: ie.synth.SyntheticControl) -> None:
-    with pytest.raises(ValueError, match="before .augment"):
+    with pytest.raises(ValueError, match=r"before \.augment"):
         fit.augment(ridge_lambda=1.0).prediction_intervals()
