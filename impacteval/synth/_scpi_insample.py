@@ -36,6 +36,7 @@ import numpy as np
 
 __all__ = [
     "LocalGeometry",
+    "degenerate",
     "extreme_deviation",
     "hc_sigma",
     "insample_bounds",
@@ -259,13 +260,18 @@ def extreme_deviation(
     """``max p'd`` over ``{d = d0 + scale * w : w in simplex, d'Q d - 2 g'd <= 0}``.
 
     ``q`` must be normalised (mean diagonal about one, ridge added) and ``p`` of unit norm;
-    ``d = 0`` is feasible (``d0 + scale * w_hat_local = 0``). The root ``t*`` is found by
+    ``d = 0`` is feasible (``d0 + scale * w_hat_local = 0``) and the caller has checked
+    that the set has an interior point (:func:`degenerate` is False). The root ``t*`` is found by
     solving ``f(d(t)) = 0`` exactly on the current support (``d(t)`` is affine in ``t``
     there) and re-solving the QP at the candidate when the support changes, inside a
-    bracket that falls back to bisection in ``log t``. ``warm`` (two supports, updated in
-    place) warm-starts the QPs at the ends of the bracket from a previous draw.
+    bracket that falls back to bisection in ``log t``. ``warm`` (three supports, updated in
+    place: the QP's at the upper end of the bracket, unused, and at the root)
+    warm-starts the search: a previous root support that satisfies the KKT conditions at
+    its own root gives the answer directly (a Lagrangian certificate: with ``lambda > 0``,
+    ``f(d*) = 0`` and ``d*`` maximising ``p'd - lambda f(d)`` over the simplex, no feasible
+    ``d`` has a larger ``p'd``).
     """
-    warm = [None, None] if warm is None else warm
+    warm = [None, None, None] if warm is None else warm
     h0 = (2.0 * g - 2.0 * (q @ d0)) / scale
     h1 = p / scale
 
@@ -276,19 +282,21 @@ def extreme_deviation(
     def excess(d: np.ndarray) -> float:
         return float(d @ q @ d - 2.0 * g @ d)
 
+    if warm[2] is not None:
+        found = _root_on_support(q, g, d0, scale, h0, h1, warm[2])
+        if found is not None and found[1] is not None:
+            return float(p @ found[1])
     d_hi, support = solve_at(_T_HI, warm[0])
     warm[0] = support
     if excess(d_hi) <= 0.0:
         return float(p @ d_hi)
-    d_lo, warm[1] = solve_at(_T_LO, warm[1])
-    if excess(d_lo) >= 0.0:
-        return 0.0  # the set is the point d = 0 (up to rounding)
     lo, hi = math.log(_T_LO), math.log(_T_HI)
     for _ in range(200):
         found = _root_on_support(q, g, d0, scale, h0, h1, support)
         mid = 0.5 * (lo + hi)
         if found is not None:
             if found[1] is not None:
+                warm[2] = support
                 return float(p @ found[1])
             log_t = math.log(found[0])
             if lo < log_t < hi:
@@ -301,6 +309,14 @@ def extreme_deviation(
         if hi - lo < 1e-12:
             return float(p @ d_mid)
     return math.nan
+
+
+def degenerate(q: np.ndarray, g: np.ndarray, d0: np.ndarray, scale: float) -> bool:
+    """True when ``min f`` over the local simplex is not negative: ``Delta(G)`` is the
+    point ``d = 0`` (up to rounding) and every bound of the draw is zero."""
+    w = simplex_qp(q, (2.0 * g - 2.0 * (q @ d0)) / scale)
+    d = d0 + scale * w
+    return float(d @ q @ d - 2.0 * g @ d) >= 0.0
 
 
 def insample_bounds(
@@ -332,12 +348,22 @@ def insample_bounds(
     n_sims, n_post = draws.shape[0], post.shape[0]
     lo = np.empty((n_sims, n_post))
     hi = np.empty((n_sims, n_post))
-    for t in range(n_post):
-        norm = float(np.linalg.norm(post[t]))
-        p = post[t] / norm
-        warm_max: list[np.ndarray | None] = [None, None]
-        warm_min: list[np.ndarray | None] = [None, None]
-        for s in range(n_sims):
-            lo[s, t] = -norm * extreme_deviation(qn, gn[s], p, d0, scale, warm_max)
-            hi[s, t] = norm * extreme_deviation(qn, gn[s], -p, d0, scale, warm_min)
+    norms = np.linalg.norm(post, axis=1)
+    units = post / norms[:, None]
+    # per period and direction: supports at the bracket's ends (carried across draws);
+    # the root support is carried across the periods of one draw (adjacent periods' p
+    # are alike, so the previous period's support is often already the right one)
+    warm_max: list[list[np.ndarray | None]] = [[None, None, None] for _ in range(n_post)]
+    warm_min: list[list[np.ndarray | None]] = [[None, None, None] for _ in range(n_post)]
+    for s in range(n_sims):
+        if degenerate(qn, gn[s], d0, scale):
+            lo[s], hi[s] = 0.0, 0.0
+            continue
+        for t in range(n_post):
+            if t > 0:
+                warm_max[t][2] = warm_max[t - 1][2]
+                warm_min[t][2] = warm_min[t - 1][2]
+            p = units[t]
+            lo[s, t] = -norms[t] * extreme_deviation(qn, gn[s], p, d0, scale, warm_max[t])
+            hi[s, t] = norms[t] * extreme_deviation(qn, gn[s], -p, d0, scale, warm_min[t])
     return lo, hi
