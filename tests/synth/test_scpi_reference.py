@@ -38,8 +38,8 @@ import pandas as pd
 import pytest
 
 import impacteval as ie
-from impacteval.synth.control import ConvexHullWarning
 from impacteval.synth._scpi import scpi_arrays
+from impacteval.synth.control import ConvexHullWarning
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "data"
 REF = json.loads((REFERENCE / "scpi_reference.json").read_text())
