@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import check_choice, check_level, check_positive_int
+from impacteval._validation import check_choice, check_level, check_positive_int, check_rng
 from impacteval.exceptions import DataValidationError
 from impacteval.results import EffectEstimate, EffectTable, Provenance, Summary, fingerprint
 from impacteval.synth._scm_augmented import ridge_correction
@@ -33,6 +33,8 @@ from impacteval.synth._scm_inference import (
     time_placebo,
 )
 from impacteval.synth._scm_penalized_design import refuse_method
+from impacteval.synth._scpi import PredictionIntervals, prediction_intervals
+from impacteval.synth._scpi_outsample import OUT_METHODS
 
 __all__ = ["SyntheticControl", "augmented_result", "build_result"]
 
@@ -235,6 +237,132 @@ class SyntheticControl(EffectEstimate):
             provenance=self.provenance,
         )
 
+    def prediction_intervals(
+        self,
+        *,
+        level: float | None = None,
+        out_of_sample: Literal["gaussian", "ls", "qreg"] = "gaussian",
+        n_sims: int = 200,
+        rho: float | None = None,
+        rho_max: float = 0.2,
+        rng: int | np.random.Generator | None = 0,
+    ) -> PredictionIntervals:
+        """Prediction intervals for the counterfactual ``Y(0)`` of each post period
+        (Cattaneo, Feng & Titiunik 2021; R/Stata/Python ``scpi``).
+
+        The error of the synthetic prediction ``p_t'w_hat`` of ``Y_1t(0)`` has two parts:
+        the weights' estimation error ``p_t'(w0 - w_hat)`` (in-sample) and the outcome
+        shock ``e_t`` (out-of-sample). The in-sample bounds simulate the constrained
+        estimator's limiting distribution (``n_sims`` Gaussian draws, each solved exactly
+        on the locally relaxed simplex; see :mod:`impacteval.synth._scpi_insample`), the
+        out-of-sample bounds model ``e_t`` from the pre-period residuals
+        (:mod:`impacteval.synth._scpi_outsample`). ``1 - level`` is split equally between
+        the two, so the combined interval (the sum of the bounds) covers ``Y_1t(0)`` with
+        probability at least ``level``; ``ci_lower``/``ci_upper`` are the implied effect
+        intervals ``Y_1t - upper`` to ``Y_1t - lower``.
+
+        Parameters
+        ----------
+        level : float, optional
+            Coverage of the combined interval (default: the result's level).
+        out_of_sample : {"gaussian", "ls", "qreg"}
+            Model of the out-of-sample error: sub-Gaussian bound, location-scale with
+            empirical quantiles of the standardised residuals, or quantile regression.
+        n_sims : int
+            Draws for the in-sample bounds (scpi's default 200; at least 50).
+        rho : float, optional
+            Threshold below which a weight is treated as zero in the local geometry
+            (default: scpi's "type-2" rule, capped at ``rho_max``).
+        rho_max : float
+            Cap on the data-driven ``rho``.
+        rng : int, numpy.random.Generator or None
+            Seed of the draws; the same seed gives the same intervals.
+
+        Returns
+        -------
+        PredictionIntervals
+            An :class:`~impacteval.results.EffectTable` by post period (``time``), with
+            the in-sample, out-of-sample and combined bounds for ``Y(0)``; ``.plot()``.
+
+        Raises
+        ------
+        DataValidationError
+            A malformed argument.
+        ValueError
+            The result is augmented (the intervals are for the simplex weights) or was not
+            built by :func:`synthetic_control`, or has no post-period.
+        DataValidationError
+            The result was fitted with ``method="penalized"`` or ``"robust"`` (the theory
+            is for the standard simplex weights).
+
+        Notes
+        -----
+        The theory is for weights that minimise the pre-period outcome distance over the
+        simplex; with ``predictors=()`` that is this fit, and the bounds are scpi's with
+        the outcome as the only feature, no constant and scpi's defaults (``u_order=1``,
+        ``e_order=1``, HC1). With predictors and a searched V the same outcome features
+        (the donors' outcomes over ``fit_period``) are used, centred at this result's
+        weights: an approximation that treats the V-searched weights as if they solved
+        the outcome problem. The in-sample bounds are Monte Carlo quantiles (error of
+        order ``1/sqrt(n_sims)``); the out-of-sample bounds are deterministic.
+
+        References
+        ----------
+        Cattaneo, M. D., Feng, Y., & Titiunik, R. (2021). Prediction intervals for
+        synthetic control methods. JASA 116(536), 1865-1880. Cattaneo, Feng, Palomba &
+        Titiunik (2025), scpi: uncertainty quantification for synthetic control methods,
+        Journal of Statistical Software.
+        """
+        design = self._need_design()
+        refuse_method(design.spec.method, "prediction_intervals()")
+        if self.bias_correction is not None:
+            raise ValueError(
+                "prediction intervals are defined for the simplex weights; call "
+                "prediction_intervals() on the result before .augment()"
+            )
+        lev = self.level if level is None else check_level(level)
+        method = check_choice(out_of_sample, "out_of_sample", OUT_METHODS)
+        sims = check_positive_int(n_sims, "n_sims", 50)
+        rho_v = _check_rho(rho, "rho", allow_none=True)
+        rho_m = _check_rho(rho_max, "rho_max", allow_none=False)
+        generator, seed = check_rng(rng)
+        spec = design.spec
+        post = ~spec.pre
+        if not post.any():
+            raise ValueError("this fit has no post-treatment period to predict")
+        options = {
+            **self.provenance.options,
+            "prediction_intervals": {
+                "level": lev,
+                "out_of_sample": method,
+                "n_sims": sims,
+                "rho": rho_v,
+                "rho_max": rho_m,
+            },
+        }
+        return prediction_intervals(
+            design.panel.y,
+            treated=design.treated,
+            donors=design.donors,
+            w=self.weights.to_numpy(),
+            fit=spec.fit,
+            post=post,
+            times=self.gaps.index,
+            level=lev,
+            out_of_sample=method,
+            n_sims=sims,
+            rho=rho_v,
+            rho_max=float(rho_m or 0.2),
+            rng=generator,
+            meta={
+                "n_obs": self.n_obs,
+                "warnings": self.warnings,
+                "treated_unit": self.treated_unit,
+                "treatment_time": self.treatment_time,
+                "provenance": replace(self.provenance, options=options, seed=seed),
+            },
+        )
+
     def augment(self, *, ridge_lambda: float | None = None) -> SyntheticControl:
         """Ridge-augmented synthetic control (Ben-Michael, Feller & Rothstein 2021).
 
@@ -299,6 +427,20 @@ class SyntheticControl(EffectEstimate):
             f"SyntheticControl(ATT={self.estimate:.6g}, pre_rmspe={self.pre_rmspe:.4g}, "
             f"post_rmspe={self.post_rmspe:.4g}, p_value={self.p_value:.4g}, top weights: {ws})"
         )
+
+
+def _check_rho(value: object, param: str, *, allow_none: bool) -> float | None:
+    """``rho`` / ``rho_max``: a number in (0, 1] (or None where allowed)."""
+    if value is None and allow_none:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0.0 < float(value) <= 1.0
+    ):
+        expected = "a number in (0, 1] or None" if allow_none else "a number in (0, 1]"
+        raise DataValidationError(f"`{param}` must be {expected}; received {value!r}")
+    return float(value)
 
 
 def _balance(design: Design, ufit: UnitFit, index: pd.Index) -> pd.DataFrame:

@@ -83,6 +83,9 @@ def test_standard_only_result_methods_refuse(panel: pd.DataFrame) -> None:
     pen = _fit(panel, method="penalized", penalty=0.1)
     with pytest.raises(DataValidationError, match=r"augment\(\) is implemented for"):
         pen.augment()
+    for result in (rob, pen):
+        with pytest.raises(DataValidationError, match=r"prediction_intervals\(\) is implemented"):
+            result.prediction_intervals(n_sims=50)
     cv = _fit(panel, method="penalized", predictors=[("x", range(0, 10))])
     with pytest.raises(DataValidationError, match="kind='time'"):
         cv.placebo_test(kind="time")
