@@ -32,8 +32,8 @@ HERE = Path(__file__).resolve().parent
 CASES = {
     "nn_10k_100k": "nearest_neighbor 1:1, 10k treated / 100k controls, given score",
     "nn_lalonde": "nearest_neighbor on lalonde_psid (614 rows), glm score (MatchIt default)",
-    "ipw_100k": "ipw ATT, 110k rows, 5 covariates",
-    "rct_lin_100k": "rct.regression Lin, 100k rows, 5 covariates, CR2 by 500 clusters",
+    "ipw_100k": "ipw ATT, 110k rows, 4 covariates",
+    "rct_lin_100k": "rct.regression Lin, 110k rows, 4 covariates, CR2 by 500 clusters",
     "scm_prop99": "synthetic_control Prop 99 (ADH predictors, V search), no placebo",
     "sdid_prop99": "synthetic_did Prop 99, placebo SE, 50 reps",
 }
@@ -77,7 +77,7 @@ def _frame(case: str) -> Any:
 def _call(case: str, frame: Any) -> float:
     import impacteval as ie
 
-    covs = [f"x{j}" for j in range(1, 6)]
+    covs = [f"x{j}" for j in range(1, 5)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if case == "nn_10k_100k":
