@@ -31,6 +31,7 @@ __all__ = [
     "regression_start",
     "scale_predictors",
     "simplex_lstsq",
+    "simplex_quadratic",
 ]
 
 
@@ -411,3 +412,125 @@ def fit_v(
     v, w = np.asarray(seen["v"]), np.asarray(seen["w"])
     r = z1 - z0 @ w
     return VFit(v, w, float(r @ r) / r.shape[0], tuple(record), solver.n_solves)
+
+
+def simplex_quadratic(
+    g2: np.ndarray,
+    h: np.ndarray,
+    *,
+    start: np.ndarray | None = None,
+    max_iter: int | None = None,
+) -> np.ndarray:
+    """Exact ``argmin_w w'(G2/2)w + h'w`` over the unit simplex, ``G2`` positive semidefinite.
+
+    The shared solver of the penalized synthetic control (``G2 = 2 D'D``, ``h = lam c``)
+    and of scpi's in-sample bounds (``G2 = 2 Q``, ``h = -q``). Primal active set: start at
+    the best vertex (``argmin_j G2_jj / 2 + h_j``), or at ``start`` (a guessed support,
+    shrunk until the equality-constrained optimum on it is positive); add the coordinate
+    with the most negative reduced gradient ``g_j - mu`` (``g = G2 w + h``, ``mu`` the
+    common gradient on the support); solve the equality-constrained problem on the
+    support and step back to feasibility as Lawson-Hanson do when a weight would turn
+    negative. When the support has more points than ``G2`` can fix (the KKT matrix
+    singular), the objective is linear along the null direction and falls along it, so
+    the step runs until a weight reaches zero. Stops when no reduced gradient is below
+    ``-tol`` (the KKT conditions, to rounding).
+    """
+    n = h.shape[0]
+    scale = max(float(np.abs(g2).max(initial=0.0)), float(np.abs(h).max(initial=0.0)), 1e-300)
+    tol = 1e4 * np.finfo(float).eps * scale
+    w = np.zeros(n)
+    passive = np.zeros(n, dtype=bool)
+    if start is not None and start.any():
+        passive = start.copy()
+        while passive.any():
+            sol, _ = _kkt_solve(g2, h, np.flatnonzero(passive))
+            if sol is None:
+                passive[:] = False
+                break
+            bad = np.flatnonzero(passive)[sol <= 0.0]
+            if bad.size == 0:
+                w[passive] = sol
+                break
+            passive[bad] = False
+    if not passive.any():
+        w[:] = 0.0
+        j0 = int(np.argmin(0.5 * np.diag(g2) + h))
+        w[j0] = 1.0
+        passive[j0] = True
+    for _ in range(max_iter or 20 * n + 20):
+        g = g2 @ w + h
+        mu = float(g[passive].mean())
+        red = np.where(passive, np.inf, g - mu)
+        j = int(np.argmin(red))
+        if red[j] >= -tol:
+            break
+        passive[j] = True
+        w = _inner(g2, h, w, passive, j, n)
+    w = np.maximum(w, 0.0)
+    return np.asarray(w / w.sum())
+
+
+def _kkt_solve(
+    g2: np.ndarray, h: np.ndarray, idx: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Minimiser of ``w'Gw + h'w`` on ``{1'w = 1}`` over the coordinates ``idx``.
+
+    Returns ``(solution, null)``: the solution, or None with ``null`` a direction ``d``
+    (``G d = 0``, ``1'd = 0``) along which the objective is linear, when the KKT matrix is
+    singular (more support points than the predictors can pin down).
+    """
+    n = idx.shape[0]
+    kkt = np.zeros((n + 1, n + 1))
+    kkt[:n, :n] = g2[np.ix_(idx, idx)]
+    kkt[:n, n] = 1.0
+    kkt[n, :n] = 1.0
+    rhs = np.r_[-h[idx], 1.0]
+    _, s, vt = np.linalg.svd(kkt)
+    if s[-1] <= 1e-12 * s[0]:
+        return None, vt[-1, :n]
+    sol = np.linalg.solve(kkt, rhs)
+    return sol[:n], np.zeros(n)
+
+
+def _inner(
+    g2: np.ndarray, h: np.ndarray, w: np.ndarray, passive: np.ndarray, new: int, n: int
+) -> np.ndarray:
+    """Re-optimise on the support after donor ``new`` joined it (modifies ``passive``)."""
+    w = w.copy()
+    for _ in range(2 * n + 2):
+        idx = np.flatnonzero(passive)
+        sol, null = _kkt_solve(g2, h, idx)
+        if sol is None:
+            # linear along null: orient it downhill and step until a weight hits zero
+            g = g2 @ w + h
+            if float(g[idx] @ null) > 0.0 or (
+                float(g[idx] @ null) == 0.0 and null[idx == new].sum() < 0
+            ):
+                null = -null
+            neg = null < 0.0
+            if not neg.any():  # cannot happen (1'd = 0, d != 0); guard
+                break
+            ratios = w[idx[neg]] / -null[neg]
+            t = float(ratios.min())
+            w[idx] = w[idx] + t * null
+            block = idx[neg][int(np.argmin(ratios))]
+            w[block] = 0.0
+            passive[block] = False
+            w[~passive] = 0.0
+            continue
+        s = np.zeros(n)
+        s[idx] = sol
+        if sol.min() > 0.0:
+            return s
+        out = idx[sol <= 0.0]
+        ratios = w[out] / (w[out] - s[out])
+        alpha = float(ratios.min())
+        w = w + alpha * (s - w)
+        w[out[int(np.argmin(ratios))]] = 0.0
+        passive &= w > 0.0
+        w[~passive] = 0.0
+        if not passive.any():  # cannot happen (the weights sum to one); guard
+            passive[new] = True
+            w[new] = 1.0
+            return w
+    return w

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from impacteval.synth._scm_numerics import fit_v, scale_predictors
+from impacteval.synth._scm_numerics import fit_v, scale_predictors, simplex_quadratic
 
 __all__ = [
     "GRID_DECADES",
@@ -85,28 +85,6 @@ def nearest_neighbour_lambda(a: np.ndarray, b: np.ndarray) -> float:
     return float(max(ratio.max(initial=0.0), 0.0))
 
 
-def _kkt_solve(
-    g2: np.ndarray, h: np.ndarray, idx: np.ndarray
-) -> tuple[np.ndarray | None, np.ndarray]:
-    """Minimiser of ``w'Gw + h'w`` on ``{1'w = 1}`` over the coordinates ``idx``.
-
-    Returns ``(solution, null)``: the solution, or None with ``null`` a direction ``d``
-    (``G d = 0``, ``1'd = 0``) along which the objective is linear, when the KKT matrix is
-    singular (more support points than the predictors can pin down).
-    """
-    n = idx.shape[0]
-    kkt = np.zeros((n + 1, n + 1))
-    kkt[:n, :n] = g2[np.ix_(idx, idx)]
-    kkt[:n, n] = 1.0
-    kkt[n, :n] = 1.0
-    rhs = np.r_[-h[idx], 1.0]
-    _, s, vt = np.linalg.svd(kkt)
-    if s[-1] <= 1e-12 * s[0]:
-        return None, vt[-1, :n]
-    sol = np.linalg.solve(kkt, rhs)
-    return sol[:n], np.zeros(n)
-
-
 def penalized_simplex(
     a: np.ndarray, b: np.ndarray, lam: float, max_iter: int | None = None
 ) -> np.ndarray:
@@ -128,69 +106,7 @@ def penalized_simplex(
     and has at most k + 1 donors (Abadie & L'Hour 2021, Theorem 1).
     """
     d, c = _distances(a, b)
-    n_donors = d.shape[1]
-    g2 = 2.0 * (d.T @ d)
-    h = lam * c
-    scale = max(float(np.abs(g2).max(initial=0.0)), float(np.abs(h).max(initial=0.0)), 1e-300)
-    tol = 1e4 * np.finfo(float).eps * scale
-    w = np.zeros(n_donors)
-    w[int(np.argmin(c))] = 1.0
-    passive = w > 0.0
-    for _ in range(max_iter or 20 * n_donors + 20):
-        g = g2 @ w + h
-        mu = float(g[passive].mean())
-        red = np.where(passive, np.inf, g - mu)
-        j = int(np.argmin(red))
-        if red[j] >= -tol:
-            break
-        passive[j] = True
-        w = _inner(g2, h, w, passive, j, n_donors)
-    w = np.maximum(w, 0.0)
-    return np.asarray(w / w.sum())
-
-
-def _inner(
-    g2: np.ndarray, h: np.ndarray, w: np.ndarray, passive: np.ndarray, new: int, n: int
-) -> np.ndarray:
-    """Re-optimise on the support after donor ``new`` joined it (modifies ``passive``)."""
-    w = w.copy()
-    for _ in range(2 * n + 2):
-        idx = np.flatnonzero(passive)
-        sol, null = _kkt_solve(g2, h, idx)
-        if sol is None:
-            # linear along null: orient it downhill and step until a weight hits zero
-            g = g2 @ w + h
-            if float(g[idx] @ null) > 0.0 or (
-                float(g[idx] @ null) == 0.0 and null[idx == new].sum() < 0
-            ):
-                null = -null
-            neg = null < 0.0
-            if not neg.any():  # cannot happen (1'd = 0, d != 0); guard
-                break
-            ratios = w[idx[neg]] / -null[neg]
-            t = float(ratios.min())
-            w[idx] = w[idx] + t * null
-            block = idx[neg][int(np.argmin(ratios))]
-            w[block] = 0.0
-            passive[block] = False
-            w[~passive] = 0.0
-            continue
-        s = np.zeros(n)
-        s[idx] = sol
-        if sol.min() > 0.0:
-            return s
-        out = idx[sol <= 0.0]
-        ratios = w[out] / (w[out] - s[out])
-        alpha = float(ratios.min())
-        w = w + alpha * (s - w)
-        w[out[int(np.argmin(ratios))]] = 0.0
-        passive &= w > 0.0
-        w[~passive] = 0.0
-        if not passive.any():  # cannot happen (the weights sum to one); guard
-            passive[new] = True
-            w[new] = 1.0
-            return w
-    return w
+    return simplex_quadratic(2.0 * (d.T @ d), lam * c, max_iter=max_iter)
 
 
 def lambda_grid(a: np.ndarray, b: np.ndarray) -> np.ndarray:

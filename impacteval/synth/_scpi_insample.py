@@ -34,6 +34,8 @@ import math
 
 import numpy as np
 
+from impacteval.synth._scm_numerics import simplex_quadratic
+
 __all__ = [
     "LocalGeometry",
     "degenerate",
@@ -121,67 +123,11 @@ def simplex_qp(
 ) -> np.ndarray:
     """Exact ``argmin_w w'H w - h'w`` over the unit simplex, ``H`` positive definite.
 
-    A primal active-set method (Lawson-Hanson's for the simplex): the support grows by the
-    coordinate with the most negative reduced gradient; the equality-constrained problem
-    on the support is solved from its KKT system; a step that would make a weight negative
-    stops at the boundary and drops that coordinate. ``start`` (boolean mask) is a guessed
-    support, shrunk until its solution is positive.
+    :func:`impacteval.synth._scm_numerics.simplex_quadratic` (a primal active-set method,
+    Lawson-Hanson's for the simplex) with ``G2 = 2H`` and linear term ``-h``; ``start``
+    (boolean mask) is a guessed support, shrunk until its solution is positive.
     """
-    n = h.shape[0]
-
-    def solve(mask: np.ndarray) -> np.ndarray:
-        idx = np.flatnonzero(mask)
-        k = idx.size
-        kkt = np.empty((k + 1, k + 1))
-        kkt[:k, :k] = 2.0 * h_mat[np.ix_(idx, idx)]
-        kkt[:k, k] = 1.0
-        kkt[k, :k] = 1.0
-        kkt[k, k] = 0.0
-        rhs = np.append(h[idx], 1.0)
-        sol = np.linalg.solve(kkt, rhs)
-        out = np.zeros(n)
-        out[idx] = sol[:k]
-        return out
-
-    passive = np.zeros(n, dtype=bool)
-    w = np.zeros(n)
-    if start is not None and start.any():
-        passive = start.copy()
-        while passive.any():
-            s = solve(passive)
-            bad = passive & (s <= 0.0)
-            if not bad.any():
-                w = s
-                break
-            passive &= ~bad
-    if not passive.any():
-        j0 = int(np.argmin(np.diag(h_mat) - h))
-        passive[j0] = True
-        w[j0] = 1.0
-    tol = 1e-12 * max(1.0, float(np.abs(h).max()), float(np.abs(h_mat).max()))
-    for _ in range(max_iter):
-        grad = 2.0 * h_mat @ w - h
-        nu = float(grad[passive].mean())
-        cand = np.where(passive, np.inf, grad - nu)
-        j = int(np.argmin(cand))
-        if cand[j] >= -tol:
-            break
-        passive[j] = True
-        s = solve(passive)
-        for _inner in range(n):
-            neg = passive & (s <= 0.0)
-            if not neg.any():
-                break
-            idx = np.flatnonzero(neg)
-            ratios = w[idx] / (w[idx] - s[idx])
-            alpha = float(ratios.min())
-            w = w + alpha * (s - w)
-            w[idx[int(np.argmin(ratios))]] = 0.0
-            passive &= w > 0.0
-            w[~passive] = 0.0
-            s = solve(passive)
-        w = s
-    return w
+    return simplex_quadratic(2.0 * h_mat, -h, start=start, max_iter=max_iter)
 
 
 def _kkt_path(
