@@ -26,14 +26,11 @@ Not part of the test suite (timings depend on the machine and its load). Two use
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+import source_compare
 
 HERE = Path(__file__).resolve().parent
 MPDTA_LIMIT_S = 1.0  # brief: att_gt on mpdta without covariates well under 1 s
@@ -109,28 +106,10 @@ def _call(case: str, frame: Any) -> float:
     return float(res.estimate)
 
 
-def worker(source: str, case: str, repeats: int) -> None:
-    """Child process: import impacteval from ``source`` and time one case."""
-    sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in type(f).__module__]
-    sys.path.insert(0, str(Path(source).resolve()))
-    import impacteval
-
-    frame = _frame(case)
-    _call("mpdta", _frame("mpdta"))  # prime imports and caches
-    _call(case, frame)  # warm-up
-    times, estimate = [], 0.0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        estimate = _call(case, frame)
-        times.append(time.perf_counter() - start)
-    print(json.dumps({"file": impacteval.__file__, "times": times, "estimate": estimate}))
-
-
-def run(source: str, case: str, repeats: int) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--worker", source, "--case", case, "--repeats", str(repeats)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ.copy())
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+def _mpdta_check(case: str, medians: list[float]) -> str | None:
+    if case == "mpdta" and max(medians) >= MPDTA_LIMIT_S:
+        return f"att_gt on mpdta took {max(medians):.3f} s >= {MPDTA_LIMIT_S} s"
+    return None
 
 
 def main() -> int:
@@ -143,33 +122,12 @@ def main() -> int:
     p.add_argument("--case", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        worker(args.worker, args.case, args.repeats)
+        prime = lambda: _call("mpdta", _frame("mpdta"))  # noqa: E731 - imports and caches
+        source_compare.worker(args.worker, args.case, args.repeats, _frame, _call, prime)
         return 0
     sources = [s.split("=", 1) for s in args.source] or [["this", str(HERE.parent)]]
     cases = ["mpdta"] if args.check else args.cases.split(",")
-    status = 0
-    print(f"| case | {' | '.join(f'{lab} median s (min)' for lab, _ in sources)} | last / first |")
-    print(f"|---|{'---:|' * len(sources)}---:|")
-    for k, case in enumerate(cases):
-        order = sources if k % 2 == 0 else sources[::-1]
-        got = {lab: run(src, case, args.repeats) for lab, src in order}
-        meds = [statistics.median(got[lab]["times"]) for lab, _ in sources]
-        cells = [
-            f"{m:.4f} ({min(got[lab]['times']):.4f})"
-            for m, (lab, _) in zip(meds, sources, strict=True)
-        ]
-        ratio = f"{meds[-1] / meds[0]:.2f}" if len(meds) > 1 else ""
-        print(f"| {CASES[case]} | {' | '.join(cells)} | {ratio} |", flush=True)
-        estimates = {got[lab]["estimate"] for lab, _ in sources}
-        if len(estimates) > 1 and max(estimates) - min(estimates) > 1e-9 * max(map(abs, estimates)):
-            print(f"  estimates differ: {estimates}")
-            status = 1
-        if case == "mpdta" and max(meds) >= MPDTA_LIMIT_S:
-            print(f"  att_gt on mpdta took {max(meds):.3f} s >= {MPDTA_LIMIT_S} s")
-            status = 1
-    for lab, src in sources:
-        print(f"{lab}: {run(src, 'mpdta', 1)['file']}")
-    return status
+    return source_compare.compare(__file__, sources, cases, CASES, args.repeats, _mpdta_check)
 
 
 if __name__ == "__main__":

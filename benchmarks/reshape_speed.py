@@ -7,8 +7,8 @@ a commit exported by ``git archive <commit> | tar -x -C /tmp/old``::
     IMPACTEVAL_DATA_DIR=../shared/data .venv/bin/python benchmarks/reshape_speed.py \
         --source old=/tmp/old --source new=.
 
-Each source runs in its own child process (``did_speed.worker``'s mechanism: the source is
-put first on ``sys.path`` and an editable install's import hook is removed). Cases run in
+Each source runs in its own child process (``source_compare.py``: the source is put first on
+``sys.path`` and an editable install's import hook is removed). Cases run in
 alternating order of the sources, so that load from other processes hits both alike; each
 time is the median (and minimum) of ``--repeats`` runs after one untimed warm-up. The
 estimates of the two sources must agree to 1e-9 (relative), otherwise exit status 1. The
@@ -18,15 +18,12 @@ Prop 99 cases need the part-B ``smoking`` data (``IMPACTEVAL_DATA_DIR``).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import statistics
-import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
+
+import source_compare
 
 HERE = Path(__file__).resolve().parent
 CASES = {
@@ -125,29 +122,6 @@ def _call(case: str, frame: Any) -> float:
     return float(res.estimate)
 
 
-def worker(source: str, case: str, repeats: int) -> None:
-    """Child process: import impacteval from ``source`` and time one case."""
-    sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in type(f).__module__]
-    sys.path.insert(0, str(Path(source).resolve()))
-    import impacteval
-
-    frame = _frame(case)
-    _call(case, frame)  # warm-up
-    times, estimate = [], 0.0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        estimate = _call(case, frame)
-        times.append(time.perf_counter() - start)
-    print(json.dumps({"file": impacteval.__file__, "times": times, "estimate": estimate}))
-
-
-def run(source: str, case: str, repeats: int) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--worker", source, "--case", case, "--repeats", str(repeats)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ.copy())
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--source", action="append", default=[], help="LABEL=DIR (repeatable)")
@@ -157,29 +131,10 @@ def main() -> int:
     p.add_argument("--case", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        worker(args.worker, args.case, args.repeats)
+        source_compare.worker(args.worker, args.case, args.repeats, _frame, _call)
         return 0
     sources = [s.split("=", 1) for s in args.source] or [["this", str(HERE.parent)]]
-    status = 0
-    print(f"| case | {' | '.join(f'{lab} median s (min)' for lab, _ in sources)} | last / first |")
-    print(f"|---|{'---:|' * len(sources)}---:|")
-    for k, case in enumerate(args.cases.split(",")):
-        order = sources if k % 2 == 0 else sources[::-1]
-        got = {lab: run(src, case, args.repeats) for lab, src in order}
-        meds = [statistics.median(got[lab]["times"]) for lab, _ in sources]
-        cells = [
-            f"{m:.4f} ({min(got[lab]['times']):.4f})"
-            for m, (lab, _) in zip(meds, sources, strict=True)
-        ]
-        ratio = f"{meds[-1] / meds[0]:.2f}" if len(meds) > 1 else ""
-        print(f"| {CASES[case]} | {' | '.join(cells)} | {ratio} |", flush=True)
-        estimates = [got[lab]["estimate"] for lab, _ in sources]
-        if max(estimates) - min(estimates) > 1e-9 * max(map(abs, estimates)):
-            print(f"  estimates differ: {estimates}")
-            status = 1
-    for lab, src in sources:
-        print(f"{lab}: {run(src, 'nn_lalonde', 1)['file']}")
-    return status
+    return source_compare.compare(__file__, sources, args.cases.split(","), CASES, args.repeats)
 
 
 if __name__ == "__main__":
