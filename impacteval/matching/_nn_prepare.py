@@ -340,6 +340,7 @@ def prepare_nearest(data: object, opts: NearestOptions) -> NearestData:
         outcome_param="outcome",
     )
     source = cast(pd.DataFrame, data)  # prepare() has checked that it is a DataFrame
+    _check_unique_index(source)
     frame = prepared.frame
     used = list(dict.fromkeys([outcome, treatment, *covs, *mahal, *opts.exact]))
     if ps_col is not None:
@@ -375,4 +376,18 @@ def prepare_nearest(data: object, opts: NearestOptions) -> NearestData:
         ps=ps,
         score=score,
         caliper_width=caliper_width,
+    )
+
+
+def _check_unique_index(source: pd.DataFrame) -> None:
+    """Refuse duplicate index labels: the matched sample, the match matrix and the pairs name
+    rows by label, and MatchIt's tie rule orders units by their row names."""
+    if source.index.is_unique:
+        return
+    dup = source.index[source.index.duplicated()]
+    raise DataValidationError(
+        "`data` must have a unique index: the matched sample, `match_matrix` and the pairs "
+        f"identify rows by their index label, but {dup.size} label(s) repeat (e.g. "
+        f"{dup[0]!r}). Call `data.reset_index(drop=True)` (or set a unique id as the index) "
+        "and match again."
     )

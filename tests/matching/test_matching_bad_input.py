@@ -221,3 +221,16 @@ def test_unbounded_weights_without_separation_are_not_called_separation() -> Non
     assert "0.5" in str(err.value)  # the actual range of the scores is reported
     check_scores(np.where(np.arange(200) == 0, 1e-12, 0.5), x=x, z=z, names=["x"],
                  estimand="ATT")  # fmt: skip
+
+
+def test_duplicate_index_labels_are_refused_by_name() -> None:
+    """The matched sample, match matrix and pairs name rows by label (and MatchIt's tie rule
+    orders by row name), so repeated labels would make them ambiguous: refused, with the fix."""
+    df = _frame(30, 60)
+    df.index = np.r_[np.arange(89), [0]]
+    with pytest.raises(
+        DataValidationError, match=r"unique index.*1 label\(s\) repeat.*reset_index"
+    ):
+        nearest_neighbor(df, outcome="y", treatment="z", covariates=["x"])
+    fine = nearest_neighbor(df.reset_index(drop=True), outcome="y", treatment="z", covariates=["x"])
+    assert np.isfinite(fine.estimate)
