@@ -521,7 +521,9 @@ class EffectEstimate(SummaryDisplay):
             facts.append(("Treated / control", f"{self.n_treated:,} / {self.n_control or 0:,}"))
         if self.n_clusters is not None:
             facts.append(("Clusters", _fmt(self.n_clusters)))
-        if self.df is not None:
+        if self.df is not None and "bootstrap" not in self.ci_method:
+            # a bootstrap interval uses no t degrees of freedom: showing the analytic df
+            # next to it would suggest it does (``df`` itself stays on the result)
             facts.append(("Degrees of freedom", _fmt(self.df, 2)))
         facts.append(("Interval", f"{self.level:.0%} ({self.ci_method})"))
         if self.n_dropped:

@@ -86,7 +86,12 @@ def test_few_clusters_enumerate_and_need_no_seed() -> None:
         and res.details["wild_bootstrap"]["n_draws"] == 256
     )
     assert any("Rademacher" in w for w in res.warnings)  # the bootstrap's warning is kept
-    assert "all 2^G sign vectors" in str(res.summary().as_text())
+    text = str(res.summary().as_text())
+    assert "all 2^G sign vectors" in text
+    # the bootstrap interval uses no t degrees of freedom, so the summary shows none
+    assert res.df is not None and "Degrees of freedom" not in text
+    analytic = ie.rct.regression(d, outcome="y", treatment="z", cluster="cl")
+    assert "Degrees of freedom" in str(analytic.summary().as_text())
 
 
 def test_collinear_covariate_is_left_out_of_the_bootstrap_as_of_the_fit(dib: pd.DataFrame) -> None:
