@@ -200,7 +200,7 @@ def _family(
         estimate=est,
         std_error=se,
         p_value_model=[f.p_value for f in fits],
-        se_type=str(fits[0].details["se_type"]),
+        se_type=str(fits[0].provenance.options["se_type"]),  # the resolved default
         z=z,
         ys=frame[outs].to_numpy(dtype=float),
         xc=frame[covs].to_numpy(dtype=float) if covs else np.zeros((z.size, 0)),
