@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from impacteval._validation import check_rng
+from impacteval._validation import check_dataframe, check_rng
 from impacteval._warn import WarningLog
 from impacteval.did._cs_numerics import GroupTimeFit
 from impacteval.did.aggregate import AggregatedEffects, Inference, build_aggregate, infer
@@ -387,15 +387,15 @@ def continuous(
     )  # fmt: skip
     gen, seed = check_rng(rng)
     log = WarningLog()
-    sample = dose_sample(data, opts, log)
+    frame = check_dataframe(data)
+    sample = dose_sample(frame, opts, log)
     cells = _fit_cells(sample, opts, log)
     how = Inference(level=opts.level, bootstrap=opts.bootstrap)
-    frame = data if isinstance(data, pd.DataFrame) else None
     options = {k: getattr(opts, k) for k in opts.__dataclass_fields__ if k != "dose_grid"}
     options["dose_grid"] = None if opts.dose_grid is None else opts.dose_grid.tolist()
     provenance = Provenance(
         options=options,
-        data_fingerprint=fingerprint(frame, columns_used(opts)) if frame is not None else "",
+        data_fingerprint=fingerprint(frame, columns_used(opts)),
         seed=seed,
     )
     treated = np.isfinite(sample.cohort)

@@ -158,6 +158,12 @@ def _unit_dose(dose_wide: Array, treated_wide: Array, cohort: Array, column: str
             f"`dose`: column {column!r} must be constant within unit over its treated periods; "
             f"{int(varies.sum())} units change dose after treatment starts"
         )
+    never_dosed = ~treated & np.any(np.nan_to_num(dose_wide) != 0, axis=1)
+    if never_dosed.any():
+        raise DataValidationError(
+            f"`dose`: never-treated units (cohort 0 or missing) must have dose 0; "
+            f"{int(never_dosed.sum())} have a positive dose"
+        )
     pre = ~treated_wide & np.isfinite(dose_wide)
     dose = np.where(treated, lo, 0.0)
     bad_pre = np.any(pre & (dose_wide != 0) & (dose_wide != dose[:, None]), axis=1)
@@ -165,12 +171,6 @@ def _unit_dose(dose_wide: Array, treated_wide: Array, cohort: Array, column: str
         raise DataValidationError(
             f"`dose`: column {column!r} before a unit's treatment must be 0 or the unit's dose; "
             f"{int(bad_pre.sum())} units have another value"
-        )
-    never_dosed = ~treated & np.any(np.nan_to_num(dose_wide) != 0, axis=1)
-    if never_dosed.any():
-        raise DataValidationError(
-            f"`dose`: never-treated units (cohort 0 or missing) must have dose 0; "
-            f"{int(never_dosed.sum())} have a positive dose"
         )
     zero = treated & (dose == 0)
     if zero.any():
