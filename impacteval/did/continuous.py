@@ -31,7 +31,7 @@ from impacteval.did.continuous_sample import (
     positive_doses_of_treated_rows,
 )
 from impacteval.exceptions import DataValidationError
-from impacteval.results import EffectEstimate, EffectTable, Provenance, fingerprint
+from impacteval.results import EffectEstimate, EffectTable, Provenance, Summary, fingerprint
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -58,6 +58,18 @@ class DoseResponse(EffectTable):
 
     acrt: EffectTable | None = None
     overall_acrt: EffectEstimate | None = None
+
+    def summary(self) -> Summary:
+        """ATT(d) rows (doses to 4 significant digits), ATT^o and ACRT^o."""
+        base = super().summary()
+        table = base.table.copy()
+        table.index = pd.Index([f"{d:.4g}" for d in self.table["dose"]], name="dose")
+        facts = list(base.facts)
+        if self.overall_acrt is not None:
+            o = self.overall_acrt
+            facts.append(("Overall ACRT", f"{o.estimate:.4f} (SE {o.std_error:.4f})"))
+        facts = [("Overall ATT", v) if k == "Overall" else (k, v) for k, v in facts]
+        return replace(base, facts=tuple(facts), table=table)
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """ATT(d) and ACRT(d) with their intervals and bands (two panels when ``ax`` is
