@@ -325,7 +325,9 @@ def continuous(
         Outcome (numeric), unit and period (numeric) columns.
     cohort : str
         First treated period (0 or missing = never treated; constant within unit). Units
-        treated in the first period are dropped (no pre-treatment outcome), with a warning.
+        treated in the first period are dropped (no pre-treatment outcome), with a warning;
+        units first treated after the last period are untreated in the sample (their dose is
+        not read).
     dose : str
         The dose (numeric, >= 0, no missing values): constant within unit over its treated
         periods, 0 or the same value before, 0 for never-treated units.

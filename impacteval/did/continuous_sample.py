@@ -143,8 +143,12 @@ def _check_dose_column(frame: pd.DataFrame, column: str) -> None:
         )
 
 
-def _unit_dose(dose_wide: Array, treated_wide: Array, cohort: Array, column: str) -> Array:
-    """Per unit: the dose of the treated periods (constant, > 0), 0 for never treated."""
+def _unit_dose(
+    dose_wide: Array, treated_wide: Array, cohort: Array, late: Array, column: str
+) -> Array:
+    """Per unit: the dose of the treated periods (constant, > 0), 0 for never treated.
+    Units first treated after the last period (``late``) are untreated in the sample; their
+    dose column is not read."""
     post = np.where(treated_wide, dose_wide, np.nan)
     with np.errstate(invalid="ignore"):
         lo, hi = (
@@ -158,7 +162,7 @@ def _unit_dose(dose_wide: Array, treated_wide: Array, cohort: Array, column: str
             f"`dose`: column {column!r} must be constant within unit over its treated periods; "
             f"{int(varies.sum())} units change dose after treatment starts"
         )
-    never_dosed = ~treated & np.any(np.nan_to_num(dose_wide) != 0, axis=1)
+    never_dosed = ~treated & ~late & np.any(np.nan_to_num(dose_wide) != 0, axis=1)
     if never_dosed.any():
         raise DataValidationError(
             f"`dose`: never-treated units (cohort 0 or missing) must have dose 0; "
@@ -166,7 +170,7 @@ def _unit_dose(dose_wide: Array, treated_wide: Array, cohort: Array, column: str
         )
     pre = ~treated_wide & np.isfinite(dose_wide)
     dose = np.where(treated, lo, 0.0)
-    bad_pre = np.any(pre & (dose_wide != 0) & (dose_wide != dose[:, None]), axis=1)
+    bad_pre = ~late & np.any(pre & (dose_wide != 0) & (dose_wide != dose[:, None]), axis=1)
     if bad_pre.any():
         raise DataValidationError(
             f"`dose`: column {column!r} before a unit's treatment must be 0 or the unit's dose; "
@@ -200,7 +204,9 @@ def dose_sample(data: object, opts: ContinuousOptions, log: WarningLog) -> DoseS
     y = np.array(panel.wide(opts.outcome), dtype=float)
     cohort = np.where(panel.cohort > panel.periods[-1], np.inf, panel.cohort)
     dose_wide = np.array(panel.wide(opts.dose), dtype=float)
-    dose = _unit_dose(dose_wide, panel.treated() & np.isfinite(dose_wide), cohort, opts.dose)
+    late = np.isfinite(panel.cohort) & ~np.isfinite(cohort)
+    treated_wide = panel.treated() & np.isfinite(dose_wide)
+    dose = _unit_dose(dose_wide, treated_wide, cohort, late, opts.dose)
     complete = np.isfinite(y).all(axis=1)
     always = np.isfinite(cohort) & (cohort <= panel.periods[0])
     counts = np.isfinite(y).sum(axis=1)

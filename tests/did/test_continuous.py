@@ -183,6 +183,27 @@ def test_dose_changing_after_treatment() -> None:
         ie.did.continuous(df, **COLS)
 
 
+def test_cohort_after_the_last_period_is_untreated() -> None:
+    df = panel(periods=3, seed=6)
+    base = ie.did.continuous(df, **COLS)
+    late = df.copy()
+    late.loc[late.id < 10, "g"] = 9  # never-treated units that start after the panel ends
+    late.loc[late.id < 10, "d"] = 0.7
+    res = ie.did.continuous(late, **COLS)
+    pd.testing.assert_frame_equal(res.to_frame(), base.to_frame())
+    assert res.n_control == base.n_control == 100
+
+
+def test_event_study_bootstrap_band() -> None:
+    df = panel(periods=4, seed=2)
+    es = ie.did.continuous(df, **COLS, aggregation="event_study", bootstrap=999, rng=0)
+    again = ie.did.continuous(df, **COLS, aggregation="event_study", bootstrap=999, rng=0)
+    pd.testing.assert_frame_equal(es.to_frame(), again.to_frame())
+    assert "sup-t" in es.ci_method
+    t = es.to_frame()
+    assert ((t.ci_upper - t.ci_lower) > 2 * 1.959964 * t.std_error).all()
+
+
 def test_no_untreated_units() -> None:
     df = panel(periods=3)
     df = df[df.g > 0]

@@ -33,9 +33,10 @@ What is compared, and why the tolerances hold:
 
 Not compared: the peer's ATT^o SE (it reuses the ACRT^o influence function), and its
 ``target_parameter="level"`` event study, whose cells are not the difference in mean
-changes that the peer's own dose aggregation reports for the same cells (e.g. cohort 2 in
-period 2 of the four-period data: 0.354 in the dose path, different in the event-study
-path); impacteval's level event study aggregates the dose path's ATT^o(g, t).
+changes that the peer's own dose aggregation reports for the same cells (four-period data,
+cohort 4 in period 2, event time -2: 0.302 in the peer's dose path, 0.281 in its event-study
+path, the ``estimate`` at -2 of case ``mp_es_level``); impacteval's level event study
+aggregates the dose path's ATT^o(g, t), and its slope event study matches the peer's.
 """
 
 from __future__ import annotations
