@@ -350,8 +350,9 @@ def continuous(
         moderndid) or never treated only.
     base_period : {"varying", "universal"}
         Pre-treatment cells compare with the previous period (``"varying"``) or with the
-        period before treatment (``"universal"``); post-treatment cells always use the
-        period before treatment.
+        period before treatment (``"universal"``, from the first period on; the reference
+        period itself has no row); post-treatment cells always use the period before
+        treatment.
     bootstrap : int, optional
         Multiplier-bootstrap draws (Rademacher, as did's ``mboot``): SEs from the
         bootstrap and a uniform (sup-t) band over the dose grid or the event times.

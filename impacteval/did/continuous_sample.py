@@ -265,13 +265,14 @@ class CellPlan:
 
 
 def plan(s: DoseSample, base_period: str) -> CellPlan:
-    """Every (cohort, period) cell from the second period on; the base period is the
-    previous period before treatment (``varying``) and the period before the cohort's first
-    treated period otherwise."""
+    """The (cohort, period) cells and their base periods. ``varying``: every period from
+    the second on, compared with the previous period before treatment and with the period
+    before the cohort's first treated period from then on. ``universal``: every period but
+    that reference period itself, all compared with it."""
     periods = s.periods
     cohorts = np.unique(s.cohort[np.isfinite(s.cohort)])
     rows: list[tuple[float, float, float]] = []
-    for t_idx in range(1, periods.size):
+    for t_idx in range(0 if base_period == "universal" else 1, periods.size):
         t = periods[t_idx]
         for g in cohorts:
             g_idx = int(np.searchsorted(periods, g))

@@ -121,7 +121,9 @@ def test_never_treated_controls_and_universal_base() -> None:
     nev = ie.did.continuous(df, **COLS, control_group="never_treated")
     assert (nev.details["cells"]["n_control"] == 100).all()
     uni = ie.did.continuous(df, **COLS, base_period="universal", aggregation="event_study")
-    assert -1 not in set(uni.table["event_time"])
+    assert list(uni.table["event_time"]) == [-2, 0, 1]  # -1 is the reference period
+    cells = uni.details["cells"]
+    assert (cells["base_period"] == cells["group"] - 1).all()
 
 
 def test_plot_draws_both_curves() -> None:

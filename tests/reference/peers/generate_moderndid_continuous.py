@@ -98,7 +98,15 @@ def main() -> None:
         dose_case(d2, "2p_quadratic_2knots", degree=2, num_knots=2),
         dose_case(dm, "mp_cubic_notyet", degree=3, num_knots=0),
         dose_case(dm, "mp_linear_1knot_never", degree=1, num_knots=1, control_group="nevertreated"),
+        dose_case(dm, "mp_cubic_universal", degree=3, num_knots=0, base_period="universal"),
         es_case(dm, "mp_es_level", degree=3, target_parameter="level"),
+        es_case(
+            dm,
+            "mp_es_slope_never",
+            degree=2,
+            target_parameter="slope",
+            control_group="nevertreated",
+        ),
         es_case(dm, "mp_es_slope", degree=3, target_parameter="slope"),
     ]
     out = {
