@@ -385,7 +385,8 @@ def continuous(
     >>> rng = np.random.default_rng(0)
     >>> n = 400
     >>> d = np.where(np.arange(n) < 150, 0.0, rng.uniform(0.1, 1.0, n))
-    >>> y0, y1 = rng.normal(size=n), rng.normal(size=n) + 2.0 * d
+    >>> y0 = rng.normal(size=n)  # the effect of dose d is 2 d: ACRT(d) = 2
+    >>> y1 = y0 + 0.5 + 0.05 * rng.normal(size=n) + 2.0 * d
     >>> df = pd.DataFrame({"id": np.repeat(np.arange(n), 2), "t": np.tile([1, 2], n),
     ...                    "y": np.column_stack([y0, y1]).ravel(),
     ...                    "g": np.repeat(np.where(d > 0, 2, 0), 2), "d": np.repeat(d, 2)})
