@@ -115,7 +115,7 @@ def _fit_cells(s: DoseSample, opts: ContinuousOptions, log: WarningLog) -> _Cell
         if opts.control_group == "never_treated":
             control = ~np.isfinite(s.cohort)
         else:
-            control = (s.cohort > t) & ~treated
+            control = (s.cohort > max(t, base)) & ~treated  # untreated in both periods
         if not control.any():
             skipped += 1
             continue
@@ -346,8 +346,8 @@ def continuous(
         Doses at which ATT(d) and ACRT(d) are reported; 50 equally spaced points over the
         treated units' doses by default.
     control_group : {"not_yet_treated", "never_treated"}
-        Comparison units in cell ``(g, t)``: units not treated by ``t`` (default, as
-        moderndid) or never treated only.
+        Comparison units in cell ``(g, t)``: units not treated by ``t`` nor by the base
+        period (default, as moderndid) or never treated only.
     base_period : {"varying", "universal"}
         Pre-treatment cells compare with the previous period (``"varying"``) or with the
         period before treatment (``"universal"``, from the first period on; the reference

@@ -124,6 +124,10 @@ def test_never_treated_controls_and_universal_base() -> None:
     assert list(uni.table["event_time"]) == [-2, 0, 1]  # -1 is the reference period
     cells = uni.details["cells"]
     assert (cells["base_period"] == cells["group"] - 1).all()
+    # cohort 3 in period 1 against base 2: cohort 2 is treated at the base, so only the
+    # never-treated units compare
+    early = cells[(cells.group == 3) & (cells.time == 1)]
+    assert early["n_control"].tolist() == [100]
 
 
 def test_plot_draws_both_curves() -> None:
