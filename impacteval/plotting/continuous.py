@@ -22,7 +22,8 @@ _TITLES = ("ATT(d)", "ACRT(d)")
 @dataclass(frozen=True, eq=False)
 class DoseResponseDisplay(Display):
     """One panel per curve: the estimate against the dose, the pointwise interval as a
-    dark ribbon and the band (uniform with the bootstrap) as a light one.
+    dark ribbon and, when it differs (the uniform band of the bootstrap), the band as a
+    light one.
 
     Attributes
     ----------
@@ -56,14 +57,12 @@ class DoseResponseDisplay(Display):
     def _panel(self, ax: Axes, frame: pd.DataFrame, title: str) -> None:
         dose = frame["dose"].to_numpy(dtype=float)
         est = frame["estimate"].to_numpy(dtype=float)
-        ax.fill_between(
-            dose,
-            frame["band_lower"].to_numpy(dtype=float),
-            frame["band_upper"].to_numpy(dtype=float),
-            alpha=0.15,
-            color="C0",
-            label=f"{self.level:.0%} band",
-        )
+        band_lo = frame["band_lower"].to_numpy(dtype=float)
+        band_hi = frame["band_upper"].to_numpy(dtype=float)
+        if not np.allclose(band_lo, frame["ci_lower"].to_numpy(dtype=float), equal_nan=True):
+            ax.fill_between(
+                dose, band_lo, band_hi, alpha=0.15, color="C0", label=f"{self.level:.0%} band"
+            )
         ax.fill_between(
             dose,
             frame["ci_lower"].to_numpy(dtype=float),

@@ -134,6 +134,9 @@ def test_plot_draws_both_curves() -> None:
     res = ie.did.continuous(panel(), **COLS)
     ax = res.plot()
     assert len(ax.figure.axes) == 2
+    assert len(ax.collections) == 1  # analytic: the pointwise ribbon only
+    boot = ie.did.continuous(panel(), **COLS, bootstrap=199, rng=0)
+    assert len(boot.plot().collections) == 2  # and the uniform band
     _fig, one = plt.subplots()
     assert res.plot(ax=one) is one
     plt.close("all")
