@@ -98,7 +98,8 @@ class _Cells:
 
 
 def _fit_cells(s: DoseSample, opts: ContinuousOptions, log: WarningLog) -> _Cells:
-    cells = plan(s, opts.base_period)
+    cells = plan(s, opts.base_period, opts.anticipation)
+    cohort_idx = np.searchsorted(s.periods, s.cohort)  # inf (never treated): T
     knots = quantile_knots(positive_doses_of_treated_rows(s), opts.num_knots)
     treated_doses = s.dose[np.isfinite(s.cohort)]
     grid = (
@@ -115,7 +116,9 @@ def _fit_cells(s: DoseSample, opts: ContinuousOptions, log: WarningLog) -> _Cell
         if opts.control_group == "never_treated":
             control = ~np.isfinite(s.cohort)
         else:
-            control = (s.cohort > max(t, base)) & ~treated  # untreated in both periods
+            # untreated (and not anticipating) in both periods of the cell
+            last = max(col[t], col[base]) + opts.anticipation
+            control = (~np.isfinite(s.cohort) | (cohort_idx > last)) & ~treated
         if not control.any():
             skipped += 1
             continue
@@ -299,6 +302,7 @@ def continuous(
     dose_grid: Any = None,
     control_group: str = "not_yet_treated",
     base_period: str = "varying",
+    anticipation: int = 0,
     bootstrap: int | None = None,
     rng: int | np.random.Generator | None = None,
     level: float = 0.95,
@@ -353,6 +357,12 @@ def continuous(
         period before treatment (``"universal"``, from the first period on; the reference
         period itself has no row); post-treatment cells always use the period before
         treatment.
+    anticipation : int, default 0
+        Periods before its cohort in which a unit may already react: its post-treatment
+        cells compare with the period ``anticipation + 1`` periods before the cohort, and
+        not-yet-treated comparison units must be ``anticipation`` periods from their own
+        cohort in both periods (did's convention; periods counted as positions in the
+        sorted periods).
     bootstrap : int, optional
         Multiplier-bootstrap draws (Rademacher, as did's ``mboot``): SEs from the
         bootstrap and a uniform (sup-t) band over the dose grid or the event times.
@@ -399,7 +409,7 @@ def continuous(
         outcome=outcome, unit=unit, time=time, cohort=cohort, dose=dose,
         aggregation=aggregation, target=target, degree=degree, num_knots=num_knots,
         dose_grid=dose_grid, control_group=control_group, base_period=base_period,
-        bootstrap=bootstrap, level=level,
+        anticipation=anticipation, bootstrap=bootstrap, level=level,
     )  # fmt: skip
     gen, seed = check_rng(rng)
     log = WarningLog()

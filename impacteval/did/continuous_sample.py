@@ -43,6 +43,7 @@ class ContinuousOptions:
     dose_grid: Array | None
     control_group: str
     base_period: str
+    anticipation: int
     bootstrap: int | None
     level: float
 
@@ -85,6 +86,7 @@ def check_options(**kw: Any) -> ContinuousOptions:
             kw["control_group"], "control_group", ("not_yet_treated", "never_treated")
         ),
         base_period=check_choice(kw["base_period"], "base_period", ("varying", "universal")),
+        anticipation=check_positive_int(kw["anticipation"], "anticipation", minimum=0),
         bootstrap=None if boot is None else check_positive_int(boot, "bootstrap", minimum=2),
         level=check_level(kw["level"]),
     )
@@ -208,7 +210,9 @@ def dose_sample(data: object, opts: ContinuousOptions, log: WarningLog) -> DoseS
     treated_wide = panel.treated() & np.isfinite(dose_wide)
     dose = _unit_dose(dose_wide, treated_wide, cohort, late, opts.dose)
     complete = np.isfinite(y).all(axis=1)
-    always = np.isfinite(cohort) & (cohort <= panel.periods[0])
+    # a unit needs a period before its cohort - anticipation (the base of its post cells)
+    first_ok = panel.periods[min(opts.anticipation, panel.n_periods - 1)]
+    always = np.isfinite(cohort) & (cohort <= first_ok)
     counts = np.isfinite(y).sum(axis=1)
     keep = complete & ~always
     if (~complete).any():
@@ -218,8 +222,9 @@ def dose_sample(data: object, opts: ContinuousOptions, log: WarningLog) -> DoseS
         )
     if always.any():
         log.warn(
-            f"{int(always.sum())} units are treated in the first period (no pre-treatment "
-            "outcome); they were dropped; see details['n_units_always_treated']"
+            f"{int(always.sum())} units are treated (or, with anticipation, affected) in the "
+            "first period (no pre-treatment outcome); they were dropped; see "
+            "details['n_units_always_treated']"
         )
     sample = DoseSample(
         y=y[keep],
@@ -264,11 +269,12 @@ class CellPlan:
     base: Array
 
 
-def plan(s: DoseSample, base_period: str) -> CellPlan:
+def plan(s: DoseSample, base_period: str, anticipation: int = 0) -> CellPlan:
     """The (cohort, period) cells and their base periods. ``varying``: every period from
     the second on, compared with the previous period before treatment and with the period
     before the cohort's first treated period from then on. ``universal``: every period but
-    that reference period itself, all compared with it."""
+    that reference period itself, all compared with it. With ``anticipation`` a periods,
+    "treatment" starts a periods before the cohort (the reference period moves back)."""
     periods = s.periods
     cohorts = np.unique(s.cohort[np.isfinite(s.cohort)])
     rows: list[tuple[float, float, float]] = []
@@ -281,13 +287,13 @@ def plan(s: DoseSample, base_period: str) -> CellPlan:
                     f"`cohort`: {format_label(g)} is not one of the observed periods of the "
                     "time column"
                 )
-            main = periods[g_idx - 1]
+            main = periods[g_idx - 1 - anticipation]
             if base_period == "universal":
                 if t == main:
                     continue
                 base = main
             else:
-                base = periods[t_idx - 1] if t < g else main
+                base = periods[t_idx - 1] if t_idx < g_idx - anticipation else main
             rows.append((g, t, base))
     arr = np.array(rows, dtype=float).reshape(-1, 3)
     return CellPlan(group=arr[:, 0], time=arr[:, 1], base=arr[:, 2])

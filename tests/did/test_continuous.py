@@ -142,6 +142,31 @@ def test_plot_draws_both_curves() -> None:
     plt.close("all")
 
 
+def test_anticipation() -> None:
+    rng = np.random.default_rng(8)
+    n, periods = 300, 5
+    cohort = np.where(np.arange(n) < 100, 0, rng.integers(3, periods + 1, n))
+    dose = np.where(cohort > 0, rng.uniform(0.1, 1.0, n), 0.0)
+    frames = []
+    for t in range(1, periods + 1):
+        on = (cohort > 0) & (t >= cohort - 1)  # units react one period early
+        y = 0.3 * t + np.where(on, 2.0 * dose, 0.0)
+        frames.append(pd.DataFrame({"id": np.arange(n), "t": t, "y": y, "g": cohort, "d": dose}))
+    df = pd.concat(frames, ignore_index=True)
+    res = ie.did.continuous(df, **COLS, degree=1, anticipation=1)
+    np.testing.assert_allclose(res.acrt.table["estimate"], 2.0, atol=1e-9)
+    np.testing.assert_allclose(res.table["estimate"], 2.0 * res.table["dose"], atol=1e-9)
+    cells = res.details["cells"]
+    post = cells[cells.time >= cells.group]
+    assert (post.base_period == post.group - 2).all()
+    naive = ie.did.continuous(df, **COLS, degree=1)  # the early reaction biases the slope
+    assert abs(naive.overall_acrt.estimate - 2.0) > 0.1
+    es = ie.did.continuous(df, **COLS, degree=1, anticipation=1, aggregation="event_study")
+    assert es.table.set_index("event_time").loc[-1, "estimate"] > 0.5  # the early effect
+    with pytest.warns(ImpactEvalWarning, match="first period"):
+        ie.did.continuous(df, **COLS, degree=1, anticipation=2)
+
+
 def test_dropped_rows_are_counted() -> None:
     df = panel(periods=3)
     df.loc[(df.id == 150) & (df.t == 2), "y"] = np.nan  # a treated unit loses a period
@@ -246,6 +271,7 @@ def test_too_few_doses_for_the_sieve() -> None:
         ({"bootstrap": 1}, "bootstrap"),
         ({"level": 95}, "level"),
         ({"rng": "seed"}, "rng"),
+        ({"anticipation": -1}, "anticipation"),
         ({"dose": 3}, "dose"),
     ],
 )
