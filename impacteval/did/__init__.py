@@ -3,10 +3,12 @@ Sant'Anna (2021) group-time effects (each cell by an estimator of R DRDID's fami
 did's or DRDID's standard-error convention) with their aggregations, and event studies (dynamic
 TWFE, Sun-Abraham, Borusyak-Jaravel-Spiess imputation), and the Rambachan-Roth sensitivity
 of event studies to violations of parallel trends (``honest``), Gardner's two-stage DiD
-(``two_stage``), and triple differences with staggered adoption (``ddd``)."""
+(``two_stage``), triple differences with staggered adoption (``ddd``), and difference in
+differences with a continuous dose (``continuous``)."""
 
 from impacteval.did.aggregate import AggregatedEffects, WaldTest
 from impacteval.did.att_gt import GroupTimeEffects, att_gt
+from impacteval.did.continuous import DoseResponse, continuous
 from impacteval.did.ddd import TripleDifferenceEffects, ddd
 from impacteval.did.event_study import EventStudyTable, event_study
 from impacteval.did.honest import HonestSensitivity, honest, honest_from_estimates
@@ -16,12 +18,14 @@ from impacteval.did.two_stage import two_stage
 
 __all__ = [
     "AggregatedEffects",
+    "DoseResponse",
     "EventStudyTable",
     "GroupTimeEffects",
     "HonestSensitivity",
     "TripleDifferenceEffects",
     "WaldTest",
     "att_gt",
+    "continuous",
     "ddd",
     "event_study",
     "honest",
