@@ -70,9 +70,11 @@ class DecisionPage:
     facts: pd.DataFrame
     identity: pd.DataFrame
     statistics: Mapping[str, PaidStatistic] = field(default_factory=dict)
+    robustness: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         parts = [self.verdict, "", self.chain.to_string(), ""]
+        parts += [f"Robustness: {r}" for r in self.robustness]
         parts += list(self.risk)
         parts += [f"Caution: {c}" for c in self.cautions]
         return "\n".join(parts)
@@ -104,6 +106,11 @@ def to_html(page: DecisionPage) -> str:
         "<h3>Payment chain (one row per contract metric)</h3>",
         _table(page.chain, "ie-chain"),
         _table(page.limits, "ie-limits"),
+    ]
+    if page.robustness:
+        items = "".join(f"<li>{esc(r)}</li>" for r in page.robustness)
+        parts.append(f"<h3>Robustness of the decision</h3><ul>{items}</ul>")
+    parts += [
         f"<h3>Payment risk in words</h3><ul>{risk}</ul>",
     ]
     if cautions:
@@ -209,6 +216,7 @@ def decision_page(
     facts: Mapping[str, Any] | None = None,
     risk_refused: str | None = None,
     measurement_se: Mapping[str, float] | None = None,
+    robustness: Sequence[str] = (),
 ) -> DecisionPage:
     """The verdict, payment chain, risk in words, cautions and facts of a settlement.
 
@@ -238,6 +246,9 @@ def decision_page(
         Why payment risk was not computed (shown instead of the risk).
     measurement_se : mapping, optional
         Standard errors of verified measurements (for their intervals only).
+    robustness : sequence of str, optional
+        Sentences on how robust the decision is (a DiD report's breakdown value of the
+        payment decision, say), shown under the payment chain.
     """
     statistics = paid_statistics(
         contract, inputs, level=level, treated_se=treated_se, measurement_se=measurement_se
@@ -264,6 +275,7 @@ def decision_page(
         facts=facts_frame,
         identity=_identity(contract, settlement, contract_file),
         statistics=statistics,
+        robustness=tuple(str(r) for r in robustness),
     )
 
 
@@ -384,6 +396,7 @@ def _verdict(
     total = money(settlement.total, currency)
     if settlement.outcome_total > 0:
         caps_bound = [r for r in limit_rows if str(r["effect"]).startswith("binds")]
+        reasons = {**reasons, **_metric_free_reasons(contract, settlement, reasons)}
         verdict = f"{total} is due under the {settlement.contract} contract: " + "; ".join(
             f"{cid} pays {money(amt, currency)} on {' and '.join(whys)}"
             for cid, (amt, whys) in reasons.items()
@@ -405,6 +418,23 @@ def _verdict(
             )
     verdict = f"No outcome payment is due under the {settlement.contract} contract"
     return verdict + ((": " + "; ".join(missed) + ".") if missed else f" (total {total}).")
+
+
+def _metric_free_reasons(
+    contract: Contract, settlement: Any, known: Mapping[str, Any]
+) -> dict[str, tuple[Decimal, list[str]]]:
+    """Paying components read no metric (a fixed amount gated by triggers): why they pay."""
+    out: dict[str, tuple[Decimal, list[str]]] = {}
+    lines = settlement.lines
+    for c in contract.spec.payments:
+        hit = lines[lines["component"] == c.id]
+        if c.id in known or _metric_of(c) or hit.empty:
+            continue
+        amt = Decimal(hit["amount"].iloc[0])
+        if amt > 0:
+            met = [t for t in c.when if settlement.triggers.get(t)]
+            out[c.id] = (amt, [f"trigger {', '.join(met)} met" if met else f"its {c.rule} terms"])
+    return out
 
 
 def _identity(

@@ -31,6 +31,7 @@ from impacteval.reporting.present import (
     trigger_levels,
 )
 from impacteval.reporting.readable import money, readable_frame
+from impacteval.reporting.sensitivity import decision_sensitivity, decision_table
 from impacteval.results import RESULT_COLUMNS, EffectEstimate
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "attrition_table",
     "audit_tables",
     "decision_page",
+    "decision_sensitivity",
+    "decision_table",
     "draw_triggers",
     "estimates_table",
     "file_sha256",
