@@ -34,6 +34,14 @@ balance
 """
 
 
+def _first_maps(spec: ReportSpec, plan: NotebookPlan | None) -> list[MetricMap]:
+    """Contract metrics fed by the first estimate (none without a contract file)."""
+    contract = spec.contract
+    if contract is None or plan is None or plan.contract_file is None:
+        return []
+    return [m for m in contract.inputs if m.estimate == spec.estimates[0].id]
+
+
 def _scale(m: MetricMap) -> str:
     """Source of the factor taking the estimate into the contract's units."""
     if m.per_treated:
@@ -301,10 +309,8 @@ sensitivity.summary()
         asks how large a violation of parallel trends the decision survives. Written only
         with a contract that maps the first estimate to a metric.
         """
-        first = spec.estimates[0].id
-        contract = spec.contract
-        maps = [] if contract is None else [m for m in contract.inputs if m.estimate == first]
-        if plan is None or plan.contract_file is None or not maps:
+        maps = _first_maps(spec, plan)
+        if plan is None or not maps:
             return
         c.md(
             """
@@ -472,6 +478,69 @@ plt.show()
 placebo.ratio.sort_values(ascending=False).head(10).to_frame("post/pre RMSPE ratio")
 """,
             "diagnostics",
+        )
+        self.interval_cells(c, spec)
+
+    def interval_cells(self, c: Cells, spec: ReportSpec) -> None:
+        """scpi prediction intervals (``design.prediction_intervals``): figure and table."""
+        pi = spec.design_keys.get("prediction_intervals")
+        if pi is None:
+            return
+        level = "LEVEL" if pi["level"] is None else repr(pi["level"])
+        c.md(
+            """
+**Prediction intervals** (Cattaneo, Feng & Titiunik 2021; R/Python `scpi`). The band
+covers the counterfactual outcome `Y(0)` of each post-treatment period with at least the
+stated probability: the uncertainty of the donor weights (in-sample, error bars) plus the
+outcome shock the pre-period residuals allow (out-of-sample), half of `1 - level` each.
+Where the treated path leaves the band the gap is more than the synthetic control's own
+error explains.
+"""
+        )
+        c.code(
+            f"""
+intervals = sc.prediction_intervals(
+    level={level}, out_of_sample={pi["out_of_sample"]!r}, n_sims={pi["n_sims"]!r}, rng=SEED
+)
+intervals.plot()
+plt.show()
+print(
+    f"{{intervals.level:.0%}} prediction intervals: {{intervals.details['out_of_sample']}} "
+    f"out-of-sample bounds, {{intervals.details['n_sims']}} simulated draws of the weights, "
+    f"rho = {{intervals.details['rho']:.3g}}, {{intervals.details['active_donors']}} active donors"
+)
+rt.prediction_interval_table(intervals)
+""",
+            "diagnostics",
+            "prediction-intervals",
+        )
+
+    def beside_estimates(
+        self, c: Cells, spec: ReportSpec, plan: NotebookPlan | None = None
+    ) -> None:
+        """With a contract: which statistic and which interval the payment decision used."""
+        maps = _first_maps(spec, plan)
+        if plan is None or not maps:
+            return
+        shown = "intervals" if "prediction_intervals" in spec.design_keys else "None"
+        lines = "".join(
+            f"    rt.decision_basis(CONTRACT, {m.metric!r}, primary, intervals={shown}),\n"
+            for m in maps
+        )
+        c.code(
+            f"""
+# which statistic and which interval the contract's decision uses
+from IPython.display import Markdown
+
+CONTRACT = ie.payments.Contract.from_toml(Path({plan.contract_file!r}))
+primary = rt.as_estimate({_FIRST})
+basis = [
+{lines}]
+DECISION_NOTES += basis
+display(Markdown("\\n".join(f"- {{line}}" for line in basis)))
+""",
+            "estimates",
+            "decision-basis",
         )
 
 

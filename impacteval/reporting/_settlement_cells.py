@@ -56,7 +56,7 @@ def _measured(m: MetricMap) -> str:
 def metric_input_source(m: MetricMap) -> str:
     """Dict entry (source text) of the contract input fed by an estimate (scaled when asked)."""
     if m.multiplier == 1.0 and not m.rates and not m.per_treated:
-        return f"    {m.metric!r}: rt.as_estimate(results[{m.estimate!r}]),"
+        return f"    {m.metric!r}: rt.metric_input(results[{m.estimate!r}]),"
     scale = (
         f"int((rows_of({m.estimate!r})[TREATMENT] == 1).sum())"
         if m.per_treated

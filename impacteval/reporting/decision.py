@@ -74,7 +74,7 @@ class DecisionPage:
 
     def __str__(self) -> str:
         parts = [self.verdict, "", self.chain.to_string(), ""]
-        parts += [f"Robustness: {r}" for r in self.robustness]
+        parts += [f"Decision: {r}" for r in self.robustness]
         parts += list(self.risk)
         parts += [f"Caution: {c}" for c in self.cautions]
         return "\n".join(parts)
@@ -109,7 +109,7 @@ def to_html(page: DecisionPage) -> str:
     ]
     if page.robustness:
         items = "".join(f"<li>{esc(r)}</li>" for r in page.robustness)
-        parts.append(f"<h3>Robustness of the decision</h3><ul>{items}</ul>")
+        parts.append(f"<h3>Basis and robustness of the decision</h3><ul>{items}</ul>")
     parts += [
         f"<h3>Payment risk in words</h3><ul>{risk}</ul>",
     ]
@@ -185,9 +185,15 @@ def _metric_of(c: Component) -> tuple[str, ...]:
     return tuple(m for m, _ in c.weights)
 
 
-def _estimate_cell(s: PaidStatistic | None, metric: Metric, level: float, units: str) -> str:
+def _estimate_cell(
+    s: PaidStatistic | None, metric: Metric, level: float, units: str, no_se: bool = False
+) -> str:
+    """The estimate with its interval; ``no_se``: an estimate given without a standard error
+    (a synthetic control's), not a verified figure."""
     if s is None or s.estimate is None:
         return "(combines the metrics above)" if metric.is_blend else "n/a"
+    if s.estimate_se is None and no_se:
+        return f"{number(s.estimate, 4)} {units} (an estimate without a standard error)".strip()
     if s.estimate_se is None:
         return f"{number(s.estimate, 4)} {units} (verified; no sampling error)".strip()
     if metric.input == "count":
@@ -254,10 +260,17 @@ def decision_page(
         contract, inputs, level=level, treated_se=treated_se, measurement_se=measurement_se
     )
     unit_of = dict(units or {})
+    # estimates passed as mappings without a standard error (rt.metric_input does this for
+    # a synthetic control); verified figures without one are plain numbers
+    no_se = frozenset(
+        k for k, v in inputs.items() if isinstance(v, Mapping) and "std_error" not in v
+    )
     reasons: dict[str, tuple[Decimal, list[str]]] = {}
     chain = pd.DataFrame(
         [
-            _chain_row(contract, settlement, m, statistics.get(m.id), level, unit_of, reasons)
+            _chain_row(
+                contract, settlement, m, statistics.get(m.id), level, unit_of, reasons, no_se
+            )
             for m in contract.spec.metrics
         ]
     )
@@ -296,6 +309,7 @@ def _chain_row(
     level: float,
     unit_of: Mapping[str, str],
     reasons: dict[str, tuple[Decimal, list[str]]],
+    no_se: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """One row of the payment chain (and, in ``reasons``, why each paying line pays)."""
     currency = settlement.currency
@@ -341,7 +355,7 @@ def _chain_row(
             reasons.setdefault(c.id, (amt, []))[1].append(why)
     return {
         "metric": mid,
-        "estimate (input)": _estimate_cell(s, m, level, unit_of.get(mid, "")),
+        "estimate (input)": _estimate_cell(s, m, level, unit_of.get(mid, ""), mid in no_se),
         "statistic as paid": paid,
         "trigger": "; ".join(trig_cells) or "none",
         "rule and price": "; ".join(_rule(c, currency) for c in comps) or "(used by other metrics)",

@@ -228,7 +228,7 @@ def test_cell_is_written_only_with_a_contract(tmp_path: Path) -> None:
     (call,) = [n for n in calls if ast.unparse(n.func) == "rt.decision_sensitivity"]
     keywords = {k.arg: None for k in call.keywords if k.arg is not None}
     inspect.signature(decision_sensitivity).bind(None, None, None, **keywords)
-    assert "rt.as_estimate(results['overall'])" in source
+    assert "rt.metric_input(results['overall'])" in source
     assert "DECISION_NOTES +=" in source
     assert _decision_cells(dataclasses.replace(spec, contract=None), plan) == []
     assert _decision_cells(spec, None) == []
@@ -250,6 +250,6 @@ def test_report_states_the_decision_breakdown_beside_the_estimate_and_on_page_on
     assert "For context, against zero: the interval excludes zero for Mbar up to" in shown
     html = paths.html.read_text(encoding="utf-8")
     page_one = html[: html.index("About this report")]
-    assert "Robustness of the decision" in page_one
+    assert "Basis and robustness of the decision" in page_one
     assert "survives violations of parallel trends up to M̄" in page_one
     assert "pay pays USD 1,000.00 on trigger found met" in page_one  # a fixed payment's why
