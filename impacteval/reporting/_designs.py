@@ -502,7 +502,9 @@ error explains.
 intervals = sc.prediction_intervals(
     level={level}, out_of_sample={pi["out_of_sample"]!r}, n_sims={pi["n_sims"]!r}, rng=SEED
 )
-intervals.plot()
+ax = intervals.plot()
+ax.set_title(f"{{TREATED_UNIT}}: {{intervals.level:.0%}} prediction intervals of Y(0)")
+ax.set_ylabel(OUTCOME)
 plt.show()
 print(
     f"{{intervals.level:.0%}} prediction intervals: {{intervals.details['out_of_sample']}} "
