@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from impacteval.reporting._cells import (
     Cells,
+    NotebookPlan,
     kwargs_source,
     options_source,
     predictors_source,
 )
-from impacteval.reporting.spec import EstimatorSpec, ReportSpec, matching_estimand
+from impacteval.reporting._settlement_cells import metric_input_source
+from impacteval.reporting.spec import EstimatorSpec, MetricMap, ReportSpec, matching_estimand
 
 __all__ = ["DESIGN_SECTIONS", "DesignSection", "design_section"]
 
@@ -30,6 +32,21 @@ balance.plot()
 plt.show()
 balance
 """
+
+
+def _first_maps(spec: ReportSpec, plan: NotebookPlan | None) -> list[MetricMap]:
+    """Contract metrics fed by the first estimate (none without a contract file)."""
+    contract = spec.contract
+    if contract is None or plan is None or plan.contract_file is None:
+        return []
+    return [m for m in contract.inputs if m.estimate == spec.estimates[0].id]
+
+
+def _scale(m: MetricMap) -> str:
+    """Source of the factor taking the estimate into the contract's units."""
+    if m.per_treated:
+        return f"int((rows_of({m.estimate!r})[TREATMENT] == 1).sum())"
+    return repr(m.multiplier)
 
 
 def _wild(est: EstimatorSpec) -> bool:
@@ -103,7 +120,9 @@ results = {{name: estimate(rows_of(name)) for name in SUBSETS}}
 
     # -- section 3 ----------------------------------------------------------------------
 
-    def beside_estimates(self, c: Cells, spec: ReportSpec) -> None:
+    def beside_estimates(
+        self, c: Cells, spec: ReportSpec, plan: NotebookPlan | None = None
+    ) -> None:
         """Cells shown right after the estimates table of section 3 (none by default)."""
 
 
@@ -227,14 +246,17 @@ dynamic.to_frame()
             "diagnostics",
         )
 
-    def beside_estimates(self, c: Cells, spec: ReportSpec) -> None:
+    def beside_estimates(
+        self, c: Cells, spec: ReportSpec, plan: NotebookPlan | None = None
+    ) -> None:
         """The Rambachan-Roth breakdown value next to the primary estimate.
 
         The event study is the primary estimator's own when it is ``event_study``;
         otherwise ``att_gt`` with the primary's options (when it is ``att_gt``) and a
         universal base period, the setting Rambachan & Roth (2023) assume. Target: the
         average of the post-treatment event-time effects; restriction: relative
-        magnitudes with the default grid of ``Mbar``.
+        magnitudes with the default grid of ``Mbar``. With a contract, the breakdown
+        value of the payment decision follows (:meth:`decision_cells`).
         """
         c.md(
             """
@@ -275,6 +297,57 @@ sensitivity.summary()
 """,
             "estimates",
             "sensitivity",
+        )
+        self.decision_cells(c, spec, plan)
+
+    def decision_cells(self, c: Cells, spec: ReportSpec, plan: NotebookPlan | None) -> None:
+        """The breakdown value of the payment decision on the first estimate's metrics.
+
+        For each contract metric fed by the first estimate, the thresholds the contract
+        decides on (triggers, linear hurdles, the lowest paying tier) are put in the
+        estimate's units and :func:`impacteval.reporting.sensitivity.decision_sensitivity`
+        asks how large a violation of parallel trends the decision survives. Written only
+        with a contract that maps the first estimate to a metric.
+        """
+        maps = _first_maps(spec, plan)
+        if plan is None or not maps:
+            return
+        c.md(
+            """
+**Does the payment decision survive?** The contract decides by comparing its statistic
+(the estimate, or a confidence bound, as its rule says) with a threshold. Below, each
+threshold is put in the estimate's units and the robust interval (at the level matching
+the contract's rule) is compared with it instead of zero: the breakdown value is the
+largest `Mbar` for which the decision would not flip. The breakdown against zero above is
+kept as context.
+"""
+        )
+        entries = [metric_input_source(m).strip().rstrip(",") for m in maps]
+        calls = "".join(
+            f"    *rt.decision_sensitivity(\n"
+            f"        event_study_fit, CONTRACT, {{{entry}}},\n"
+            f"        metric={m.metric!r}, multiplier={_scale(m)}, level=LEVEL,\n"
+            f"    ),\n"
+            for m, entry in zip(maps, entries, strict=True)
+        )
+        c.code(
+            f"""
+CONTRACT = ie.payments.Contract.from_toml(Path({plan.contract_file!r}))
+decisions = [
+{calls}]
+from IPython.display import Markdown
+
+sentences = [decision.sentence for decision in decisions] or [
+    "The contract sets no threshold on the metrics fed by this estimate."
+]
+context = f"For context, against zero: {{sensitivity.breakdown_sentence()}}."
+display(Markdown("\\n".join(f"- {{line}}" for line in [*sentences, context])))
+DECISION_NOTES += [decision.sentence for decision in decisions]
+rt.decision_table(decisions)
+""",
+            "estimates",
+            "sensitivity",
+            "decision-sensitivity",
         )
 
 
@@ -405,6 +478,71 @@ plt.show()
 placebo.ratio.sort_values(ascending=False).head(10).to_frame("post/pre RMSPE ratio")
 """,
             "diagnostics",
+        )
+        self.interval_cells(c, spec)
+
+    def interval_cells(self, c: Cells, spec: ReportSpec) -> None:
+        """scpi prediction intervals (``design.prediction_intervals``): figure and table."""
+        pi = spec.design_keys.get("prediction_intervals")
+        if pi is None:
+            return
+        level = "LEVEL" if pi["level"] is None else repr(pi["level"])
+        c.md(
+            """
+**Prediction intervals** (Cattaneo, Feng & Titiunik 2021; R/Python `scpi`). The band
+covers the counterfactual outcome `Y(0)` of each post-treatment period with at least the
+stated probability: the uncertainty of the donor weights (in-sample, error bars) plus the
+outcome shock the pre-period residuals allow (out-of-sample), half of `1 - level` each.
+Where the treated path leaves the band the gap is more than the synthetic control's own
+error explains.
+"""
+        )
+        c.code(
+            f"""
+intervals = sc.prediction_intervals(
+    level={level}, out_of_sample={pi["out_of_sample"]!r}, n_sims={pi["n_sims"]!r}, rng=SEED
+)
+ax = intervals.plot()
+ax.set_title(f"{{TREATED_UNIT}}: {{intervals.level:.0%}} prediction intervals of Y(0)")
+ax.set_ylabel(OUTCOME)
+plt.show()
+print(
+    f"{{intervals.level:.0%}} prediction intervals: {{intervals.details['out_of_sample']}} "
+    f"out-of-sample bounds, {{intervals.details['n_sims']}} simulated draws of the weights, "
+    f"rho = {{intervals.details['rho']:.3g}}, {{intervals.details['active_donors']}} active donors"
+)
+rt.prediction_interval_table(intervals)
+""",
+            "diagnostics",
+            "prediction-intervals",
+        )
+
+    def beside_estimates(
+        self, c: Cells, spec: ReportSpec, plan: NotebookPlan | None = None
+    ) -> None:
+        """With a contract: which statistic and which interval the payment decision used."""
+        maps = _first_maps(spec, plan)
+        if plan is None or not maps:
+            return
+        shown = "intervals" if "prediction_intervals" in spec.design_keys else "None"
+        lines = "".join(
+            f"    rt.decision_basis(CONTRACT, {m.metric!r}, primary, intervals={shown}),\n"
+            for m in maps
+        )
+        c.code(
+            f"""
+# which statistic and which interval the contract's decision uses
+from IPython.display import Markdown
+
+CONTRACT = ie.payments.Contract.from_toml(Path({plan.contract_file!r}))
+primary = rt.as_estimate({_FIRST})
+basis = [
+{lines}]
+DECISION_NOTES += basis
+display(Markdown("\\n".join(f"- {{line}}" for line in basis)))
+""",
+            "estimates",
+            "decision-basis",
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from impacteval.reporting._cells import Cells, NotebookPlan
 from impacteval.reporting.spec import ContractRef, MetricMap, ReportSpec
 
-__all__ = ["settlement_section"]
+__all__ = ["metric_input_source", "settlement_section"]
 
 _INTRO = """
 Each contract metric is fed from the estimate the spec maps to it (scaled as the contract
@@ -53,10 +53,10 @@ def _measured(m: MetricMap) -> str:
     )
 
 
-def _metric_input(m: MetricMap) -> str:
-    """Dict entry of the contract input fed by an estimate (scaled when asked)."""
+def metric_input_source(m: MetricMap) -> str:
+    """Dict entry (source text) of the contract input fed by an estimate (scaled when asked)."""
     if m.multiplier == 1.0 and not m.rates and not m.per_treated:
-        return f"    {m.metric!r}: results[{m.estimate!r}],"
+        return f"    {m.metric!r}: rt.metric_input(results[{m.estimate!r}]),"
     scale = (
         f"int((rows_of({m.estimate!r})[TREATMENT] == 1).sum())"
         if m.per_treated
@@ -80,7 +80,7 @@ def _inputs(contract: ContractRef) -> tuple[list[str], list[str]]:
                 f"    {m.metric!r}: MEASURED[{m.metric!r}].as_input(contract, {m.metric!r}),"
             )
         else:
-            items.append(_metric_input(m))
+            items.append(metric_input_source(m))
     return items, measured
 
 
@@ -253,6 +253,7 @@ page = rt.decision_page(
     facts=FACTS,
     risk_refused=RISK_REFUSED,
     measurement_se={{k: m.std_error for k, m in MEASURED.items() if m.std_error is not None}},
+    robustness=DECISION_NOTES,
 )
 page
 """

@@ -19,7 +19,7 @@ import pandas as pd
 from impacteval.exceptions import ImpactEvalError
 from impacteval.reporting.errors import ReportExecutionError, ReportSpecError
 from impacteval.reporting.notebook import make_notebook, plan_for
-from impacteval.reporting.spec import ReportSpec, load_spec
+from impacteval.reporting.spec import ContractRef, ReportSpec, load_spec
 from impacteval.reporting.tables import select
 
 __all__ = ["CHROMIUM_HEADLESS_FLAGS", "ReportPaths", "build_report", "check_spec", "print_pdf"]
@@ -176,6 +176,7 @@ def _check_contract(spec: ReportSpec) -> tuple[str, ...]:
         raise ReportSpecError(f"`contract.path`: invalid contract ({exc})") from None
     wanted = list(contract.input_metrics)
     given = [m.metric for m in ref.inputs]
+    _check_interval_rules(spec, ref, contract)
     for metric in given:
         if metric not in wanted:
             raise ReportSpecError(
@@ -217,6 +218,24 @@ def _check_contract(spec: ReportSpec) -> tuple[str, ...]:
             "contract metrics; reports can only supply metrics"
         )
     return tuple(guards.subgroups)
+
+
+def _check_interval_rules(spec: ReportSpec, ref: ContractRef, contract: Any) -> None:
+    """A synthetic control has no standard error: refuse rules that need an interval."""
+    if spec.design != "synth" or spec.estimator.name != "synthetic_control":
+        return
+    for m in ref.inputs:
+        if m.estimate is None or m.metric not in contract.input_metrics:
+            continue
+        metric = contract.spec.metric(m.metric)
+        if metric.statistic == "lower_bound" or metric.gate == "significance":
+            raise ReportSpecError(
+                f"`contract.inputs.{m.metric}`: the contract decides {m.metric!r} on an "
+                f"interval (statistic={metric.statistic!r}, gate={metric.gate!r}), but "
+                "synthetic_control gives no standard error to form it (its uncertainty is "
+                "the placebo test and the prediction intervals); use design.estimator = "
+                "'synthetic_did' (placebo standard errors) or a rule on the point estimate"
+            )
 
 
 def check_spec(spec: str | Path | ReportSpec) -> tuple[ReportSpec, tuple[str, ...]]:

@@ -70,9 +70,11 @@ class DecisionPage:
     facts: pd.DataFrame
     identity: pd.DataFrame
     statistics: Mapping[str, PaidStatistic] = field(default_factory=dict)
+    robustness: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         parts = [self.verdict, "", self.chain.to_string(), ""]
+        parts += [f"Decision: {r}" for r in self.robustness]
         parts += list(self.risk)
         parts += [f"Caution: {c}" for c in self.cautions]
         return "\n".join(parts)
@@ -104,6 +106,11 @@ def to_html(page: DecisionPage) -> str:
         "<h3>Payment chain (one row per contract metric)</h3>",
         _table(page.chain, "ie-chain"),
         _table(page.limits, "ie-limits"),
+    ]
+    if page.robustness:
+        items = "".join(f"<li>{esc(r)}</li>" for r in page.robustness)
+        parts.append(f"<h3>Basis and robustness of the decision</h3><ul>{items}</ul>")
+    parts += [
         f"<h3>Payment risk in words</h3><ul>{risk}</ul>",
     ]
     if cautions:
@@ -178,9 +185,15 @@ def _metric_of(c: Component) -> tuple[str, ...]:
     return tuple(m for m, _ in c.weights)
 
 
-def _estimate_cell(s: PaidStatistic | None, metric: Metric, level: float, units: str) -> str:
+def _estimate_cell(
+    s: PaidStatistic | None, metric: Metric, level: float, units: str, no_se: bool = False
+) -> str:
+    """The estimate with its interval; ``no_se``: an estimate given without a standard error
+    (a synthetic control's), not a verified figure."""
     if s is None or s.estimate is None:
         return "(combines the metrics above)" if metric.is_blend else "n/a"
+    if s.estimate_se is None and no_se:
+        return f"{number(s.estimate, 4)} {units} (an estimate without a standard error)".strip()
     if s.estimate_se is None:
         return f"{number(s.estimate, 4)} {units} (verified; no sampling error)".strip()
     if metric.input == "count":
@@ -209,6 +222,7 @@ def decision_page(
     facts: Mapping[str, Any] | None = None,
     risk_refused: str | None = None,
     measurement_se: Mapping[str, float] | None = None,
+    robustness: Sequence[str] = (),
 ) -> DecisionPage:
     """The verdict, payment chain, risk in words, cautions and facts of a settlement.
 
@@ -238,15 +252,25 @@ def decision_page(
         Why payment risk was not computed (shown instead of the risk).
     measurement_se : mapping, optional
         Standard errors of verified measurements (for their intervals only).
+    robustness : sequence of str, optional
+        Sentences on how robust the decision is (a DiD report's breakdown value of the
+        payment decision, say), shown under the payment chain.
     """
     statistics = paid_statistics(
         contract, inputs, level=level, treated_se=treated_se, measurement_se=measurement_se
     )
     unit_of = dict(units or {})
+    # estimates passed as mappings without a standard error (rt.metric_input does this for
+    # a synthetic control); verified figures without one are plain numbers
+    no_se = frozenset(
+        k for k, v in inputs.items() if isinstance(v, Mapping) and "std_error" not in v
+    )
     reasons: dict[str, tuple[Decimal, list[str]]] = {}
     chain = pd.DataFrame(
         [
-            _chain_row(contract, settlement, m, statistics.get(m.id), level, unit_of, reasons)
+            _chain_row(
+                contract, settlement, m, statistics.get(m.id), level, unit_of, reasons, no_se
+            )
             for m in contract.spec.metrics
         ]
     )
@@ -264,6 +288,7 @@ def decision_page(
         facts=facts_frame,
         identity=_identity(contract, settlement, contract_file),
         statistics=statistics,
+        robustness=tuple(str(r) for r in robustness),
     )
 
 
@@ -284,6 +309,7 @@ def _chain_row(
     level: float,
     unit_of: Mapping[str, str],
     reasons: dict[str, tuple[Decimal, list[str]]],
+    no_se: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """One row of the payment chain (and, in ``reasons``, why each paying line pays)."""
     currency = settlement.currency
@@ -329,7 +355,7 @@ def _chain_row(
             reasons.setdefault(c.id, (amt, []))[1].append(why)
     return {
         "metric": mid,
-        "estimate (input)": _estimate_cell(s, m, level, unit_of.get(mid, "")),
+        "estimate (input)": _estimate_cell(s, m, level, unit_of.get(mid, ""), mid in no_se),
         "statistic as paid": paid,
         "trigger": "; ".join(trig_cells) or "none",
         "rule and price": "; ".join(_rule(c, currency) for c in comps) or "(used by other metrics)",
@@ -384,6 +410,7 @@ def _verdict(
     total = money(settlement.total, currency)
     if settlement.outcome_total > 0:
         caps_bound = [r for r in limit_rows if str(r["effect"]).startswith("binds")]
+        reasons = {**reasons, **_metric_free_reasons(contract, settlement, reasons)}
         verdict = f"{total} is due under the {settlement.contract} contract: " + "; ".join(
             f"{cid} pays {money(amt, currency)} on {' and '.join(whys)}"
             for cid, (amt, whys) in reasons.items()
@@ -405,6 +432,23 @@ def _verdict(
             )
     verdict = f"No outcome payment is due under the {settlement.contract} contract"
     return verdict + ((": " + "; ".join(missed) + ".") if missed else f" (total {total}).")
+
+
+def _metric_free_reasons(
+    contract: Contract, settlement: Any, known: Mapping[str, Any]
+) -> dict[str, tuple[Decimal, list[str]]]:
+    """Paying components read no metric (a fixed amount gated by triggers): why they pay."""
+    out: dict[str, tuple[Decimal, list[str]]] = {}
+    lines = settlement.lines
+    for c in contract.spec.payments:
+        hit = lines[lines["component"] == c.id]
+        if c.id in known or _metric_of(c) or hit.empty:
+            continue
+        amt = Decimal(hit["amount"].iloc[0])
+        if amt > 0:
+            met = [t for t in c.when if settlement.triggers.get(t)]
+            out[c.id] = (amt, [f"trigger {', '.join(met)} met" if met else f"its {c.rule} terms"])
+    return out
 
 
 def _identity(

@@ -88,6 +88,7 @@ SEED = {spec.seed!r}  # every estimator that draws random numbers takes this see
 LEVEL = {spec.level!r}  # confidence level of every interval
 MIN_CELL_SIZE = {spec.min_cell_size!r}  # counts below this are masked in every table
 WARNINGS = rt.WarningLog().install()  # warnings are listed once, in the audit appendix
+DECISION_NOTES = []  # how robust the payment decision is; shown on page one
 np.random.seed(SEED)  # nothing below uses the global generator; pinned for user edits
 pd.set_option("display.width", 120)
 pd.set_option("display.max_columns", 20)
@@ -96,7 +97,7 @@ pd.set_option("display.max_colwidth", None)  # full hashes and method names
     )
 
 
-def _estimates(c: Cells, spec: ReportSpec) -> None:
+def _estimates(c: Cells, spec: ReportSpec, plan: NotebookPlan) -> None:
     c.md(
         f"""
 ## 3. Estimates
@@ -113,7 +114,7 @@ rt.readable_frame(estimates, keep=["method", "estimand"])
 """,
         "estimates",
     )
-    design_section(spec).beside_estimates(c, spec)
+    design_section(spec).beside_estimates(c, spec, plan)
     c.code(
         """
 ie.plotting.plot_estimates(estimates)
@@ -293,7 +294,7 @@ def make_notebook(spec: ReportSpec, plan: NotebookPlan) -> NotebookNode:
     _header(c, spec, plan)
     data_section(c, spec, plan)
     design_section(spec).diagnostics(c, spec)
-    _estimates(c, spec)
+    _estimates(c, spec, plan)
     _robustness(c, spec)
     _equity(c, spec)
     settlement_section(c, spec, plan)

@@ -65,7 +65,10 @@ Designs and their estimators (the first is the default; options are checked by n
 * ``matching``: nearest_neighbor, ipw, aipw, entropy_balance;
 * ``synth``: synthetic_control, synthetic_did (design keys ``treated_unit``,
   ``treatment_time``); ``predictors = [{column = "x", years = [1980, 1981], stat =
-  "mean"}, ...]``, inherited by alternatives that give none.
+  "mean"}, ...]``, inherited by alternatives that give none. With ``synthetic_control``
+  the design key ``prediction_intervals = {level = 0.9, out_of_sample = "gaussian",
+  n_sims = 200}`` (or ``true`` for these defaults at the report's level) adds scpi
+  prediction intervals (Cattaneo, Feng & Titiunik 2021) to the diagnostics.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ from impacteval._toml import TomlTable, did_you_mean, kind_of
 from impacteval.exceptions import DataValidationError
 from impacteval.inference.wild_frame import check_wild_options
 from impacteval.reporting.errors import ReportSpecError
+from impacteval.reporting.spec_intervals import check_intervals_fit, read_prediction_intervals
 from impacteval.reporting.spec_terms import (
     DESIGNS,
     EQUITY_ESTIMATORS,
@@ -626,6 +630,10 @@ def _read_design(
     if design == "synth":
         keys["treated_unit"] = des.need("treated_unit", _scalar)
         keys["treatment_time"] = des.need("treatment_time", _scalar)
+    pi = des.get("prediction_intervals", read_prediction_intervals, None)
+    if pi is not None:
+        check_intervals_fit(design, estimator.name, dict(estimator.options))
+        keys["prediction_intervals"] = pi
     des.finish()
     return design, estimator, alternatives, level, keys
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from impacteval.exceptions import DataValidationError, ImpactEvalError, MissingColumnError
 from impacteval.reporting.decision import decision_page
+from impacteval.reporting.decision_basis import decision_basis, prediction_interval_table
 from impacteval.reporting.disclosure import suppress_flow
 from impacteval.reporting.lock import file_sha256, plan_status
 from impacteval.reporting.present import (
@@ -31,6 +32,7 @@ from impacteval.reporting.present import (
     trigger_levels,
 )
 from impacteval.reporting.readable import money, readable_frame
+from impacteval.reporting.sensitivity import decision_sensitivity, decision_table
 from impacteval.results import RESULT_COLUMNS, EffectEstimate
 
 __all__ = [
@@ -38,7 +40,10 @@ __all__ = [
     "as_estimate",
     "attrition_table",
     "audit_tables",
+    "decision_basis",
     "decision_page",
+    "decision_sensitivity",
+    "decision_table",
     "draw_triggers",
     "estimates_table",
     "file_sha256",
@@ -48,6 +53,7 @@ __all__ = [
     "money",
     "package_versions",
     "plan_status",
+    "prediction_interval_table",
     "readable_frame",
     "safeguard_inputs",
     "sample_flow",
@@ -329,19 +335,22 @@ def metric_input(
     """A contract input from an estimate: the result itself, or a scaled mapping.
 
     With ``multiplier == 1`` and ``rates=False`` the EffectEstimate is passed as is. Else
-    a mapping ``{estimate, std_error, df, n_obs}`` times ``multiplier``; with ``rates``
+    a mapping ``{estimate, std_error, df, n_obs}`` times ``multiplier`` (without
+    ``std_error`` when the estimate has none, as a synthetic control's: the contract can
+    then decide on the point estimate only); with ``rates``
     also ``treated_rate`` (``multiplier`` x the treated mean of ``outcome`` in ``data``),
     ``control_rate = treated_rate - estimate`` (the estimated counterfactual mean of the
     treated) and ``units`` (treated rows), for relative-reduction metrics.
     """
     est = as_estimate(result)
-    if multiplier == 1.0 and not rates:
+    has_se = math.isfinite(est.std_error)
+    if multiplier == 1.0 and not rates and has_se:
         return est
-    out: dict[str, Any] = {
-        "estimate": multiplier * est.estimate,
-        "std_error": abs(multiplier) * est.std_error,
-        "n_obs": int(est.n_obs),
-    }
+    out: dict[str, Any] = {"estimate": multiplier * est.estimate, "n_obs": int(est.n_obs)}
+    if has_se:
+        out["std_error"] = abs(multiplier) * est.std_error
+    else:  # no standard error (a synthetic control): rules on the point estimate only
+        out["estimand"] = est.estimand
     if est.df is not None and math.isfinite(est.df):
         out["df"] = float(est.df)
     if rates:
