@@ -218,14 +218,20 @@ def _sample(g: _Grid, o: _Options, log: WarningLog) -> tuple[SwitchingSample, Ar
             "would mix lags with weights of both signs)"
         )
     sw, never = np.isfinite(s.first_switch), ~np.isfinite(s.first_switch)
-    if not sw.any() or not never.any():
-        what = "switches treatment" if not sw.any() else "keeps its first-period treatment"
+    dropped = (
+        f"(column {o.treatment!r}; units dropped: {s.n_other_direction} switching in the other "
+        f"direction, {s.n_no_variation} whose first-period treatment group has no unit "
+        "switching at another date or never)"
+    )
+    if not sw.any() and not never.any():
+        raise DataValidationError(f"`treatment`: no unit is left after the sample rules {dropped}")
+    if not never.any() or not np.any(s.exists[never]):
         raise DataValidationError(
-            f"`treatment`: after the sample rules no unit {what} among units sharing a "
-            f"first-period treatment value with another (column {o.treatment!r}; units "
-            f"dropped: {s.n_other_direction} of the other direction, {s.n_no_variation} "
-            "with no comparison)"
+            "`treatment`: no unit keeps its first-period treatment in every period, so no "
+            f"switcher has a comparison {dropped}"
         )
+    if not sw.any():
+        raise DataValidationError(f"`treatment`: no unit changes treatment {dropped}")
     return s, clusters
 
 
