@@ -47,6 +47,7 @@ class SwitchingEffects(EventStudyTable):
     cumulative treatment change, the normaliser), ``placebo`` and ``reference``.
     ``overall`` is the average total effect per unit of treatment. ``details`` hold
     ``placebo_test`` (:class:`~impacteval.did.WaldTest` that all placebos are 0),
+    ``effects_equal_test`` (that all effects are equal),
     ``vcov`` (of the effect and placebo rows) and the sample counts. ``.plot()`` draws
     the event study.
     """
@@ -85,6 +86,8 @@ class _Options:
     normalized: bool
     switchers: str
     cluster: str | None
+    weights: str | None
+    same_switchers: bool
     less_conservative_se: bool
     level: float
 
@@ -95,6 +98,7 @@ class _Grid:
     d: Array
     exists: Array
     clusters: Array | None  # per unit codes
+    weights: Array | None  # G x T
     unit_labels: pd.Index
     periods: Array
     n_dropped: int
@@ -109,10 +113,11 @@ def _check_options(**kw: Any) -> _Options:
             raise DataValidationError(
                 f"`{name}` must be a column name (str); received {short_repr(kw[name])}"
             )
-    if kw["cluster"] is not None and not isinstance(kw["cluster"], str):
-        raise DataValidationError(
-            f"`cluster` must be a column name (str) or None; received {short_repr(kw['cluster'])}"
-        )
+    for name in ("cluster", "weights"):
+        if kw[name] is not None and not isinstance(kw[name], str):
+            raise DataValidationError(
+                f"`{name}` must be a column name (str) or None; received {short_repr(kw[name])}"
+            )
     switchers = "" if kw["switchers"] is None else kw["switchers"]
     return _Options(
         outcome=kw["outcome"],
@@ -124,6 +129,8 @@ def _check_options(**kw: Any) -> _Options:
         normalized=check_bool(kw["normalized"], "normalized"),
         switchers=check_choice(switchers, "switchers", SWITCHERS),
         cluster=None if kw["cluster"] == kw["unit"] else kw["cluster"],
+        weights=kw["weights"],
+        same_switchers=check_bool(kw["same_switchers"], "same_switchers"),
         less_conservative_se=check_bool(kw["less_conservative_se"], "less_conservative_se"),
         level=check_level(kw["level"]),
     )
@@ -160,7 +167,7 @@ def _grid(data: object, o: _Options) -> _Grid:
     frame = check_dataframe(data)
     check_columns(
         frame, outcome=o.outcome, unit=o.unit, time=o.time, treatment=o.treatment,
-        cluster=o.cluster,
+        cluster=o.cluster, weights=o.weights,
     )  # fmt: skip
     y, d = _numeric(frame, o.outcome, "outcome"), _numeric(frame, o.treatment, "treatment")
     times = _numeric(frame, o.time, "time")
@@ -187,6 +194,16 @@ def _grid(data: object, o: _Options) -> _Grid:
     ywide, dwide, exists = np.full(shape, np.nan), np.full(shape, np.nan), np.zeros(shape, bool)
     ywide[ucodes, tcodes], dwide[ucodes, tcodes] = y[keep], d[keep]
     exists[ucodes, tcodes] = True
+    wwide = None
+    if o.weights is not None:
+        w = _numeric(frame, o.weights, "weights")[keep]
+        if np.nanmin(w, initial=0.0) < 0:
+            raise DataValidationError(
+                f"`weights`: column {o.weights!r} must be non-negative; received a minimum "
+                f"of {np.nanmin(w)}"
+            )
+        wwide = np.zeros(shape)
+        wwide[ucodes, tcodes] = np.nan_to_num(w)
     clusters = None
     if o.cluster is not None:
         labels = pd.factorize(frame[o.cluster].to_numpy()[keep], sort=True)[0]
@@ -198,7 +215,8 @@ def _grid(data: object, o: _Options) -> _Grid:
             )
         clusters = np.zeros(units.size, dtype=np.intp)
         clusters[ucodes] = labels
-    return _Grid(ywide, dwide, exists, clusters, pd.Index(units), periods, int((~keep).sum()))
+    n_dropped = int((~keep).sum())
+    return _Grid(ywide, dwide, exists, clusters, wwide, pd.Index(units), periods, n_dropped)
 
 
 def _sample(g: _Grid, o: _Options, log: WarningLog) -> tuple[SwitchingSample, Array | None]:
@@ -208,7 +226,8 @@ def _sample(g: _Grid, o: _Options, log: WarningLog) -> tuple[SwitchingSample, Ar
             f"`outcome`/`treatment`: no unit has both a non-missing {o.outcome!r} and a "
             f"non-missing {o.treatment!r}"
         )
-    s = switching_sample(g.y[has_data], g.d[has_data], g.exists[has_data], o.switchers)
+    w = None if g.weights is None else g.weights[has_data]
+    s = switching_sample(g.y[has_data], g.d[has_data], g.exists[has_data], o.switchers, w)
     clusters = None if g.clusters is None else g.clusters[has_data][s.keep]
     if s.n_bidirectional:
         log.warn(
@@ -250,6 +269,8 @@ def dcdh(
     normalized: bool = False,
     switchers: str = "",
     cluster: str | None = None,
+    weights: str | None = None,
+    same_switchers: bool = False,
     less_conservative_se: bool = False,
     level: float = 0.95,
 ) -> SwitchingEffects:
@@ -278,6 +299,13 @@ def dcdh(
         change is a decrease are dropped); ``"out"``: only decreases; ``""``: both.
     cluster : str, optional
         Cluster column (units nested in clusters); the unit by default.
+    weights : str, optional
+        Sampling weights (non-negative; may vary over time; a missing weight counts as 0):
+        every mean, count and cell mean of the estimator is weighted.
+    same_switchers : bool, default False
+        Use only switchers observed at least ``effects`` periods after their switch, at
+        every horizon, so that the effects compare the same units (placebos use the same
+        switchers, those with enough periods before their switch).
     less_conservative_se : bool, default False
         Leave out the ``sqrt(n / (n - 1))`` small-cell factor of the variance.
     level : float
@@ -333,8 +361,8 @@ def dcdh(
     0.2.0 computes it). The placebo test is ``b' V^-1 b`` with ``V`` the placebos'
     influence-function covariance (clustered when ``cluster`` is given).
 
-    Not (yet) supported: covariates, weights, linear or non-parametric trends,
-    ``same_switchers``, bootstrap, heterogeneity regressions.
+    Not (yet) supported: covariates, linear or non-parametric trends, ``same_switchers``
+    for placebos only, bootstrap, heterogeneity regressions.
 
     References
     ----------
@@ -362,6 +390,7 @@ def dcdh(
     o = _check_options(
         outcome=outcome, unit=unit, time=time, treatment=treatment, effects=effects,
         placebo=placebo, normalized=normalized, switchers=switchers, cluster=cluster,
+        weights=weights, same_switchers=same_switchers,
         less_conservative_se=less_conservative_se, level=level,
     )  # fmt: skip
     log = WarningLog()
@@ -376,10 +405,11 @@ def dcdh(
             switchers=o.switchers,
             clusters=clusters,
             less_conservative=o.less_conservative_se,
+            min_exposure=o.effects if o.same_switchers else 0,
         )
         for h in [*range(-o.placebo, 0), *range(1, o.effects + 1)]
     }
-    used = [c for c in (outcome, unit, time, treatment, o.cluster) if c]
+    used = [c for c in (outcome, unit, time, treatment, o.cluster, o.weights) if c]
     provenance = Provenance(
         options=dict(o.__dict__), data_fingerprint=fingerprint(check_dataframe(data), used)
     )
@@ -419,9 +449,17 @@ def _scores(influence: Array, clusters: Array | None) -> Array:
     return out
 
 
-def _wald(b: Array, v: Array, what: str) -> WaldTest:
+def _wald(b: Array, v: Array, what: str, equal: bool = False) -> WaldTest:
+    """``b'V^-1 b`` (all zero), or with ``equal`` the same on the deviations from the
+    mean of ``b`` (all equal; one degree of freedom less)."""
     ok = np.isfinite(b)
     b, v = b[ok], v[np.ix_(ok, ok)]
+    if equal and b.size >= 2:
+        k = b.size
+        contrast = np.eye(k - 1, k) - 1.0 / k
+        b, v = contrast @ b, contrast @ v @ contrast.T
+    elif equal:
+        return WaldTest(np.nan, 0, np.nan, method=what, note="fewer than 2 effects")
     if b.size == 0:
         return WaldTest(np.nan, 0, np.nan, method=what, note="no placebo estimated")
     eig = np.linalg.eigvalsh(v)
@@ -483,6 +521,9 @@ def _build(
     details: dict[str, Any] = {
         "vcov": pd.DataFrame(vcov, index=hs.tolist(), columns=hs.tolist()),
         "placebo_test": _wald(est[pl], vcov[np.ix_(pl, pl)], "placebos jointly zero"),
+        "effects_equal_test": _wald(
+            est[~pl], vcov[np.ix_(~pl, ~pl)], "effects all equal", equal=True
+        ),
         "n_units": n_units,
         "n_switchers": int(np.isfinite(s.first_switch).sum()),
         "n_never_switchers": int((~np.isfinite(s.first_switch)).sum()),
@@ -519,7 +560,9 @@ def _build(
 def _label(o: _Options) -> str:
     who = {"": "all switchers", "in": "switchers in", "out": "switchers out"}[o.switchers]
     label = f"dCDH event study (did_multiplegt_dyn), {who}"
+    label += ", same switchers" if o.same_switchers else ""
     label += ", normalized" if o.normalized else ""
+    label += f", weighted by {o.weights}" if o.weights else ""
     return label + (f", clustered by {o.cluster}" if o.cluster else "")
 
 
@@ -536,7 +579,7 @@ def _overall(
     provenance: Provenance,
 ) -> EffectEstimate | None:
     post = hs > 0
-    n_sw = np.array([f.n_switchers for f in fits.values()], dtype=float)[post]
+    n_sw = np.array([f.n_switchers_weighted for f in fits.values()])[post]
     if not np.any(np.isfinite(raw[post]) & (n_sw > 0)):
         return None
     delta = np.array([f.delta_d for f in fits.values()])[post]
@@ -551,7 +594,7 @@ def _overall(
         estimand="average total effect per unit of treatment",
         method=f"{_label(o)}; average total effect over l = 1..{o.effects}",
         n_obs=int(sum(f.n_obs for h, f in fits.items() if h > 0)),
-        n_treated=int(n_sw.max()),
+        n_treated=max(f.n_switchers for f in fits.values()),
         n_clusters=n_clusters,
         outcome=o.outcome,
         warnings=log.messages,

@@ -34,6 +34,9 @@ class SwitchingSample:
         Outcome and treatment, ``G x T`` (NaN where missing or removed).
     exists : numpy.ndarray
         Boolean ``G x T``: the unit-period is in the sample.
+    weight : numpy.ndarray
+        ``G x T`` weight of each unit-period (the sampling weight, 0 where the outcome or
+        the treatment is missing).
     keep : numpy.ndarray
         Boolean, per input unit: the unit is in the sample (the rows of ``y`` and ``d``).
     first_switch : numpy.ndarray
@@ -61,6 +64,7 @@ class SwitchingSample:
     y: Array
     d: Array
     exists: Array
+    weight: Array
     keep: Array
     first_switch: Array
     status_quo: Array
@@ -98,7 +102,9 @@ def _status_quo_codes(status_quo: Array) -> Array:
     return np.asarray(codes, dtype=np.intp).ravel()
 
 
-def switching_sample(y: Array, d: Array, exists: Array, switchers: str) -> SwitchingSample:
+def switching_sample(
+    y: Array, d: Array, exists: Array, switchers: str, weights: Array | None = None
+) -> SwitchingSample:
     """Status quo, first switch and direction per unit, and the sample rules.
 
     A unit's periods are removed from the first one by which its treatment has been both
@@ -135,7 +141,9 @@ def switching_sample(y: Array, d: Array, exists: Array, switchers: str) -> Switc
         varies[members] = values.size > 1 and bool(np.std(values, ddof=1).round(3) > 0)
     n_no_variation = int((keep & ~varies).sum())
     keep &= varies
+    weights = np.ones(d.shape) if weights is None else np.nan_to_num(weights)
     y, d, exists = y[keep].copy(), d[keep].copy(), exists[keep].copy()
+    weights = weights[keep]
     first, sign, status_quo = first[keep], sign[keep], status_quo[keep]
     # periods where the status-quo group has an observed never-switcher
     sq_codes = _status_quo_codes(status_quo)
@@ -154,6 +162,7 @@ def switching_sample(y: Array, d: Array, exists: Array, switchers: str) -> Switc
         y=y,
         d=d,
         exists=exists,
+        weight=np.where(np.isfinite(y) & np.isfinite(d), weights, 0.0),
         keep=keep,
         first_switch=first,
         status_quo=status_quo,
@@ -181,6 +190,8 @@ class HorizonFit:
         ``Var = sum_c (sum_{g in c} influence_g)^2 / G^2``).
     n_switchers : int
         Switchers used (unweighted count).
+    n_switchers_weighted : float
+        Their summed weights (the count without weights).
     n_obs : int
         Unit-periods entering the estimate.
     delta_d : float
@@ -191,6 +202,7 @@ class HorizonFit:
     estimate: float
     influence: Array
     n_switchers: int
+    n_switchers_weighted: float
     n_obs: int
     delta_d: float
 
@@ -284,6 +296,7 @@ def horizon_fit(
     switchers: str,
     clusters: Array | None,
     less_conservative: bool = False,
+    min_exposure: int = 0,
 ) -> HorizonFit:
     """``DID_l`` for ``l = h`` (or the placebo ``l = -h``) and its influence function.
 
@@ -291,13 +304,14 @@ def horizon_fit(
     first switch); controls are the units of the same status quo that have not switched
     by that period. ``DID_l = (1/N_l) sum_g [dY_g - mean of dY over its controls]`` with
     ``dY`` the outcome change from ``F_g - 1`` to ``F_g - 1 + h`` (placebos: from
-    ``F_g - 1`` back to ``F_g - 1 - h``).
+    ``F_g - 1`` back to ``F_g - 1 - h``). ``min_exposure``: only switchers observed at
+    least that many periods after their switch (the same switchers at every horizon).
     """
     y, n_units = s.y, s.y.shape[0]
     n_periods = y.shape[1]
     diff = _outcome_change(y, h, placebo)
     ok = np.isfinite(diff)
-    w = (np.isfinite(y) & np.isfinite(s.d)).astype(float)
+    w = s.weight
     t_idx = np.arange(n_periods)[None, :]
     f = s.first_switch[:, None]
     control = ok & (f > t_idx)
@@ -309,14 +323,15 @@ def horizon_fit(
     wanted = s.direction != 0
     if switchers in ("in", "out"):
         wanted = s.direction == (1 if switchers == "in" else -1)
+    wanted &= s.exposure >= min_exposure
     target = ok & (t_idx == f - 1 + h) & (s.exposure[:, None] >= h)
     target &= (n_control_g > 0) & wanted[:, None]
     n_treated = np.zeros((n_sq, n_periods))
     np.add.at(n_treated, sq, target * w)
     n_switch_w = float((target * w).sum())
     n_switchers = int(np.any(target, axis=1).sum())
-    if n_switchers == 0:
-        return HorizonFit(np.nan, np.zeros(n_units), 0, 0, np.nan)
+    if n_switchers == 0 or n_switch_w <= 0:
+        return HorizonFit(np.nan, np.zeros(n_units), 0, 0.0, 0, np.nan)
     ratio = np.divide(
         n_treated[sq], n_control_g, out=np.zeros_like(n_control_g), where=n_control_g > 0
     )
@@ -328,7 +343,8 @@ def horizon_fit(
         scale = np.ones_like(scale)
     influence = (coef * scale * np.where(ok, d0 - e_hat, 0.0)).sum(axis=1)
     n_obs = int((ok & ((coef * d0 != 0) | (d0 == 0))).sum())
-    return HorizonFit(estimate, influence, n_switchers, n_obs, _delta_d(s, h, target, w))
+    delta_d = _delta_d(s, h, target, w)
+    return HorizonFit(estimate, influence, n_switchers, n_switch_w, n_obs, delta_d)
 
 
 def _delta_d(s: SwitchingSample, h: int, target: Array, w: Array) -> float:

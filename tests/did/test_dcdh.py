@@ -309,3 +309,29 @@ def test_no_warning_on_clean_data() -> None:
         warnings.simplefilter("error")
         res = _fit(_on_off(20), effects=2, placebo=1)
     assert res.warnings == ()
+
+
+def test_weights_equal_duplicated_units() -> None:
+    """Weight 2 on a unit gives the estimates of the panel with that unit twice."""
+    frame = _on_off(21, n_units=200)
+    heavy = frame["id"] % 3 == 0
+    weighted = _fit(frame.assign(w=np.where(heavy, 2.0, 1.0)), effects=3, placebo=1, weights="w")
+    copy = frame[heavy].assign(id=frame.loc[heavy, "id"] + 10_000)
+    doubled = _fit(pd.concat([frame, copy]), effects=3, placebo=1)
+    np.testing.assert_allclose(weighted.table["estimate"], doubled.table["estimate"], rtol=1e-10)
+    assert weighted.overall.estimate == pytest.approx(doubled.overall.estimate, rel=1e-10)
+    assert "weighted by w" in weighted.method
+    with pytest.raises(DataValidationError, match="`weights`: column 'w' must be non-negative"):
+        _fit(frame.assign(w=-1.0), weights="w")
+
+
+def test_same_switchers_and_effects_equal_test() -> None:
+    res = _fit(_on_off(22), effects=4, placebo=2, same_switchers=True)
+    rows = res.table.set_index("event_time")
+    assert rows.loc[[-1, 1, 2, 3, 4], "n_switchers"].nunique() == 1
+    # placebo -2 also needs two periods before the switch (``same_switchers_pl`` not offered)
+    assert rows.loc[-2, "n_switchers"] < rows.loc[-1, "n_switchers"]
+    free = _fit(_on_off(22), effects=4, placebo=2).table.set_index("event_time")
+    assert free.loc[1, "n_switchers"] > rows.loc[1, "n_switchers"]
+    test = res.details["effects_equal_test"]
+    assert test.df == 3 and test.p_value < 1e-6  # 1.5, 2.0, 0.5, 0 are not equal

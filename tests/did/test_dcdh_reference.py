@@ -9,10 +9,17 @@ tests/reference/peers/generate_moderndid_dcdh.py in a side venv, on
   as tests/reference/data/favara_imbs.csv.gz;
 * a simulated non-absorbing panel (400 units, 8 periods, doses 0/1/2 switching up, down,
   on and off, a few bidirectional units, ~3% missing outcomes, ~2% missing rows),
-  tests/reference/data/dcdh_sim_panel.csv.
+  tests/reference/data/dcdh_sim_panel.csv; for ``same_switchers`` the same panel without
+  its 5 bidirectional units (moderndid measures a switcher's observed span before cutting
+  such a unit at the period it crosses its status quo, so it keeps it among the "same
+  switchers" at horizons where it is no longer observed; we measure it after the cut).
+
+Cases: effects and placebos, clustered by state, normalized, switchers in/out, the
+``less_conservative_se`` variance, sampling weights (favara's ``w1``), same switchers.
 
 Compared: every effect and placebo, its SE, switchers and observations used, the units
-kept, the average total effect and its SE, and the joint placebo test.
+kept, the average total effect and its SE, the joint placebo test and the test that all
+effects are equal.
 
 Tolerances and the conventions that differ:
 
@@ -24,9 +31,10 @@ Tolerances and the conventions that differ:
   effects loop), which splits a cohort when a switcher's outcome at ``F_g - 1 + l`` is
   missing and changes that cell's ``sqrt(n/(n-1))`` factor; we group cohorts as the paper
   does (status quo x ``F_g`` x treatment at ``F_g``). Differences seen: <= 5e-4.
-* Joint placebo test: the peer inverts ``cov(psi) / G`` (``numpy.cov``: demeaned, divisor
-  ``G - 1``); we invert ``psi'psi / G^2``, whose diagonal is the reported SEs squared. The
-  influence functions sum to ~0 (each cell is demeaned), so the statistics differ by the
+* Joint placebo and equal-effects tests: the peer inverts ``cov(psi) / G``
+  (``numpy.cov``: demeaned, divisor ``G - 1``); we invert ``psi'psi / G^2``, whose
+  diagonal is the reported SEs squared. The influence functions sum to ~0 (each cell is
+  demeaned), so the statistics differ by the
   factor ``(G - 1) / G`` up to that mean: compared after that factor, ``rel=2e-3``.
 * Clustered SEs (``cluster=``): estimates are compared exactly, SEs only loosely
   (``rel=0.1``): moderndid 0.2.0 (a) counts the missing cluster label of the non-member
@@ -63,11 +71,25 @@ COLUMNS = {
 }
 
 
+def _unidirectional(frame: pd.DataFrame) -> pd.DataFrame:
+    """Without the units whose treatment goes both above and below its first value."""
+    first = frame["unit"].map(frame.sort_values("period").groupby("unit")["d"].first())
+    up = (frame["d"] > first).groupby(frame["unit"]).transform("any")
+    down = (frame["d"] < first).groupby(frame["unit"]).transform("any")
+    return frame[~(up & down)].reset_index(drop=True)
+
+
+def _source(name: str) -> str:
+    return next(k for k in ("favara", "sim_unidirectional", "sim") if name.startswith(k))
+
+
 @pytest.fixture(scope="module")
 def frames() -> dict[str, pd.DataFrame]:
+    sim = pd.read_csv(DATA / "dcdh_sim_panel.csv")
     return {
         "favara": pd.read_csv(DATA / "favara_imbs.csv.gz"),
-        "sim": pd.read_csv(DATA / "dcdh_sim_panel.csv"),
+        "sim": sim,
+        "sim_unidirectional": _unidirectional(sim),
     }
 
 
@@ -77,8 +99,9 @@ def results(frames: dict[str, pd.DataFrame]) -> dict[str, ie.did.SwitchingEffect
     with warnings.catch_warnings():  # units dropped by the sample rules are announced
         warnings.simplefilter("ignore", UserWarning)
         for name in CASES:
-            source = "favara" if name.startswith("favara") else "sim"
-            out[name] = ie.did.dcdh(frames[source], **COLUMNS[source], **REF[name]["options"])
+            source = _source(name)
+            cols = COLUMNS["favara" if source == "favara" else "sim"]
+            out[name] = ie.did.dcdh(frames[source], **cols, **REF[name]["options"])
     return out
 
 
@@ -122,16 +145,26 @@ def test_units_and_average_total_effect(results: dict[str, Any], name: str) -> N
         assert res.overall.std_error == pytest.approx(ref["ate"]["std_error"], rel=1e-9)
 
 
-JOINT = [c for c in CASES if "cluster" not in REF[c]["options"] and "placebo_joint_test" in REF[c]]
+UNCLUSTERED = [c for c in CASES if "cluster" not in REF[c]["options"]]
 
 
-@pytest.mark.parametrize("name", JOINT)
+@pytest.mark.parametrize("name", [c for c in UNCLUSTERED if "placebo_joint_test" in REF[c]])
 def test_placebo_joint_test(results: dict[str, Any], name: str) -> None:
     ref, res = REF[name], results[name]
     test, g = res.placebo_test, res.details["n_units"]
     assert test.df == ref["placebo_joint_test"]["df"]
     assert test.statistic * (g - 1) / g == pytest.approx(
         ref["placebo_joint_test"]["statistic"], rel=2e-3
+    )
+
+
+@pytest.mark.parametrize("name", [c for c in UNCLUSTERED if "effects_equal_test" in REF[c]])
+def test_effects_equal_test(results: dict[str, Any], name: str) -> None:
+    ref, res = REF[name], results[name]
+    test, g = res.details["effects_equal_test"], res.details["n_units"]
+    assert test.df == ref["effects_equal_test"]["df"]
+    assert test.statistic * (g - 1) / g == pytest.approx(
+        ref["effects_equal_test"]["statistic"], rel=2e-3
     )
 
 

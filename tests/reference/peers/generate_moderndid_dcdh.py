@@ -81,7 +81,15 @@ CASES = {
         "favara",
         dict(effects=3, placebo=2, less_conservative_se=True),
     ),
+    "favara_e5_p3_weighted": ("favara", dict(effects=5, placebo=3, weights="w1")),
+    "favara_e8_p3_same_switchers": ("favara", dict(effects=8, placebo=3, same_switchers=True)),
     "sim_e4_p2": ("sim", dict(effects=4, placebo=2)),
+    # moderndid measures a switcher's span before cutting bidirectional units, we after;
+    # on the panel without them the two agree
+    "sim_unidirectional_e3_p2_same_switchers": (
+        "sim_unidirectional",
+        dict(effects=3, placebo=2, same_switchers=True),
+    ),
     "sim_e4_p2_cluster_norm": (
         "sim",
         dict(effects=4, placebo=2, cluster="cluster", normalized=True),
@@ -93,6 +101,16 @@ COLUMNS = {
     "favara": dict(yname="Dl_vloans_b", idname="county", tname="year", dname="inter_bra"),
     "sim": dict(yname="y", idname="unit", tname="period", dname="d"),
 }
+COLUMNS["sim_unidirectional"] = COLUMNS["sim"]
+
+
+def unidirectional(frame: pd.DataFrame) -> pd.DataFrame:
+    """The panel without units whose treatment is at some time above and at another time
+    below its first-period value (``dcdh`` and moderndid cut those units differently)."""
+    first = frame["unit"].map(frame.sort_values("period").groupby("unit")["d"].first())
+    up = (frame["d"] > first).groupby(frame["unit"]).transform("any")
+    down = (frame["d"] < first).groupby(frame["unit"]).transform("any")
+    return frame[~(up & down)].reset_index(drop=True)
 
 
 def _arr(x: object) -> list[float | None]:
@@ -100,9 +118,10 @@ def _arr(x: object) -> list[float | None]:
 
 
 def run(data: pd.DataFrame, cols: dict[str, str], opts: dict[str, object]) -> dict[str, object]:
+    peer_opts = {("weightsname" if k == "weights" else k): v for k, v in opts.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = md.did_multiplegt(data=data, **cols, **opts)
+        r = md.did_multiplegt(data=data, **cols, **peer_opts, effects_equal=True)
     out: dict[str, object] = {
         "options": opts,
         "effects": {
@@ -124,6 +143,11 @@ def run(data: pd.DataFrame, cols: dict[str, str], opts: dict[str, object]) -> di
         }
     if r.ate is not None:
         out["ate"] = {"estimate": float(r.ate.estimate), "std_error": float(r.ate.std_error)}
+    if r.effects_equal_test is not None:
+        out["effects_equal_test"] = {
+            "statistic": float(r.effects_equal_test["chi2_stat"]),
+            "df": int(r.effects_equal_test["df"]),
+        }
     if r.placebo_joint_test is not None:
         out["placebo_joint_test"] = {
             "statistic": float(r.placebo_joint_test["chi2_stat"]),
@@ -134,19 +158,19 @@ def run(data: pd.DataFrame, cols: dict[str, str], opts: dict[str, object]) -> di
 
 def main() -> None:
     src = resources.files("moderndid.core.datasets") / "favara_imbs.csv.gz"
-    favara = pd.read_csv(src)[["county", "year", "state_n", "Dl_vloans_b", "inter_bra"]]
+    favara = pd.read_csv(src)[["county", "year", "state_n", "Dl_vloans_b", "inter_bra", "w1"]]
     favara.to_csv(OUT / "favara_imbs.csv.gz", index=False, float_format="%.10g")
     favara = pd.read_csv(OUT / "favara_imbs.csv.gz")  # the values the tests will read
     sim = simulate()
     sim.to_csv(OUT / "dcdh_sim_panel.csv", index=False, float_format="%.10g")
     sim = pd.read_csv(OUT / "dcdh_sim_panel.csv")
-    data = {"favara": favara, "sim": sim}
+    data = {"favara": favara, "sim": sim, "sim_unidirectional": unidirectional(sim)}
     values = {name: run(data[d], COLUMNS[d], opts) for name, (d, opts) in CASES.items()}
     values["provenance"] = {
         "peer": f"moderndid {metadata.version('moderndid')} (MIT), moderndid.did_multiplegt",
         "favara_imbs": (
             "moderndid 0.2.0 wheel, moderndid/core/datasets/favara_imbs.csv.gz (columns "
-            "county, year, state_n, Dl_vloans_b, inter_bra); data of Favara & Imbs (2015), "
+            "county, year, state_n, Dl_vloans_b, inter_bra, w1); data of Favara & Imbs (2015), "
             "'Credit Supply and the Price of Housing', AER 105(3), as distributed with "
             "DIDmultiplegtDYN"
         ),
