@@ -3,6 +3,7 @@ and off or change in dose (R/Stata ``did_multiplegt_dyn``, moderndid ``did_multi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -11,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from impacteval._validation import (
+    as_column_list,
     check_bool,
     check_choice,
     check_columns,
@@ -88,6 +90,7 @@ class _Options:
     cluster: str | None
     weights: str | None
     same_switchers: bool
+    trends_nonparam: tuple[str, ...]
     less_conservative_se: bool
     level: float
 
@@ -99,6 +102,7 @@ class _Grid:
     exists: Array
     clusters: Array | None  # per unit codes
     weights: Array | None  # G x T
+    strata: Array | None  # per unit codes of the trends_nonparam columns
     unit_labels: pd.Index
     periods: Array
     n_dropped: int
@@ -131,6 +135,7 @@ def _check_options(**kw: Any) -> _Options:
         cluster=None if kw["cluster"] == kw["unit"] else kw["cluster"],
         weights=kw["weights"],
         same_switchers=check_bool(kw["same_switchers"], "same_switchers"),
+        trends_nonparam=tuple(as_column_list(kw["trends_nonparam"], "trends_nonparam")),
         less_conservative_se=check_bool(kw["less_conservative_se"], "less_conservative_se"),
         level=check_level(kw["level"]),
     )
@@ -169,6 +174,8 @@ def _grid(data: object, o: _Options) -> _Grid:
         frame, outcome=o.outcome, unit=o.unit, time=o.time, treatment=o.treatment,
         cluster=o.cluster, weights=o.weights,
     )  # fmt: skip
+    for column in o.trends_nonparam:
+        check_columns(frame, trends_nonparam=column)
     y, d = _numeric(frame, o.outcome, "outcome"), _numeric(frame, o.treatment, "treatment")
     times = _numeric(frame, o.time, "time")
     keep = np.isfinite(times) & frame[o.unit].notna().to_numpy()
@@ -215,8 +222,32 @@ def _grid(data: object, o: _Options) -> _Grid:
             )
         clusters = np.zeros(units.size, dtype=np.intp)
         clusters[ucodes] = labels
+    strata = _strata(frame, o, keep, ucodes, units.size)
     n_dropped = int((~keep).sum())
-    return _Grid(ywide, dwide, exists, clusters, wwide, pd.Index(units), periods, n_dropped)
+    return _Grid(ywide, dwide, exists, clusters, wwide, strata, pd.Index(units), periods, n_dropped)
+
+
+def _strata(
+    frame: pd.DataFrame, o: _Options, keep: Array, ucodes: Array, n_units: int
+) -> Array | None:
+    """Per unit, the code of its ``trends_nonparam`` combination (constant within unit)."""
+    if not o.trends_nonparam:
+        return None
+    sub = frame.loc[keep, list(o.trends_nonparam)].reset_index(drop=True)
+    if sub.isna().any().any():
+        raise DataValidationError(
+            f"`trends_nonparam`: columns {list(o.trends_nonparam)} have missing values"
+        )
+    codes = sub.groupby(list(o.trends_nonparam), sort=True).ngroup().to_numpy()
+    per_unit = pd.Series(codes).groupby(ucodes).nunique()
+    if (per_unit > 1).any():
+        raise DataValidationError(
+            f"`trends_nonparam`: {list(o.trends_nonparam)} change within "
+            f"{int((per_unit > 1).sum())} units; they must be constant within unit"
+        )
+    out = np.zeros(n_units)
+    out[ucodes] = codes
+    return out
 
 
 def _sample(g: _Grid, o: _Options, log: WarningLog) -> tuple[SwitchingSample, Array | None]:
@@ -227,7 +258,8 @@ def _sample(g: _Grid, o: _Options, log: WarningLog) -> tuple[SwitchingSample, Ar
             f"non-missing {o.treatment!r}"
         )
     w = None if g.weights is None else g.weights[has_data]
-    s = switching_sample(g.y[has_data], g.d[has_data], g.exists[has_data], o.switchers, w)
+    strata = None if g.strata is None else g.strata[has_data]
+    s = switching_sample(g.y[has_data], g.d[has_data], g.exists[has_data], o.switchers, w, strata)
     clusters = None if g.clusters is None else g.clusters[has_data][s.keep]
     if s.n_bidirectional:
         log.warn(
@@ -242,7 +274,7 @@ def _sample(g: _Grid, o: _Options, log: WarningLog) -> tuple[SwitchingSample, Ar
         f"direction, {s.n_no_variation} whose first-period treatment group has no unit "
         "switching at another date or never)"
     )
-    if not sw.any() and not never.any():
+    if not sw.any() and not never.any() and not s.n_cells_without_control:
         raise DataValidationError(f"`treatment`: no unit is left after the sample rules {dropped}")
     if not never.any() or not np.any(s.exists[never]):
         raise DataValidationError(
@@ -271,6 +303,7 @@ def dcdh(
     cluster: str | None = None,
     weights: str | None = None,
     same_switchers: bool = False,
+    trends_nonparam: Sequence[str] = (),
     less_conservative_se: bool = False,
     level: float = 0.95,
 ) -> SwitchingEffects:
@@ -306,6 +339,10 @@ def dcdh(
         Use only switchers observed at least ``effects`` periods after their switch, at
         every horizon, so that the effects compare the same units (placebos use the same
         switchers, those with enough periods before their switch).
+    trends_nonparam : sequence of str
+        Columns (constant within unit, e.g. a region) within which units are compared:
+        switchers are compared only with units of the same status quo *and* the same
+        values of these columns, allowing each stratum its own time trend.
     less_conservative_se : bool, default False
         Leave out the ``sqrt(n / (n - 1))`` small-cell factor of the variance.
     level : float
@@ -361,8 +398,8 @@ def dcdh(
     0.2.0 computes it). The placebo test is ``b' V^-1 b`` with ``V`` the placebos'
     influence-function covariance (clustered when ``cluster`` is given).
 
-    Not (yet) supported: covariates, linear or non-parametric trends, ``same_switchers``
-    for placebos only, bootstrap, heterogeneity regressions.
+    Not (yet) supported: covariates, linear trends, ``same_switchers`` for placebos only,
+    bootstrap, heterogeneity regressions.
 
     References
     ----------
@@ -390,7 +427,7 @@ def dcdh(
     o = _check_options(
         outcome=outcome, unit=unit, time=time, treatment=treatment, effects=effects,
         placebo=placebo, normalized=normalized, switchers=switchers, cluster=cluster,
-        weights=weights, same_switchers=same_switchers,
+        weights=weights, same_switchers=same_switchers, trends_nonparam=trends_nonparam,
         less_conservative_se=less_conservative_se, level=level,
     )  # fmt: skip
     log = WarningLog()
@@ -409,7 +446,8 @@ def dcdh(
         )
         for h in [*range(-o.placebo, 0), *range(1, o.effects + 1)]
     }
-    used = [c for c in (outcome, unit, time, treatment, o.cluster, o.weights) if c]
+    named = [outcome, unit, time, treatment, o.cluster, o.weights, *o.trends_nonparam]
+    used = [c for c in dict.fromkeys(named) if c]
     provenance = Provenance(
         options=dict(o.__dict__), data_fingerprint=fingerprint(check_dataframe(data), used)
     )
@@ -563,6 +601,7 @@ def _label(o: _Options) -> str:
     label += ", same switchers" if o.same_switchers else ""
     label += ", normalized" if o.normalized else ""
     label += f", weighted by {o.weights}" if o.weights else ""
+    label += f", within {', '.join(o.trends_nonparam)}" if o.trends_nonparam else ""
     return label + (f", clustered by {o.cluster}" if o.cluster else "")
 
 

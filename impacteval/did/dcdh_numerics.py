@@ -43,6 +43,8 @@ class SwitchingSample:
         Per unit, the period code of the first treatment change (``inf`` never).
     status_quo : numpy.ndarray
         Per unit, the treatment in its first observed period.
+    group : numpy.ndarray
+        Per unit, the code of its comparison group (status quo, times the strata).
     direction : numpy.ndarray
         Per unit, +1 (first change up), -1 (down), 0 (never changes).
     treat_at_switch : numpy.ndarray
@@ -68,6 +70,7 @@ class SwitchingSample:
     keep: Array
     first_switch: Array
     status_quo: Array
+    group: Array
     direction: Array
     treat_at_switch: Array
     exposure: Array
@@ -97,13 +100,20 @@ def _first_change(d: Array, exists: Array) -> tuple[Array, Array]:
     return first, sign
 
 
-def _status_quo_codes(status_quo: Array) -> Array:
-    codes = np.unique(status_quo, return_inverse=True)[1]
+def _status_quo_codes(status_quo: Array, strata: Array | None = None) -> Array:
+    """Codes of the comparison groups: the status quo (times the strata, if any)."""
+    key = status_quo[:, None] if strata is None else np.c_[status_quo, strata]
+    codes = np.unique(np.nan_to_num(key, nan=-1.0), axis=0, return_inverse=True)[1]
     return np.asarray(codes, dtype=np.intp).ravel()
 
 
 def switching_sample(
-    y: Array, d: Array, exists: Array, switchers: str, weights: Array | None = None
+    y: Array,
+    d: Array,
+    exists: Array,
+    switchers: str,
+    weights: Array | None = None,
+    strata: Array | None = None,
 ) -> SwitchingSample:
     """Status quo, first switch and direction per unit, and the sample rules.
 
@@ -112,7 +122,8 @@ def switching_sample(
     in the direction not asked for (``switchers="in"``/``"out"``), and when no other
     unit with the same status quo switches at a different time (no variation in the
     first-switch period within the status-quo group). Unit-periods are removed when no
-    never-switcher with the same status quo is observed in that period.
+    never-switcher with the same status quo is observed in that period. With ``strata``
+    (per unit codes), "the same status quo" means the same status quo and stratum.
     """
     n_periods = d.shape[1]
     first_t = np.argmax(exists, axis=1)
@@ -133,7 +144,7 @@ def switching_sample(
     keep = ~other
     # status-quo groups need variation in the first-switch period (never = 0)
     fcode = np.where(np.isfinite(first), first + 1.0, 0.0)
-    sq_codes = _status_quo_codes(status_quo)
+    sq_codes = _status_quo_codes(status_quo, strata)
     varies = np.zeros(keep.size, dtype=bool)
     for code in np.unique(sq_codes[keep]):
         members = keep & (sq_codes == code)
@@ -145,18 +156,32 @@ def switching_sample(
     y, d, exists = y[keep].copy(), d[keep].copy(), exists[keep].copy()
     weights = weights[keep]
     first, sign, status_quo = first[keep], sign[keep], status_quo[keep]
-    # periods where the status-quo group has an observed never-switcher
-    sq_codes = _status_quo_codes(status_quo)
-    never = ~np.isfinite(first)
-    has_control = np.zeros((int(sq_codes.max(initial=-1)) + 1, n_periods), dtype=bool)
-    np.logical_or.at(has_control, sq_codes[never], exists[never])
-    removed = exists & ~has_control[sq_codes]
-    y[removed], d[removed] = np.nan, np.nan
-    exists &= ~removed
-    last_t = n_periods - 1 - np.argmax(exists[:, ::-1], axis=1)
-    at_switch = np.full(first.size, np.nan)
+    strata = None if strata is None else strata[keep]
     sw = np.isfinite(first)
+    at_switch = np.full(first.size, np.nan)
     at_switch[sw] = d[sw, first[sw].astype(np.intp)]
+    # periods where the status-quo group has an observed never-switcher; units left
+    # with no period are dropped
+    sq_codes = _status_quo_codes(status_quo, strata)
+    has_control = np.zeros((int(sq_codes.max(initial=-1)) + 1, n_periods), dtype=bool)
+    np.logical_or.at(has_control, sq_codes[~sw], exists[~sw])
+    removed = exists & ~has_control[sq_codes]
+    n_removed = int(removed.sum())
+    alive = np.any(exists & ~removed, axis=1)
+    keep[keep] = alive
+    y, d, exists, weights = y[alive], d[alive], (exists & ~removed)[alive], weights[alive]
+    y[~exists], d[~exists] = np.nan, np.nan
+    first, sign, status_quo, at_switch = (
+        first[alive],
+        sign[alive],
+        status_quo[alive],
+        at_switch[alive],
+    )
+    sq_codes, sw = (
+        _status_quo_codes(status_quo, None if strata is None else strata[alive]),
+        sw[alive],
+    )
+    last_t = n_periods - 1 - np.argmax(exists[:, ::-1], axis=1)
     exposure = np.where(sw, last_t - first + 1, 0.0)
     return SwitchingSample(
         y=y,
@@ -166,6 +191,7 @@ def switching_sample(
         keep=keep,
         first_switch=first,
         status_quo=status_quo,
+        group=sq_codes,
         direction=sign,
         treat_at_switch=at_switch,
         exposure=exposure,
@@ -173,7 +199,7 @@ def switching_sample(
         n_obs_reversed=n_reversed,
         n_other_direction=int(other.sum()),
         n_no_variation=n_no_variation,
-        n_cells_without_control=int(removed.sum()),
+        n_cells_without_control=n_removed,
     )
 
 
@@ -255,7 +281,7 @@ def _residual_means(
     member falls back on the union of switchers and controls of its period and status
     quo, and on 0 without a factor when that has a single member too)."""
     n_units, n_periods = diff.shape
-    sq = _status_quo_codes(s.status_quo)
+    sq = s.group
     cohort = np.unique(
         np.c_[sq, np.nan_to_num(s.first_switch, posinf=-1.0), np.nan_to_num(s.treat_at_switch)],
         axis=0,
@@ -315,7 +341,7 @@ def horizon_fit(
     t_idx = np.arange(n_periods)[None, :]
     f = s.first_switch[:, None]
     control = ok & (f > t_idx)
-    sq = _status_quo_codes(s.status_quo)
+    sq = s.group
     n_sq = int(sq.max()) + 1
     n_control = np.zeros((n_sq, n_periods))
     np.add.at(n_control, sq, control * w)

@@ -335,3 +335,25 @@ def test_same_switchers_and_effects_equal_test() -> None:
     assert free.loc[1, "n_switchers"] > rows.loc[1, "n_switchers"]
     test = res.details["effects_equal_test"]
     assert test.df == 3 and test.p_value < 1e-6  # 1.5, 2.0, 0.5, 0 are not equal
+
+
+def test_trends_nonparam_compares_within_strata() -> None:
+    """Two regions with different trends and different switching dates: comparing across
+    regions is biased, comparing within region is not."""
+    rng = np.random.default_rng(23)
+    n_units, n_periods = 600, 6
+    region = np.arange(n_units) % 2
+    early = rng.choice([3, 99], n_units)  # region 1: half switch at 3
+    late = rng.choice([5, 99], n_units, p=[0.2, 0.8])  # region 0: few switch, at 5
+    start = np.where(region == 1, early, late)
+    t = np.arange(1, n_periods + 1)
+    d = (t[None, :] >= start[:, None]).astype(float)
+    y = rng.normal(size=(n_units, 1)) + np.where(region[:, None] == 1, 0.8, 0.0) * t + d
+    frame = _panel(d, y + rng.normal(scale=0.3, size=d.shape), region=region)
+    pooled = _fit(frame).table.set_index("event_time").loc[1, "estimate"]
+    within = _fit(frame, trends_nonparam=["region"])
+    assert abs(pooled - 1.0) > 0.2
+    assert within.table.set_index("event_time").loc[1, "estimate"] == pytest.approx(1.0, abs=0.1)
+    assert "within region" in within.method
+    with pytest.raises(DataValidationError, match="must be constant within unit"):
+        _fit(frame.assign(region=frame["t"] % 2), trends_nonparam=["region"])

@@ -83,9 +83,18 @@ CASES = {
     ),
     "favara_e5_p3_weighted": ("favara", dict(effects=5, placebo=3, weights="w1")),
     "favara_e8_p3_same_switchers": ("favara", dict(effects=8, placebo=3, same_switchers=True)),
+    "favara_e5_p3_trends_region": (
+        "favara",
+        dict(effects=5, placebo=3, trends_nonparam=["region"]),
+    ),
     "sim_e4_p2": ("sim", dict(effects=4, placebo=2)),
-    # moderndid measures a switcher's span before cutting bidirectional units, we after;
-    # on the panel without them the two agree
+    "sim_unidirectional_e3_p2_trends_region": (
+        "sim_unidirectional",
+        dict(effects=3, placebo=2, trends_nonparam=["region"]),
+    ),
+    # moderndid measures a switcher's span before cutting bidirectional units, we after
+    # (same_switchers; and the peer counts a cut switcher, with weight 0, among a
+    # placebo's switchers); on the panel without them the two agree
     "sim_unidirectional_e3_p2_same_switchers": (
         "sim_unidirectional",
         dict(effects=3, placebo=2, same_switchers=True),
@@ -159,11 +168,15 @@ def run(data: pd.DataFrame, cols: dict[str, str], opts: dict[str, object]) -> di
 def main() -> None:
     src = resources.files("moderndid.core.datasets") / "favara_imbs.csv.gz"
     favara = pd.read_csv(src)[["county", "year", "state_n", "Dl_vloans_b", "inter_bra", "w1"]]
-    favara.to_csv(OUT / "favara_imbs.csv.gz", index=False, float_format="%.10g")
+    gz = {"method": "gzip", "mtime": 0}  # byte-stable output
+    favara.to_csv(OUT / "favara_imbs.csv.gz", index=False, float_format="%.10g", compression=gz)
     favara = pd.read_csv(OUT / "favara_imbs.csv.gz")  # the values the tests will read
     sim = simulate()
     sim.to_csv(OUT / "dcdh_sim_panel.csv", index=False, float_format="%.10g")
     sim = pd.read_csv(OUT / "dcdh_sim_panel.csv")
+    # strata for trends_nonparam, derived (not stored): region = state_n % 5, cluster % 3
+    favara["region"] = favara["state_n"] % 5
+    sim["region"] = sim["cluster"] % 3
     data = {"favara": favara, "sim": sim, "sim_unidirectional": unidirectional(sim)}
     values = {name: run(data[d], COLUMNS[d], opts) for name, (d, opts) in CASES.items()}
     values["provenance"] = {
