@@ -31,6 +31,7 @@ from impacteval.did.dcdh_numerics import (
     switching_sample,
 )
 from impacteval.did.event_study import EventStudyTable
+from impacteval.did.honest import HonestSensitivity, honest
 from impacteval.exceptions import DataValidationError, SmallSampleWarning
 from impacteval.results import EffectEstimate, Provenance, Summary, fingerprint, interval
 
@@ -51,7 +52,7 @@ class SwitchingEffects(EventStudyTable):
     ``placebo_test`` (:class:`~impacteval.did.WaldTest` that all placebos are 0),
     ``effects_equal_test`` (that all effects are equal),
     ``vcov`` (of the effect and placebo rows) and the sample counts. ``.plot()`` draws
-    the event study.
+    the event study; ``.sensitivity()`` the Rambachan-Roth analysis of effect 1.
     """
 
     @property
@@ -59,6 +60,16 @@ class SwitchingEffects(EventStudyTable):
         """Joint Wald test that every placebo is 0 (``details["placebo_test"]``)."""
         test: WaldTest = self.details["placebo_test"]
         return test
+
+    def sensitivity(self, **kwargs: Any) -> HonestSensitivity:
+        """Rambachan-Roth sensitivity of an effect to violations of parallel trends.
+
+        :func:`impacteval.did.honest` on the placebos (pre-treatment) and effects
+        (post-treatment), as ``did_multiplegt_dyn``'s ``honest_did`` option; the target
+        ``e`` defaults to the first effect, ``l = 1``. Other arguments as ``honest``.
+        """
+        kwargs.setdefault("e", 1)
+        return honest(self, **kwargs)
 
     def summary(self) -> Summary:
         """The rows, the average total effect, the switchers used and the placebo test."""

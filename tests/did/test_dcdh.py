@@ -207,6 +207,8 @@ def test_result_contract() -> None:
     assert ax.get_xlabel()
     with pytest.raises(AttributeError):
         res.table = frame  # type: ignore[misc]
+    sens = res.sensitivity(m=[0.0, 1.0])  # Rambachan-Roth on effect 1, placebo as pre-period
+    assert sens.table["ci_lower"].iloc[0] <= frame.set_index("event_time").loc[1, "estimate"]
 
 
 def test_effects_capped_with_a_recorded_warning() -> None:
