@@ -310,8 +310,14 @@ def fit_multisynth(
     )
 
 
-def default_leads_lags(adoption: np.ndarray, treated: np.ndarray, n_times: int) -> tuple[int, int]:
-    """augsynth's defaults: every period after the first adoption, every lag before the
-    last adoption."""
+def default_leads_lags(
+    adoption: np.ndarray, treated: np.ndarray, n_times: int
+) -> tuple[int, int, int]:
+    """augsynth's defaults and the largest ``n_leads``: ``(n_leads, n_lags, max_leads)``.
+
+    ``n_leads`` defaults to the periods after the last adoption (every treated unit then
+    has every event time ``0..n_leads-1``), ``n_lags`` to the periods before the last
+    adoption; ``n_leads`` may go up to the periods after the first adoption.
+    """
     a = adoption[treated]
-    return int(n_times - a.min()), int(a.max())
+    return int(n_times - a.max()), int(a.max()), int(n_times - a.min())

@@ -73,8 +73,9 @@ def multisynth(
         Intercept shift: demean every unit's outcomes by its mean over the treated
         unit's pre-treatment periods before balancing (unit fixed effects).
     n_leads : int, optional
-        Post-treatment event times estimated (``0..n_leads-1``); default every period
-        after the first adoption. Donors of a unit adopting at ``T_j`` are the units
+        Post-treatment event times estimated (``0..n_leads-1``); default the periods
+        after the last adoption (so every treated unit has every event time), at most
+        the periods after the first adoption. Donors of a unit adopting at ``T_j`` are the units
         never treated or first treated after ``T_j + n_leads`` (augsynth's rule).
     n_lags : int, optional
         Pre-treatment lags balanced; default every period before the last adoption.
@@ -176,9 +177,9 @@ def multisynth(
     nu = _check_unit_interval(nu)
     ridge = _check_ridge(ridge)
     panel = build_staggered_panel(data, outcome=outcome, unit=unit, time=time, treatment=treatment)
-    max_leads, max_lags = default_leads_lags(panel.adoption, panel.treated, panel.n_times)
-    n_leads = _check_count(n_leads, "n_leads", max_leads, "periods after the first adoption")
-    n_lags = _check_count(n_lags, "n_lags", max_lags, "periods before the last adoption")
+    leads, lags, max_leads = default_leads_lags(panel.adoption, panel.treated, panel.n_times)
+    n_leads = _check_count(n_leads, "n_leads", leads, max_leads, "after the first adoption")
+    n_lags = _check_count(n_lags, "n_lags", lags, lags, "before the last adoption")
     names = [str(panel.units[int(r)]) for r in panel.treated]
     fit = fit_multisynth(
         panel.y,
@@ -274,16 +275,16 @@ def _check_ridge(ridge: object) -> float:
     return float(ridge)
 
 
-def _check_count(value: object, param: str, maximum: int, what: str) -> int:
+def _check_count(value: object, param: str, default: int, maximum: int, what: str) -> int:
     if value is None:
-        return maximum
+        return default
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Integral)
         or not 1 <= int(value) <= maximum
     ):
         raise DataValidationError(
-            f"`{param}` must be None or an int from 1 to {maximum} (the {what}); received "
+            f"`{param}` must be None or an int from 1 to {maximum} (the periods {what}); received "
             f"{short_repr(value)}"
         )
     return int(value)
