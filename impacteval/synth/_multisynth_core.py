@@ -32,11 +32,13 @@ __all__ = [
     "default_leads_lags",
     "fit_multisynth",
     "imbalance_norms",
+    "solve_dual",
     "solve_weights",
     "summarize_gaps",
 ]
 
 _MAX_SWEEPS = 5000
+_BCD_BUDGET = 2000  # block solves before the dual (solve_dual) takes over, 0 < nu < 1
 _TOL = 1e-11
 
 
@@ -200,6 +202,7 @@ def solve_weights(
     sep: np.ndarray,
     lam: float = 0.0,
     start: list[np.ndarray] | None = None,
+    max_sweeps: int | None = None,
 ) -> tuple[list[np.ndarray], int, bool]:
     """Minimise ``pool ||sum_j d_j||^2 + sum_j sep_j ||d_j||^2 + lam sum_j ||gamma_j||^2``.
 
@@ -217,14 +220,18 @@ def solve_weights(
     d = design.imbalances(weights)
     total = d.sum(axis=0)
     obj = _objective(d, pool, sep, lam, weights)
-    for sweep in range(1, _MAX_SWEEPS + 1):
+    limit = max_sweeps or _MAX_SWEEPS
+    for sweep in range(1, limit + 1):
         change = 0.0
         for j, (x, a, gram) in enumerate(zip(xs, mats, grams, strict=True)):
             rest = total - d[j]
             c = pool + float(sep[j])
             g2 = 2.0 * (c * gram + lam * np.eye(gram.shape[0]))
             h = -2.0 * (a.T @ (pool * (rest + x) + sep[j] * x))
-            new = simplex_quadratic(g2, h, start=weights[j] > 0)
+            # warm start on the previous support, not on the uniform first guess (a full
+            # support makes the solver shrink a singular system one coordinate at a time)
+            warm = weights[j] > 0 if (start is not None or sweep > 1) else None
+            new = simplex_quadratic(g2, h, start=warm)
             change = max(change, float(np.abs(new - weights[j]).max()))
             weights[j] = new
             d[j] = x - a @ new
@@ -234,7 +241,73 @@ def solve_weights(
         obj = new_obj
         if change <= _TOL or (pool == 0.0 and sweep >= 1) or (stalled and sweep > 1):
             return weights, sweep, True
-    return weights, _MAX_SWEEPS, False
+    return weights, limit, False
+
+
+def _dual_blocks(
+    design: BalanceDesign,
+    p: np.ndarray,
+    sep: np.ndarray,
+    lam: float,
+    grams: list[np.ndarray],
+    warm: list[np.ndarray],
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each unit's minimiser of ``sep_j ||d_j||^2 + p'd_j + lam ||gamma_j||^2``."""
+    weights = []
+    for x, a, gram, sj, w0 in zip(design.targets, design.donor_mats, grams, sep, warm, strict=True):
+        g2 = 2.0 * (sj * gram + lam * np.eye(gram.shape[0]))
+        weights.append(simplex_quadratic(g2, -(a.T @ (2.0 * sj * x + p)), start=w0 > 0))
+    return weights, design.imbalances(weights)
+
+
+def solve_dual(
+    design: BalanceDesign,
+    *,
+    pool: float,
+    sep: np.ndarray,
+    lam: float,
+    start: list[np.ndarray],
+) -> tuple[list[np.ndarray], int, bool]:
+    """The same minimum as :func:`solve_weights` through the dual of the pooled term.
+
+    With ``s = sum_j d_j`` priced by ``p`` (``L`` numbers), the Lagrangian separates:
+    ``g(p) = sum_j min_gamma_j (sep_j ||d_j||^2 + p'd_j + lam ||gamma_j||^2) -
+    ||p||^2 / (4 pool)``, each inner problem an exact simplex QP. ``g`` is concave and
+    differentiable when every ``sep_j > 0`` (each ``d_j(p)`` is unique), with gradient
+    ``sum_j d_j(p) - p / (2 pool)``; it is maximised by L-BFGS from the separate fit's
+    price, and the weights at the maximiser are optimal (strong duality of a convex QP).
+    Needs ``sep > 0`` (``nu < 1``). Returns the weights, the number of evaluations of
+    ``g`` and whether the duality gap (primal objective at the returned weights minus
+    ``g``) is within ``1e-8`` of the objective (a certificate of optimality).
+    """
+    from scipy.optimize import minimize
+
+    grams = [a.T @ a for a in design.donor_mats]
+    warm = [[g.copy() for g in start]]  # the last block solution, to warm-start the next
+    calls = [0]
+    p0 = 2.0 * pool * design.imbalances(start).sum(axis=0)
+    scale = max(float(np.abs(p0).max()) / (2.0 * pool), 1e-300)
+
+    def negative_dual(p: np.ndarray) -> tuple[float, np.ndarray]:
+        w, d = _dual_blocks(design, p, sep, lam, grams, warm[0])
+        warm[0] = w
+        calls[0] += 1
+        ridge = lam * sum(float(g @ g) for g in w) if lam else 0.0
+        value = float(np.sum(sep * np.sum(d**2, axis=1)) + p @ d.sum(axis=0) + ridge)
+        value -= float(p @ p) / (4.0 * pool)
+        return -value, -(d.sum(axis=0) - p / (2.0 * pool))
+
+    out = minimize(
+        negative_dual,
+        p0,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 2000, "maxfun": 4000, "ftol": 0.0, "gtol": 1e-12 * scale},
+    )
+    dual = -negative_dual(out.x)[0]
+    weights, d = warm[0], design.imbalances(warm[0])
+    primal = _objective(d, pool, sep, lam, weights)
+    return weights, calls[0], primal - dual <= 1e-8 * max(abs(primal), 1e-300)
 
 
 def _gaps(
@@ -291,7 +364,17 @@ def fit_multisynth(
     if nu > 0.0 and q_pool0 > 1e-12 * scale:
         pool = nu / (design.n_lags * n_tr**2 * q_pool0**2)
         sep = (1.0 - nu) * sep_raw / (q_sep0**2)
-        weights, extra, ok = solve_weights(design, pool=pool, sep=sep, lam=lam, start=sep_w)
+        weights, extra, ok = solve_weights(
+            design,
+            pool=pool,
+            sep=sep,
+            lam=lam,
+            start=sep_w,
+            max_sweeps=max(10, _BCD_BUDGET // n_tr) if nu < 1 else None,
+        )
+        if not ok:  # slow coordinate descent (many strongly pooled units): the dual
+            weights, more, ok = solve_dual(design, pool=pool, sep=sep, lam=lam, start=weights)
+            extra += more
         sweeps += extra
     d = design.imbalances(weights)
     q_pool, q_sep = imbalance_norms(design, d)
