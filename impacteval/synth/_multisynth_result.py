@@ -23,7 +23,7 @@ __all__ = ["MultiSynth", "build_multisynth"]
 _RESULT = ("estimate", "std_error", "ci_lower", "ci_upper", "p_value")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False)
 class MultiSynth(EffectTable):
     """Partially pooled synthetic control: effects by event time (the table), by unit and
     event time, by unit, and overall.
@@ -64,6 +64,13 @@ class MultiSynth(EffectTable):
     pooled_imbalance: float = float("nan")
     separate_imbalance: float = float("nan")
     replicates: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    def __repr__(self) -> str:
+        return (
+            f"MultiSynth(ATT={self.estimate:.6g}, std_error={self.std_error:.6g}, "
+            f"nu={self.nu:.4g}, n_treated={self.n_treated}, event_times={len(self.table)}, "
+            f"method={self.method!r})"
+        )
 
     def summary(self) -> Summary:
         """The event-time table with the pooling and balance facts."""
