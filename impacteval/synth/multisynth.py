@@ -220,6 +220,13 @@ def multisynth(
                 "errors use the others",
                 SmallSampleWarning,
             )
+        if jk.n_unconverged:
+            log.warn(
+                f"multisynth jackknife: the weights solver stopped short of its tolerance in "
+                f"{jk.n_unconverged} leave-one-out refits; their estimates are close to, not "
+                "at, the optimum",
+                ConvergenceWarning,
+            )
     options = {
         "outcome": outcome,
         "unit": unit,
