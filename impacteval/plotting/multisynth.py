@@ -35,6 +35,8 @@ class MultisynthDisplay(Display):
         Average with band over faint unit paths, or the unit paths alone.
     ylabel, title : str
         Axis label and title.
+    level : float
+        Confidence level of the band (legend).
     """
 
     event_times: np.ndarray
@@ -45,6 +47,7 @@ class MultisynthDisplay(Display):
     kind: str
     ylabel: str
     title: str
+    level: float = 0.95
     figsize: ClassVar[tuple[float, float]] = (7.0, 4.0)
 
     def render(self, ax: Axes) -> None:
@@ -60,7 +63,7 @@ class MultisynthDisplay(Display):
                     self.upper[band],
                     color="C0",
                     alpha=0.25,
-                    label="interval",
+                    label=f"{self.level:.0%} interval",
                 )
             ax.plot(self.event_times, self.estimate, "o-", color="C0", label="average")
             ax.legend(loc="best", fontsize="small")

@@ -124,6 +124,7 @@ class MultiSynth(EffectTable):
             kind=kind,
             ylabel=f"effect on {self.overall.outcome if self.overall else 'outcome'}",
             title=f"multisynth (nu = {self.nu:.2f}): overall {self.estimate:.3g}",
+            level=self.level,
         )
         return display.draw(ax)
 
