@@ -63,7 +63,7 @@ Designs and their estimators (the first is the default; options are checked by n
 * ``rct``: difference_in_means, regression, randomization_inference;
 * ``did``: att_gt, twfe, event_study;
 * ``matching``: nearest_neighbor, ipw, aipw, entropy_balance;
-* ``synth``: synthetic_control, synthetic_did (design keys ``treated_unit``,
+* ``synth``: synthetic_control, synthetic_did, multisynth (design keys ``treated_unit``,
   ``treatment_time``); ``predictors = [{column = "x", years = [1980, 1981], stat =
   "mean"}, ...]``, inherited by alternatives that give none. With ``synthetic_control``
   the design key ``prediction_intervals = {level = 0.9, out_of_sample = "gaussian",

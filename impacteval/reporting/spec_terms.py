@@ -47,6 +47,7 @@ ESTIMATORS: dict[str, dict[str, frozenset[str]]] = {
             {"predictors", "fit_period", "v", "augment", "ridge_lambda", "n_starts", "inference"}
         ),
         "synthetic_did": frozenset({"method", "se"}),
+        "multisynth": frozenset({"nu", "fixedeff", "ridge", "inference"}),
     },
 }
 

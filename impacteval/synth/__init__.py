@@ -8,6 +8,10 @@ comparison built from untreated donors.
   2018, ``_scm_robust.py``).
 - :func:`synthetic_did` — Arkhangelsky et al. (2021) synthetic difference in differences,
   with its synthetic-control and DiD special cases.
+- :func:`multisynth` — Ben-Michael, Feller & Rothstein (2022) partially pooled synthetic
+  control for several treated units with staggered adoption (``multisynth.py`` on
+  ``_multisynth_data``, ``_multisynth_core``, ``_multisynth_inference``,
+  ``_multisynth_result``; plot in ``plotting/multisynth.py``).
 
 Layout (``_scm_*``: synthetic control, ``_sdid_*``: synthetic DiD; arrows only run from the
 entry modules down, never back):
@@ -34,6 +38,14 @@ The plots are display objects in :mod:`impacteval.plotting.synth`, drawn by each
 from __future__ import annotations
 
 from impacteval.synth.control import SyntheticControl, synthetic_control
+from impacteval.synth.multisynth import MultiSynth, multisynth
 from impacteval.synth.sdid import SyntheticDiD, synthetic_did
 
-__all__ = ["SyntheticControl", "SyntheticDiD", "synthetic_control", "synthetic_did"]
+__all__ = [
+    "MultiSynth",
+    "SyntheticControl",
+    "SyntheticDiD",
+    "multisynth",
+    "synthetic_control",
+    "synthetic_did",
+]
