@@ -109,10 +109,10 @@ def build_staggered_panel(
     if np.isnan(dmat).any():
         raise DataValidationError(f"`treatment`: column {treatment!r} has missing values")
     if (np.diff(dmat, axis=0) < 0).any():
-        col = int(np.flatnonzero((np.diff(dmat, axis=0) < 0).any(axis=0))[0])
+        off = int(np.flatnonzero((np.diff(dmat, axis=0) < 0).any(axis=0))[0])
         raise DataValidationError(
             f"`treatment` must be absorbing (once 1, 1 in every later period); unit "
-            f"{y.columns[col]!r} switches from 1 back to 0"
+            f"{y.columns[off]!r} switches from 1 back to 0"
         )
     ever = dmat.max(axis=0) > 0
     donors = np.flatnonzero(~ever)

@@ -105,8 +105,10 @@ def run_effect(panel: pd.DataFrame, effect: str) -> dict[str, Any]:
         "donors": {tr: list(map(str, data.donors_dict[tr])) for tr in data.treated_units},
         "weights": {tr: _frame(w.loc[tr]) for tr in data.treated_units},
         "rho": {tr: float(v) for tr, v in res.rho.items()},
-        "post_index": [list(map(str, ix)) if isinstance(ix, tuple) else str(ix)
-                       for ix in res.Y_post_fit.index.tolist()],
+        "post_index": [
+            list(map(str, ix)) if isinstance(ix, tuple) else str(ix)
+            for ix in res.Y_post_fit.index.tolist()
+        ],
         "y_post_fit": y_fit.tolist(),
         "insample_lower": (ci0[:, 0] - y_fit).tolist(),
         "insample_upper": (ci0[:, 1] - y_fit).tolist(),
