@@ -24,8 +24,9 @@ from impacteval._validation import (
     check_rng,
 )
 from impacteval._warn import WarningLog
-from impacteval.exceptions import DataValidationError, ImpactEvalWarning
+from impacteval.exceptions import ImpactEvalWarning
 from impacteval.results import EffectTable, Provenance, fingerprint
+from impacteval.synth._scm_result import check_rho
 from impacteval.synth._scpi_multi import EFFECTS, UnitProblem, multi_bounds, unit_problems
 from impacteval.synth._scpi_multi_data import StaggeredPanel, build_staggered_panel
 from impacteval.synth._scpi_multi_result import (
@@ -181,10 +182,8 @@ class SyntheticControlMulti(EffectTable):
         lev = self.level if level is None else check_level(level)
         method = check_choice(out_of_sample, "out_of_sample", OUT_METHODS)
         n_sims = check_positive_int(n_sims, "n_sims", 50)
-        if rho is not None and (isinstance(rho, bool) or not 0.0 <= float(rho) < 1.0):
-            raise DataValidationError(f"`rho` must be None or in [0, 1); received {rho!r}")
-        if isinstance(rho_max, bool) or not 0.0 < float(rho_max) <= 1.0:
-            raise DataValidationError(f"`rho_max` must be in (0, 1]; received {rho_max!r}")
+        rho_v = check_rho(rho, "rho", allow_none=True)
+        rho_m = check_rho(rho_max, "rho_max", allow_none=False)
         gen, seed = check_rng(rng)
         alpha = 1.0 - lev
         problems = list(self.problems)
@@ -196,8 +195,8 @@ class SyntheticControlMulti(EffectTable):
             u_alpha=alpha / 2.0,
             e_alpha=alpha / 2.0,
             out_of_sample=method,
-            rho=rho,
-            rho_max=float(rho_max),
+            rho=rho_v,
+            rho_max=float(rho_m or 0.2),
         )
         log = WarningLog()
         log.extend(list(self.warnings))
