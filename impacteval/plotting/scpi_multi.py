@@ -59,6 +59,9 @@ class MultiEffectsDisplay(Display):
                     color=line.get_color(),
                     alpha=0.15,
                 )
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("periods since adoption")
 
     def render(self, ax: Axes) -> None:
@@ -73,6 +76,7 @@ class MultiEffectsDisplay(Display):
             else:
                 ax.plot(x, est, "o")
             ax.set_xticks(x, [str(u) for u in t["unit"]])
+            ax.set_xlim(-0.5, len(t) - 0.5)
             ax.set_xlabel("treated unit")
         elif self.effect == "time":
             label = "average over treated units"
