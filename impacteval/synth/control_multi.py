@@ -94,6 +94,9 @@ class SyntheticControlMulti(EffectTable):
     ``ci_upper`` and ``p_value`` (NaN: see :meth:`prediction_intervals`), ``treated`` and
     ``synthetic``.
 
+    ``details``: ``adoption`` and ``post_periods`` (number of post periods) per treated unit;
+    with ``effect="time"`` the table stops at the smallest number of post periods.
+
     Attributes
     ----------
     effect : {"unit-time", "unit", "time"}
@@ -366,7 +369,8 @@ def synthetic_control_multi(
         details={
             "adoption": {
                 n: panel.times[b.adoption] for n, b in zip(names, panel.blocks, strict=True)
-            }
+            },
+            "post_periods": {n: int(p.y_post.size) for n, p in zip(names, problems, strict=True)},
         },
         effect=eff,
         weights=weights,

@@ -97,6 +97,7 @@ def test_weights_on_simplex_and_result_fields() -> None:
     np.testing.assert_allclose(fit.weights.sum(axis=0), 1.0, atol=1e-12)
     assert (fit.weights.to_numpy() >= 0).all()
     assert fit.adoption.to_dict() == STAGGERED
+    assert dict(fit.details["post_periods"]) == {"A": 8, "B": 6, "C": 4}
     assert fit.index_columns == ("unit", "time")
     assert np.isnan(fit.table["ci_lower"]).all()
     assert "each treated unit in each post period" in str(fit)
