@@ -58,7 +58,7 @@ def staggered_panel() -> pd.DataFrame:
     for j in range(n_donors):
         y = 5 + f @ lam[j] + rs.normal(0, 0.4, t)
         rows += [(f"D{j:02d}", s, float(y[s]), 0) for s in range(t)]
-    for k, (name, t0) in enumerate(ADOPTION.items()):
+    for name, t0 in ADOPTION.items():
         mix = rs.dirichlet(np.ones(4))
         pick = rs.choice(n_donors, 4, replace=False)
         loading = mix @ lam[pick]
@@ -66,7 +66,6 @@ def staggered_panel() -> pd.DataFrame:
         for s in range(t):
             d = int(s >= t0)
             rows.append((name, s, float(y[s] + d * (1.0 + 0.2 * (s - t0))), d))
-        del k
     return pd.DataFrame(rows, columns=["unit", "time", "y", "treated"])
 
 
