@@ -133,7 +133,9 @@ def test_insample_bounds_on_scpi_draws(effect: str) -> None:
     np.testing.assert_allclose(
         arrays.insample_upper, k * np.array(ref["insample_upper"]), atol=5e-3
     )
-    np.testing.assert_allclose(arrays.rho, [ref["rho"][n] for n in ref["treated_units"]])
+    np.testing.assert_allclose(
+        np.asarray(arrays.rho), [ref["rho"][n] for n in ref["treated_units"]]
+    )
 
 
 def _blocks(effect: str, scpi_scaling: bool = False) -> tuple[list[ErrorBlock], bool]:
