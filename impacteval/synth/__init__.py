@@ -6,6 +6,9 @@ comparison built from untreated donors.
   ridge-augmented estimator (Ben-Michael, Feller & Rothstein 2021); ``method="penalized"``
   (Abadie & L'Hour 2021, ``_scm_penalized.py``) and ``method="robust"`` (Amjad, Shah & Shen
   2018, ``_scm_robust.py``).
+- :func:`synthetic_control_multi` — several treated units with staggered adoption, with
+  prediction intervals by unit and period, by unit, or by periods since adoption (Cattaneo,
+  Feng, Palomba & Titiunik; ``control_multi.py``, ``_scpi_multi*.py``).
 - :func:`synthetic_did` — Arkhangelsky et al. (2021) synthetic difference in differences,
   with its synthetic-control and DiD special cases.
 - :func:`multisynth` — Ben-Michael, Feller & Rothstein (2022) partially pooled synthetic
@@ -38,14 +41,17 @@ The plots are display objects in :mod:`impacteval.plotting.synth`, drawn by each
 from __future__ import annotations
 
 from impacteval.synth.control import SyntheticControl, synthetic_control
+from impacteval.synth.control_multi import SyntheticControlMulti, synthetic_control_multi
 from impacteval.synth.multisynth import MultiSynth, multisynth
 from impacteval.synth.sdid import SyntheticDiD, synthetic_did
 
 __all__ = [
     "MultiSynth",
     "SyntheticControl",
+    "SyntheticControlMulti",
     "SyntheticDiD",
     "multisynth",
     "synthetic_control",
+    "synthetic_control_multi",
     "synthetic_did",
 ]

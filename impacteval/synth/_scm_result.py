@@ -36,7 +36,7 @@ from impacteval.synth._scm_penalized_design import refuse_method
 from impacteval.synth._scpi import PredictionIntervals, prediction_intervals
 from impacteval.synth._scpi_outsample import OUT_METHODS
 
-__all__ = ["SyntheticControl", "augmented_result", "build_result"]
+__all__ = ["SyntheticControl", "augmented_result", "build_result", "check_rho"]
 
 
 @dataclass(frozen=True, kw_only=True, repr=False)
@@ -323,8 +323,8 @@ class SyntheticControl(EffectEstimate):
         lev = self.level if level is None else check_level(level)
         method = check_choice(out_of_sample, "out_of_sample", OUT_METHODS)
         sims = check_positive_int(n_sims, "n_sims", 50)
-        rho_v = _check_rho(rho, "rho", allow_none=True)
-        rho_m = _check_rho(rho_max, "rho_max", allow_none=False)
+        rho_v = check_rho(rho, "rho", allow_none=True)
+        rho_m = check_rho(rho_max, "rho_max", allow_none=False)
         generator, seed = check_rng(rng)
         spec = design.spec
         post = ~spec.pre
@@ -429,7 +429,7 @@ class SyntheticControl(EffectEstimate):
         )
 
 
-def _check_rho(value: object, param: str, *, allow_none: bool) -> float | None:
+def check_rho(value: object, param: str, *, allow_none: bool) -> float | None:
     """``rho`` / ``rho_max``: a number in (0, 1] (or None where allowed)."""
     if value is None and allow_none:
         return None

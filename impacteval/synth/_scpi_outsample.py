@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["OUT_METHODS", "error_design", "outsample_bounds"]
+__all__ = ["OUT_METHODS", "error_design", "ols_coef", "outsample_bounds", "quantile_fit"]
 
 OUT_METHODS = ("gaussian", "ls", "qreg")
 
@@ -38,11 +38,11 @@ def error_design(pre_active: np.ndarray, post_active: np.ndarray) -> tuple[np.nd
     return x0, x1
 
 
-def _ols(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+def ols_coef(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.asarray(np.linalg.lstsq(x, y, rcond=None)[0])
 
 
-def _quantile_fit(y: np.ndarray, x: np.ndarray, x_new: np.ndarray, q: float) -> np.ndarray:
+def quantile_fit(y: np.ndarray, x: np.ndarray, x_new: np.ndarray, q: float) -> np.ndarray:
     """Linear quantile regression at ``q`` (statsmodels' IRLS ``QuantReg``), predicted at
     ``x_new``."""
     import warnings
@@ -73,13 +73,13 @@ def outsample_bounds(
         if x0.shape[1] == 1:
             lo, hi = np.quantile(e, a), np.quantile(e, 1.0 - a)
             return np.full(x1.shape[0], lo), np.full(x1.shape[0], hi)
-        return _quantile_fit(e, x0, x1, a), _quantile_fit(e, x0, x1, 1.0 - a)
-    beta = _ols(e, x0)
+        return quantile_fit(e, x0, x1, a), quantile_fit(e, x0, x1, 1.0 - a)
+    beta = ols_coef(e, x0)
     mean = x1 @ beta
     r = e - x0 @ beta
-    gamma = _ols(np.log(r**2), x0)
+    gamma = ols_coef(np.log(r**2), x0)
     sig2 = np.exp(x1 @ gamma)
-    iqr = np.abs(_quantile_fit(r, x0, x1, 0.75) - _quantile_fit(r, x0, x1, 0.25))
+    iqr = np.abs(quantile_fit(r, x0, x1, 0.75) - quantile_fit(r, x0, x1, 0.25))
     sigma = np.minimum(np.sqrt(sig2), iqr / 1.34)
     if method == "gaussian":
         eps = np.sqrt(-2.0 * np.log(a)) * sigma
