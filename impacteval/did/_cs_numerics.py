@@ -308,6 +308,8 @@ def _dr_batched(
     control_group, anticipation, names = setup
     n = y.shape[0]
     static = all(np.array_equal(x[:, p, :], x[:, 0, :]) for p in range(1, x.shape[1]))
+    design = np.column_stack([np.ones(n), x[:, 0, :]]) if static else None
+    y_t = np.ascontiguousarray(y.T)  # periods x units: a cell's outcome change is a row
     unweighted = bool(np.all(weights == 1.0))
     levels = np.unique(unit_cohort)
     out: list[_Row | None] = [None] * len(plan)
@@ -330,24 +332,27 @@ def _dr_batched(
         treated = unit_cohort == g
         idx = np.flatnonzero(treated | np.isin(unit_cohort, ctrl_levels))
         d = treated[idx].astype(float)
-        xc = np.column_stack([np.ones(idx.size), x[idx, xp, :]])
+        xc = (
+            design[idx]
+            if design is not None
+            else np.column_stack([np.ones(idx.size), x[idx, xp, :]])
+        )
         wc = weights[idx]
         beta = _check_cell(xc, d, "dr", first, names)
         pscore = PScore(xc, d, normalise(wc), beta if unweighted else None)
-        y_cell = y[idx]
-        t_cols = np.array([plan[j][1] for j in cells])
-        b_cols = np.array([plan[j][2] for j in cells])
-        try:
-            att, inf = drdid_panel_batch(
-                y_cell[:, t_cols] - y_cell[:, b_cols], d, xc, wc, pscore=pscore
-            )
+        y_cell = y_t[:, idx]
+        dy = (y_cell[[plan[j][1] for j in cells]] - y_cell[[plan[j][2] for j in cells]]).T
+        try:  # dy and the influence functions are column-major: each cell contiguous
+            att, inf = drdid_panel_batch(dy, d, xc, wc, pscore=pscore, scale=n / idx.size)
         except CellError as exc:
             raise DataValidationError(f"cell {first} with covariates {list(names)}: {exc}") from exc
         n_t = int(d.sum())
+        finite = np.isfinite(att) & np.all(np.isfinite(inf), axis=0)
         for col, j in enumerate(cells):
-            _finish_cell(float(att[col]), inf[:, col], labels[j], "dr", names)
+            if not finite[col]:
+                _finish_cell(float(att[col]), inf[:, col], labels[j], "dr", names)
             g_j, t_j, b_j = plan[j]
-            column = (idx, (n / idx.size) * inf[:, col])
+            column = (idx, inf[:, col])
             out[j] = (g_j, float(periods[t_j]), float(periods[b_j]), float(att[col]), column,
                       n_t, int(idx.size - n_t))  # fmt: skip
     return [r for r in out if r is not None]
