@@ -69,28 +69,31 @@ def drdid_panel_batch(
     xpx = (x * w_ols[:, None]).T @ x / n
     if rcond1(xpx) < EPS:
         raise CellError("the outcome-regression design for the controls is singular")
-    # weighted least squares on the controls by a QR of their sqrt-weighted design (as R's
-    # lm.wfit): Q' sqrt(w) dy for all columns as one product over the full rows
-    sw = np.sqrt(w[ctrl])
-    q, r = np.linalg.qr(x[ctrl] * sw[:, None])
-    proj = np.zeros((n, x.shape[1]))
-    proj[ctrl] = q * sw[:, None]
-    beta = linalg.solve_triangular(r, proj.T @ dy)
     w_treat = trim * w * d
     w_cont = trim * w * ps * (1.0 - d) / (1.0 - ps)
     mean_t, mean_c = float(np.mean(w_treat)), float(np.mean(w_cont))
     xt, xc = w_treat @ x, w_cont @ x  # (k,)
-    # weighted means of the residuals r = dy - x beta, without forming r
-    eta_treat = (w_treat @ dy - xt @ beta) / n / mean_t
-    eta_cont = (w_cont @ dy - xc @ beta) / n / mean_c
+    # every product with dy in one pass: [Q sqrt(w) on the controls, w_treat, w_cont,
+    # w_cont x]' dy. Least squares on the controls by a QR of their sqrt-weighted design
+    # (as R's lm.wfit); the residual means and moments without forming the residuals.
+    k = x.shape[1]
+    sw = np.sqrt(w[ctrl])
+    q, r = np.linalg.qr(x[ctrl] * sw[:, None])
+    right = np.zeros((n, 2 * k + 2), order="F")
+    right[ctrl, :k] = q * sw[:, None]
+    right[:, k] = w_treat
+    right[:, k + 1] = w_cont
+    np.multiply(x, w_cont[:, None], out=right[:, k + 2 :])
+    prod = right.T @ dy  # (2k + 2, m)
+    beta = linalg.solve_triangular(r, prod[:k])
+    eta_treat = (prod[k] - xt @ beta) / n / mean_t
+    eta_cont = (prod[k + 1] - xc @ beta) / n / mean_c
     # M2 = mean(w_cont (r - eta_cont) x), k x m
-    wx_cont = x * w_cont[:, None]
-    m2 = (wx_cont.T @ dy - (wx_cont.T @ x) @ beta - np.outer(xc, eta_cont)) / n
+    m2 = (prod[k + 2 :] - (right[:, k + 2 :].T @ x) @ beta - np.outer(xc, eta_cont)) / n
     v = np.linalg.solve(xpx, np.column_stack([xt, xc]) / n)  # (k, 2)
     a = w_treat / mean_t - w_cont / mean_c - w_ols * (x @ (v[:, 0] / mean_t - v[:, 1] / mean_c))
     a *= scale
     # inf = a * dy + [-a x, -w_treat / mean_t, w_cont / mean_c, -asy_ps / mean_c] @ coef
-    k = x.shape[1]
     left = np.empty((n, 2 * k + 2), order="F")  # filled column by column, contiguous
     np.multiply(x, -a[:, None], out=left[:, :k])
     np.multiply(w_treat, -scale / mean_t, out=left[:, k])
