@@ -198,13 +198,13 @@ def ddd(
         Confidence level.
     panel : bool
         True (default): a panel, balanced by dropping units not seen in every period.
-        False: repeated cross-sections (after Sant'Anna & Zhao 2020, as the paper's
-        repeated cross-section estimator): a cell ``(g, t)`` uses the rows of periods
-        ``t`` and its base period in cohort ``g`` and its comparison cohorts, outcome
-        models are fitted per subgroup and period, and influence functions, cohort shares,
-        clusters and the bootstrap are per row (``n`` = rows). ``cohort``, ``partition``,
-        ``weights`` and ``cluster`` are read per row; every subgroup needs rows in both
-        periods of each cell.
+        False: repeated cross-sections (the DDD built from Sant'Anna & Zhao's 2020
+        repeated cross-section DiDs, as ``triplediff`` / ``moderndid`` do): a cell
+        ``(g, t)`` uses the rows of periods ``t`` and its base period in cohort ``g`` and
+        its comparison cohorts, outcome models are fitted per subgroup and period, and
+        influence functions, cohort shares, clusters and the bootstrap are per row
+        (``n`` = rows). ``cohort``, ``partition``, ``weights`` and ``cluster`` are read
+        per row; every subgroup needs rows in both periods of each cell.
 
     Returns
     -------
