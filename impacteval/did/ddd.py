@@ -3,7 +3,9 @@
 The entry point :func:`ddd` reads as its pipeline: check the arguments, code the panel
 once (:func:`impacteval._panel.prepare_panel`), apply the sample rules (balanced panel,
 cohorts after the data are never enabled, cohorts enabled in the first period dropped),
-estimate every ATT(g, t) (:func:`impacteval.did.ddd_numerics.ddd_group_time`) and build a
+estimate every ATT(g, t) (:func:`impacteval.did.ddd_numerics.ddd_group_time`, or
+:func:`impacteval.did.ddd_rc_numerics.ddd_group_time_rc` for repeated cross-sections with
+``panel=False``) and build a
 :class:`TripleDifferenceEffects`, which is a
 :class:`~impacteval.did.group_time.GroupTimeEffects`: the aggregations, the multiplier
 bootstrap, the pre-trend test and the plot are those of ``att_gt``, read from the cells'
@@ -38,6 +40,7 @@ from impacteval.did.ddd_numerics import (
     ddd_group_time,
     ddd_two_period,
 )
+from impacteval.did.ddd_rc_numerics import CrossSections, ddd_group_time_rc, ddd_two_period_rc
 from impacteval.did.group_time import GroupTimeEffects
 from impacteval.exceptions import DataValidationError
 from impacteval.results import Provenance, fingerprint_in_background
@@ -68,7 +71,7 @@ class TripleDifferenceEffects(GroupTimeEffects):
 @dataclass(frozen=True)
 class _Options:
     outcome: str
-    unit: str
+    unit: str | None
     time: str
     cohort: str
     partition: str
@@ -80,15 +83,23 @@ class _Options:
     cluster: str | None
     bootstrap: int | None
     level: float
+    panel: bool
 
 
 def _check_options(**kw: Any) -> _Options:
-    for name in ("outcome", "unit", "time", "cohort", "partition"):
+    if not isinstance(kw["panel"], (bool, np.bool_)):
+        raise DataValidationError(f"`panel` must be True or False; received {kw['panel']!r}")
+    if kw["unit"] is None and kw["panel"]:
+        raise DataValidationError(
+            "`unit` is required for panel data; pass the unit identifier column, or "
+            "panel=False for repeated cross-sections"
+        )
+    for name in ("outcome", "time", "cohort", "partition"):
         if not isinstance(kw[name], str):
             raise DataValidationError(
                 f"`{name}` must be a column name (str); received {kw[name]!r}"
             )
-    for name in ("weights", "cluster"):
+    for name in ("unit", "weights", "cluster"):
         if kw[name] is not None and not isinstance(kw[name], str):
             raise DataValidationError(
                 f"`{name}` must be a column name (str) or None; received {kw[name]!r}"
@@ -110,6 +121,7 @@ def _check_options(**kw: Any) -> _Options:
         cluster=kw["cluster"],
         bootstrap=None if boot is None else check_positive_int(boot, "bootstrap", minimum=2),
         level=check_level(kw["level"]),
+        panel=bool(kw["panel"]),
     )
 
 
@@ -117,7 +129,7 @@ def ddd(
     data: pd.DataFrame,
     *,
     outcome: str,
-    unit: str,
+    unit: str | None = None,
     time: str,
     cohort: str,
     partition: str,
@@ -130,6 +142,7 @@ def ddd(
     bootstrap: int | None = None,
     rng: int | np.random.Generator | None = None,
     level: float = 0.95,
+    panel: bool = True,
 ) -> TripleDifferenceEffects:
     """Triple-difference group-time ATTs (Ortiz-Villavicencio & Sant'Anna 2025).
 
@@ -141,9 +154,12 @@ def ddd(
     Parameters
     ----------
     data : pandas.DataFrame
-        Long panel, one row per unit and period.
-    outcome, unit, time : str
-        Outcome, unit identifier and (numeric) period columns.
+        Long panel, one row per unit and period; with ``panel=False``, repeated
+        cross-sections (one row per observation, each observed once).
+    outcome, time : str
+        Outcome and (numeric) period columns.
+    unit : str, optional
+        Unit identifier; required for panel data, not used with ``panel=False``.
     cohort : str
         First period in which the unit's group enables treatment; 0, missing or +inf =
         never enabled. Constant within unit. Cohorts after the last period count as never
@@ -152,21 +168,25 @@ def ddd(
     partition : str
         0/1 eligibility (``Q``), constant within unit; both values must occur.
     covariates : sequence of str
-        Covariates for the DDD conditional parallel trends; each cell uses their values in
-        the earlier of its base period and ``t`` (as ``att_gt``).
+        Covariates for the DDD conditional parallel trends. Panels: each cell uses their
+        values in the earlier of its base period and ``t`` (as ``att_gt``). Repeated
+        cross-sections: each row's own values.
     control_group : {"never_treated", "not_yet_treated"}
         Comparison cohorts: never enabled, or also enabled after ``max(t, base)``. With
         several comparison cohorts a cell estimates one DDD per cohort and combines them
         by optimal GMM (the paper's eq. 4.11-4.12), never by pooling them.
     method : {"dr", "ipw", "reg"}
-        Each of the three 2x2 DiDs: doubly robust (``DRDID::drdid_panel``), normalised IPW
-        (``std_ipw_did_panel``) or outcome regression (``reg_did_panel``).
+        Each of the three 2x2 DiDs: doubly robust (``DRDID::drdid_panel``; with
+        ``panel=False`` the locally efficient ``drdid_rc``), normalised IPW
+        (``std_ipw_did_panel`` / ``std_ipw_did_rc``) or outcome regression
+        (``reg_did_panel`` / ``reg_did_rc``).
     base_period : {"varying", "universal"}
         Pre-treatment cells compare ``t`` with ``t - 1`` (varying) or with ``g - 1``
         (universal; the cell ``t = g - 1`` is the normalised zero). Post-treatment cells
         always use ``g - 1``.
     weights : str, optional
-        Sampling weights, constant within unit (normalised to mean one).
+        Sampling weights, constant within unit (normalised to mean one; per row with
+        ``panel=False``).
     cluster : str, optional
         Cluster column (constant within unit) for cluster-sum influence-function SEs.
     bootstrap : int, optional
@@ -176,6 +196,15 @@ def ddd(
         Seed for the bootstrap.
     level : float
         Confidence level.
+    panel : bool
+        True (default): a panel, balanced by dropping units not seen in every period.
+        False: repeated cross-sections (the DDD built from Sant'Anna & Zhao's 2020
+        repeated cross-section DiDs, as ``triplediff`` / ``moderndid`` do): a cell
+        ``(g, t)`` uses the rows of periods ``t`` and its base period in cohort ``g`` and
+        its comparison cohorts, outcome models are fitted per subgroup and period, and
+        influence functions, cohort shares, clusters and the bootstrap are per row
+        (``n`` = rows). ``cohort``, ``partition``, ``weights`` and ``cluster`` are read
+        per row; every subgroup needs rows in both periods of each cell.
 
     Returns
     -------
@@ -188,7 +217,9 @@ def ddd(
     DataValidationError
         Bad arguments or columns, a partition that is not 0/1 or changes within a unit, no
         enabled cohort, no never-enabled units with ``control_group="never_treated"``, an
-        empty subgroup or a failed nuisance fit in a cell (the message names the cell).
+        empty subgroup (with ``panel=False``: in one of the cell's two periods) or a failed
+        nuisance fit in a cell (the message names the cell); ``unit`` missing with
+        ``panel=True``; ``panel`` not a bool.
 
     Notes
     -----
@@ -207,8 +238,9 @@ def ddd(
     ``sqrt(1 / (n 1' Omega^-1 1))`` there). Aggregations include the influence function
     of the estimated cohort shares, as R ``did::aggte`` and ``triplediff::agg_ddd`` do
     (``moderndid`` 0.2.0's ``agg_ddd`` leaves it out, so its aggregate SEs are smaller).
-    Cohort shares count both partitions (as ``triplediff``). Panels only (no repeated
-    cross-sections), no anticipation.
+    Cohort shares count both partitions (as ``triplediff``). No anticipation. Repeated
+    cross-sections are checked against ``moderndid`` 0.2.0's ``ddd(panel=False)``
+    (whose staggered version ignores sampling weights; impacteval uses them).
 
     References
     ----------
@@ -234,15 +266,17 @@ def ddd(
     opts = _check_options(**{k: v for k, v in locals().items() if k not in ("data", "rng")})
     gen, seed = check_rng(rng)
     frame = check_dataframe(data)
-    used = [opts.outcome, opts.unit, opts.time, opts.cohort, opts.partition, *opts.covariates]
-    used += [c for c in (opts.weights, opts.cluster) if c is not None]
+    used = [opts.outcome, opts.time, opts.cohort, opts.partition, *opts.covariates]
+    unit_col = opts.unit if opts.panel else None
+    used += [c for c in (unit_col, opts.weights, opts.cluster) if c is not None]
     digest = fingerprint_in_background(frame, list(dict.fromkeys(used)))
     log = WarningLog()
-    panel = _prepare(frame, opts, log)
-    arrays, clusters = _arrays(panel, opts, log)
+    coded = _prepare(frame, opts, log)
+    arrays, clusters = _arrays(coded, opts, log)
+    estimate = ddd_group_time_rc if isinstance(arrays, CrossSections) else ddd_group_time
     try:
-        fit, counts = ddd_group_time(
-            arrays, method=opts.method, control_group=opts.control_group,
+        fit, counts = estimate(
+            arrays, method=opts.method, control_group=opts.control_group,  # type: ignore[arg-type]
             base_period=opts.base_period,
         )  # fmt: skip
     except CellError as exc:
@@ -259,13 +293,13 @@ def ddd(
         bootstrap=opts.bootstrap,
     )
     extra = _extra_details(arrays, opts, counts)
-    return _build(fit, arrays, panel, opts, how, log, gen, seed, digest(), extra)
+    return _build(fit, arrays, coded, opts, how, log, gen, seed, digest(), extra)
 
 
 def _prepare(frame: pd.DataFrame, opts: _Options, log: WarningLog) -> Panel:
     panel = prepare_panel(
         frame,
-        unit=opts.unit,
+        unit=opts.unit if opts.panel else None,
         time=opts.time,
         outcome=opts.outcome,
         cohort=opts.cohort,
@@ -277,7 +311,7 @@ def _prepare(frame: pd.DataFrame, opts: _Options, log: WarningLog) -> Panel:
         labels={"cluster": opts.cluster},
         unit_constant=("partition", "weights", "cluster"),
     )
-    if not panel.balanced:
+    if opts.panel and not panel.balanced:
         keep = panel.complete_units
         if not keep.any():
             raise DataValidationError(
@@ -293,14 +327,16 @@ def _prepare(frame: pd.DataFrame, opts: _Options, log: WarningLog) -> Panel:
 
 def _arrays(
     panel: Panel, opts: _Options, log: WarningLog
-) -> tuple[PanelArrays, tuple[np.ndarray, int] | None]:
+) -> tuple[PanelArrays | CrossSections, tuple[np.ndarray, int] | None]:
+    """The estimation arrays: per unit (panel) or per row (``panel=False``)."""
     assert panel.cohort is not None  # prepare_panel was given the cohort column
+    what = "units" if opts.panel else "observations"
     periods = panel.periods
     cohort = panel.cohort.copy()
     late = np.isfinite(cohort) & (cohort > periods[-1])
     if late.any():
         log.warn(
-            f"`cohort`: {int(late.sum())} units are enabled after the last period; they "
+            f"`cohort`: {int(late.sum())} {what} are enabled after the last period; they "
             "count as never enabled"
         )
         cohort[late] = np.inf
@@ -308,24 +344,45 @@ def _arrays(
     keep = ~first
     if first.any():
         log.warn(
-            f"dropped {int(first.sum())} units enabled in the first period: they have no "
+            f"dropped {int(first.sum())} {what} enabled in the first period: they have no "
             "pre-treatment period"
         )
+    q, w, cohort = _unit_columns(panel, opts, keep, cohort[keep])
+    clusters = _clusters(panel, opts, keep)
+    if opts.panel:
+        y = np.asarray(panel.wide(opts.outcome))[keep]
+        x = np.asarray(panel.wide(list(opts.covariates)))[keep] if opts.covariates else None
+        return PanelArrays(y=y, cohort=cohort, eligible=q, x=x, w=w, periods=periods), clusters
+    rows = keep[panel.unit_codes]  # one unit per row
+    covs = list(opts.covariates)
+    arrays = CrossSections(
+        y=np.asarray(panel.column(opts.outcome))[rows],
+        period=np.asarray(panel.period_codes)[rows],
+        cohort=cohort,
+        eligible=q,
+        x=np.asarray(panel.column(covs))[rows] if covs else None,
+        w=w,
+        periods=periods,
+    )
+    return arrays, clusters
+
+
+def _unit_columns(
+    panel: Panel, opts: _Options, keep: np.ndarray, cohort: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked eligibility, weights (mean one) and cohort of the kept units (or rows)."""
     q = panel.unit_values["partition"][keep]
     if not np.all(np.isin(q, (0.0, 1.0))) or np.unique(q).size < 2:
         raise DataValidationError(
             f"`partition`: column {opts.partition!r} must be 0/1 eligibility with both "
             f"values present; received values {sorted(set(np.unique(q).tolist()))[:6]}"
         )
-    y = np.asarray(panel.wide(opts.outcome))[keep]
-    x = np.asarray(panel.wide(list(opts.covariates)))[keep] if opts.covariates else None
     w_raw = panel.unit_values.get("weights")
     if w_raw is not None and (np.any(w_raw < 0) or not np.any(w_raw > 0)):
         raise DataValidationError(
             f"`weights`: column {opts.weights!r} must be non-negative and not all zero"
         )
     w = np.ones(int(keep.sum())) if w_raw is None else w_raw[keep] / np.mean(w_raw[keep])
-    cohort = cohort[keep]
     if not np.isfinite(cohort).any():
         raise DataValidationError(
             f"`cohort`: column {opts.cohort!r} has no unit enabled within the data "
@@ -336,21 +393,25 @@ def _arrays(
             f"`cohort`: column {opts.cohort!r} has no never-enabled units (0 or missing); "
             "use control_group='not_yet_treated'"
         )
-    clusters = None
-    if opts.cluster is not None:
-        raw = panel.unit_values.get("cluster")  # absent when cluster is the unit column
-        labels = np.asarray(panel.unit_labels) if raw is None else np.asarray(raw)
-        codes, n_cl = group_codes(pd.Series(labels[keep]))
-        if n_cl < 2:
-            raise DataValidationError(
-                f"`cluster`: column {opts.cluster!r} must give at least 2 clusters; received {n_cl}"
-            )
-        clusters = (codes, n_cl)
-    arrays = PanelArrays(y=y, cohort=cohort, eligible=q == 1.0, x=x, w=w, periods=periods)
-    return arrays, clusters
+    return q == 1.0, w, cohort
 
 
-def _extra_details(arrays: PanelArrays, opts: _Options, counts: dict[str, int]) -> dict[str, Any]:
+def _clusters(panel: Panel, opts: _Options, keep: np.ndarray) -> tuple[np.ndarray, int] | None:
+    if opts.cluster is None:
+        return None
+    raw = panel.unit_values.get("cluster")  # absent when cluster is the unit column
+    labels = np.asarray(panel.unit_labels) if raw is None else np.asarray(raw)
+    codes, n_cl = group_codes(pd.Series(labels[keep]))
+    if n_cl < 2:
+        raise DataValidationError(
+            f"`cluster`: column {opts.cluster!r} must give at least 2 clusters; received {n_cl}"
+        )
+    return codes, n_cl
+
+
+def _extra_details(
+    arrays: PanelArrays | CrossSections, opts: _Options, counts: dict[str, int]
+) -> dict[str, Any]:
     enabled = np.isfinite(arrays.cohort)
     sub = {
         "enabled_eligible": int(np.sum(enabled & arrays.eligible)),
@@ -360,7 +421,17 @@ def _extra_details(arrays: PanelArrays, opts: _Options, counts: dict[str, int]) 
     }
     extra: dict[str, Any] = {"subgroup_counts": sub, "cells_gmm": counts["cells_gmm"]}
     cohorts = np.unique(arrays.cohort[enabled])
-    if arrays.periods.size == 2 and cohorts.size == 1:
+    if arrays.periods.size == 2 and cohorts.size == 1 and isinstance(arrays, CrossSections):
+        x = np.ones((int(arrays.cohort.size), 1))
+        if arrays.x is not None:
+            x = np.column_stack([x, arrays.x])
+        res = ddd_two_period_rc(
+            arrays.y, arrays.period == 1, enabled, arrays.eligible, x, arrays.w, opts.method
+        )
+        extra["did_components"] = dict(
+            zip(("4_vs_3", "4_vs_2", "4_vs_1"), res.did_atts, strict=True)
+        )
+    elif arrays.periods.size == 2 and cohorts.size == 1:
         x = np.ones((int(arrays.cohort.size), 1))
         if arrays.x is not None:
             x = np.column_stack([x, arrays.x[:, 0, :]])
@@ -376,7 +447,7 @@ def _extra_details(arrays: PanelArrays, opts: _Options, counts: dict[str, int]) 
 
 def _build(
     fit: Any,
-    arrays: PanelArrays,
+    arrays: PanelArrays | CrossSections,
     panel: Panel,
     opts: _Options,
     how: Inference,

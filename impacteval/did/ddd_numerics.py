@@ -41,6 +41,7 @@ DDD (the paper's section 4).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,17 +52,27 @@ from impacteval.did._drdid import drdid_panel as dr_panel
 
 __all__ = [
     "DDD_METHODS",
+    "SUBGROUP_NAMES",
     "CellPlan",
+    "PairFit",
     "TwoPeriodDDD",
     "ddd_group_time",
     "ddd_two_period",
     "gmm_combine",
     "plan_cells",
+    "subgroups",
+    "triple_sum",
 ]
 
 Array = np.ndarray
 DDD_METHODS = {"dr": dr_panel, "ipw": std_ipw_did_panel, "reg": reg_did_panel}
 _COMPARISONS = (3, 2, 1)  # subgroup compared with subgroup 4, in the order of the sum
+SUBGROUP_NAMES = {
+    1: "ineligible comparison",
+    2: "eligible comparison",
+    3: "enabled ineligible",
+    4: "treated",
+}
 
 
 @dataclass(frozen=True)
@@ -112,20 +123,42 @@ def ddd_two_period(
         A subgroup is empty or a nuisance fit fails.
     """
     estimator = DDD_METHODS[method]
-    sub = subgroups(enabled, eligible)
+    return triple_sum(
+        subgroups(enabled, eligible),
+        lambda rows, d: estimator(dy[rows], d, x[rows], w[rows]),
+    )
+
+
+PairFit = Callable[[Array, Array], tuple[float, Array]]
+
+
+def triple_sum(sub: Array, fit_pair: PairFit) -> TwoPeriodDDD:
+    """DiD(4 vs 3) + DiD(4 vs 2) - DiD(4 vs 1) from a 2x2 DiD on a pair of subgroups.
+
+    Parameters
+    ----------
+    sub : (n,) subgroup codes 1-4 (:func:`subgroups`).
+    fit_pair : callable
+        ``fit_pair(rows, d)`` with a boolean row mask of subgroup 4 and one comparison
+        subgroup and ``d`` (1 = subgroup 4) on those rows; returns the DiD and its influence
+        function on those rows, scaled to their number.
+
+    Raises
+    ------
+    CellError
+        A subgroup is empty or a nuisance fit fails.
+    """
     counts = tuple(int(np.count_nonzero(sub == k)) for k in (1, 2, 3, 4))
-    names = {1: "ineligible comparison", 2: "eligible comparison", 3: "enabled ineligible"}
     if counts[3] == 0:
         raise CellError("no treated units (enabled group and eligible partition)")
-    n = dy.shape[0]
+    n = sub.shape[0]
     atts: list[float] = []
     inf = np.zeros(n)
     for comp, sign in zip(_COMPARISONS, (1.0, 1.0, -1.0), strict=True):
         if counts[comp - 1] == 0:
-            raise CellError(f"no units in the {names[comp]} subgroup")
+            raise CellError(f"no units in the {SUBGROUP_NAMES[comp]} subgroup")
         rows = (sub == 4) | (sub == comp)
-        d = (sub[rows] == 4).astype(float)
-        att_c, inf_c = estimator(dy[rows], d, x[rows], w[rows])
+        att_c, inf_c = fit_pair(rows, (sub[rows] == 4).astype(float))
         atts.append(att_c)
         inf[rows] += sign * inf_c * (n / np.count_nonzero(rows))
     att = atts[0] + atts[1] - atts[2]
