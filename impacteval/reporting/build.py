@@ -20,6 +20,7 @@ from impacteval.exceptions import ImpactEvalError
 from impacteval.reporting.errors import ReportExecutionError, ReportSpecError
 from impacteval.reporting.notebook import make_notebook, plan_for
 from impacteval.reporting.spec import ContractRef, ReportSpec, load_spec
+from impacteval.reporting.spec_synth import check_treatment_column
 from impacteval.reporting.tables import select
 
 __all__ = ["CHROMIUM_HEADLESS_FLAGS", "ReportPaths", "build_report", "check_spec", "print_pdf"]
@@ -148,7 +149,9 @@ def _check_rows(spec: ReportSpec, data: pd.DataFrame) -> None:
                 raise ReportSpecError(
                     f"`estimates.{s.id}.where` selects rows of one arm only ({sorted(arms)})"
                 )
-    if spec.design == "synth":
+    if spec.design == "synth" and treat is not None:  # several treated units
+        check_treatment_column(data, treat, spec.column("unit"), spec.column("time"))
+    elif spec.design == "synth":
         unit, time = spec.column("unit"), spec.column("time")
         tu, tt = spec.design_keys["treated_unit"], spec.design_keys["treatment_time"]
         if not (data[unit] == tu).any():
