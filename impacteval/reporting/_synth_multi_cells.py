@@ -98,7 +98,8 @@ observed then). Left of zero is the pre-treatment fit: estimates near zero there
 synthetic controls track the treated units before treatment. Intervals are normal, from
 leave-one-unit-out jackknife standard errors (every unit, treated or donor, left out in
 turn with `nu` held fixed). The overall effect, the average over treated units of each
-unit's average post-treatment effect, is the estimate reported and settled on.
+unit's average post-treatment effect, is the estimate of section 3 (and, with a contract,
+the one settled on).
 """
     )
     c.code(_EVENT.format(first=first), "diagnostics", "multisynth-event")
@@ -109,8 +110,8 @@ unit's average post-treatment effect, is the estimate reported and settled on.
 **Pooling.** Separate synthetic controls (`nu = 0`) fit each treated unit as well as they
 can but may leave the average badly fitted; a fully pooled fit (`nu = 1`) balances only
 the average. `nu` between trades the pooled imbalance (of the average over treated units)
-against the separate one (of each unit); by default it is the ratio of the two for the
-separate fit (Ben-Michael, Feller & Rothstein 2022).
+against the separate one (of each unit); unless the spec sets `nu`, it is the ratio of
+the two for the separate fit (Ben-Michael, Feller & Rothstein 2022).
 """
     )
     c.code(_POOLING, "diagnostics", "multisynth-pooling")

@@ -224,8 +224,25 @@ def _check_contract(spec: ReportSpec) -> tuple[str, ...]:
 
 
 def _check_interval_rules(spec: ReportSpec, ref: ContractRef, contract: Any) -> None:
-    """A synthetic control has no standard error: refuse rules that need an interval."""
-    if spec.design != "synth" or spec.estimator.name != "synthetic_control":
+    """A synthetic control (or multisynth without inference) has no standard error:
+    refuse rules that need an interval."""
+    if spec.design != "synth":
+        return
+    if spec.estimator.name == "synthetic_control":
+        why = (
+            "synthetic_control gives no standard error to form it (its uncertainty is "
+            "the placebo test and the prediction intervals); use design.estimator = "
+            "'synthetic_did' (placebo standard errors) or a rule on the point estimate"
+        )
+    elif spec.estimator.name == "multisynth" and (
+        dict(spec.estimator.options).get("inference") == "none"
+    ):
+        why = (
+            "multisynth with `design.options.inference = 'none'` gives no standard error "
+            "to form it; drop that option (the jackknife is the default) or use a rule on "
+            "the point estimate"
+        )
+    else:
         return
     for m in ref.inputs:
         if m.estimate is None or m.metric not in contract.input_metrics:
@@ -234,10 +251,7 @@ def _check_interval_rules(spec: ReportSpec, ref: ContractRef, contract: Any) -> 
         if metric.statistic == "lower_bound" or metric.gate == "significance":
             raise ReportSpecError(
                 f"`contract.inputs.{m.metric}`: the contract decides {m.metric!r} on an "
-                f"interval (statistic={metric.statistic!r}, gate={metric.gate!r}), but "
-                "synthetic_control gives no standard error to form it (its uncertainty is "
-                "the placebo test and the prediction intervals); use design.estimator = "
-                "'synthetic_did' (placebo standard errors) or a rule on the point estimate"
+                f"interval (statistic={metric.statistic!r}, gate={metric.gate!r}), but {why}"
             )
 
 

@@ -3,6 +3,8 @@ indicator, staggered adoption) with multisynth as primary and synthetic DiD besi
 
 from __future__ import annotations
 
+import ast
+import inspect
 from pathlib import Path
 
 import nbformat
@@ -13,8 +15,11 @@ import pytest
 import impacteval as ie
 from impacteval.payments import Contract
 from impacteval.reporting import build_report
+from impacteval.reporting._cells import NotebookPlan
+from impacteval.reporting._designs import design_section
 from impacteval.reporting.build import check_spec
 from impacteval.reporting.errors import ReportSpecError
+from impacteval.reporting.notebook import make_notebook
 from impacteval.reporting.spec import load_spec
 from impacteval.reporting.tables import metric_input
 
@@ -193,6 +198,40 @@ def test_bad_treatment_column_is_refused_before_the_build(
     panel = edit(_panel())  # type: ignore[operator]
     with pytest.raises(ReportSpecError, match=r"`columns\.treatment` \('treated'\).*" + match):
         check_spec(_write(tmp_path, SPEC, panel))
+
+
+@pytest.mark.parametrize("estimator", ["multisynth", "synthetic_did"])
+def test_notebook_calls_bind_and_the_multi_unit_cells_follow_the_primary(
+    tmp_path: Path, estimator: str
+) -> None:
+    spec = load_spec(_write(tmp_path, SPEC.replace('"multisynth"', repr(estimator))))
+    section = design_section(spec)
+    assert section.treatment_is_column and section.treatment_code is None
+    for est in (spec.estimator, *spec.alternatives):
+        call = ast.parse(section.call(spec, est), mode="eval").body
+        assert isinstance(call, ast.Call)
+        keywords = {k.arg: ast.unparse(k.value) for k in call.keywords if k.arg is not None}
+        assert keywords["treatment"] == "TREATMENT"
+        inspect.signature(getattr(ie.synth, est.name)).bind(None, **keywords)
+    nb = make_notebook(spec, NotebookPlan(("panel.csv",), "spec.toml", None))
+    tags = {t for cell in nb.cells for t in cell.get("metadata", {}).get("tags", [])}
+    assert "adoption" in tags and "flow" in tags
+    assert ("multisynth-event" in tags) == (estimator == "multisynth")
+    source = "\n".join(cell.source for cell in nb.cells)
+    assert "TREATED_UNIT" not in source and "treated_post" not in source
+
+
+def test_interval_rule_needs_the_jackknife(tmp_path: Path) -> None:
+    (tmp_path / "contract.toml").write_text(CONTRACT)
+    no_se = 'method = "sdid" }]\noptions = { inference = "none" }'
+    spec = SPEC.replace('method = "sdid" }]', no_se)
+    with pytest.raises(
+        ReportSpecError,
+        match=r"`contract\.inputs\.sales_gain`.*statistic='lower_bound'.*multisynth with "
+        r"`design\.options\.inference = 'none'` gives no standard error",
+    ):
+        check_spec(_write(tmp_path, spec + CONTRACT_BLOCK))
+    assert check_spec(_write(tmp_path, SPEC + CONTRACT_BLOCK))[0].estimator.name == "multisynth"
 
 
 # -- the built report ----------------------------------------------------------------------
