@@ -666,8 +666,8 @@ def _read_equity(top: _Table, design: str) -> tuple[tuple[SubsetSpec, ...], int,
         eq.finish()
         if subgroups and design == "synth":
             raise ReportSpecError(
-                "`equity.subgroups`: a synthetic control has one treated unit; subgroup "
-                "effects are not defined for design 'synth'"
+                "`equity.subgroups`: subgroup effects are not defined for design 'synth' "
+                "(one treated unit, or a few named by columns.treatment: too few to split)"
             )
     return subgroups, min_cell, eq_est
 
