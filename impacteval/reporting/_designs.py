@@ -4,7 +4,8 @@
 to which keyword), the cells that derive the treatment indicator from the panel (DiD,
 synthetic control) and the design-diagnostics section (what is checked before the
 primary estimator is fitted, the fit, and what is read off the fitted result). The
-notebook generator looks the section up in :data:`DESIGN_SECTIONS` by ``spec.design``
+notebook generator looks the section up with :func:`design_section` (by ``spec.design``,
+then :meth:`DesignSection.for_spec` for a variant such as several treated synth units)
 and never compares design names itself. The settlement, equity and audit sections do not
 depend on the design: they read the fitted ``results`` and the column roles only.
 """
@@ -19,6 +20,7 @@ from impacteval.reporting._cells import (
     predictors_source,
 )
 from impacteval.reporting._settlement_cells import metric_input_source
+from impacteval.reporting._synth_multi_cells import adoption_cells, multisynth_cells
 from impacteval.reporting.spec import EstimatorSpec, MetricMap, ReportSpec, matching_estimand
 
 __all__ = ["DESIGN_SECTIONS", "DesignSection", "design_section"]
@@ -71,6 +73,10 @@ class DesignSection:
     name: str = ""
     module: str = ""
     treatment_code: str | None = None
+
+    def for_spec(self, spec: ReportSpec) -> DesignSection:
+        """The section writing ``spec``'s notebook (a variant of this design, or itself)."""
+        return self
 
     @property
     def treatment_is_column(self) -> bool:
@@ -178,7 +184,7 @@ class DidSection(DesignSection):
     """Difference in differences: rollout, event-study profile and the pre-trend test."""
 
     name = module = "did"
-    treatment_code = """
+    treatment_code: str | None = """
 # cohort = first treated period; 0 or missing = never treated
 raw[COHORT] = raw[COHORT].fillna(0)
 raw["treated_group"] = (raw[COHORT] > 0).astype(int)  # ever treated (counts per arm)
@@ -419,11 +425,15 @@ class SynthSection(DesignSection):
     """Synthetic control: pre-period fit, donor weights and the placebo test in space."""
 
     name = module = "synth"
-    treatment_code = """
+    treatment_code: str | None = """
 raw["treated_group"] = (raw[UNIT] == TREATED_UNIT).astype(int)
 raw["treated_post"] = ((raw[UNIT] == TREATED_UNIT) & (raw[TIME] >= TREATMENT_TIME)).astype(float)
 TREATMENT = "treated_group"
 """
+
+    def for_spec(self, spec: ReportSpec) -> DesignSection:
+        """:class:`MultiSynthSection` when the spec names a treatment column."""
+        return MultiSynthSection() if spec.column("treatment") else self
 
     def call_kwargs(self, spec: ReportSpec, est: EstimatorSpec) -> dict[str, str | None]:
         """Panel roles; ``synthetic_control`` takes the treated unit and time, predictors."""
@@ -546,6 +556,41 @@ display(Markdown("\\n".join(f"- {{line}}" for line in basis)))
         )
 
 
+class MultiSynthSection(SynthSection):
+    """Several treated units (``columns.treatment``): adoption, event-time and unit effects.
+
+    The estimators take the spec's 0/1 absorbing treatment column as it is (the spec
+    checks allow only ``multisynth`` and ``synthetic_did`` here); nothing is derived.
+    """
+
+    treatment_code = None
+
+    def for_spec(self, spec: ReportSpec) -> DesignSection:
+        """Itself."""
+        return self
+
+    def call_kwargs(self, spec: ReportSpec, est: EstimatorSpec) -> dict[str, str | None]:
+        """Panel roles and the treatment column, the estimator's options, seed and level."""
+        kw: dict[str, str | None] = {
+            "outcome": "OUTCOME",
+            "unit": "UNIT",
+            "time": "TIME",
+            "treatment": "TREATMENT",
+        }
+        kw.update(options_source(est))
+        kw.update(rng="SEED", level="LEVEL")
+        return kw
+
+    def before_fit(self, c: Cells, spec: ReportSpec) -> None:
+        """The treated units and their adoption periods."""
+        adoption_cells(c)
+
+    def after_fit(self, c: Cells, spec: ReportSpec) -> None:
+        """A multisynth primary: event-time and per-unit effects, ``nu`` and imbalance."""
+        if spec.estimator.name == "multisynth":
+            multisynth_cells(c, _FIRST)
+
+
 #: the section of each design, keyed by ``design.type``
 DESIGN_SECTIONS: dict[str, DesignSection] = {
     section.name: section
@@ -554,5 +599,5 @@ DESIGN_SECTIONS: dict[str, DesignSection] = {
 
 
 def design_section(spec: ReportSpec) -> DesignSection:
-    """The :class:`DesignSection` of the spec's design."""
-    return DESIGN_SECTIONS[spec.design]
+    """The :class:`DesignSection` of the spec's design (and its variant, if any)."""
+    return DESIGN_SECTIONS[spec.design].for_spec(spec)

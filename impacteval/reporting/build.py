@@ -20,6 +20,7 @@ from impacteval.exceptions import ImpactEvalError
 from impacteval.reporting.errors import ReportExecutionError, ReportSpecError
 from impacteval.reporting.notebook import make_notebook, plan_for
 from impacteval.reporting.spec import ContractRef, ReportSpec, load_spec
+from impacteval.reporting.spec_synth import check_treatment_column
 from impacteval.reporting.tables import select
 
 __all__ = ["CHROMIUM_HEADLESS_FLAGS", "ReportPaths", "build_report", "check_spec", "print_pdf"]
@@ -148,7 +149,9 @@ def _check_rows(spec: ReportSpec, data: pd.DataFrame) -> None:
                 raise ReportSpecError(
                     f"`estimates.{s.id}.where` selects rows of one arm only ({sorted(arms)})"
                 )
-    if spec.design == "synth":
+    if spec.design == "synth" and treat is not None:  # several treated units
+        check_treatment_column(data, treat, spec.column("unit"), spec.column("time"))
+    elif spec.design == "synth":
         unit, time = spec.column("unit"), spec.column("time")
         tu, tt = spec.design_keys["treated_unit"], spec.design_keys["treatment_time"]
         if not (data[unit] == tu).any():
@@ -221,8 +224,25 @@ def _check_contract(spec: ReportSpec) -> tuple[str, ...]:
 
 
 def _check_interval_rules(spec: ReportSpec, ref: ContractRef, contract: Any) -> None:
-    """A synthetic control has no standard error: refuse rules that need an interval."""
-    if spec.design != "synth" or spec.estimator.name != "synthetic_control":
+    """A synthetic control (or multisynth without inference) has no standard error:
+    refuse rules that need an interval."""
+    if spec.design != "synth":
+        return
+    if spec.estimator.name == "synthetic_control":
+        why = (
+            "synthetic_control gives no standard error to form it (its uncertainty is "
+            "the placebo test and the prediction intervals); use design.estimator = "
+            "'synthetic_did' (placebo standard errors) or a rule on the point estimate"
+        )
+    elif spec.estimator.name == "multisynth" and (
+        dict(spec.estimator.options).get("inference") == "none"
+    ):
+        why = (
+            "multisynth with `design.options.inference = 'none'` gives no standard error "
+            "to form it; drop that option (the jackknife is the default) or use a rule on "
+            "the point estimate"
+        )
+    else:
         return
     for m in ref.inputs:
         if m.estimate is None or m.metric not in contract.input_metrics:
@@ -231,10 +251,7 @@ def _check_interval_rules(spec: ReportSpec, ref: ContractRef, contract: Any) -> 
         if metric.statistic == "lower_bound" or metric.gate == "significance":
             raise ReportSpecError(
                 f"`contract.inputs.{m.metric}`: the contract decides {m.metric!r} on an "
-                f"interval (statistic={metric.statistic!r}, gate={metric.gate!r}), but "
-                "synthetic_control gives no standard error to form it (its uncertainty is "
-                "the placebo test and the prediction intervals); use design.estimator = "
-                "'synthetic_did' (placebo standard errors) or a rule on the point estimate"
+                f"interval (statistic={metric.statistic!r}, gate={metric.gate!r}), but {why}"
             )
 
 

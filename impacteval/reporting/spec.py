@@ -64,11 +64,13 @@ Designs and their estimators (the first is the default; options are checked by n
 * ``did``: att_gt, twfe, event_study;
 * ``matching``: nearest_neighbor, ipw, aipw, entropy_balance;
 * ``synth``: synthetic_control, synthetic_did, multisynth (design keys ``treated_unit``,
-  ``treatment_time``); ``predictors = [{column = "x", years = [1980, 1981], stat =
-  "mean"}, ...]``, inherited by alternatives that give none. With ``synthetic_control``
-  the design key ``prediction_intervals = {level = 0.9, out_of_sample = "gaussian",
-  n_sims = 200}`` (or ``true`` for these defaults at the report's level) adds scpi
-  prediction intervals (Cattaneo, Feng & Titiunik 2021) to the diagnostics.
+  ``treatment_time``; or, for several treated units adopting at different times, a 0/1
+  absorbing ``columns.treatment`` with multisynth or synthetic_did); ``predictors =
+  [{column = "x", years = [1980, 1981], stat = "mean"}, ...]``, inherited by
+  alternatives that give none. With ``synthetic_control`` the design key
+  ``prediction_intervals = {level = 0.9, out_of_sample = "gaussian", n_sims = 200}``
+  (or ``true`` for these defaults at the report's level) adds scpi prediction intervals
+  (Cattaneo, Feng & Titiunik 2021) to the diagnostics.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ from impacteval.exceptions import DataValidationError
 from impacteval.inference.wild_frame import check_wild_options
 from impacteval.reporting.errors import ReportSpecError
 from impacteval.reporting.spec_intervals import check_intervals_fit, read_prediction_intervals
+from impacteval.reporting.spec_synth import check_synth_roles
 from impacteval.reporting.spec_terms import (
     DESIGNS,
     EQUITY_ESTIMATORS,
@@ -628,8 +631,10 @@ def _read_design(
     level = des.get("level", _level, 0.95)
     keys: dict[str, Any] = {}
     if design == "synth":
-        keys["treated_unit"] = des.need("treated_unit", _scalar)
-        keys["treatment_time"] = des.need("treatment_time", _scalar)
+        for key in ("treated_unit", "treatment_time"):  # or columns.treatment: spec_synth
+            value = des.get(key, _scalar, None)
+            if value is not None:
+                keys[key] = value
     pi = des.get("prediction_intervals", read_prediction_intervals, None)
     if pi is not None:
         check_intervals_fit(design, estimator.name, dict(estimator.options))
@@ -661,8 +666,8 @@ def _read_equity(top: _Table, design: str) -> tuple[tuple[SubsetSpec, ...], int,
         eq.finish()
         if subgroups and design == "synth":
             raise ReportSpecError(
-                "`equity.subgroups`: a synthetic control has one treated unit; subgroup "
-                "effects are not defined for design 'synth'"
+                "`equity.subgroups`: subgroup effects are not defined for design 'synth' "
+                "(one treated unit, or a few named by columns.treatment: too few to split)"
             )
     return subgroups, min_cell, eq_est
 
@@ -680,6 +685,8 @@ def _parse(document: dict[str, Any], source: Path | None, base: Path, text: str)
     design, estimator, alternatives, level, keys = _read_design(top)
     data = _read_data(top.need("data", lambda v, p: v), base)
     columns = _read_columns(top.need("columns", lambda v, p: v), design)
+    alt_names = [a.name for a in alternatives]
+    check_synth_roles(design, estimator.name, alt_names, columns, keys)
     estimates = top.get("estimates", _read_subsets, (SubsetSpec("overall", "All units"),))
 
     subgroups, min_cell, eq_est = _read_equity(top, design)
