@@ -103,6 +103,14 @@ def _cell(value: Any, digits: int) -> str:
     return str(value)
 
 
+def _p_cell(value: object, digits: int) -> str:
+    """A p-value cell: below 0.0001 written as ``"< 0.0001"``."""
+    if isinstance(value, float | Decimal) and math.isfinite(float(value)):
+        if 0 <= float(value) < 1e-4:
+            return "< 0.0001"
+    return _cell(value, digits)
+
+
 def readable_frame(
     frame: pd.DataFrame,
     *,
@@ -113,8 +121,8 @@ def readable_frame(
     """A copy of ``frame`` with every cell written for a reader (strings).
 
     Floats get ``digits`` significant digits, integers separators, columns in
-    ``percent_columns`` become percentages, missing values are blank, columns in ``keep``
-    are left as they are.
+    ``percent_columns`` become percentages, a ``p_value`` column below 0.0001 reads
+    ``"< 0.0001"``, missing values are blank, columns in ``keep`` are left as they are.
 
     Examples
     --------
@@ -130,6 +138,8 @@ def readable_frame(
             out[col] = frame[col]
         elif col in pct:
             out[col] = [percent(v) if v is not None else "" for v in frame[col]]
+        elif col == "p_value":  # a tiny p-value is "< 0.0001", not a run of zeros
+            out[col] = [_p_cell(v, digits) for v in frame[col].tolist()]
         else:
             out[col] = [_cell(v, digits) for v in frame[col].tolist()]
     return out
