@@ -31,6 +31,8 @@ __all__ = [
     "merge_moments",
     "partition_moments",
     "partition_periods",
+    "pivot_units",
+    "usable_rows",
 ]
 
 Array = np.ndarray
@@ -54,7 +56,7 @@ class PanelSpec:
         return list(dict.fromkeys([self.cohort, self.outcome, self.unit, self.time, *self.extra]))
 
 
-def _usable(part: pd.DataFrame, spec: PanelSpec) -> pd.DataFrame:
+def usable_rows(part: pd.DataFrame, spec: PanelSpec) -> pd.DataFrame:
     """The rows with unit, time, outcome (and extras) present (cohort missing = never)."""
     need = [spec.unit, spec.time, spec.outcome, *spec.extra]
     return part.loc[part[need].notna().all(axis=1).to_numpy()]
@@ -62,7 +64,7 @@ def _usable(part: pd.DataFrame, spec: PanelSpec) -> pd.DataFrame:
 
 def partition_periods(part: pd.DataFrame, spec: PanelSpec) -> dict[str, Any]:
     """Pass 1: the distinct periods, row counts and a digest of the used columns."""
-    usable = _usable(part, spec)
+    usable = usable_rows(part, spec)
     return {
         "periods": np.unique(usable[spec.time].to_numpy(dtype=float)),
         "n_rows": int(part.shape[0]),
@@ -117,16 +119,15 @@ def _unit_cohorts(codes: Array, cohort: Array, n_units: int, labels: Array) -> A
     return lo
 
 
-def partition_moments(part: pd.DataFrame, spec: PanelSpec, periods: Array) -> CohortMoments:
-    """Pass 2: per-cohort moments of the complete units of this partition."""
-    usable = _usable(part, spec)
-    out = CohortMoments()
-    if usable.shape[0] == 0:
-        return out
+def pivot_units(
+    usable: pd.DataFrame, spec: PanelSpec, periods: Array
+) -> tuple[Array, Array, Array, Array]:
+    """Unit codes of the rows, unit labels, the wide ``units x (T * m)`` matrix of the
+    outcome and extras (NaN where a unit misses a period) and the rows per unit; an error
+    for duplicate unit-period rows."""
     n_t = periods.size
     codes, uniques = pd.factorize(usable[spec.unit])
     labels = np.asarray(uniques)
-    n_units = labels.size
     tpos = np.searchsorted(periods, usable[spec.time].to_numpy(dtype=float))
     key = codes.astype(np.int64) * n_t + tpos
     if np.unique(key).size < key.size:
@@ -136,8 +137,22 @@ def partition_moments(part: pd.DataFrame, spec: PanelSpec, periods: Array) -> Co
             f"duplicate rows for unit {format_label(labels[codes[first]])} in period "
             f"{format_label(periods[tpos[first]])}: a panel has one row per unit and period"
         )
-    cohort = _unit_cohorts(codes, usable[spec.cohort].to_numpy(dtype=float), n_units, labels)
-    counts = np.bincount(codes, minlength=n_units)
+    cols = [spec.outcome, *spec.extra]
+    wide = np.full((labels.size, n_t * len(cols)), np.nan)
+    for j, col in enumerate(cols):
+        wide[codes, j * n_t + tpos] = usable[col].to_numpy(dtype=float)
+    return codes, labels, wide, np.bincount(codes, minlength=labels.size)
+
+
+def partition_moments(part: pd.DataFrame, spec: PanelSpec, periods: Array) -> CohortMoments:
+    """Pass 2: per-cohort moments of the complete units of this partition."""
+    usable = usable_rows(part, spec)
+    out = CohortMoments()
+    if usable.shape[0] == 0:
+        return out
+    codes, labels, wide, counts = pivot_units(usable, spec, periods)
+    n_t = periods.size
+    cohort = _unit_cohorts(codes, usable[spec.cohort].to_numpy(dtype=float), labels.size, labels)
     complete = counts == n_t
     out.incomplete = labels[~complete].tolist()
     as_if_never = np.isfinite(cohort) & (cohort > periods[-1] + spec.anticipation)
@@ -146,10 +161,6 @@ def partition_moments(part: pd.DataFrame, spec: PanelSpec, periods: Array) -> Co
     first = np.isfinite(cohort) & (cohort <= periods[0] + spec.anticipation) & complete
     out.n_first_treated = int(first.sum())
     keep = complete & ~first
-    cols = [spec.outcome, *spec.extra]
-    wide = np.full((n_units, n_t * len(cols)), np.nan)
-    for j, col in enumerate(cols):
-        wide[codes, j * n_t + tpos] = usable[col].to_numpy(dtype=float)
     wide, cohort = wide[keep], cohort[keep]
     for level in np.unique(cohort):
         rows = wide[cohort == level]

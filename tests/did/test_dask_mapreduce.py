@@ -1,4 +1,5 @@
-"""``att_gt`` on a Dask DataFrame (map-reduce over partitions) equals the in-memory result.
+"""``att_gt``, ``twfe`` and ``two_by_two`` on a Dask DataFrame (map-reduce over partitions)
+equal the in-memory results.
 
 A ``distributed.LocalCluster`` of two worker processes (one thread each) is started once for
 this module and torn down after it; nothing is mocked. The panel is simulated (seed 11,
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from impacteval.did import att_gt
+from impacteval.did import att_gt, twfe
 from impacteval.exceptions import DataValidationError
 
 distributed = pytest.importorskip("distributed")  # the [dask] extra; `make test` installs it
@@ -126,3 +127,56 @@ def test_out_of_scope_is_refused_and_aggregate_says_why(client: Any) -> None:
     res = att_gt(ddf, **KW)
     with pytest.raises(DataValidationError, match="aggregate"):
         res.aggregate("dynamic")
+
+
+def twfe_panel(n: int = 800, periods: int = 6, seed: int = 5) -> pd.DataFrame:
+    gen = np.random.default_rng(seed)
+    cohort = gen.choice([0, 3, 4, 5], size=n)
+    u = np.repeat(np.arange(n), periods)
+    t = np.tile(np.arange(1, periods + 1), n)
+    d = ((cohort[u] > 0) & (t >= cohort[u])).astype(float)
+    x = gen.normal(size=n * periods) + 0.1 * t
+    y = gen.normal(size=n)[u] + 0.3 * t + 1.5 * d + 0.5 * x + gen.normal(size=n * periods)
+    return pd.DataFrame({"unit": u, "year": t, "y": y, "d": d, "x": x})
+
+
+TWFE = {"outcome": "y", "treatment": "d", "unit": "unit", "time": "year"}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"covariates": ["x"]}, {"se_type": "stata"}, {"se_type": "CR0", "covariates": ["x"]}],
+)
+def test_twfe_equals_in_memory(client: Any, options: dict[str, Any]) -> None:
+    df = twfe_panel()
+    with distributed.get_task_stream(client) as stream:
+        got = twfe(by_unit(df), **TWFE, **options)
+    assert len(stream.data) >= 16  # four passes over 4 partitions ran on the workers
+    want = twfe(df, **TWFE, **options)
+    for attr in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value"):
+        assert abs(getattr(got, attr) - getattr(want, attr)) < 1e-10, attr
+    cols = ["estimate", "std_error", "p_value", "ci_lower", "ci_upper", "df"]
+    np.testing.assert_allclose(
+        got.details["coefficients"][cols].to_numpy(),
+        want.details["coefficients"][cols].to_numpy(),
+        rtol=0,
+        atol=1e-10,
+    )
+    assert (got.n_obs, got.n_treated, got.n_clusters, got.df) == (
+        want.n_obs,
+        want.n_treated,
+        want.n_clusters,
+        want.df,
+    )
+    assert got.details["small_sample_factor"] == pytest.approx(
+        want.details["small_sample_factor"], rel=1e-14
+    )
+
+
+def test_twfe_out_of_scope_is_refused(client: Any) -> None:
+    df = twfe_panel()
+    with pytest.raises(DataValidationError, match="`se_type`"):
+        twfe(by_unit(df), **TWFE, se_type="CR2")
+    unbalanced = df.drop(index=df.index[:1])
+    with pytest.raises(DataValidationError, match="balanced panel"):
+        twfe(by_unit(unbalanced), **TWFE)
