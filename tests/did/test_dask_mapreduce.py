@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from impacteval.did import att_gt, twfe
+from impacteval.did import att_gt, twfe, two_by_two
 from impacteval.exceptions import DataValidationError
 
 distributed = pytest.importorskip("distributed")  # the [dask] extra; `make test` installs it
@@ -180,3 +180,59 @@ def test_twfe_out_of_scope_is_refused(client: Any) -> None:
     unbalanced = df.drop(index=df.index[:1])
     with pytest.raises(DataValidationError, match="balanced panel"):
         twfe(by_unit(unbalanced), **TWFE)
+
+
+def two_period_panel(n: int = 600, seed: int = 2) -> pd.DataFrame:
+    gen = np.random.default_rng(seed)
+    g = gen.integers(0, 2, n)
+    u = np.repeat(np.arange(n), 2)
+    p = np.tile([0, 1], n)
+    x = gen.normal(size=2 * n)
+    y = gen.normal(size=n)[u] + 0.5 * p + g[u] * p + 0.4 * x + gen.normal(size=2 * n)
+    return pd.DataFrame({"unit": u, "post": p, "tr": g[u], "y": y, "x": x})
+
+
+TBT = {"outcome": "y", "treated": "tr", "post": "post"}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"covariates": ["x"], "se_type": "HC3"},
+        {"se_type": "HC1"},
+        {"se_type": "drdid"},
+        {"unit": "unit"},
+        {"unit": "unit", "covariates": ["x"], "se_type": "HC0"},
+        {"unit": "unit", "se_type": "drdid"},
+    ],
+)
+def test_two_by_two_equals_in_memory(client: Any, options: dict[str, Any]) -> None:
+    df = two_period_panel()
+    with distributed.get_task_stream(client) as stream:
+        got = two_by_two(by_unit(df, 3), **TBT, **options)
+    assert len(stream.data) >= 6  # two passes over 3 partitions ran on the workers
+    want = two_by_two(df, **TBT, **options)
+    for attr in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value"):
+        assert abs(getattr(got, attr) - getattr(want, attr)) < 1e-10, attr
+    assert (got.df, got.n_obs, got.n_treated) == (want.df, want.n_obs, want.n_treated)
+    assert got.details["form"] == want.details["form"]
+    for cell, mean in want.details["cell_means"].items():
+        assert got.details["cell_means"][cell] == pytest.approx(mean, abs=1e-12)
+
+
+def test_two_by_two_balance_and_refusals(client: Any) -> None:
+    df = two_period_panel().drop(index=[0, 5, 8])  # units 0, 2, 4 seen once
+    got = two_by_two(by_unit(df, 3), **TBT, unit="unit", balance=True)
+    want = two_by_two(df, **TBT, unit="unit", balance=True)
+    assert abs(got.estimate - want.estimate) < 1e-10
+    assert abs(got.std_error - want.std_error) < 1e-10
+    assert (got.n_obs, got.n_dropped) == (want.n_obs, want.n_dropped) == (597, 3)
+    with pytest.raises(DataValidationError, match="balance=True"):
+        two_by_two(by_unit(df, 3), **TBT, unit="unit")
+    with pytest.raises(DataValidationError, match="`cluster`"):
+        two_by_two(by_unit(df, 3), **TBT, cluster="unit")
+    # row blocks of 171 rows: boundaries fall between a unit's two rows
+    split = dd.from_pandas(two_period_panel(), chunksize=171, sort=False)
+    with pytest.raises(DataValidationError, match="more than one partition"):
+        two_by_two(split, **TBT, unit="unit")
