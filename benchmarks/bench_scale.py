@@ -243,15 +243,23 @@ def main() -> None:
     ap.add_argument("--units-per-file", type=int, default=250_000)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--worker-memory", default="3GB")
-    ap.add_argument("--in-memory-units", type=int, nargs="*", default=[1_000_000, 3_000_000])
+    ap.add_argument(
+        "--in-memory-units", type=int, nargs="*", default=[1_000_000, 3_000_000, 10_000_000]
+    )
     ap.add_argument("--cap-gb", type=float, default=8.0)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--reuse", action="store_true", help="keep an existing panel in --path")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS_scale.md")
     args = ap.parse_args()
     notes = run_all(args)
-    args.out.write_text(report(args, notes, notes["rows"]))
+    save(args, notes)
     print(args.out.read_text())
+
+
+def save(args: argparse.Namespace, notes: dict[str, Any]) -> None:
+    """Write the report so far (after every run, so an interrupted run leaves its rows)."""
+    notes["load_end"] = _load()
+    args.out.write_text(report(args, notes, notes["rows"]))
 
 
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
@@ -267,8 +275,9 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     notes.update(write_s=write_s, n_files=len(paths),
                  parquet_gb=sum(Path(p).stat().st_size for p in paths) / 1e9)  # fmt: skip
     rows_of = args.periods
+    full: dict[str, Any] = {}
     for w in args.workers:
-        r = run_dask(paths, w, args.worker_memory)
+        r = full = run_dask(paths, w, args.worker_memory)
         print("dask", r, flush=True)
         notes["rows"].append({"line": (
             f"| Dask ({r['partitions']} partitions) | {r['n_units']:,} | "
@@ -276,6 +285,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             f"{r['peak_total_gb']:.2f} (client {r['peak_client_gb']:.2f}, idle cluster "
             f"{r['idle_gb']:.2f}) | "
             f"{r['overall']:.6f} | {r['overall_se']:.6f} |")})  # fmt: skip
+        save(args, notes)
     for units in sorted(args.in_memory_units):
         sub = files(args.path, units, args.units_per_file)
         r = run_in_memory(sub, args.cap_gb)
@@ -285,8 +295,9 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 f"- pandas in memory at {units:,} units failed under the {args.cap_gb:g} GB "
                 f"address-space cap: `{r['error']}`; larger sizes were not tried."
             )
+            save(args, notes)
             break
-        d = run_dask(sub, max(args.workers), args.worker_memory)
+        d = run_dask(sub, max(args.workers), args.worker_memory) if len(sub) < len(paths) else full
         notes["rows"].append({"line": (
             f"| pandas in memory (read {r['read_s']:.1f} s not included) | {r['n_units']:,} "
             f"| {r['n_units'] * rows_of:,} | - | {r['seconds']:.1f} | {r['peak_gb']:.2f} | "
@@ -301,6 +312,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             f"{abs(d['overall'] - r['overall']):.1e}, |SE difference| = "
             f"{abs(d['overall_se'] - r['overall_se']):.1e}."
         )
+        save(args, notes)
     notes["load_end"] = _load()
     return notes
 
