@@ -54,7 +54,7 @@ class MomentInfluence:
             "this att_gt result was computed from a Dask DataFrame by map-reduce: its "
             "influence functions are held as per-cohort moments, so the per-unit matrix, "
             "aggregate() and the bootstrap are not available; the cell table, its analytic "
-            "SEs, `overall` and `vcov()` are. Pass data.compute() if it fits in memory"
+            "SEs, `overall` and `pretrend_test()` are. Pass data.compute() if it fits in memory"
         )
 
     def __matmul__(self, v: Any) -> Array:
