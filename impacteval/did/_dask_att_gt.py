@@ -5,14 +5,18 @@
    the count, the sum of outcome rows and their cross-product matrix
    (:mod:`impacteval.did._dask_moments`); the client adds them up and computes every cell,
    its analytic SE and the ``"simple"`` overall ATT from those moments
-   (:mod:`impacteval.did._dask_cells`).
+   (:mod:`impacteval.did._dask_cells`);
+3. with covariates (``method="reg"`` only): the cells come from the same moments, taken over
+   the wide rows of outcome and covariates, and a third pass returns ``IF' IF`` and the
+   per-cohort column sums of the influence functions (:mod:`impacteval.did._dask_reg`).
 
 The rows are never collected: the client holds ``O(cohorts x periods^2)`` numbers. The frame
 must be partitioned by unit (see :mod:`impacteval.did._dask_moments`; checked). Scope: a
 balanced panel (units not observed in every period are dropped, with a warning, as in
-memory), no covariates, weights or clusters, analytic SEs; every ``method`` other than the
-repeated-cross-section ones, since without covariates they all equal the 2x2 DiD. Outside
-that scope a clear error says what to do.
+memory), no weights or clusters, analytic SEs; without covariates every ``method`` other
+than the repeated-cross-section ones (they all equal the 2x2 DiD), with covariates
+``method="reg"``. The propensity-score methods with covariates (a logit per cell by
+iterated map-reduce) are not built. Outside that scope a clear error says what to do.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from impacteval.did._dask_moments import (
     partition_moments,
     partition_periods,
 )
+from impacteval.did._dask_reg import GramInfluence, partition_influence, reg_cells
 from impacteval.did.aggregate import Inference, infer
 from impacteval.did.group_time import METHOD_LABELS, GroupTimeEffects
 from impacteval.exceptions import DataValidationError, MissingColumnError, SmallSampleWarning
@@ -70,7 +75,7 @@ def check_dask_columns(data: Any, named: dict[str, str | None], numeric: list[st
 
 def _refuse_options(opts: CSOptions) -> None:
     refused = {
-        "covariates": bool(opts.covariates),
+        "method": bool(opts.covariates) and opts.method != "reg",
         "weights": opts.weights is not None,
         "cluster": opts.cluster is not None,
         "treatment": opts.treatment is not None,
@@ -83,8 +88,9 @@ def _refuse_options(opts: CSOptions) -> None:
             value = getattr(opts, param)
             raise DataValidationError(
                 f"`{param}`: att_gt on a Dask DataFrame (map-reduce over partitions) covers a "
-                "balanced panel without covariates, weights, clusters, treatment check or "
-                f"bootstrap, with se_convention='did'; received {param}={short_repr(value)}. "
+                "balanced panel without weights, clusters, treatment check or bootstrap, "
+                "with se_convention='did', and covariates with method='reg' only; received "
+                f"{param}={short_repr(value)}. "
                 "Pass data.compute() if it fits in memory"
             )
 
@@ -101,6 +107,7 @@ def _passes(data: Any, spec: PanelSpec) -> tuple[np.ndarray, CohortMoments, dict
         )
     pieces = compute_all([delayed(partition_moments)(p, spec, periods) for p in parts])
     info = {
+        "parts": parts,
         "n_rows": sum(f["n_rows"] for f in first),
         "n_usable": sum(f["n_usable"] for f in first),
         "n_partitions": len(parts),
@@ -146,19 +153,20 @@ def _sample_rules(
             "att_gt on a Dask DataFrame needs them (pass data.compute() for the "
             "not-yet-treated rules without never-treated units)"
         )
-    if opts.control_group == "never_treated" and n_never < 5:
+    need = len(opts.covariates) + 5
+    if opts.control_group == "never_treated" and n_never < need:
         raise DataValidationError(
             f"only {n_never} never-treated units: too few to serve as controls (R did "
-            "requires at least 5); use control_group='not_yet_treated'"
+            f"requires at least {need}); use control_group='not_yet_treated'"
         )
     groups = np.array(sorted(g for g in moments.count if np.isfinite(g)), dtype=float)
     if groups.size == 0:
         raise DataValidationError("`cohort`: no treated cohort remains; nothing to estimate")
-    small = {g: moments.count[g] for g in groups if moments.count[g] < 5}
+    small = {g: moments.count[g] for g in groups if moments.count[g] < need}
     if small:
         shown = ", ".join(f"{format_label(g)}: {k}" for g, k in small.items())
         log.warn(
-            f"`cohort`: small cohorts (units per cohort {shown}; fewer than 5 as R did "
+            f"`cohort`: small cohorts (units per cohort {shown}; fewer than {need} as R did "
             "warns): their influence-function standard errors are unreliable",
             SmallSampleWarning,
         )
@@ -173,14 +181,19 @@ def att_gt_dask(data: Any, opts: CSOptions) -> GroupTimeEffects:
         data = data.reset_index()  # partitioned by ``set_index(unit)``: the unit is the index
     named: dict[str, str | None] = {"outcome": opts.outcome, "unit": opts.unit, "time": opts.time,
              "cohort": opts.cohort}  # fmt: skip
-    check_dask_columns(data, named, ["outcome", "time", "cohort"])
+    named.update({f"covariates[{c}]": c for c in opts.covariates})
+    check_dask_columns(data, named, [k for k in named if k != "unit"])
     spec = PanelSpec(unit=opts.unit, time=opts.time, outcome=opts.outcome, cohort=opts.cohort,
-                     anticipation=float(opts.anticipation))  # fmt: skip
+                     anticipation=float(opts.anticipation),
+                     extra=tuple(opts.covariates))  # fmt: skip
     periods, moments, info = _passes(data, spec)
     log = WarningLog()
     groups = _sample_rules(moments, periods, opts, log)
     levels = np.array(sorted(moments.count), dtype=float)  # inf (never) sorts last
     n_t = periods.size
+    if opts.covariates:
+        cells = covariate_cells(levels, moments, periods, groups, opts, spec, info)
+        return _result(cells, periods, groups, opts, log, moments, info)
     stats = (
         np.array([moments.count[g] for g in levels], dtype=float),
         np.stack([moments.s1[g][:n_t] for g in levels]),
@@ -190,6 +203,47 @@ def att_gt_dask(data: Any, opts: CSOptions) -> GroupTimeEffects:
                                base_period=opts.base_period,
                                anticipation=float(opts.anticipation))  # fmt: skip
     return _result(cells, periods, groups, opts, log, moments, info)
+
+
+def _refusal() -> DataValidationError:
+    return DataValidationError(
+        "this att_gt result was computed from a Dask DataFrame by map-reduce: its influence "
+        "functions are held as IF'IF and per-cohort sums, so the per-unit matrix, "
+        "aggregate() and the bootstrap are not available; the cell table, its analytic SEs, "
+        "`overall` and pretrend_test() are. Pass data.compute() if it fits in memory"
+    )
+
+
+def covariate_cells(
+    levels: np.ndarray,
+    moments: CohortMoments,
+    periods: np.ndarray,
+    groups: np.ndarray,
+    opts: CSOptions,
+    spec: PanelSpec,
+    info: dict[str, Any],
+) -> MomentCells:
+    """``method="reg"`` with covariates: cells from the moments, IF'IF by a third pass."""
+    from dask.delayed import delayed
+
+    stats = (
+        np.array([moments.count[g] for g in levels], dtype=float),
+        np.stack([moments.s1[g] for g in levels]),
+        np.stack([moments.s2[g] for g in levels]),
+    )
+    reg = reg_cells(levels, stats, periods, groups, m=len(opts.covariates),
+                    control_group=opts.control_group, base_period=opts.base_period,
+                    anticipation=float(opts.anticipation),
+                    names=tuple(opts.covariates))  # fmt: skip
+    pieces = compute_all([delayed(partition_influence)(p, spec, periods, reg)
+                          for p in info["parts"]])  # fmt: skip
+    gram = sum(pc[0] for pc in pieces)
+    sums = sum(pc[1] for pc in pieces)
+    influence = GramInfluence(reg.n, gram, sums, stats[0], _refusal)
+    return MomentCells(
+        group=reg.group, time=reg.time, base=reg.base, att=reg.att, n_treated=reg.n_treated,
+        n_control=reg.n_control, influence=influence, levels=levels, count=stats[0],
+    )  # fmt: skip
 
 
 def _result(

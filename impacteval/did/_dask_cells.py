@@ -116,6 +116,11 @@ class MomentInfluence:
         scaled = self._coef * v[None, :]
         return scaled @ self._diff().T, -np.sum(self._centre * scaled, axis=1)
 
+    def sq_sum_plus(self, v: Array, const: Array) -> float:
+        """``sum_i (IF_i v + const[h_i])^2`` (``h_i`` the cohort group of unit i)."""
+        alpha, beta = self.affine(v)
+        return self.affine_sq_sum(alpha, beta + const)
+
     def affine_sq_sum(self, alpha: Array, beta: Array) -> float:
         """``sum_i (y_i' alpha_h + beta_h)^2`` over the units (cohort group ``h`` of unit i)."""
         total = 0.0
@@ -136,7 +141,7 @@ class MomentCells:
     att: Array
     n_treated: Array
     n_control: Array
-    influence: MomentInfluence
+    influence: Any  # MomentInfluence, or _dask_reg.GramInfluence with covariates
     levels: Array  # (H,) cohort of each group (inf = never treated), sorted
     count: Array  # (H,) units per group
 
@@ -221,15 +226,15 @@ def simple_overall(cells: MomentCells) -> tuple[float, float]:
     est = float(np.sum(att * pgk) / total)
     v = np.zeros(cells.group.size)
     v[keep] = pgk / total
-    alpha, beta = inf.affine(v)
     kept_groups, kpos = np.unique(cells.group[keep], return_inverse=True)
     att_by = np.bincount(kpos, weights=att, minlength=kept_groups.size)
     cells_by = np.bincount(kpos, minlength=kept_groups.size).astype(float)
     pa = float(pgk @ att)
+    const = np.zeros(cells.levels.size)
     for h, level in enumerate(cells.levels):
         hit = np.flatnonzero(kept_groups == level)
         a_h = float(att_by[hit[0]]) if hit.size else 0.0
         c_h = float(cells_by[hit[0]]) if hit.size else 0.0
-        beta[h] += (a_h - pa) / total - (c_h - total) * pa / total**2
-    ss = inf.affine_sq_sum(alpha, beta)
+        const[h] = (a_h - pa) / total - (c_h - total) * pa / total**2
+    ss = inf.sq_sum_plus(v, const)
     return est, float(np.sqrt(max(ss, 0.0)) / n)

@@ -28,6 +28,7 @@ from impacteval.results import fingerprint
 __all__ = [
     "CohortMoments",
     "PanelSpec",
+    "kept_units",
     "merge_moments",
     "partition_moments",
     "partition_periods",
@@ -144,14 +145,17 @@ def pivot_units(
     return codes, labels, wide, np.bincount(codes, minlength=labels.size)
 
 
-def partition_moments(part: pd.DataFrame, spec: PanelSpec, periods: Array) -> CohortMoments:
-    """Pass 2: per-cohort moments of the complete units of this partition."""
+def kept_units(
+    part: pd.DataFrame, spec: PanelSpec, periods: Array
+) -> tuple[Array, Array, CohortMoments]:
+    """The wide rows and cohorts (``inf`` = never) of the partition's estimation units
+    (complete, not treated in the first period), and the bookkeeping of the others."""
     usable = usable_rows(part, spec)
     out = CohortMoments()
-    if usable.shape[0] == 0:
-        return out
-    codes, labels, wide, counts = pivot_units(usable, spec, periods)
     n_t = periods.size
+    if usable.shape[0] == 0:
+        return np.zeros((0, n_t * (1 + len(spec.extra)))), np.zeros(0), out
+    codes, labels, wide, counts = pivot_units(usable, spec, periods)
     cohort = _unit_cohorts(codes, usable[spec.cohort].to_numpy(dtype=float), labels.size, labels)
     complete = counts == n_t
     out.incomplete = labels[~complete].tolist()
@@ -161,7 +165,12 @@ def partition_moments(part: pd.DataFrame, spec: PanelSpec, periods: Array) -> Co
     first = np.isfinite(cohort) & (cohort <= periods[0] + spec.anticipation) & complete
     out.n_first_treated = int(first.sum())
     keep = complete & ~first
-    wide, cohort = wide[keep], cohort[keep]
+    return wide[keep], cohort[keep], out
+
+
+def partition_moments(part: pd.DataFrame, spec: PanelSpec, periods: Array) -> CohortMoments:
+    """Pass 2: per-cohort moments of the complete units of this partition."""
+    wide, cohort, out = kept_units(part, spec, periods)
     for level in np.unique(cohort):
         rows = wide[cohort == level]
         out.count[float(level)] = int(rows.shape[0])

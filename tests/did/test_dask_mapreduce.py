@@ -42,14 +42,18 @@ def client() -> Iterator[Any]:
 
 
 def panel(n: int = 1200, periods: int = 6, seed: int = 11) -> pd.DataFrame:
+    """Also two covariates: ``x1`` nearly time-invariant and shifting trends, ``x2`` varying."""
     gen = np.random.default_rng(seed)
     cohort = gen.choice([0, 3, 4, 5, 9], size=n, p=[0.4, 0.2, 0.2, 0.15, 0.05])
     u = np.repeat(np.arange(n), periods)
     t = np.tile(np.arange(1, periods + 1), n)
     g = cohort[u]
     effect = np.where((g > 0) & (t >= g), 1.0 + 0.2 * (t - g), 0.0)
-    y = gen.normal(size=n)[u] + 0.3 * t + effect + gen.normal(size=n * periods)
-    return pd.DataFrame({"unit": u, "year": t, "y": y, "g": g})
+    x1 = gen.normal(size=n)[u] + 0.1 * gen.normal(size=n * periods)
+    x2 = gen.normal(size=n * periods)
+    y = gen.normal(size=n)[u] + 0.3 * t * (1 + 0.2 * x1) + effect + 0.5 * x2
+    y = y + gen.normal(size=n * periods)
+    return pd.DataFrame({"unit": u, "year": t, "y": y, "g": g, "x1": x1, "x2": x2})
 
 
 def by_unit(df: pd.DataFrame, parts: int = 4) -> Any:
@@ -68,6 +72,9 @@ COLS = ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
         {"control_group": "not_yet_treated", "method": "reg"},
         {"base_period": "universal", "method": "ipw"},
         {"anticipation": 1, "method": "dr_imp"},
+        {"covariates": ["x1", "x2"], "method": "reg"},
+        {"covariates": ["x1"], "method": "reg", "control_group": "not_yet_treated"},
+        {"covariates": ["x1", "x2"], "method": "reg", "base_period": "universal"},
     ],
 )
 def test_equals_in_memory(client: Any, options: dict[str, Any]) -> None:
@@ -75,7 +82,7 @@ def test_equals_in_memory(client: Any, options: dict[str, Any]) -> None:
     ddf = by_unit(df)
     with distributed.get_task_stream(client) as stream:
         got = att_gt(ddf, **KW, **options)
-    assert len(stream.data) >= 8  # two passes over 4 partitions ran on the workers
+    assert len(stream.data) >= 8  # two (three with covariates) passes over 4 partitions
     want = att_gt(df, **KW, **options)
     pd.testing.assert_frame_equal(
         got.table.drop(columns=COLS), want.table.drop(columns=COLS), check_dtype=False
@@ -120,8 +127,8 @@ def test_out_of_scope_is_refused_and_aggregate_says_why(client: Any) -> None:
     df = panel()
     df["x"] = np.arange(len(df), dtype=float)
     ddf = by_unit(df)
-    with pytest.raises(DataValidationError, match="`covariates`"):
-        att_gt(ddf, **KW, covariates=["x"])
+    with pytest.raises(DataValidationError, match="`method`"):
+        att_gt(ddf, **KW, covariates=["x"])  # covariates: method="reg" only
     with pytest.raises(DataValidationError, match="`bootstrap`"):
         att_gt(ddf, **KW, bootstrap=99)
     res = att_gt(ddf, **KW)
