@@ -131,7 +131,9 @@ def pivot_units(
     labels = np.asarray(uniques)
     tpos = np.searchsorted(periods, usable[spec.time].to_numpy(dtype=float))
     key = codes.astype(np.int64) * n_t + tpos
-    if np.unique(key).size < key.size:
+    # a count per unit-period cell (linear time; numpy 2.4's np.unique of a few million
+    # distinct integers takes tens of seconds)
+    if np.bincount(key, minlength=labels.size * n_t).max(initial=0) > 1:
         dup = pd.Series(key).duplicated().to_numpy()
         first = int(np.flatnonzero(dup)[0])
         raise DataValidationError(
