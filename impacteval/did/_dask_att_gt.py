@@ -15,8 +15,9 @@ must be partitioned by unit (see :mod:`impacteval.did._dask_moments`; checked). 
 balanced panel (units not observed in every period are dropped, with a warning, as in
 memory), no weights or clusters, analytic SEs; without covariates every ``method`` other
 than the repeated-cross-section ones (they all equal the 2x2 DiD), with covariates
-``method="reg"``. The propensity-score methods with covariates (a logit per cell by
-iterated map-reduce) are not built. Outside that scope a clear error says what to do.
+``method="reg"`` or ``"ipw"`` (the logits by iterated passes:
+:mod:`impacteval.did._dask_ipw`). The doubly robust and Horvitz-Thompson methods with
+covariates are not built. Outside that scope a clear error says what to do.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ from impacteval._warn import WarningLog
 from impacteval.did._cs_numerics import GroupTimeFit
 from impacteval.did._cs_sample import CSOptions
 from impacteval.did._dask_cells import MomentCells, cells_from_moments, simple_overall
+from impacteval.did._dask_ipw import (
+    finish_ipw,
+    fit_logits,
+    ipw_plan,
+    partition_ipw_if,
+    partition_ipw_sums,
+    partition_logit,
+)
 from impacteval.did._dask_moments import (
     CohortMoments,
     PanelSpec,
@@ -75,7 +84,7 @@ def check_dask_columns(data: Any, named: dict[str, str | None], numeric: list[st
 
 def _refuse_options(opts: CSOptions) -> None:
     refused = {
-        "method": bool(opts.covariates) and opts.method != "reg",
+        "method": bool(opts.covariates) and opts.method not in ("reg", "ipw"),
         "weights": opts.weights is not None,
         "cluster": opts.cluster is not None,
         "treatment": opts.treatment is not None,
@@ -89,7 +98,7 @@ def _refuse_options(opts: CSOptions) -> None:
             raise DataValidationError(
                 f"`{param}`: att_gt on a Dask DataFrame (map-reduce over partitions) covers a "
                 "balanced panel without weights, clusters, treatment check or bootstrap, "
-                "with se_convention='did', and covariates with method='reg' only; received "
+                "with se_convention='did', and covariates with method='reg' or 'ipw'; received "
                 f"{param}={short_repr(value)}. "
                 "Pass data.compute() if it fits in memory"
             )
@@ -191,6 +200,9 @@ def att_gt_dask(data: Any, opts: CSOptions) -> GroupTimeEffects:
     groups = _sample_rules(moments, periods, opts, log)
     levels = np.array(sorted(moments.count), dtype=float)  # inf (never) sorts last
     n_t = periods.size
+    if opts.covariates and opts.method == "ipw":
+        cells = ipw_cells(levels, moments, periods, groups, opts, spec, info, log)
+        return _result(cells, periods, groups, opts, log, moments, info)
     if opts.covariates:
         cells = covariate_cells(levels, moments, periods, groups, opts, spec, info)
         return _result(cells, periods, groups, opts, log, moments, info)
@@ -243,6 +255,43 @@ def covariate_cells(
     return MomentCells(
         group=reg.group, time=reg.time, base=reg.base, att=reg.att, n_treated=reg.n_treated,
         n_control=reg.n_control, influence=influence, levels=levels, count=stats[0],
+    )  # fmt: skip
+
+
+def ipw_cells(
+    levels: np.ndarray,
+    moments: CohortMoments,
+    periods: np.ndarray,
+    groups: np.ndarray,
+    opts: CSOptions,
+    spec: PanelSpec,
+    info: dict[str, Any],
+    log: WarningLog,
+) -> MomentCells:
+    """``method="ipw"`` with covariates: logits by iterated passes, then sums, then IF'IF."""
+    from dask.delayed import delayed
+
+    counts = np.array([moments.count[g] for g in levels], dtype=float)
+    plan = ipw_plan(levels, counts, periods, groups, len(opts.covariates), opts)
+    parts = info["parts"]
+
+    def run(cand: dict[int, np.ndarray]) -> dict[int, tuple[float, Any, Any]]:
+        got = compute_all([delayed(partition_logit)(p, spec, periods, plan, cand) for p in parts])
+        return {j: (sum(g[j][0] for g in got), sum(g[j][1] for g in got),
+                    sum(g[j][2] for g in got)) for j in cand}  # fmt: skip
+
+    fit_logits(run, plan, log.warn)
+    finish_ipw(compute_all([delayed(partition_ipw_sums)(p, spec, periods, plan) for p in parts]),
+               plan)  # fmt: skip
+    pieces = compute_all([delayed(partition_ipw_if)(p, spec, periods, plan) for p in parts])
+    influence = GramInfluence(plan.n, sum(pc[0] for pc in pieces), sum(pc[1] for pc in pieces),
+                              counts, _refusal)  # fmt: skip
+    pos = np.searchsorted(levels, plan.group)
+    return MomentCells(
+        group=plan.group, time=plan.time, base=plan.base, att=plan.att,
+        n_treated=counts[pos].astype(int),
+        n_control=np.where(plan.live, counts @ plan.control, 0).astype(int),
+        influence=influence, levels=levels, count=counts,
     )  # fmt: skip
 
 
