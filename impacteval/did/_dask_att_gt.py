@@ -15,9 +15,9 @@ must be partitioned by unit (see :mod:`impacteval.did._dask_moments`; checked). 
 balanced panel (units not observed in every period are dropped, with a warning, as in
 memory), no weights or clusters, analytic SEs; without covariates every ``method`` other
 than the repeated-cross-section ones (they all equal the 2x2 DiD), with covariates
-``method="reg"`` or ``"ipw"`` (the logits by iterated passes:
-:mod:`impacteval.did._dask_ipw`). The doubly robust and Horvitz-Thompson methods with
-covariates are not built. Outside that scope a clear error says what to do.
+``method="reg"``, ``"ipw"`` or ``"dr"`` (the logits by iterated passes:
+:mod:`impacteval.did._dask_ipw`). ``"dr_imp"`` (inverse-probability tilting) and
+``"ipw_ht"`` with covariates are not built. Outside that scope a clear error says what to do.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def check_dask_columns(data: Any, named: dict[str, str | None], numeric: list[st
 
 def _refuse_options(opts: CSOptions) -> None:
     refused = {
-        "method": bool(opts.covariates) and opts.method not in ("reg", "ipw"),
+        "method": bool(opts.covariates) and opts.method not in ("reg", "ipw", "dr"),
         "weights": opts.weights is not None,
         "cluster": opts.cluster is not None,
         "treatment": opts.treatment is not None,
@@ -98,8 +98,8 @@ def _refuse_options(opts: CSOptions) -> None:
             raise DataValidationError(
                 f"`{param}`: att_gt on a Dask DataFrame (map-reduce over partitions) covers a "
                 "balanced panel without weights, clusters, treatment check or bootstrap, "
-                "with se_convention='did', and covariates with method='reg' or 'ipw'; received "
-                f"{param}={short_repr(value)}. "
+                "with se_convention='did', and covariates with method='reg', 'ipw' or 'dr'; "
+                f"received {param}={short_repr(value)}. "
                 "Pass data.compute() if it fits in memory"
             )
 
@@ -200,7 +200,7 @@ def att_gt_dask(data: Any, opts: CSOptions) -> GroupTimeEffects:
     groups = _sample_rules(moments, periods, opts, log)
     levels = np.array(sorted(moments.count), dtype=float)  # inf (never) sorts last
     n_t = periods.size
-    if opts.covariates and opts.method == "ipw":
+    if opts.covariates and opts.method in ("ipw", "dr"):
         cells = ipw_cells(levels, moments, periods, groups, opts, spec, info, log)
         return _result(cells, periods, groups, opts, log, moments, info)
     if opts.covariates:
@@ -268,12 +268,20 @@ def ipw_cells(
     info: dict[str, Any],
     log: WarningLog,
 ) -> MomentCells:
-    """``method="ipw"`` with covariates: logits by iterated passes, then sums, then IF'IF."""
+    """``method="ipw"`` or ``"dr"`` with covariates: logits by iterated passes, then sums,
+    then IF'IF."""
     from dask.delayed import delayed
 
     counts = np.array([moments.count[g] for g in levels], dtype=float)
     plan = ipw_plan(levels, counts, periods, groups, len(opts.covariates), opts)
     parts = info["parts"]
+    if opts.method == "dr":  # the control-group OLS fits, from the per-cohort moments
+        stats = (counts, np.stack([moments.s1[g] for g in levels]),
+                 np.stack([moments.s2[g] for g in levels]))  # fmt: skip
+        plan.ols = reg_cells(levels, stats, periods, groups, m=len(opts.covariates),
+                             control_group=opts.control_group, base_period=opts.base_period,
+                             anticipation=float(opts.anticipation),
+                             names=tuple(opts.covariates)).beta  # fmt: skip
 
     def run(cand: dict[int, np.ndarray]) -> dict[int, tuple[float, Any, Any]]:
         got = compute_all([delayed(partition_logit)(p, spec, periods, plan, cand) for p in parts])

@@ -1,4 +1,4 @@
-"""``att_gt(method="ipw")`` with covariates on a Dask DataFrame: logits by iterated map-reduce.
+"""``att_gt(method="ipw"/"dr")`` with covariates on a Dask DataFrame: logits by map-reduce.
 
 DRDID's normalised IPW 2x2 (``std_ipw_did_panel``, unweighted) in every cell at once:
 
@@ -15,6 +15,11 @@ DRDID's normalised IPW 2x2 (``std_ipw_did_panel``, unweighted) in every cell at 
 A cell's influence function, rescaled to the ``n`` units, is
 ``n [w_t (dy - eta_t) / S_t - (w_c (dy - eta_c) + (d - ps) x' q) / S_c]`` with
 ``q = H^-1 sum w_c (dy - eta_c) x`` (DRDID's ``asy.lin.rep.ps`` term).
+
+``method="dr"`` (``drdid_panel``) is the same with ``dy`` replaced by its residual from the
+control-group OLS fit (from the Gram matrices of :mod:`impacteval.did._dask_reg`) and the
+OLS estimation effect subtracted: ``(1 - d) e x' a_t`` in the treated part and
+``(1 - d) e x' a_c`` in the control part, ``a = (X_c' X_c)^-1 sum w x``.
 """
 
 from __future__ import annotations
@@ -56,7 +61,9 @@ class IpwPlan:
     m: int
     beta: Array = field(default_factory=lambda: np.zeros(0))  # (K, 1 + m)
     att: Array = field(default_factory=lambda: np.zeros(0))
-    coef: dict[str, Array] = field(default_factory=dict)  # eta_t, eta_c, s_t, s_c, q
+    coef: dict[str, Array] = field(default_factory=dict)  # eta_t, eta_c, s_t, s_c, q, ...
+    # "dr": the control-group OLS coefficients of each cell (dy is replaced by its residual)
+    ols: Array | None = None
 
     @property
     def live(self) -> Array:
@@ -93,6 +100,8 @@ def _cell_rows(
     cols = [n_t * (1 + q) + p for q in range(plan.m)]
     x = np.column_stack([np.ones(int(idx.sum())), wide[idx][:, cols]])
     dy = wide[idx, plan.t_idx[j]] - wide[idx, plan.b_idx[j]]
+    if plan.ols is not None:  # doubly robust: the outcome-regression residual
+        dy = dy - x @ plan.ols[j]
     return x, tr[idx].astype(float), dy
 
 
@@ -185,7 +194,9 @@ def partition_ipw_sums(
         x, d, dy = _cell_rows(wide, cohort, plan, int(j), periods.size)
         ps, wt, wc, top = _weights(x, d, plan.beta[j])
         scal = np.array([wt.sum(), wt @ dy, wc.sum(), wc @ dy, top])
-        out[int(j)] = (scal, x.T @ (wc * dy), x.T @ wc, (x * (ps * (1.0 - ps))[:, None]).T @ x)
+        xc = x[d == 0]
+        out[int(j)] = (scal, x.T @ (wc * dy), x.T @ wc, (x * (ps * (1.0 - ps))[:, None]).T @ x,
+                       x.T @ wt, xc.T @ xc)  # fmt: skip
     return out
 
 
@@ -195,6 +206,7 @@ def finish_ipw(pieces: list[dict[int, tuple[Array, ...]]], plan: IpwPlan) -> Non
     plan.att = np.zeros(k_cells)
     eta_t, eta_c, s_t, s_c = (np.zeros(k_cells) for _ in range(4))
     q = np.zeros((k_cells, plan.m + 1))
+    a_t, a_c = np.zeros_like(q), np.zeros_like(q)
     for j in [int(i) for i in np.flatnonzero(plan.live)]:
         scal: Array = np.sum([pc[j][0][:4] for pc in pieces], axis=0)
         top = max(float(pc[j][0][4]) for pc in pieces)
@@ -207,7 +219,12 @@ def finish_ipw(pieces: list[dict[int, tuple[Array, ...]]], plan: IpwPlan) -> Non
         eta_t[j], eta_c[j] = scal[1] / scal[0], scal[3] / scal[2]
         plan.att[j] = eta_t[j] - eta_c[j]
         q[j] = _solve(hess, wcdyx - eta_c[j] * wcx, plan, j)
-    plan.coef = {"eta_t": eta_t, "eta_c": eta_c, "s_t": s_t, "s_c": s_c, "q": q}
+        if plan.ols is not None:
+            xtx: Array = np.sum([pc[j][5] for pc in pieces], axis=0)
+            a_t[j] = np.linalg.solve(xtx, np.sum([pc[j][4] for pc in pieces], axis=0))
+            a_c[j] = np.linalg.solve(xtx, wcx)
+    plan.coef = {"eta_t": eta_t, "eta_c": eta_c, "s_t": s_t, "s_c": s_c, "q": q,
+                 "a_t": a_t, "a_c": a_c}  # fmt: skip
 
 
 def partition_ipw_if(
@@ -222,8 +239,12 @@ def partition_ipw_if(
         idx = (cohort == plan.group[j]) | plan.control[pos, j]
         x, d, dy = _cell_rows(wide, cohort, plan, int(j), periods.size)
         ps, wt, wc, _ = _weights(x, d, plan.beta[j])
-        treat = wt * (dy - c["eta_t"][j]) / c["s_t"][j]
-        cont = (wc * (dy - c["eta_c"][j]) + (d - ps) * (x @ c["q"][j])) / c["s_c"][j]
+        treat = wt * (dy - c["eta_t"][j])
+        cont = wc * (dy - c["eta_c"][j]) + (d - ps) * (x @ c["q"][j])
+        if plan.ols is not None:  # the outcome regression's estimation effect (DRDID)
+            treat -= (1.0 - d) * dy * (x @ c["a_t"][j])
+            cont -= (1.0 - d) * dy * (x @ c["a_c"][j])
+        treat, cont = treat / c["s_t"][j], cont / c["s_c"][j]
         inf[idx, j] = plan.n * (treat - cont)
     sums = np.zeros((plan.levels.size, plan.group.size))
     np.add.at(sums, pos, inf)

@@ -56,8 +56,8 @@ def att_gt(
     data : pandas.DataFrame or dask.dataframe.DataFrame
         Long panel (one row per unit and period) or, with ``panel=False``, repeated
         cross-sections (one row per observation). A Dask DataFrame (balanced panel; no
-        weights, clusters or bootstrap; covariates with ``method="reg"`` or ``"ipw"``) is estimated
-        by map-reduce over its partitions without collecting the rows; it must be
+        weights, clusters or bootstrap; covariates with ``method`` "reg", "ipw" or "dr") is
+        estimated by map-reduce over its partitions without collecting the rows; it must be
         partitioned by unit (each unit's rows in one partition; checked): see
         :mod:`impacteval.did._dask_att_gt`.
     outcome : str

@@ -77,6 +77,8 @@ COLS = ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
         {"covariates": ["x1", "x2"], "method": "reg", "base_period": "universal"},
         {"covariates": ["x1", "x2"], "method": "ipw"},
         {"covariates": ["x1"], "method": "ipw", "control_group": "not_yet_treated"},
+        {"covariates": ["x1", "x2"], "method": "dr"},
+        {"covariates": ["x1", "x2"], "method": "dr", "base_period": "universal"},
     ],
 )
 def test_equals_in_memory(client: Any, options: dict[str, Any]) -> None:
@@ -130,7 +132,7 @@ def test_out_of_scope_is_refused_and_aggregate_says_why(client: Any) -> None:
     df["x"] = np.arange(len(df), dtype=float)
     ddf = by_unit(df)
     with pytest.raises(DataValidationError, match="`method`"):
-        att_gt(ddf, **KW, covariates=["x"])  # covariates: method="reg" or "ipw" only
+        att_gt(ddf, **KW, covariates=["x"], method="dr_imp")  # reg, ipw, dr only
     with pytest.raises(DataValidationError, match="`bootstrap`"):
         att_gt(ddf, **KW, bootstrap=99)
     res = att_gt(ddf, **KW)
