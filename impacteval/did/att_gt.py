@@ -19,7 +19,9 @@ from impacteval._panel import prepare_panel
 from impacteval._validation import check_dataframe, check_rng
 from impacteval._warn import WarningLog
 from impacteval.did._cs_sample import build_sample, check_options, estimate_cells
+from impacteval.did._dask_att_gt import att_gt_dask
 from impacteval.did.group_time import GroupTimeEffects, build_group_time_effects
+from impacteval.rct.regression_dask import is_dask_dataframe
 from impacteval.results import fingerprint_in_background
 
 __all__ = ["GroupTimeEffects", "att_gt"]
@@ -51,9 +53,13 @@ def att_gt(
 
     Parameters
     ----------
-    data : pandas.DataFrame
+    data : pandas.DataFrame or dask.dataframe.DataFrame
         Long panel (one row per unit and period) or, with ``panel=False``, repeated
-        cross-sections (one row per observation).
+        cross-sections (one row per observation). A Dask DataFrame (balanced panel; no
+        weights, clusters or bootstrap; covariates with ``method`` "reg", "ipw" or "dr") is
+        estimated by map-reduce over its partitions without collecting the rows; it must be
+        partitioned by unit (each unit's rows in one partition; checked): see
+        :mod:`impacteval.did._dask_att_gt`.
     outcome : str
         Outcome column.
     unit : str, optional
@@ -224,6 +230,8 @@ def att_gt(
         level=level,
         se_convention=se_convention,
     )
+    if is_dask_dataframe(data):  # map-reduce over the partitions (did/_dask_att_gt.py)
+        return att_gt_dask(data, opts)
     # a Generator is only drawn from by the bootstrap (seeding one from the OS costs ~0.2 ms)
     use_rng = rng is not None or opts.bootstrap is not None
     gen, seed = check_rng(rng) if use_rng else (None, None)

@@ -19,6 +19,7 @@ from impacteval._validation import (
     group_codes,
 )
 from impacteval._warn import WarningLog
+from impacteval.did._dask_twfe import twfe_dask
 from impacteval.exceptions import (
     ConvergenceError,
     DataValidationError,
@@ -31,6 +32,7 @@ from impacteval.inference.wild_frame import (
     check_wild_options,
     wild_bootstrap_regression,
 )
+from impacteval.rct.regression_dask import is_dask_dataframe
 from impacteval.results import EffectEstimate, Provenance, fingerprint, interval
 
 __all__ = ["demean_two_way", "few_treated_clusters", "twfe"]
@@ -140,8 +142,11 @@ def twfe(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        Long panel, one row per unit and period; may be unbalanced.
+    data : pandas.DataFrame or dask.dataframe.DataFrame
+        Long panel, one row per unit and period; may be unbalanced. A Dask DataFrame
+        (balanced panel partitioned by unit, clusters = units, CR1 / CR0 / "stata",
+        analytic inference) is estimated by map-reduce over its partitions without
+        collecting the rows: see :mod:`impacteval.did._dask_twfe`.
     outcome : str
         Outcome column.
     treatment : str
@@ -234,6 +239,10 @@ def twfe(
     se_type = check_choice(se_type, "se_type", SE_TYPES_TWFE)
     wild = check_wild_options(inference, wild_bootstrap, rng)
     covs = as_column_list(covariates, "covariates")
+    if is_dask_dataframe(data):  # map-reduce over the partitions (did/_dask_twfe.py)
+        return twfe_dask(data, outcome=outcome, treatment=treatment, unit=unit, time=time,
+                         covariates=covs, cluster=cluster, se_type=se_type, level=level,
+                         inference=str(inference))  # fmt: skip
     panel = prepare_panel(
         data,
         unit=unit,

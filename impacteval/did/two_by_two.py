@@ -29,9 +29,11 @@ from impacteval._validation import (
     prepare,
 )
 from impacteval._warn import WarningLog
+from impacteval.did._dask_two_by_two import two_by_two_dask
 from impacteval.did.twfe import few_treated_clusters
 from impacteval.exceptions import DataValidationError, SmallSampleWarning
 from impacteval.inference.variance import fit_ols
+from impacteval.rct.regression_dask import is_dask_dataframe
 from impacteval.results import EffectEstimate, Provenance, fingerprint
 
 __all__ = ["two_by_two"]
@@ -69,8 +71,11 @@ def two_by_two(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        Long data: one row per unit (or observation) and period.
+    data : pandas.DataFrame or dask.dataframe.DataFrame
+        Long data: one row per unit (or observation) and period. A Dask DataFrame (no
+        ``cluster``; with ``unit``, partitioned by unit and balanced or ``balance=True``) is
+        estimated by map-reduce over its partitions without collecting the rows: see
+        :mod:`impacteval.did._dask_two_by_two`.
     outcome : str
         Outcome column.
     treated, post : str
@@ -124,6 +129,10 @@ def two_by_two(
     level = check_level(level)
     covs = as_column_list(covariates, "covariates")
     se_type = _check_se_type(se_type, cluster)
+    if is_dask_dataframe(data):  # map-reduce over the partitions (did/_dask_two_by_two.py)
+        return two_by_two_dask(data, outcome=outcome, treated=treated, post=post, unit=unit,
+                               cluster=cluster, covariates=covs, balance=balance, level=level,
+                               se_type=se_type)  # fmt: skip
     prepared = prepare(
         data,
         numeric={"outcome": outcome, "treated": treated, "post": post, "covariates": covs},
