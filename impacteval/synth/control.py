@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from impacteval._parallel import one_blas_thread
 from impacteval._validation import check_choice, check_level, check_positive_int, check_rng
 from impacteval._warn import WarningLog
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
@@ -299,7 +300,8 @@ def synthetic_control(
         missing_outcome_warning(panel, spec.pre, spec.fit, design.treated, design.donors, log)
     with warnings.catch_warnings(record=True) as caught:  # the optimiser's, kept on the result
         warnings.simplefilter("always")
-        ufit = fit_unit(design.spec, design.treated, design.donors)
+        with one_blas_thread():  # as the placebo refits (see run_many)
+            ufit = fit_unit(design.spec, design.treated, design.donors)
     log.extend([str(w.message) for w in caught])
     hull = None if opts.method == "robust" else _hull_warning(ufit, panel.y, design.spec.fit)
     if hull is not None:
