@@ -65,7 +65,13 @@ def _as_time(value: Any, times: np.ndarray) -> Any:
 
 
 def build_panel(
-    data: object, *, outcome: str, unit: str, time: str, predictor_columns: Sequence[str]
+    data: object,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    predictor_columns: Sequence[str],
+    allow_missing_outcome: bool = False,
 ) -> Panel:
     """Check the columns and the panel structure; return the outcome matrix.
 
@@ -74,15 +80,30 @@ def build_panel(
     unit-periods. What is particular to synthetic control is checked here: the unit,
     period and outcome must be complete (a missing value is an error, never a dropped row:
     dropping one would unbalance the panel) and the panel balanced; predictor columns may
-    have missing values (their means skip them, see :func:`predictor_matrix`).
+    have missing values (their means skip them, see :func:`predictor_matrix`). With
+    ``allow_missing_outcome`` (the robust synthetic control, which estimates the missing
+    entries) an outcome may be NaN; its row must still be present.
     """
     frame = check_dataframe(data)
     check_columns(frame, outcome=outcome, unit=unit, time=time, predictors=predictor_columns)
     cols = list(dict.fromkeys([unit, time, outcome, *predictor_columns]))
     sub = frame[cols]
-    _check_complete(sub, outcome=outcome, unit=unit, time=time, predictors=predictor_columns)
+    _check_complete(
+        sub,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        predictors=predictor_columns,
+        allow_missing_outcome=allow_missing_outcome,
+    )
+    long = sub[[unit, time, outcome]]
+    missing = sub[outcome].isna().to_numpy()
+    if missing.any():
+        # the panel layer drops rows with a missing outcome: code the row with 0 and put
+        # the NaN back after the reshape
+        long = long.assign(**{outcome: sub[outcome].fillna(0.0)})
     coded = prepare_panel(
-        sub[[unit, time, outcome]],
+        long,
         unit=unit,
         time=time,
         outcome=outcome,
@@ -101,8 +122,14 @@ def build_panel(
             f"{len(short)} units missing periods (e.g. {format_label(short.index[0])} has "
             f"{int(short.iloc[0])} of {coded.n_periods})"
         )
+    y = np.ascontiguousarray(coded.wide(outcome).T)
+    if missing.any():
+        miss = pd.DataFrame({unit: sub[unit], time: sub[time], "m": missing})
+        wide = miss.pivot(index=time, columns=unit, values="m")
+        wide = wide.reindex(index=coded.periods, columns=coded.unit_labels)
+        y[wide.to_numpy(dtype=bool)] = np.nan
     return Panel(
-        y=np.ascontiguousarray(coded.wide(outcome).T),
+        y=y,
         times=coded.periods,
         units=coded.unit_labels,
         frame=sub,
@@ -113,9 +140,15 @@ def build_panel(
 
 
 def _check_complete(
-    sub: pd.DataFrame, *, outcome: str, unit: str, time: str, predictors: Sequence[str]
+    sub: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    predictors: Sequence[str],
+    allow_missing_outcome: bool,
 ) -> None:
-    """Numeric outcome and predictors; no missing unit, period or outcome."""
+    """Numeric outcome and predictors; no missing unit, period or (unless allowed) outcome."""
     for col, param in [(outcome, "outcome"), *((c, "predictors") for c in predictors)]:
         if not pd.api.types.is_numeric_dtype(sub[col].dtype) or pd.api.types.is_bool_dtype(
             sub[col].dtype
@@ -129,12 +162,12 @@ def _check_complete(
             f"received {int(sub[unit].isna().sum())} and {int(sub[time].isna().sum())} missing"
         )
     missing = sub[outcome].isna().to_numpy()
-    if missing.any():
+    if missing.any() and not allow_missing_outcome:
         bad = np.asarray(pd.unique(sub.loc[missing, unit])).tolist()
         raise DataValidationError(
             f"`outcome`: column {outcome!r} has {int(missing.sum())} missing values "
             f"(units {short_repr(bad)}); the outcome must be observed for every "
-            "unit-period"
+            "unit-period (method='robust' accepts missing outcomes)"
         )
 
 

@@ -214,8 +214,10 @@ def rank_placebos(
     gaps = frame.to_numpy()
     names = list(frame.columns)
     post = ~pre
-    pre_rmspe = pd.Series(np.sqrt((gaps[pre] ** 2).mean(axis=0)), index=frame.columns)
-    post_rmspe = pd.Series(np.sqrt((gaps[post] ** 2).mean(axis=0)), index=frame.columns)
+    # a missing outcome (robust SC only) leaves its gap NaN: average the observed periods
+    mean = np.nanmean if np.isnan(gaps).any() else np.mean
+    pre_rmspe = pd.Series(np.sqrt(mean(gaps[pre] ** 2, axis=0)), index=frame.columns)
+    post_rmspe = pd.Series(np.sqrt(mean(gaps[post] ** 2, axis=0)), index=frame.columns)
     r_all, exact = rmspe_ratio(post_rmspe.to_numpy(), pre_rmspe.to_numpy(), scale)
     ratio = pd.Series(r_all, index=frame.columns)
     _warn_exact(names, exact, "placebo in space", log)
@@ -437,10 +439,11 @@ def leave_one_out(
     for (d, _, _, wv, dn), name in zip(out, names, strict=True):
         wt.loc[[units[i] for i in dn], name] = wv
         del d
+    mean = np.nanmean if np.isnan(gaps[pre]).any() else np.mean  # robust SC: missing pre
     return LeaveOneOut(
         paths=paths,
         estimates=pd.Series(gaps[post].mean(axis=0), index=names, name="estimate"),
-        pre_rmspe=pd.Series(np.sqrt((gaps[pre] ** 2).mean(axis=0)), index=names),
+        pre_rmspe=pd.Series(np.sqrt(mean(gaps[pre] ** 2, axis=0)), index=names),
         weights=wt,
         treated_path=treated_path,
         synthetic_path=synthetic_path,

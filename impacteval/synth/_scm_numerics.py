@@ -9,6 +9,7 @@ starts from the previous support and costs tens of microseconds on Prop 99-sized
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,10 +138,21 @@ class SimplexSolver:
     x1 : (k,) scaled predictors of the treated unit.
     x0 : (k, J) scaled predictors of the donors.
     z1 : (T,) fit-period outcomes of the treated unit; z0 : (T, J) of the donors.
+
+    Notes
+    -----
+    Most calls of a V search change V a little and keep the support of W(V). The fast
+    path therefore touches only the support's columns: the support's predictor
+    differences ``d_S`` are cached while the support stands, the scaled columns
+    ``[1; sqrt(V) d_S]`` are formed (the same products, so the same numbers, as scaling
+    the whole matrix and then selecting) and their normal equations solved; optimality is
+    checked through ``d' (V d_S u_S)``, without scaling the other donors' columns. Only
+    when the support changes is the full matrix scaled and the active-set NNLS run.
     """
 
     def __init__(self, x1: np.ndarray, x0: np.ndarray, z1: np.ndarray, z0: np.ndarray) -> None:
         self.d = x0 - x1[:, None]
+        self.dt = np.ascontiguousarray(self.d.T)
         self.a = np.vstack([np.ones(x0.shape[1]), self.d])
         self.e1 = np.zeros(x0.shape[0] + 1)
         self.e1[0] = 1.0
@@ -148,29 +160,50 @@ class SimplexSolver:
         self.tol = _tolerance(self.a)
         self.z1 = z1
         self.z0 = z0
-        self.support: np.ndarray | None = None
         self.n_solves = 0
+        self._support: np.ndarray | None = None
+        self._idx = np.zeros(0, dtype=np.intp)
+        self._ap = np.zeros((0, 0))
+        self._d_s = np.zeros((0, 0))
+        self._ones = np.zeros(0)
+
+    @property
+    def support(self) -> np.ndarray | None:
+        """The support of the last solution (bool mask), None before the first solve."""
+        return self._support
+
+    @support.setter
+    def support(self, mask: np.ndarray | None) -> None:
+        self._support = mask
+        idx = np.flatnonzero(mask) if mask is not None else np.zeros(0, dtype=np.intp)
+        self._idx = idx
+        self._d_s = self.d[:, idx]
+        self._ap = np.ones((self.d.shape[0] + 1, idx.shape[0]))
+        self._ones = np.ones(idx.shape[0])
 
     def weights(self, v: np.ndarray) -> np.ndarray:
         """W(V) for diagonal V given as a vector."""
-        a = self.a
-        a[1:] = self.d * np.sqrt(v)[:, None]
+        sv = np.sqrt(v)
         self.n_solves += 1
-        if self.support is not None and self.support.any():
+        idx = self._idx
+        if idx.shape[0]:
             # fast path: the previous support is usually still optimal after a small change
             # of V; accept it if its solution is positive and no other donor improves
             # (the KKT conditions of the NNLS), else run the full active-set method
-            idx = np.flatnonzero(self.support)
-            ap = a[:, idx]
-            _, sol, info = _POSV(ap.T @ ap, np.ones(idx.shape[0]))
+            ap = self._ap
+            np.multiply(self._d_s, sv[:, None], out=ap[1:])
+            _, sol, info = _POSV(ap.T @ ap, self._ones)
             if info == 0 and sol.min() > 0.0:
-                grad = 1.0 - a.T @ (ap @ sol)
+                r = ap @ sol
+                grad = 1.0 - (r[0] + self.dt @ (sv * r[1:]))
                 grad[idx] = -np.inf
                 if grad.max() <= self.tol:
-                    u = np.zeros(a.shape[1])
+                    u = np.zeros(self.d.shape[1])
                     u[idx] = sol
                     return np.asarray(u / u.sum())
-        u = _nnls_ls(a, self.e1, self.support, 500)
+        a = self.a
+        a[1:] = self.d * sv[:, None]
+        u = _nnls_ls(a, self.e1, self._support, 500)
         self.support = u > 0
         return np.asarray(u / u.sum())
 
@@ -326,8 +359,8 @@ class VFit:
 
 def _to_v(theta: np.ndarray) -> np.ndarray:
     sq = theta * theta
-    total = sq.sum()
-    if not np.isfinite(total) or total <= 0:
+    total = float(sq.sum())
+    if not math.isfinite(total) or total <= 0:
         return np.full(theta.shape[0], 1.0 / theta.shape[0])
     return np.asarray(sq / total)
 

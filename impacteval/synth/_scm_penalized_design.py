@@ -1,8 +1,9 @@
 """Checks and design pieces of ``synthetic_control(method="penalized" | "robust")``.
 
 :func:`check_method_options` validates the method's scalar options once, at the entry
-point; :func:`training_predictors` builds the predictor matrix of the penalized estimator's
-hold-out (the predictors recomputed from the training years only).
+point; :func:`missing_outcome_warning` checks and counts the missing outcomes the robust
+estimator accepts; :func:`training_predictors` builds the predictor matrix of the penalized
+estimator's hold-out (the predictors recomputed from the training years only).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from impacteval._validation import check_choice, short_repr
-from impacteval.exceptions import DataValidationError
+from impacteval._warn import WarningLog
+from impacteval.exceptions import DataValidationError, ImpactEvalWarning
 from impacteval.synth._scm_data import Panel, PredictorSpec, predictor_matrix
 from impacteval.synth._scm_penalized import split_fit_period
 
@@ -25,6 +27,7 @@ __all__ = [
     "MethodOptions",
     "check_method_options",
     "method_details",
+    "missing_outcome_warning",
     "refuse_method",
     "training_predictors",
 ]
@@ -176,9 +179,61 @@ def method_details(method: str, info: dict[str, Any]) -> tuple[str, dict[str, An
         return label, details
     details["rank"] = info["rank"]
     details["singular_values"] = np.asarray(info["singular_values"])
+    details["observed_share"] = info["observed_share"]
+    details["n_missing_donors"] = info["n_missing_donors"]
+    details["n_missing_treated_fit"] = info["n_missing_treated_fit"]
     choice = info.get("rank_choice")
     if choice is not None:
         details["rank_validation"] = pd.Series(
             choice.mspe, index=pd.Index(choice.ranks, name="rank"), name="forward_chaining_mspe"
         )
     return "robust synthetic control (Amjad, Shah & Shen 2018)", details
+
+
+def missing_outcome_warning(
+    panel: Panel,
+    pre: np.ndarray,
+    fit: np.ndarray,
+    treated: int,
+    donors: np.ndarray,
+    log: WarningLog,
+) -> None:
+    """Robust SC with missing outcomes: refuse a treated unit missing after treatment or
+    in all but one fit period; otherwise record (warn) how many outcomes are missing.
+
+    Raises
+    ------
+    DataValidationError
+        The treated unit's outcome missing in a post-treatment period (the effect there
+        would be undefined), or observed in fewer than two fit periods.
+    """
+    y1 = panel.y[:, treated]
+    name = panel.units[treated]
+    post_missing = ~pre & ~np.isfinite(y1)
+    if post_missing.any():
+        raise DataValidationError(
+            f"`outcome`: the treated unit {name!r} has missing outcomes "
+            f"after treatment (periods {short_repr(panel.times[post_missing].tolist())}); "
+            "its effect there is undefined. Only donors' outcomes and the treated unit's "
+            "pre-treatment outcomes may be missing"
+        )
+    n_fit = int((fit & np.isfinite(y1)).sum())
+    if n_fit < 2:
+        raise DataValidationError(
+            f"`outcome`: the treated unit {name!r} must be observed in at "
+            f"least two fit periods; received {n_fit}"
+        )
+    y0 = panel.y[:, donors]
+    n_donor = int((~np.isfinite(y0)).sum())
+    n_treated = int((~np.isfinite(y1)).sum())
+    if n_donor + n_treated:
+        log.warn(
+            f"method='robust': {n_donor + n_treated} outcome values are missing ({n_donor} "
+            f"of the donors' {y0.size}, observed share {1 - n_donor / y0.size:.4g}; "
+            f"{n_treated} of the treated unit's pre-treatment periods). The donor matrix is "
+            "completed by the paper's matrix estimation (missing set to 0, the truncated "
+            "SVD divided by the observed share); treated periods with a missing outcome "
+            "are left out of the fit. Counts in details['n_missing_donors'] and "
+            "details['n_missing_treated_fit']",
+            ImpactEvalWarning,
+        )

@@ -475,7 +475,9 @@ def build_result(
     donor_labels = pd.Index([units[i] for i in ufit.donors], name=panel.unit_col)
     v_weights = pd.Series(ufit.v, index=pd.Index(design.predictor_labels, name="predictor"))
     post = ~spec.pre
-    pre_rmspe = float(np.sqrt(np.mean(ufit.gaps[spec.pre] ** 2)))
+    pre_gaps = ufit.gaps[spec.pre]
+    pre_gaps = pre_gaps[np.isfinite(pre_gaps)]  # a missing pre-period outcome (robust SC)
+    pre_rmspe = float(np.sqrt(np.mean(pre_gaps**2)))
     post_rmspe = float(np.sqrt(np.mean(ufit.gaps[post] ** 2))) if post.any() else math.nan
     estimate = float(ufit.gaps[post].mean()) if post.any() else math.nan
     cols = [panel.unit_col, panel.time_col, panel.outcome, *{s.column for s in design.predictors}]

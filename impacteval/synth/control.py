@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from impacteval._parallel import one_blas_thread
 from impacteval._validation import check_choice, check_level, check_positive_int, check_rng
 from impacteval._warn import WarningLog
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
@@ -30,7 +31,11 @@ from impacteval.synth._scm_design import (
     provenance_options,
 )
 from impacteval.synth._scm_inference import placebo_space
-from impacteval.synth._scm_penalized_design import check_method_options, method_details
+from impacteval.synth._scm_penalized_design import (
+    check_method_options,
+    method_details,
+    missing_outcome_warning,
+)
 from impacteval.synth._scm_result import SyntheticControl, build_result
 
 __all__ = ["ConvexHullWarning", "SyntheticControl", "synthetic_control"]
@@ -150,7 +155,9 @@ def synthetic_control(
     Raises
     ------
     DataValidationError
-        Treated unit missing or among the donors, an unbalanced panel or missing outcome,
+        Treated unit missing or among the donors, an unbalanced panel or missing outcome
+        (``method="robust"``: only a treated unit's outcome missing after treatment, or
+        observed in fewer than two fit periods),
         predictor years outside the data or after treatment, fewer than two pre-periods,
         constant predictors.
 
@@ -198,9 +205,15 @@ def synthetic_control(
     predicts every period from the de-noised donors. With ``rank=None`` the rank minimises
     the one-step-ahead error of forward chaining over the second half of the fit period
     (near-ties to the smaller rank). ``details["rank"]``, ``details["singular_values"]``,
-    ``details["rank_validation"]``. The weights may be negative and need not sum to one,
-    so there is no convex-hull warning. Placebo tests and leave-one-out refit with the
-    same method and the same rules for lambda and the rank; conformal inference and
+    ``details["rank_validation"]``. Missing outcomes (NaN; the row must be present) are
+    accepted by this method only, as the paper's matrix estimation: missing donor
+    entries are set to 0 and the truncated SVD divided by the observed share ``p_hat``
+    (``details["observed_share"]``); treated fit periods with a missing outcome are
+    left out of the regression. The counts are ``details["n_missing_donors"]`` and
+    ``details["n_missing_treated_fit"]``, and a warning states them. The weights may be
+    negative and need not sum to one, so there is no convex-hull warning. Placebo tests
+    and leave-one-out refit with the same method and the same rules for lambda and the
+    rank; conformal inference and
     ``augment`` are for the standard method only.
 
     Identification: the treated unit's untreated outcome is (approximately) the same
@@ -238,8 +251,6 @@ def synthetic_control(
     """
     specs = parse_predictors(predictors)
     pred_cols = list(dict.fromkeys(s.column for s in specs))
-    panel = build_panel(data, outcome=outcome, unit=unit, time=time, predictor_columns=pred_cols)
-    inference = check_choice(inference, "inference", ("placebo", "none"))  # type: ignore[assignment]
     opts = check_method_options(
         method,
         penalty=penalty,
@@ -249,6 +260,15 @@ def synthetic_control(
         has_predictors=bool(specs),
         v=v,
     )
+    panel = build_panel(
+        data,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        predictor_columns=pred_cols,
+        allow_missing_outcome=opts.method == "robust",
+    )
+    inference = check_choice(inference, "inference", ("placebo", "none"))  # type: ignore[assignment]
     if augment is not None:
         check_choice(augment, "augment", ("ridge",))
         check_ridge_lambda(ridge_lambda)
@@ -275,9 +295,13 @@ def synthetic_control(
     )
 
     log = WarningLog()
+    if opts.method == "robust":
+        spec = design.spec
+        missing_outcome_warning(panel, spec.pre, spec.fit, design.treated, design.donors, log)
     with warnings.catch_warnings(record=True) as caught:  # the optimiser's, kept on the result
         warnings.simplefilter("always")
-        ufit = fit_unit(design.spec, design.treated, design.donors)
+        with one_blas_thread():  # as the placebo refits (see run_many)
+            ufit = fit_unit(design.spec, design.treated, design.donors)
     log.extend([str(w.message) for w in caught])
     hull = None if opts.method == "robust" else _hull_warning(ufit, panel.y, design.spec.fit)
     if hull is not None:

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from impacteval.synth._scm_numerics import best_of_ties, fit_v, regression_start, simplex_lstsq
+from impacteval.synth._scm_numerics import (
+    SimplexSolver,
+    best_of_ties,
+    fit_v,
+    regression_start,
+    simplex_lstsq,
+)
 
 
 def _slsqp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -64,6 +70,33 @@ def test_warm_start_does_not_change_the_answer() -> None:
     cold = simplex_lstsq(a, b)
     for guess in (cold > 0, np.ones(30, dtype=bool), rng.random(30) < 0.5):
         assert np.allclose(simplex_lstsq(a, b, start=guess), cold, atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_solver_fast_path_matches_a_cold_solve(seed: int) -> None:
+    """Along a random walk of V (small steps, as a V search takes, so the support mostly
+    stands and the support-only fast path answers), every W equals a cold
+    :func:`simplex_lstsq` of the V-scaled problem, the fast path is taken in most calls,
+    and the loss is the fit-period MSPE of that W."""
+    rng = np.random.default_rng(seed)
+    k, j, t = 6, 40, 12
+    x0, z0 = rng.normal(size=(k, j)), rng.normal(size=(t, j))
+    x1, z1 = rng.normal(size=k) * 1.5, rng.normal(size=t)
+    solver = SimplexSolver(x1, x0, z1, z0)
+    theta = rng.uniform(0.5, 1.5, size=k)
+    n_changed = 0
+    for _ in range(60):
+        theta = np.abs(theta + rng.normal(scale=0.02, size=k))
+        v = theta**2 / np.sum(theta**2)
+        before = solver.support
+        w = solver.weights(v)
+        n_changed += before is None or not np.array_equal(before, solver.support)
+        sv = np.sqrt(v)
+        cold = simplex_lstsq(x0 * sv[:, None], x1 * sv)
+        np.testing.assert_allclose(w, cold, atol=1e-10)
+        r = z1 - z0 @ w
+        assert solver.loss(v) == pytest.approx(float(r @ r) / t, rel=1e-12)
+    assert n_changed < 30  # most calls keep the support (and take the fast path)
 
 
 def test_regression_start_is_a_weight_vector() -> None:
