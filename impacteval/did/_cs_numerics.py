@@ -14,8 +14,11 @@ whole sample.
 from __future__ import annotations
 
 import math
-import warnings
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import special, stats
@@ -27,14 +30,14 @@ from impacteval.did._drdid import (
     METHODS,
     CellError,
     PScore,
-    logit_fit,
+    logit_newton,
     normalise,
     rcond1,
     simple_did,
 )
 from impacteval.did._drdid_batch import drdid_panel_batch
 from impacteval.did._drdid_rc import METHODS_RC
-from impacteval.exceptions import ConvergenceWarning, DataValidationError
+from impacteval.exceptions import DataValidationError
 
 __all__ = [
     "SE_CONVENTIONS",
@@ -58,6 +61,8 @@ _OVERLAP_MAX = 0.999  # did:::overlap_check_fail
 SE_CONVENTIONS: tuple[str, ...] = ("did", "drdid")
 _PS_METHODS = ("dr", "dr_imp", "ipw", "ipw_ht", "dr_rc1", "dr_imp_rc1")
 _OR_METHODS = ("dr", "dr_imp", "reg", "dr_rc1", "dr_imp_rc1")
+# threads for the batched DR kernels (their products release the GIL)
+KERNEL_THREADS = 2
 
 
 # ---------------------------------------------------------------------------------------
@@ -327,35 +332,107 @@ def _dr_batched(
             cell_controls(unit_cohort, g, cutoff, control_group, labels[j])  # errors only
             batches[key] = []
         batches[key].append(j)
-    for (g, ctrl_levels, xp), cells in batches.items():
-        first = labels[cells[0]]
-        treated = unit_cohort == g
-        idx = np.flatnonzero(treated | np.isin(unit_cohort, ctrl_levels))
-        d = treated[idx].astype(float)
-        xc = (
-            design[idx]
-            if design is not None
-            else np.column_stack([np.ones(idx.size), x[idx, xp, :]])
-        )
-        wc = weights[idx]
-        beta = _check_cell(xc, d, "dr", first, names)
-        pscore = PScore(xc, d, normalise(wc), beta if unweighted else None)
-        y_cell = y_t[:, idx]
-        dy = (y_cell[[plan[j][1] for j in cells]] - y_cell[[plan[j][2] for j in cells]]).T
-        try:  # dy and the influence functions are column-major: each cell contiguous
-            att, inf = drdid_panel_batch(dy, d, xc, wc, pscore=pscore, scale=n / idx.size)
-        except CellError as exc:
-            raise DataValidationError(f"cell {first} with covariates {list(names)}: {exc}") from exc
-        n_t = int(d.sum())
+    arrays = (unit_cohort, x, design, weights)
+    jobs = threaded(
+        lambda item: _prepare_batch(item, plan, arrays, labels[item[1][0]], names, unweighted),
+        list(batches.items()),
+    )
+    # the batches up to the first failed check are estimated, then that check's error raised
+    n_ok = next((i for i, job in enumerate(jobs) if job.error is not None), len(jobs))
+    for job in jobs[:n_ok]:
+        if job.pscore is not None:
+            job.pscore.logit()  # a refit (weighted, or not converged) may warn: this thread
+    kernels = threaded(lambda job: _batch_kernel(job, y_t, plan, n), jobs[:n_ok])
+    for job, result in zip(jobs[:n_ok], kernels, strict=True):
+        if isinstance(result, CellError):
+            first = labels[job.cells[0]]
+            raise DataValidationError(
+                f"cell {first} with covariates {list(names)}: {result}"
+            ) from result
+        att, inf = result
+        n_t = int(job.d.sum())
         finite = np.isfinite(att) & np.all(np.isfinite(inf), axis=0)
-        for col, j in enumerate(cells):
+        for col, j in enumerate(job.cells):
             if not finite[col]:
                 _finish_cell(float(att[col]), inf[:, col], labels[j], "dr", names)
             g_j, t_j, b_j = plan[j]
-            column = (idx, inf[:, col])
+            column = (job.idx, inf[:, col])
             out[j] = (g_j, float(periods[t_j]), float(periods[b_j]), float(att[col]), column,
-                      n_t, int(idx.size - n_t))  # fmt: skip
+                      n_t, int(job.idx.size - n_t))  # fmt: skip
+    failed = jobs[n_ok].error if n_ok < len(jobs) else None
+    if failed is not None:
+        raise failed
     return [r for r in out if r is not None]
+
+
+@dataclass
+class _BatchJob:
+    """One batch of DR cells: its sample, propensity-score fits, or the check that failed."""
+
+    cells: list[int]
+    idx: Array
+    d: Array
+    xc: Array
+    wc: Array
+    pscore: PScore | None
+    error: DataValidationError | None = None
+
+
+def _prepare_batch(
+    item: tuple[tuple[float, tuple[float, ...], int], list[int]],
+    plan: list[tuple[float, int, int]],
+    arrays: tuple[Array, Array, Array | None, Array],
+    first: str,
+    names: tuple[str, ...],
+    unweighted: bool,
+) -> _BatchJob:
+    """The batch's sample and R did's checks (no warnings: it may run on a thread); a failed
+    check is kept on the job and raised in plan order."""
+    (g, ctrl_levels, xp), cells = item
+    unit_cohort, x, design, weights = arrays
+    treated = unit_cohort == g
+    idx = np.flatnonzero(treated | np.isin(unit_cohort, ctrl_levels))
+    d = treated[idx].astype(float)
+    xc = design[idx] if design is not None else np.column_stack([np.ones(idx.size), x[idx, xp, :]])
+    wc = weights[idx]
+    job = _BatchJob(cells, idx, d, xc, wc, None)
+    try:
+        beta = _check_cell(xc, d, "dr", first, names)
+    except DataValidationError as exc:
+        job.error = exc
+        return job
+    job.pscore = PScore(xc, d, normalise(wc), beta if unweighted else None)
+    return job
+
+
+def _batch_kernel(
+    job: _BatchJob, y_t: Array, plan: list[tuple[float, int, int]], n: int
+) -> tuple[Array, Array] | CellError:
+    """:func:`drdid_panel_batch` of one batch (numpy releases the GIL in its products)."""
+    y_cell = y_t[:, job.idx]
+    dy = (y_cell[[plan[j][1] for j in job.cells]] - y_cell[[plan[j][2] for j in job.cells]]).T
+    try:  # dy and the influence functions are column-major: each cell contiguous
+        return drdid_panel_batch(
+            dy, job.d, job.xc, job.wc, pscore=job.pscore, scale=n / job.idx.size
+        )
+    except CellError as exc:
+        return exc
+
+
+def threaded(func: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``[func(i) for i in items]`` on up to :data:`KERNEL_THREADS` threads.
+
+    For array work whose numpy operations release the GIL (the batched DR cells): each item
+    is computed by the same operations on any thread, so the numbers do not depend on the
+    threads. ``func`` must not issue warnings (``warnings.catch_warnings`` and the warning
+    registry are not thread-safe) and should run BLAS single-threaded (the caller's limit).
+    Serial for one item or one CPU.
+    """
+    n_threads = min(KERNEL_THREADS, len(items), os.cpu_count() or 1)
+    if n_threads <= 1:
+        return [func(i) for i in items]
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        return list(pool.map(func, items))
 
 
 def estimate_group_time_rc(
@@ -454,19 +531,18 @@ def _check_cell(
     """
     beta: Array | None = None
     if method in _PS_METHODS:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            try:
-                beta = logit_fit(x, d, np.ones_like(d))
-            except CellError:
-                beta = None
+        converged = False
+        try:  # no warning here: this may run on a worker thread
+            beta, converged = logit_newton(x, d, np.ones_like(d))
+        except CellError:
+            beta = None
         if beta is None or float(np.max(special.expit(x @ beta))) >= _OVERLAP_MAX:
             raise DataValidationError(
                 f"overlap fails in cell {label}: a fitted propensity score on covariates "
                 f"{list(names)} reaches {_OVERLAP_MAX} (treated units without comparable "
                 "controls); drop or coarsen covariates, or use method='reg'"
             )
-        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        if not converged:
             beta = None  # let the estimator refit (and warn) as before
     if method in _OR_METHODS:
         xc = x[d == 0]

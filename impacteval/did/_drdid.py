@@ -67,6 +67,7 @@ __all__ = [
     "ipt_pscore",
     "ipw_did_panel",
     "logit_fit",
+    "logit_newton",
     "normalise",
     "ps_asy_lin_rep",
     "rcond1",
@@ -107,7 +108,27 @@ def rcond1(a: Array) -> float:
 
 
 def logit_fit(x: Array, d: Array, w: Array, *, maxiter: int = 100, tol: float = 1e-10) -> Array:
-    """Weighted logistic regression by Newton-Raphson with step halving; returns coefficients."""
+    """Weighted logistic regression by Newton-Raphson with step halving; returns coefficients.
+
+    Warns (``ConvergenceWarning``) when Newton has not converged after ``maxiter`` steps.
+    """
+    beta, converged = logit_newton(x, d, w, maxiter=maxiter, tol=tol)
+    if not converged:
+        warn_user(
+            f"propensity-score logit did not converge in {maxiter} Newton steps",
+            ConvergenceWarning,
+        )
+    return beta
+
+
+def logit_newton(
+    x: Array, d: Array, w: Array, *, maxiter: int = 100, tol: float = 1e-10
+) -> tuple[Array, bool]:
+    """:func:`logit_fit` without the warning: the coefficients and whether Newton converged.
+
+    Issues no warning, so it may run on a worker thread (``warnings.catch_warnings`` is
+    not thread-safe).
+    """
     k = x.shape[1]
     beta = np.zeros(k)
     pbar = float(np.sum(w * d) / np.sum(w))
@@ -138,9 +159,8 @@ def logit_fit(x: Array, d: Array, w: Array, *, maxiter: int = 100, tol: float = 
             t *= 0.5
         beta, eta, ll_old, ll = cand, eta_cand, ll, ll_new
         if np.max(np.abs(t * step)) < tol or abs(ll - ll_old) < tol * (abs(ll) + tol):
-            return beta
-    warn_user("propensity-score logit did not converge in 100 Newton steps", ConvergenceWarning)
-    return beta
+            return beta, True
+    return beta, False
 
 
 def ipt_pscore(x: Array, d: Array, w: Array, start: Array) -> Array:
