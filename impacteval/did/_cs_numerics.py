@@ -174,13 +174,16 @@ def _assemble(
     unit_cohort: Array,
     weights: Array,
     periods: Array,
+    influence: Array | None = None,
 ) -> GroupTimeFit:
+    """The fit from its rows; ``influence``: the rows' influence matrix when already built
+    (the rows' own columns are then not used)."""
     return GroupTimeFit(
         group=np.array([r[0] for r in rows]),
         time=np.array([r[1] for r in rows]),
         base=np.array([r[2] for r in rows]),
         att=np.array([r[3] for r in rows]),
-        influence=_stack_columns([r[4] for r in rows], n),
+        influence=_stack_columns([r[4] for r in rows], n) if influence is None else influence,
         n_treated=np.array([r[5] for r in rows], dtype=int),
         n_control=np.array([r[6] for r in rows], dtype=int),
         unit_cohort=unit_cohort,
@@ -246,9 +249,9 @@ def estimate_group_time(
     if x is not None and method == "dr":  # cells sharing their 2x2 design: one batch each
         # skinny products (n x k by k x cells): one BLAS thread is faster, and bit-stable
         with one_blas_thread():
-            batched = _dr_batched(y, unit_cohort, periods, plan, x, weights,
-                                  (control_group, anticipation, covariate_names))  # fmt: skip
-        return _assemble(batched, n, unit_cohort, weights, periods)
+            setup = (control_group, anticipation, covariate_names)
+            batched, influence = _dr_batched(y, unit_cohort, periods, plan, x, weights, setup)
+        return _assemble(batched, n, unit_cohort, weights, periods, influence)
     for g, ti, bi in plan:
         t, base = float(periods[ti]), float(periods[bi])
         if bi == ti:
@@ -301,8 +304,9 @@ def _dr_batched(
     x: Array,
     weights: Array,
     setup: tuple[str, float, tuple[str, ...]],
-) -> list[_Row]:
-    """The cells of ``estimate_group_time`` with ``method="dr"``, batched.
+) -> tuple[list[_Row], Array]:
+    """The cells of ``estimate_group_time`` with ``method="dr"``, batched: the rows (in
+    plan order, without their columns) and the cells' influence matrix (n x cells).
 
     Cells whose 2x2 problems differ only in the outcome change (same cohort, same control
     cohorts, same covariate values) are estimated together by
@@ -340,9 +344,10 @@ def _dr_batched(
     # the batches up to the first failed check are estimated, then that check's error raised
     n_ok = next((i for i, job in enumerate(jobs) if job.error is not None), len(jobs))
     for job in jobs[:n_ok]:
-        if job.pscore is not None:
+        if job.pscore is not None and not job.pscore.fitted:
             job.pscore.logit()  # a refit (weighted, or not converged) may warn: this thread
-    kernels = threaded(lambda job: _batch_kernel(job, y_t, plan, n), jobs[:n_ok])
+    influence = np.zeros((n, len(plan)), order="F")  # each kernel writes its cells' columns
+    kernels = threaded(lambda job: _batch_kernel(job, y_t, plan, influence), jobs[:n_ok])
     for job, result in zip(jobs[:n_ok], kernels, strict=True):
         if isinstance(result, CellError):
             first = labels[job.cells[0]]
@@ -356,13 +361,12 @@ def _dr_batched(
             if not finite[col]:
                 _finish_cell(float(att[col]), inf[:, col], labels[j], "dr", names)
             g_j, t_j, b_j = plan[j]
-            column = (job.idx, inf[:, col])
-            out[j] = (g_j, float(periods[t_j]), float(periods[b_j]), float(att[col]), column,
+            out[j] = (g_j, float(periods[t_j]), float(periods[b_j]), float(att[col]), None,
                       n_t, int(job.idx.size - n_t))  # fmt: skip
     failed = jobs[n_ok].error if n_ok < len(jobs) else None
     if failed is not None:
         raise failed
-    return [r for r in out if r is not None]
+    return [r for r in out if r is not None], influence
 
 
 @dataclass
@@ -406,17 +410,23 @@ def _prepare_batch(
 
 
 def _batch_kernel(
-    job: _BatchJob, y_t: Array, plan: list[tuple[float, int, int]], n: int
+    job: _BatchJob, y_t: Array, plan: list[tuple[float, int, int]], influence: Array
 ) -> tuple[Array, Array] | CellError:
-    """:func:`drdid_panel_batch` of one batch (numpy releases the GIL in its products)."""
+    """:func:`drdid_panel_batch` of one batch (numpy releases the GIL in its products); its
+    influence functions, rescaled to the whole sample, are written into the batch's own
+    columns of ``influence`` (zero off the cells' units)."""
     y_cell = y_t[:, job.idx]
     dy = (y_cell[[plan[j][1] for j in job.cells]] - y_cell[[plan[j][2] for j in job.cells]]).T
+    n = influence.shape[0]
     try:  # dy and the influence functions are column-major: each cell contiguous
-        return drdid_panel_batch(
+        att, inf = drdid_panel_batch(
             dy, job.d, job.xc, job.wc, pscore=job.pscore, scale=n / job.idx.size
         )
     except CellError as exc:
         return exc
+    for col, j in enumerate(job.cells):
+        influence[job.idx, j] = inf[:, col]
+    return att, inf
 
 
 def threaded(func: Callable[[Any], Any], items: list[Any]) -> list[Any]:

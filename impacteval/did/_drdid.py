@@ -256,6 +256,11 @@ class PScore:
             and np.array_equal(x, self.x)
         )
 
+    @property
+    def fitted(self) -> bool:
+        """Whether the logit coefficients are known (given, or fitted already)."""
+        return self._beta is not None
+
     def beta(self) -> Array:
         """Logit coefficients (maximum likelihood)."""
         if self._beta is None:
