@@ -279,3 +279,20 @@ def test_bad_options(kw: dict[str, object], match: str) -> None:
     args = {**COLS, **kw}
     with pytest.raises(DataValidationError, match=match):
         ie.did.continuous(panel(), **args)
+
+
+@pytest.mark.parametrize("degree", [1, 3])
+def test_overall_att_equals_binary_did_with_one_cohort_and_two_periods(degree: int) -> None:
+    # the sieve regression has an intercept, so the treated units' average fitted ATT(d) is
+    # their mean outcome change: ATT^o is the binary DiD against the dose-0 units, i.e.
+    # att_gt's single cell (no covariates), estimate and influence function alike
+    data = panel(n=400, periods=2, effect=lambda d: 1.0 + np.sin(3 * d), seed=4)
+    res = ie.did.continuous(data, **COLS, degree=degree, num_knots=0)
+    wide = data.pivot(index="id", columns="t", values="y")
+    change = wide[2] - wide[1]
+    treated = data.drop_duplicates("id").set_index("id")["g"] > 0
+    binary = change[treated].mean() - change[~treated].mean()
+    assert res.overall.estimate == pytest.approx(binary, abs=1e-12)
+    cell = ie.did.att_gt(data, outcome="y", unit="id", time="t", cohort="g", method="reg")
+    assert cell.overall.estimate == pytest.approx(binary, abs=1e-12)
+    assert res.overall.std_error == pytest.approx(cell.overall.std_error, rel=1e-10)
