@@ -82,6 +82,16 @@ class SwitchingEffects(EventStudyTable):
             )
         d = self.details
         facts.append(("Units", f"{d['n_switchers']} switchers, {d['n_never_switchers']} never"))
+        missing = [
+            f"{d[key]:,} {what}"
+            for key, what in (
+                ("n_missing_outcome", "outcome"),
+                ("n_missing_treatment", "treatment"),
+            )
+            if d.get(key)
+        ]
+        if missing:
+            facts.append(("Rows with a missing value", ", ".join(missing) + " (not used)"))
         if d["placebo"]:
             t = self.placebo_test
             facts.append(("Placebo test", f"chi2({t.df}) = {t.statistic:.4g}, p = {t.p_value:.4g}"))
@@ -544,7 +554,8 @@ def _build(
     n_clusters = int(np.unique(clusters).size) if clusters is not None else n_units
     if clusters is not None and n_clusters < 10:
         log.warn(f"only {n_clusters} clusters in {o.cluster!r}", SmallSampleWarning)
-    overall = _overall(fits, hs, raw, infl, clusters, o, n_units, n_clusters, log, provenance)
+    counts = (n_units, n_clusters, int(s.exists.sum()), int((~np.isfinite(s.first_switch)).sum()))
+    overall = _overall(fits, hs, raw, infl, clusters, o, counts, log, provenance)
     ci = [interval(float(b), float(e), o.level, None) for b, e in zip(est, se, strict=True)]
     table = pd.DataFrame(
         {
@@ -576,6 +587,9 @@ def _build(
         "n_units": n_units,
         "n_switchers": int(np.isfinite(s.first_switch).sum()),
         "n_never_switchers": int((~np.isfinite(s.first_switch)).sum()),
+        # rows kept whose outcome / treatment is missing: they enter no outcome difference
+        "n_missing_outcome": int(np.sum(grid.exists & np.isnan(grid.y))),
+        "n_missing_treatment": int(np.sum(grid.exists & np.isnan(grid.d))),
         "n_units_bidirectional": s.n_bidirectional,
         "n_obs_removed_bidirectional": s.n_obs_reversed,
         "n_units_dropped_other_direction": s.n_other_direction,
@@ -623,11 +637,14 @@ def _overall(
     infl: Array,
     clusters: Array | None,
     o: _Options,
-    n_units: int,
-    n_clusters: int,
+    counts: tuple[int, int, int, int],
     log: WarningLog,
     provenance: Provenance,
 ) -> EffectEstimate | None:
+    """The average total effect per unit of treatment; ``counts``: units, clusters, the
+    estimation sample's unit-periods and the never-switchers (as on the event-study
+    result, so both summaries count the same sample)."""
+    n_units, n_clusters, n_obs, n_never = counts
     post = hs > 0
     n_sw = np.array([f.n_switchers_weighted for f in fits.values()])[post]
     if not np.any(np.isfinite(raw[post]) & (n_sw > 0)):
@@ -643,8 +660,9 @@ def _overall(
         df=None,
         estimand="average total effect per unit of treatment",
         method=f"{_label(o)}; average total effect over l = 1..{o.effects}",
-        n_obs=int(sum(f.n_obs for h, f in fits.items() if h > 0)),
+        n_obs=n_obs,
         n_treated=max(f.n_switchers for f in fits.values()),
+        n_control=n_never,
         n_clusters=n_clusters,
         outcome=o.outcome,
         warnings=log.messages,

@@ -203,6 +203,10 @@ def test_result_contract() -> None:
     assert "Placebo test" in text and "Avg total effect" in text
     assert res.level == 0.9 and res.provenance.options["effects"] == 2
     assert isinstance(res.overall, ie.EffectEstimate)
+    # the overall effect counts the same sample as the event study (not the horizons'
+    # unit-periods added up, which counts a unit-period once per horizon it enters)
+    assert res.overall.n_obs == res.n_obs
+    assert res.overall.n_control == res.n_control == res.details["n_never_switchers"]
     ax = res.plot()
     assert ax.get_xlabel()
     with pytest.raises(AttributeError):
@@ -252,6 +256,10 @@ def test_missing_rows_and_outcomes_are_allowed() -> None:
     frame.loc[frame.index[:3], "id"] = np.nan
     res = _fit(frame, effects=2, placebo=1)
     assert res.n_dropped == 3
+    # the rows kept with a missing outcome are counted and named in the summary
+    n_missing = int(frame["y"].isna().sum() - frame.loc[frame["id"].isna(), "y"].isna().sum())
+    assert n_missing > 0 and res.details["n_missing_outcome"] == n_missing
+    assert f"{n_missing} outcome (not used)" in res.summary().as_text()
     assert np.isfinite(res.table["estimate"]).all()
 
 
