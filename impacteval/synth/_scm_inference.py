@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from impacteval._validation import short_repr
 from impacteval._warn import WarningLog, warn_user
 from impacteval.exceptions import DataValidationError, ImpactEvalWarning
 from impacteval.results import EffectEstimate, EffectTable, Provenance
@@ -184,17 +185,42 @@ def placebo_space(
     the actual fit (the first column of the ranking)."""
     spec, panel = design.spec, design.panel
     pool = design.donors
-    tasks = [(spec, int(j), pool) for j in pool]
-    out = run_many(_placebo_one, tasks, n_jobs=n_jobs, progress=progress, desc="placebos")
+    unfit = _unfittable_placebos(spec, panel.y, pool)
     units = panel.units
+    if unfit.size:
+        message = (
+            f"placebo in space (method='robust'): {unfit.size} donor(s) "
+            f"{short_repr([units[j] for j in unfit])} left out of the placebo test: as a "
+            "placebo treated unit each needs an observed outcome in at least two fit "
+            "periods and one post-treatment period. Listed in details['unfit_placebos']"
+        )
+        if log is None:
+            warn_user(message, ImpactEvalWarning)
+        else:
+            log.warn(message, ImpactEvalWarning)
+    tasks = [(spec, int(j), pool) for j in pool if j not in set(unfit.tolist())]
+    out = run_many(_placebo_one, tasks, n_jobs=n_jobs, progress=progress, desc="placebos")
     names = [units[design.treated], *[units[j] for j, _, _ in out]]
     gaps = np.column_stack([treated_gaps, *[g for _, g, _ in out]])
     times = pd.Index(panel.times, name=panel.time_col)
     frame = pd.DataFrame(gaps, index=times, columns=pd.Index(names, name=panel.unit_col))
     scale = float(np.nanmax(np.abs(panel.y))) if panel.y.size else 1.0
-    return rank_placebos(
+    test = rank_placebos(
         frame, spec.pre, mspe_threshold, design.treatment_time, scale=scale, log=log
     )
+    test.details["unfit_placebos"] = tuple(units[j] for j in unfit)
+    return test
+
+
+def _unfittable_placebos(spec: FitSpec, y: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Donors that cannot serve as a placebo treated unit (robust SC with missing outcomes):
+    observed in fewer than two fit periods (no fit) or in no post-treatment period (no
+    post/pre ratio; ranking it as 0 would make the test anti-conservative)."""
+    if spec.method != "robust":
+        return np.empty(0, dtype=int)
+    seen = np.isfinite(y[:, pool])
+    ok = (seen[spec.fit].sum(axis=0) >= 2) & seen[~spec.pre].any(axis=0)
+    return np.asarray(pool[~ok], dtype=int)
 
 
 def rank_placebos(

@@ -123,7 +123,10 @@ class SyntheticControl(EffectEstimate):
             ``p_value`` (space) = rank of the treated unit's ratio among all units, counting
             itself, divided by the number of units compared: ``(1 + #{placebos with ratio
             >= treated ratio}) / (1 + #placebos)``. With 38 placebos and the treated unit
-            the most extreme this is 1/39.
+            the most extreme this is 1/39. With ``method="robust"`` and missing outcomes, a
+            donor observed in fewer than two fit periods or in no post-treatment period is
+            not a placebo (it stays a donor of the others): a warning and
+            ``details["unfit_placebos"]`` name it.
         """
         design = self._need_design()
         kind = check_choice(kind, "kind", ("space", "time"))  # type: ignore[assignment]

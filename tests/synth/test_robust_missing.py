@@ -147,3 +147,29 @@ def test_missing_refused_where_not_estimable() -> None:
     y1m[0] = 1.0
     with pytest.raises(DataValidationError, match="at least two fit periods"):
         fit(long_frame(y1m, y0[:, :20]))
+
+
+def test_placebo_leaves_out_donors_that_cannot_be_placebo_units() -> None:
+    """A donor observed in one fit period (no fit) or in no post period (no ratio) is left
+    out of the placebo test, named in the warning and in details; the rest are ranked."""
+    y1, y0 = low_rank(3)
+    y1 = y1 + np.where(np.arange(N_PERIODS) >= T0, EFFECT, 0.0)
+    y0 = y0[:, :12].copy()
+    y0[1:T0, 4] = np.nan  # d004: observed in one fit period only
+    y0[T0:, 7] = np.nan  # d007: never observed after treatment
+    df = long_frame(y1, y0)
+    with pytest.warns(ImpactEvalWarning, match=r"2 donor\(s\) \['d004', 'd007'\] left out"):
+        res = fit(df, inference="placebo")
+    test = res.details["placebo"]
+    assert test.details["unfit_placebos"] == ("d004", "d007")
+    assert test.n_placebos == 10
+    assert "d004" not in test.gaps.columns and "d007" not in test.gaps.columns
+    assert any("left out of the placebo test" in w for w in res.warnings)
+    # as donors of the treated unit and of the other placebos they still count
+    assert "d004" in res.weights.index
+    # the same data with those two donors complete: every donor is a placebo
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImpactEvalWarning)  # exact pre-period fits
+        complete = fit(long_frame(y1, low_rank(3)[1][:, :12]), inference="placebo")
+    assert complete.details["placebo"].details["unfit_placebos"] == ()
+    assert complete.details["placebo"].n_placebos == 12
