@@ -415,8 +415,18 @@ def _batch_kernel(
     """:func:`drdid_panel_batch` of one batch (numpy releases the GIL in its products); its
     influence functions, rescaled to the whole sample, are written into the batch's own
     columns of ``influence`` (zero off the cells' units)."""
-    y_cell = y_t[:, job.idx]
-    dy = (y_cell[[plan[j][1] for j in job.cells]] - y_cell[[plan[j][2] for j in job.cells]]).T
+    # one gather per period used (a row of ``y_t`` taken at the batch's units), then one
+    # subtraction per cell into its own row: contiguous, and ~4x faster than gathering the
+    # (periods x units) block and subtracting fancy-indexed copies
+    rows: dict[int, Array] = {}
+    dy_t = np.empty((len(job.cells), job.idx.size))
+    for col, j in enumerate(job.cells):
+        t_j, b_j = plan[j][1], plan[j][2]
+        for p in (t_j, b_j):
+            if p not in rows:
+                rows[p] = y_t[p].take(job.idx)
+        np.subtract(rows[t_j], rows[b_j], out=dy_t[col])
+    dy = dy_t.T  # (units x cells), column-major: each cell contiguous
     n = influence.shape[0]
     try:  # dy and the influence functions are column-major: each cell contiguous
         att, inf = drdid_panel_batch(
