@@ -217,12 +217,22 @@ def test_cr2_on_a_local_cluster(client: Any, kw: dict[str, Any], partition: str)
     assert np.all(b.details["coefficients"]["df"].to_numpy() < 47.0)
 
 
-def test_cr2_with_an_empty_partition_and_a_singleton_partition(client: Any) -> None:
+def test_cr2_with_an_empty_partition_a_singleton_partition_and_missing_rows(
+    client: Any,
+) -> None:
     data = cluster_trial(seed=3).sort_values("school", kind="stable")
+    # singleton cluster 0 loses its only row; two rows of a larger cluster are dropped too
+    data.loc[data.index[data["school"] == 0], "x1"] = np.nan
+    data.loc[data.index[data["school"] == 20][:2], "y"] = np.nan
     pieces = [data[data["school"] < 8], data.iloc[:0], data[data["school"] == 8],
               data[data["school"] > 8]]  # fmt: skip
     ddf = dd.concat([dd.from_pandas(p, npartitions=1) for p in pieces])
     assert ddf.npartitions == 4
     args: dict[str, Any] = {"outcome": "y", "treatment": "z", "covariates": ["x1"],
                             "cluster": "school"}  # fmt: skip
-    assert_same(ie.rct.regression(data, **args), ie.rct.regression(ddf, **args))
+    with pytest.warns(MissingDataWarning, match="3 of"):
+        a = ie.rct.regression(data, **args)
+    with pytest.warns(MissingDataWarning, match="3 of"):
+        b = ie.rct.regression(ddf, **args)
+    assert b.n_clusters == 47
+    assert_same(a, b)
