@@ -470,6 +470,11 @@ def cr2_cluster_sums(
         each of these clusters (the adjustment ``(I - H_gg)^(-1/2)`` is per cluster).
     g : int
         Number of clusters among the rows.
+
+    Returns
+    -------
+    CR2Sums
+        This set of clusters' pieces; add the pieces of the other clusters with ``+``.
     """
     r = q.shape[1]
     p = w.shape[1]
@@ -508,6 +513,21 @@ def cr2_from_sums(sums: CR2Sums, cols: np.ndarray) -> tuple[np.ndarray, np.ndarr
     ``tr(G'G) = sum a - sum |d|^2`` and ``tr((G'G)^2) = sum a^2 - 2 sum a |d|^2 +
     |sum d d'|_F^2``; the df is ``tr(G'G)^2 / tr((G'G)^2)`` (NaN where the latter is 0).
     The df of the other coefficients are NaN.
+
+    Parameters
+    ----------
+    sums : CR2Sums
+        The pieces of *all* clusters (added over disjoint sets of clusters).
+    cols : ndarray of int, shape (p,)
+        The coefficients the pieces' df terms belong to (the columns of ``w`` given to
+        :func:`cr2_cluster_sums`).
+
+    Returns
+    -------
+    meat : ndarray, shape (r, r)
+        The CR2 meat in Q coordinates (``V = R^-1 meat R^-T``).
+    df : ndarray, shape (r,)
+        Bell-McCaffrey df at ``cols``, NaN elsewhere.
     """
     r = sums.meat.shape[0]
     tr1 = sums.sum_a - sums.sum_d2
