@@ -42,7 +42,15 @@ import scipy.linalg
 import scipy.linalg.lapack
 import scipy.sparse
 
-__all__ = ["SE_TYPES", "OLSFit", "fit_ols", "in_span_of_others"]
+__all__ = [
+    "SE_TYPES",
+    "CR2Sums",
+    "OLSFit",
+    "cr2_cluster_sums",
+    "cr2_from_sums",
+    "fit_ols",
+    "in_span_of_others",
+]
 
 SE_TYPES: tuple[str, ...] = (
     "classical",
@@ -414,20 +422,63 @@ def _cluster_batches(
     return out
 
 
-def _cr2(
-    q: np.ndarray,
-    resid: np.ndarray,
-    rinv: np.ndarray,
-    clusters: np.ndarray,
-    g: int,
-    df_for: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """CR2 meat (in Q coordinates) and Bell-McCaffrey df (for the columns ``df_for``)."""
+@dataclass(frozen=True)
+class CR2Sums:
+    """The cluster-additive pieces of the CR2 meat and of its Bell-McCaffrey df.
+
+    Every field is a sum over clusters, so pieces computed on disjoint sets of clusters
+    (e.g. the partitions of a Dask DataFrame, each holding whole clusters) add up with
+    ``+`` to the pieces of all clusters; :func:`cr2_from_sums` turns them into the meat
+    and the df. Coordinates are those of ``Q = X R^-1`` (``R'R = X'X``); ``p`` is the
+    number of coefficients whose df are wanted.
+    """
+
+    meat: np.ndarray  # (r, r) sum of adj_g adj_g', adj_g = Q_g' (I - H_gg)^(-1/2) e_g
+    sum_a: np.ndarray  # (p,) sum of a_g = w' C_g (I - C_g)^-1 w
+    sum_d2: np.ndarray  # (p,) sum of |d_g|^2, d_g = C_g (I - C_g)^(-1/2) w
+    sum_a2: np.ndarray  # (p,) sum of a_g^2
+    sum_ad2: np.ndarray  # (p,) sum of a_g |d_g|^2
+    ddt: np.ndarray  # (p, r, r) sum of d_g d_g'
+
+    def __add__(self, other: CR2Sums) -> CR2Sums:
+        return CR2Sums(
+            self.meat + other.meat,
+            self.sum_a + other.sum_a,
+            self.sum_d2 + other.sum_d2,
+            self.sum_a2 + other.sum_a2,
+            self.sum_ad2 + other.sum_ad2,
+            self.ddt + other.ddt,
+        )
+
+
+def cr2_cluster_sums(
+    q: np.ndarray, resid: np.ndarray, w: np.ndarray, clusters: np.ndarray, g: int
+) -> CR2Sums:
+    """CR2 pieces of the clusters ``0..g-1`` (each needs only its own rows).
+
+    Parameters
+    ----------
+    q : ndarray, shape (n, r)
+        Rows of ``Q = X R^-1`` of the whole fit (``R`` upper triangular, ``R'R = X'X``).
+    resid : ndarray, shape (n,)
+        Residuals of the whole fit on these rows.
+    w : ndarray, shape (r, p)
+        ``R^-T c`` for each contrast ``c`` whose df is wanted (column ``j`` of ``R^-T`` for
+        coefficient ``j``).
+    clusters : ndarray of int, shape (n,)
+        Cluster codes ``0..g-1``, every code present; the rows must hold *all* the rows of
+        each of these clusters (the adjustment ``(I - H_gg)^(-1/2)`` is per cluster).
+    g : int
+        Number of clusters among the rows.
+
+    Returns
+    -------
+    CR2Sums
+        This set of clusters' pieces; add the pieces of the other clusters with ``+``.
+    """
     r = q.shape[1]
-    cols = np.arange(r) if df_for is None else np.asarray(df_for)
-    w = rinv.T[:, cols]  # column p is w_p = R^-T e_p
+    p = w.shape[1]
     meat = np.zeros((r, r))
-    p = cols.size
     sum_a = np.zeros(p)
     sum_d2 = np.zeros(p)
     sum_a2 = np.zeros(p)
@@ -453,12 +504,53 @@ def _cr2(
         for j in range(p):
             dj = d[:, :, j]
             ddt[j] += dj.T @ dj
-    tr1 = sum_a - sum_d2
-    tr2 = sum_a2 - 2.0 * sum_ad2 + np.einsum("pij,pij->p", ddt, ddt)
+    return CR2Sums(meat, sum_a, sum_d2, sum_a2, sum_ad2, ddt)
+
+
+def cr2_from_sums(sums: CR2Sums, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CR2 meat (Q coordinates) and Bell-McCaffrey df of the coefficients ``cols``.
+
+    ``tr(G'G) = sum a - sum |d|^2`` and ``tr((G'G)^2) = sum a^2 - 2 sum a |d|^2 +
+    |sum d d'|_F^2``; the df is ``tr(G'G)^2 / tr((G'G)^2)`` (NaN where the latter is 0).
+    The df of the other coefficients are NaN.
+
+    Parameters
+    ----------
+    sums : CR2Sums
+        The pieces of *all* clusters (added over disjoint sets of clusters).
+    cols : ndarray of int, shape (p,)
+        The coefficients the pieces' df terms belong to (the columns of ``w`` given to
+        :func:`cr2_cluster_sums`).
+
+    Returns
+    -------
+    meat : ndarray, shape (r, r)
+        The CR2 meat in Q coordinates (``V = R^-1 meat R^-T``).
+    df : ndarray, shape (r,)
+        Bell-McCaffrey df at ``cols``, NaN elsewhere.
+    """
+    r = sums.meat.shape[0]
+    tr1 = sums.sum_a - sums.sum_d2
+    tr2 = sums.sum_a2 - 2.0 * sums.sum_ad2 + np.einsum("pij,pij->p", sums.ddt, sums.ddt)
     df = np.full(r, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         df[cols] = np.where(tr2 > 0, tr1**2 / tr2, np.nan)
-    return meat, df
+    return sums.meat, df
+
+
+def _cr2(
+    q: np.ndarray,
+    resid: np.ndarray,
+    rinv: np.ndarray,
+    clusters: np.ndarray,
+    g: int,
+    df_for: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """CR2 meat (in Q coordinates) and Bell-McCaffrey df (for the columns ``df_for``)."""
+    r = q.shape[1]
+    cols = np.arange(r) if df_for is None else np.asarray(df_for)
+    w = rinv.T[:, cols]  # column p is w_p = R^-T e_p
+    return cr2_from_sums(cr2_cluster_sums(q, resid, w, clusters, g), cols)
 
 
 def _cr2_weighted(

@@ -123,7 +123,9 @@ def regression(
     ----------
     data : pandas.DataFrame
         One row per unit (polars and pyarrow tables are accepted; a Dask DataFrame is fitted
-        by map-reduce over its partitions, HC0-HC3 or CR1: see ``rct.regression_dask``).
+        by map-reduce over its partitions, HC0-HC3, CR1 or CR2 -- the default with
+        ``cluster``, which needs each cluster's rows in one partition: see
+        ``rct.regression_dask``).
     outcome, treatment : str
         Outcome column and binary (0/1) treatment column.
     covariates : sequence of str
@@ -230,7 +232,7 @@ def regression(
         if wild is not None:
             raise DataValidationError(
                 "`inference`: 'wild' is not available for a dask DataFrame (map-reduce "
-                "supports analytic HC0-HC3 and CR1); compute the frame or use "
+                "supports analytic HC0-HC3, CR1 and CR2); compute the frame or use "
                 "inference='analytic'"
             )
         return regression_dask(data, outcome=outcome, treatment=treatment, covariates=covs,

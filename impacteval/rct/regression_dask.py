@@ -11,17 +11,30 @@ kilobytes, and the client adds them up:
    (``w_i = 1``, ``1 / (1 - h_ii)`` or ``1 / (1 - h_ii)^2`` with the leverage
    ``h_ii = x_i' (X'X)^-1 x_i``), or, for CR1, the score sums ``S_g = sum_{i in g} x_i e_i``
    of each cluster within the partition, added across partitions by cluster (a cluster may
-   span partitions) into ``meat = sum_g S_g S_g'``.
+   span partitions) into ``meat = sum_g S_g S_g'``; for CR2, with the upper-triangular
+   ``R`` (``R'R = X'X``, Cholesky) and ``Q = X R^-1``, each cluster's bias-reduced score
+   ``Q_g' (I - H_gg)^(-1/2) e_g`` and its terms of the Bell-McCaffrey df, summed within the
+   partition by :func:`impacteval.inference.variance.cr2_cluster_sums` (the function the
+   in-memory CR2 runs on all clusters at once) and added across partitions.
 
 ``V = (X'X)^-1 meat (X'X)^-1`` with the small-sample factors of
 :func:`impacteval.inference.variance.fit_ols`: ``n / (n - k)`` for HC1 and
-``G / (G - 1) (n - 1) / (n - k)`` for CR1; t reference with ``n - k`` (HC) or ``G - 1``
-(CR1) degrees of freedom. The numbers equal the in-memory estimator's up to rounding (the
+``G / (G - 1) (n - 1) / (n - k)`` for CR1; t reference with ``n - k`` (HC), ``G - 1``
+(CR1) or, for CR2, the Bell-McCaffrey / Pustejovsky-Tipton Satterthwaite df of each
+coefficient, as in memory. The numbers equal the in-memory estimator's up to rounding (the
 in-memory fit goes through a QR factor, this one through the Gram matrix; for a design
 whose Gram matrix is well conditioned the two agree to about 1e-12 relative).
 
-Not available here (a clear error says so): weights, fixed effects, the CR2 variance (its
-cluster-by-cluster corrections need every cluster's rows together) and collinear designs.
+CR2 (the default with ``cluster``) needs each cluster's rows in one partition, since the
+adjustment ``(I - H_gg)^(-1/2)`` is formed from all of a cluster's rows: repartition by
+cluster first (``data.set_index(cluster)``, the cluster then being the index, or
+``data.shuffle(on=cluster)``). Pass 1 returns each partition's cluster labels and a label
+seen in two partitions is refused with an error (never a silently wrong variance). CR1
+works with clusters spread over partitions. With ``cluster``, at least two clusters per arm
+are required, as in memory.
+
+Not available here (a clear error says so): weights, fixed effects, CR0 / ``"stata"`` and
+collinear designs.
 """
 
 from __future__ import annotations
@@ -32,15 +45,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 
+from impacteval._panel import format_label
 from impacteval._validation import check_level, short_repr
 from impacteval._warn import warn_user
 from impacteval.exceptions import DataValidationError, MissingColumnError, MissingDataWarning
+from impacteval.inference.variance import CR2Sums, cr2_cluster_sums, cr2_from_sums
 from impacteval.results import EffectEstimate, Provenance, fingerprint, interval
 
 __all__ = ["is_dask_dataframe", "regression_dask"]
 
-SUPPORTED_SE = ("HC0", "HC1", "HC2", "HC3", "CR1")
+SUPPORTED_SE = ("HC0", "HC1", "HC2", "HC3", "CR1", "CR2")
+CLUSTERED_SE = ("CR1", "CR2")
 
 
 def is_dask_dataframe(data: object) -> bool:
@@ -70,15 +87,25 @@ def _design(part: pd.DataFrame, spec: dict[str, Any], means: np.ndarray | None) 
 
 
 def partition_sums(part: pd.DataFrame, spec: dict[str, Any]) -> dict[str, Any]:
-    """Pass 1: complete-row count, covariate sums, rows dropped, a digest of the columns."""
+    """Pass 1: complete-row count, covariate sums, rows dropped, a digest of the columns.
+
+    With ``cluster``, also a table indexed by this partition's cluster labels: the number
+    of treated rows and of rows in each (for the clusters-per-arm check, and for CR2 the
+    check that no cluster spans partitions).
+    """
     full = _complete(part, spec["used"])
     covs = spec["covariates"]
-    return {
+    out = {
         "n": int(full.shape[0]),
         "n_rows": int(part.shape[0]),
         "sum_x": full[covs].to_numpy(dtype=float).sum(axis=0) if covs else np.zeros(0),
         "digest": fingerprint(part, spec["used"]),
     }
+    if spec["cluster"] is not None:
+        z = full[spec["treatment"]].to_numpy(dtype=float)
+        counts = pd.DataFrame({"treated": z, "rows": np.ones(z.size)})
+        out["clusters"] = counts.groupby(full[spec["cluster"]].to_numpy(), sort=False).sum()
+    return out
 
 
 def partition_gram(
@@ -98,12 +125,23 @@ def partition_meat(
     means: np.ndarray | None,
     beta: np.ndarray,
     xtx_inv: np.ndarray,
+    rinv: np.ndarray | None = None,
 ) -> Any:
-    """Pass 3: the HC meat (k x k), or the cluster score sums of this partition."""
+    """Pass 3: the HC meat (k x k), the cluster score sums (CR1) or the CR2 pieces.
+
+    For CR2, ``rinv`` is ``R^-1`` with ``R'R = X'X`` and the partition must hold every row
+    of each of its clusters (checked on the client after pass 1); ``None`` for a partition
+    without complete rows.
+    """
     full = _complete(part, spec["used"])
     x = _design(full, spec, means)
     e = full[spec["outcome"]].to_numpy(dtype=float) - x @ beta
     se_type = spec["se_type"]
+    if se_type == "CR2":
+        if x.shape[0] == 0 or rinv is None:
+            return None
+        codes, labels = pd.factorize(full[spec["cluster"]].to_numpy(), sort=False)
+        return cr2_cluster_sums(x @ rinv, e, rinv.T, codes, len(labels))
     if se_type == "CR1":
         scores = pd.DataFrame(x * e[:, None])
         return scores.groupby(full[spec["cluster"]].to_numpy(), sort=False).sum()
@@ -143,14 +181,45 @@ def _check(
             )
     # the in-memory defaults (HC2; CR2 with clusters), so a default call means the same thing
     chosen = se_type if se_type is not None else ("CR2" if cluster is not None else "HC2")
-    if chosen not in SUPPORTED_SE or (chosen == "CR1") != (cluster is not None):
+    if chosen not in SUPPORTED_SE or (chosen in CLUSTERED_SE) != (cluster is not None):
         raise DataValidationError(
             "`se_type`: on a Dask DataFrame, regression computes HC0, HC1, HC2 or HC3 (no "
-            f"`cluster`) or CR1 (with `cluster`); received {se_type!r}"
-            + (" with `cluster`" if cluster is not None else "")
-            + ". CR2 needs each cluster's rows together: pass data.compute() if it fits"
+            f"`cluster`) or CR1 or CR2 (with `cluster`); received {se_type!r}"
+            + (" with `cluster`" if cluster is not None else " without `cluster`")
+            + ". Other variances: pass data.compute() if it fits in memory"
         )
     return chosen
+
+
+def _cluster_table(first: list[dict[str, Any]], cluster: str, se_type: str) -> pd.DataFrame:
+    """Treated and total rows per cluster; for CR2, refuse a cluster in two partitions."""
+    tables = [s["clusters"] for s in first]
+    if se_type == "CR2":
+        labels = pd.concat([t.index.to_series() for t in tables], ignore_index=True)
+        split = labels[labels.duplicated()].unique()
+        if split.size:
+            raise DataValidationError(
+                f"`cluster`: {split.size} clusters of column {cluster!r} have rows in more "
+                f"than one partition of the Dask DataFrame (e.g. {format_label(split[0])}); "
+                "CR2 adjusts each cluster's residuals with all of that cluster's rows, so "
+                "each cluster must lie in one partition. Repartition by cluster first, e.g. "
+                f"data.set_index({cluster!r}) or data.shuffle(on={cluster!r}); or use "
+                "se_type='CR1', which allows clusters across partitions"
+            )
+    table: pd.DataFrame = pd.concat(tables).groupby(level=0, sort=False).sum()
+    return table
+
+
+def _check_clusters_per_arm(table: pd.DataFrame, cluster: str) -> None:
+    """At least two clusters containing treated and two containing control rows."""
+    n_treated = int(np.count_nonzero(table["treated"].to_numpy() > 0))
+    n_control = int(np.count_nonzero((table["rows"] - table["treated"]).to_numpy() > 0))
+    if n_treated < 2 or n_control < 2:
+        raise DataValidationError(
+            f"`cluster`: column {cluster!r} must give at least 2 clusters per arm for a "
+            f"clustered variance; received {n_treated} treated and {n_control} control "
+            "clusters"
+        )
 
 
 def _compute(tasks: list[Any]) -> list[Any]:
@@ -183,6 +252,9 @@ def regression_dask(
             )
     level = check_level(level)
     covs = list(covariates)
+    if cluster is not None and cluster not in [str(c) for c in data.columns]:
+        if data.index.name == cluster:
+            data = data.reset_index()  # partitioned by ``set_index(cluster)``
     se_type = _check(data, outcome, treatment, covs, cluster, se_type)
     used = list(dict.fromkeys([outcome, treatment, *covs] + ([cluster] if cluster else [])))
     spec = {"outcome": outcome, "treatment": treatment, "covariates": covs, "used": used,
@@ -199,6 +271,7 @@ def regression_dask(
             "count is on the result as `n_dropped`",
             MissingDataWarning,
         )
+    clusters = None if cluster is None else _cluster_table(first, cluster, se_type)
     means = sum(s["sum_x"] for s in first) / n if covs and adjustment == "lin" else None
     second = _compute([delayed(partition_gram)(p, spec, means) for p in parts])
     values = np.unique(np.concatenate([s["values"] for s in second]))
@@ -215,10 +288,15 @@ def regression_dask(
             "the design is collinear (a covariate is constant or a combination of others); "
             "map-reduce regression needs a full-rank design: drop the redundant covariates"
         )
+    if clusters is not None and cluster is not None:
+        _check_clusters_per_arm(clusters, cluster)
     xtx_inv = np.linalg.inv(xtx)
     beta = xtx_inv @ xty
-    third = _compute([delayed(partition_meat)(p, spec, means, beta, xtx_inv) for p in parts])
-    vcov, df, n_clusters = _sandwich(third, xtx_inv, se_type, n, k)
+    rinv = _r_inverse(xtx) if se_type == "CR2" else None
+    third = _compute([delayed(partition_meat)(p, spec, means, beta, xtx_inv, rinv) for p in parts])
+    vcov, df_vec = _sandwich(third, xtx_inv, rinv, se_type, n, k)
+    n_clusters = None if clusters is None else int(clusters.shape[0])
+    df = float(df_vec[1])
     names = _names(treatment, covs, adjustment)
     se = np.sqrt(np.diag(vcov))
     options = {"outcome": outcome, "treatment": treatment, "covariates": covs,
@@ -234,7 +312,7 @@ def regression_dask(
         n_obs=n, n_treated=n1, n_control=n - n1, n_clusters=n_clusters, outcome=outcome,
         n_dropped=n_input - n, provenance=Provenance(options=options, data_fingerprint=digest),
         details={
-            "coefficients": _table(beta, se, names, level, df),
+            "coefficients": _table(beta, se, names, level, df_vec),
             "vcov": pd.DataFrame(vcov, index=names, columns=names),
             "covariate_means": (
                 {} if means is None else dict(zip(covs, means.tolist(), strict=True))
@@ -244,19 +322,44 @@ def regression_dask(
     )  # fmt: skip
 
 
+def _r_inverse(xtx: np.ndarray) -> np.ndarray:
+    """``R^-1`` for the upper-triangular ``R`` with positive diagonal and ``R'R = X'X``."""
+    try:
+        r = np.linalg.cholesky(xtx).T
+    except np.linalg.LinAlgError as err:
+        raise DataValidationError(
+            "the design's Gram matrix X'X is not numerically positive definite (nearly "
+            "collinear covariates), so CR2 cannot be formed by map-reduce: drop or rescale "
+            "the covariates, or pass data.compute() if it fits in memory"
+        ) from err
+    return np.asarray(scipy.linalg.solve_triangular(r, np.eye(r.shape[0]), lower=False))
+
+
 def _sandwich(
-    pieces: list[Any], xtx_inv: np.ndarray, se_type: str, n: int, k: int
-) -> tuple[np.ndarray, float, int | None]:
-    """The variance, its df and the number of clusters from the partitions' meat pieces."""
+    pieces: list[Any],
+    xtx_inv: np.ndarray,
+    rinv: np.ndarray | None,
+    se_type: str,
+    n: int,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The variance and the df of each coefficient from the partitions' meat pieces."""
+    if se_type == "CR2" and rinv is not None:
+        parts: list[CR2Sums] = [p for p in pieces if p is not None]
+        total = parts[0]
+        for piece in parts[1:]:
+            total = total + piece
+        meat, df = cr2_from_sums(total, np.arange(k))
+        return rinv @ meat @ rinv.T, df
     if se_type == "CR1":
         scores = pd.concat(pieces).groupby(level=0, sort=False).sum().to_numpy()
         g = scores.shape[0]
         meat = scores.T @ scores * (g / (g - 1) * (n - 1) / (n - k))
-        return xtx_inv @ meat @ xtx_inv, float(g - 1), g
+        return xtx_inv @ meat @ xtx_inv, np.full(k, float(g - 1))
     meat = sum(pieces)
     if se_type == "HC1":
         meat = meat * (n / (n - k))
-    return xtx_inv @ meat @ xtx_inv, float(n - k), None
+    return xtx_inv @ meat @ xtx_inv, np.full(k, float(n - k))
 
 
 def _names(treatment: str, covs: list[str], adjustment: str) -> list[str]:
@@ -269,12 +372,12 @@ def _names(treatment: str, covs: list[str], adjustment: str) -> list[str]:
 
 
 def _table(
-    beta: np.ndarray, se: np.ndarray, names: list[str], level: float, df: float
+    beta: np.ndarray, se: np.ndarray, names: list[str], level: float, df: np.ndarray
 ) -> pd.DataFrame:
     rows = []
     for j, name in enumerate(names):
-        lo, hi, p = interval(float(beta[j]), float(se[j]), level, df)
+        lo, hi, p = interval(float(beta[j]), float(se[j]), level, float(df[j]))
         rows.append({"term": name, "estimate": beta[j], "std_error": se[j],
                      "statistic": beta[j] / se[j] if se[j] > 0 else np.nan, "p_value": p,
-                     "ci_lower": lo, "ci_upper": hi, "df": df})  # fmt: skip
+                     "ci_lower": lo, "ci_upper": hi, "df": df[j]})  # fmt: skip
     return pd.DataFrame(rows).set_index("term")

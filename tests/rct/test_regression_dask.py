@@ -4,7 +4,8 @@ Tolerance 1e-10 relative (the issue's bar): the in-memory fit solves through a Q
 the map-reduce one through the Gram matrix added up over partitions; for these designs
 (centred covariates, condition numbers below 1e6) the two differ by about 1e-14 relative,
 so 1e-10 leaves four orders of magnitude and still fails on any wrong sum or factor. The
-last case runs on a real ``distributed.LocalCluster`` of two worker processes.
+last cases (CR1, and CR2 with its Bell-McCaffrey df, which needs each cluster in one
+partition) run on a real ``distributed.LocalCluster`` of two worker processes.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def nsw(clusters: int = 37) -> pd.DataFrame:
 
 
 def assert_same(a: ie.EffectEstimate, b: ie.EffectEstimate) -> None:
-    for name in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value"):
+    for name in ("estimate", "std_error", "df", "ci_lower", "ci_upper", "p_value"):
         np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=RTOL, err_msg=name)
     assert (b.n_obs, b.n_treated, b.n_control, b.n_clusters, b.n_dropped) == (
         a.n_obs,
@@ -93,13 +94,45 @@ def test_missing_rows_are_dropped_and_counted() -> None:
     assert_same(a, b)
 
 
-def test_default_se_type_is_hc2_and_cr2_is_refused() -> None:
+def test_default_se_type_is_hc2_and_cr2_with_cluster() -> None:
     data = nsw()
-    ddf = dd.from_pandas(data, npartitions=2)
-    b = ie.rct.regression(ddf, outcome="re78", treatment="treat")
+    b = ie.rct.regression(dd.from_pandas(data, npartitions=2), outcome="re78", treatment="treat")
     assert b.details["se_type"] == "HC2"
-    with pytest.raises(DataValidationError, match=r"`se_type`.*CR1.*CR2 needs"):
-        ie.rct.regression(ddf, outcome="re78", treatment="treat", cluster="cl")
+    by_cluster = dd.from_pandas(data, npartitions=2).shuffle(on="cl")
+    a = ie.rct.regression(data, outcome="re78", treatment="treat", cluster="cl")
+    b = ie.rct.regression(by_cluster, outcome="re78", treatment="treat", cluster="cl")
+    assert a.details["se_type"] == b.details["se_type"] == "CR2"
+    assert_same(a, b)
+
+
+def test_cr2_refuses_a_cluster_spanning_partitions() -> None:
+    data = nsw()  # cluster = row % 37: every cluster is in all three partitions
+    with pytest.raises(DataValidationError, match=r"`cluster`: 37 clusters of column 'cl'.*"
+                       r"more than one partition.*data.set_index\('cl'\).*shuffle"):  # fmt: skip
+        ie.rct.regression(dd.from_pandas(data, npartitions=3), outcome="re78",
+                          treatment="treat", cluster="cl")  # fmt: skip
+    # one cluster split, the others whole: still refused, naming that cluster
+    data = data.sort_values("cl", kind="stable")
+    head = data[data["cl"] <= 5]
+    moved = head.index[head["cl"] == 5][:3]
+    ddf = dd.concat([dd.from_pandas(head.drop(moved), npartitions=1),
+                     dd.from_pandas(data.loc[moved], npartitions=1),
+                     dd.from_pandas(data[data["cl"] > 5], npartitions=1)])  # fmt: skip
+    with pytest.raises(DataValidationError, match=r"`cluster`: 1 clusters .*\(e.g. 5\)"):
+        ie.rct.regression(ddf, outcome="re78", treatment="treat", cluster="cl", se_type="CR2")
+
+
+@pytest.mark.parametrize("se_type", ["CR1", "CR2"])
+def test_clusters_per_arm_checked_as_in_memory(se_type: str) -> None:
+    data = nsw()
+    data["cl"] = np.where(data["treat"] == 1, 0, 1 + np.arange(len(data)) % 5)  # 1 treated
+    kw: dict[str, Any] = {"outcome": "re78", "treatment": "treat", "cluster": "cl",
+                          "se_type": se_type}  # fmt: skip
+    pattern = r"`cluster`: column 'cl' must give at least 2 clusters per arm.*1 treated and 5"
+    with pytest.raises(DataValidationError, match=pattern):
+        ie.rct.regression(data, **kw)
+    with pytest.raises(DataValidationError, match=pattern):
+        ie.rct.regression(dd.from_pandas(data, npartitions=2).shuffle(on="cl"), **kw)
 
 
 @pytest.mark.parametrize(
@@ -141,4 +174,65 @@ def test_on_a_local_cluster(client: Any) -> None:
                           "cluster": "cl", "se_type": "CR1"}  # fmt: skip
     a = ie.rct.regression(data, **kw)
     b = ie.rct.regression(dd.from_pandas(data, npartitions=4), **kw)  # the client computes
+    assert_same(a, b)
+
+
+def cluster_trial(seed: int = 17) -> pd.DataFrame:
+    """A cluster-randomised trial with unequal cluster sizes: 8 singletons, the rest 2-40."""
+    rng = np.random.default_rng(seed)
+    sizes = np.concatenate([np.ones(8, dtype=int), rng.integers(2, 41, size=40)])
+    cl = np.repeat(np.arange(sizes.size), sizes)
+    treated = rng.permutation(np.arange(sizes.size) % 2)  # half the clusters treated
+    n = cl.size
+    x1 = rng.normal(size=n) + 0.3 * rng.normal(size=sizes.size)[cl]
+    x2 = rng.gamma(2.0, 1.5, size=n)
+    noise = rng.normal(size=sizes.size)[cl] + rng.normal(size=n) * (1 + 0.5 * np.abs(x1))
+    y = 1.0 + 0.8 * treated[cl] + 0.5 * x1 - 0.2 * x2 + 0.4 * treated[cl] * x1 + noise
+    order = rng.permutation(n)  # rows not sorted by cluster
+    return pd.DataFrame({"y": y, "z": treated[cl], "x1": x1, "x2": x2, "school": cl}).iloc[order]
+
+
+@pytest.mark.parametrize(
+    ("kw", "partition"),
+    [
+        ({}, "shuffle"),  # (a) plain design
+        ({"covariates": ["x1", "x2"]}, "set_index"),  # (b) Lin adjustment, cluster as index
+        ({"covariates": ["x1", "x2"], "adjustment": "additive"}, "shuffle"),
+    ],
+)
+def test_cr2_on_a_local_cluster(client: Any, kw: dict[str, Any], partition: str) -> None:
+    # (c) unequal cluster sizes with singletons, (d) 5 partitions, each cluster in one
+    data = cluster_trial()
+    args: dict[str, Any] = {"outcome": "y", "treatment": "z", "cluster": "school", **kw}
+    a = ie.rct.regression(data, **args)
+    frame = dd.from_pandas(data, npartitions=5)
+    ddf = frame.set_index("school") if partition == "set_index" else frame.shuffle(on="school")
+    assert ddf.npartitions == 5
+    b = ie.rct.regression(ddf, **args)
+    assert b.details["se_type"] == "CR2"
+    assert b.n_clusters == 48
+    assert "CR2, map-reduce over 5 Dask partitions" in b.method
+    assert_same(a, b)
+    # the Bell-McCaffrey df, not G - 1 (48 clusters would give 47 for every term)
+    assert np.all(b.details["coefficients"]["df"].to_numpy() < 47.0)
+
+
+def test_cr2_with_an_empty_partition_a_singleton_partition_and_missing_rows(
+    client: Any,
+) -> None:
+    data = cluster_trial(seed=3).sort_values("school", kind="stable")
+    # singleton cluster 0 loses its only row; two rows of a larger cluster are dropped too
+    data.loc[data.index[data["school"] == 0], "x1"] = np.nan
+    data.loc[data.index[data["school"] == 20][:2], "y"] = np.nan
+    pieces = [data[data["school"] < 8], data.iloc[:0], data[data["school"] == 8],
+              data[data["school"] > 8]]  # fmt: skip
+    ddf = dd.concat([dd.from_pandas(p, npartitions=1) for p in pieces])
+    assert ddf.npartitions == 4
+    args: dict[str, Any] = {"outcome": "y", "treatment": "z", "covariates": ["x1"],
+                            "cluster": "school"}  # fmt: skip
+    with pytest.warns(MissingDataWarning, match="3 of"):
+        a = ie.rct.regression(data, **args)
+    with pytest.warns(MissingDataWarning, match="3 of"):
+        b = ie.rct.regression(ddf, **args)
+    assert b.n_clusters == 47
     assert_same(a, b)

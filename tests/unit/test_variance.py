@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from impacteval.inference.variance import fit_ols, in_span_of_others
+from impacteval.inference.variance import (
+    cr2_cluster_sums,
+    cr2_from_sums,
+    fit_ols,
+    in_span_of_others,
+)
 
 
 def _data(n: int = 150, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,6 +82,27 @@ def test_cr2_and_bell_mccaffrey_df_match_dense_formula() -> None:
     vcov, dfs = _dense_cr2(x, y, cl)
     np.testing.assert_allclose(ours.vcov, vcov, rtol=1e-9)
     np.testing.assert_allclose(ours.df, dfs, rtol=1e-9)
+
+
+def test_cr2_sums_over_disjoint_cluster_sets_add_up_to_the_dense_formula() -> None:
+    # what the Dask path relies on: the clusters split into three sets (codes renumbered
+    # 0..g-1 within each, rows in a different order), each set's pieces computed from its
+    # own rows only, added with +, equal the dense CR2 of all clusters
+    x, y, cl = _data()
+    r = np.linalg.cholesky(x.T @ x).T
+    rinv = np.linalg.inv(r)
+    resid = y - x @ np.linalg.solve(x.T @ x, x.T @ y)
+    q = x @ rinv
+    pieces = []
+    for subset in (range(0, 4), range(4, 5), range(5, 12)):
+        rows = np.flatnonzero(np.isin(cl, list(subset)))[::-1]
+        codes = np.unique(cl[rows], return_inverse=True)[1]
+        pieces.append(cr2_cluster_sums(q[rows], resid[rows], rinv.T, codes, len(subset)))
+    total = pieces[0] + pieces[1] + pieces[2]
+    meat, dfs = cr2_from_sums(total, np.arange(x.shape[1]))
+    vcov, ref_dfs = _dense_cr2(x, y, cl)
+    np.testing.assert_allclose(rinv @ meat @ rinv.T, vcov, rtol=1e-9)
+    np.testing.assert_allclose(dfs, ref_dfs, rtol=1e-9)
 
 
 def test_weighted_cr2_reduces_to_unweighted_with_unit_weights() -> None:
