@@ -31,7 +31,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::impacteval.exceptions.ImpactEva
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     cl = distributed.Client(cluster)
     try:

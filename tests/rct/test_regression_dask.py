@@ -158,7 +158,7 @@ def test_bad_input(kw: dict[str, Any], pattern: str) -> None:
 def client() -> Iterator[Any]:
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     cl = distributed.Client(cluster)
     try:

@@ -35,7 +35,7 @@ joblib = pytest.importorskip("joblib")
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     cl = distributed.Client(cluster)
     try:
