@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from impacteval._panel import Panel, prepare_panel
+from impacteval._panel import Panel, format_label, prepare_panel
 from impacteval._validation import (
     as_column_list,
     check_choice,
@@ -36,13 +36,14 @@ from impacteval.did._drdid import CellError
 from impacteval.did.aggregate import Inference, build_aggregate, infer
 from impacteval.did.ddd_numerics import (
     DDD_METHODS,
+    SUBGROUP_NAMES,
     PanelArrays,
     ddd_group_time,
     ddd_two_period,
 )
 from impacteval.did.ddd_rc_numerics import CrossSections, ddd_group_time_rc, ddd_two_period_rc
 from impacteval.did.group_time import GroupTimeEffects
-from impacteval.exceptions import DataValidationError
+from impacteval.exceptions import DataValidationError, SmallSampleWarning
 from impacteval.results import Provenance, fingerprint_in_background
 
 __all__ = ["TripleDifferenceEffects", "ddd"]
@@ -221,6 +222,23 @@ def ddd(
         nuisance fit in a cell (the message names the cell); ``unit`` missing with
         ``panel=True``; ``panel`` not a bool.
 
+    Warns
+    -----
+    SmallSampleWarning
+        A subgroup that a reported cell uses (the eligible or the ineligible units of the
+        cell's cohort or of one of its comparison cohorts) has fewer than
+        ``len(covariates) + 5`` units (with ``panel=False``: rows in one of the cell's two
+        periods), the size below which ``att_gt`` warns about a cohort, as R ``did`` does.
+        The message names each such subgroup, its role (treated, enabled ineligible,
+        eligible or ineligible comparison) and its smallest count. The cells' SEs rest on
+        those few units; the estimate is unchanged (ddd warns, it does not refuse).
+    ImpactEvalWarning
+        Units dropped to balance the panel or because they are enabled in the first
+        period; cohorts after the last period counted as never enabled; cells without a
+        comparison cohort (not reported).
+
+    Every warning is also recorded on the result's ``warnings``.
+
     Notes
     -----
     Identification (the paper's DDD conditional parallel trends): given ``X``, the gap
@@ -286,6 +304,7 @@ def ddd(
             f"{counts['cells_without_comparison']} group-time cells have no comparison "
             "cohort (no unit is enabled after the cell's periods) and are not reported"
         )
+    _warn_small_subgroups(arrays, fit, opts, log)
     how = Inference(
         level=opts.level,
         clusters=None if clusters is None else clusters[0],
@@ -294,6 +313,67 @@ def ddd(
     )
     extra = _extra_details(arrays, opts, counts)
     return _build(fit, arrays, coded, opts, how, log, gen, seed, digest(), extra)
+
+
+def _warn_small_subgroups(
+    arrays: PanelArrays | CrossSections, fit: Any, opts: _Options, log: WarningLog
+) -> None:
+    """Warn (SmallSampleWarning) when a subgroup a reported cell uses is small.
+
+    The subgroups of a cell ``(g, t)`` with base period ``b`` are the eligible and
+    ineligible units of cohort ``g`` and of each comparison cohort (never enabled, or with
+    ``control_group="not_yet_treated"`` also enabled after ``max(t, b)``), as in
+    :mod:`impacteval.did.ddd_numerics`. Panels count units; repeated cross-sections count
+    the subgroup's rows in each of the cell's two periods (its outcome models are fitted
+    per period) and keep the smaller. A subgroup is small below ``len(covariates) + 5``,
+    the threshold at which ``att_gt`` (as R ``did``) warns about a cohort. Each small
+    subgroup is reported once, with its smallest count and its roles.
+    """
+    need = len(opts.covariates) + 5
+    cohort, eligible = arrays.cohort, arrays.eligible
+    never = ~np.isfinite(cohort)
+    rc = isinstance(arrays, CrossSections)
+    small: dict[tuple[float, bool], tuple[int, set[int]]] = {}
+    for g, t, b in zip(fit.group, fit.time, fit.base, strict=True):
+        if t == b:  # the normalised zero of base_period="universal": no data used
+            continue
+        if isinstance(arrays, CrossSections):
+            idx = np.searchsorted(arrays.periods, (t, b))
+            slices = [arrays.period == idx[0], arrays.period == idx[1]]
+        else:
+            slices = [np.ones(cohort.size, dtype=bool)]
+        used = np.logical_or.reduce(slices)
+        comps = never.copy()
+        if opts.control_group == "not_yet_treated":
+            comps |= cohort > max(t, b)
+        comps &= cohort != g
+        for on_treated_side, members in ((True, cohort == g), (False, comps)):
+            for c in np.unique(cohort[members & used]):
+                for elig in (True, False):
+                    sub = (cohort == c) & (eligible == elig)
+                    k = min(int(np.count_nonzero(sub & rows)) for rows in slices)
+                    if k >= need:
+                        continue
+                    code = 1 + int(elig) + 2 * int(on_treated_side)
+                    old_k, roles = small.get((float(c), elig), (k, set()))
+                    small[(float(c), elig)] = (min(k, old_k), roles | {code})
+    if not small:
+        return
+    parts = []
+    for (c, elig), (k, roles) in sorted(small.items()):
+        group = "never enabled" if not np.isfinite(c) else f"cohort {format_label(c)}"
+        role = " and ".join(SUBGROUP_NAMES[r] for r in sorted(roles, reverse=True))
+        parts.append(f"{group} & {'eligible' if elig else 'ineligible'} ({role}): {k}")
+    what = "observations" if rc else "units"
+    per = "per subgroup in a cell's period" if rc else "per subgroup"
+    log.warn(
+        f"`cohort` x `partition`: small subgroups ({what} {per}: {'; '.join(parts)}; "
+        f"fewer than {need}, where att_gt warns about a cohort, as R did does): "
+        f"the ATT(g,t) of the cells that use them rest on so few {what} that the "
+        "influence-function standard errors are unreliable (with a single one, far too "
+        "small); prefer randomization inference or report them descriptively",
+        SmallSampleWarning,
+    )
 
 
 def _prepare(frame: pd.DataFrame, opts: _Options, log: WarningLog) -> Panel:

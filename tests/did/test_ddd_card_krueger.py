@@ -85,6 +85,20 @@ def test_sample_and_drops_are_reported(classified: pd.DataFrame, balanced: pd.Da
     }
 
 
+def test_four_unbound_pennsylvania_stores_are_flagged(
+    classified: pd.DataFrame, balanced: pd.DataFrame
+) -> None:
+    """The unbound PA subgroup (counted here from the balanced stores) is below att_gt's
+    5-unit threshold, so ddd records a small-subgroup warning naming it and its count;
+    the other three subgroups are large and not named."""
+    stores = balanced.drop_duplicates("id").groupby(["nj", "bound"]).size()
+    assert stores[0, 0] < 5 and min(stores[1, 1], stores[1, 0], stores[0, 1]) >= 5
+    res = _ddd(classified)
+    (message,) = [m for m in res.warnings if "small subgroups" in m]
+    assert f"never enabled & ineligible (ineligible comparison): {stores[0, 0]}" in message
+    assert "(treated)" not in message and "(eligible comparison)" not in message
+
+
 def test_estimate_equals_cell_means_and_triple_interaction_ols(
     classified: pd.DataFrame, balanced: pd.DataFrame
 ) -> None:
