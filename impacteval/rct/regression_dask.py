@@ -7,34 +7,37 @@ kilobytes, and the client adds them up:
    means the covariates are centred at;
 2. ``X'X``, ``X'y``, the treated count and the distinct treatment values, giving
    ``beta = (X'X)^-1 X'y``;
-3. with ``beta`` known, the meat of the sandwich: ``sum_i w_i x_i x_i' e_i^2`` for HC0-HC3
-   (``w_i = 1``, ``1 / (1 - h_ii)`` or ``1 / (1 - h_ii)^2`` with the leverage
-   ``h_ii = x_i' (X'X)^-1 x_i``), or, for CR1, the score sums ``S_g = sum_{i in g} x_i e_i``
-   of each cluster within the partition, added across partitions by cluster (a cluster may
-   span partitions) into ``meat = sum_g S_g S_g'``; for CR2, with the upper-triangular
-   ``R`` (``R'R = X'X``, Cholesky) and ``Q = X R^-1``, each cluster's bias-reduced score
-   ``Q_g' (I - H_gg)^(-1/2) e_g`` and its terms of the Bell-McCaffrey df, summed within the
-   partition by :func:`impacteval.inference.variance.cr2_cluster_sums` (the function the
-   in-memory CR2 runs on all clusters at once) and added across partitions.
+3. with ``beta`` known, the residual sum of squares ``sum_i e_i^2`` (classical), the meat
+   of the sandwich ``sum_i w_i x_i x_i' e_i^2`` for HC0-HC3 (``w_i = 1``,
+   ``1 / (1 - h_ii)`` or ``1 / (1 - h_ii)^2`` with the leverage
+   ``h_ii = x_i' (X'X)^-1 x_i``), or, for CR0, CR1 and ``"stata"``, the score sums
+   ``S_g = sum_{i in g} x_i e_i`` of each cluster within the partition, added across
+   partitions by cluster (a cluster may span partitions) into ``meat = sum_g S_g S_g'``;
+   for CR2, with the upper-triangular ``R`` (``R'R = X'X``, Cholesky) and ``Q = X R^-1``,
+   each cluster's bias-reduced score ``Q_g' (I - H_gg)^(-1/2) e_g`` and its terms of the
+   Bell-McCaffrey df, summed within the partition by
+   :func:`impacteval.inference.variance.cr2_cluster_sums` (the function the in-memory CR2
+   runs on all clusters at once) and added across partitions.
 
 ``V = (X'X)^-1 meat (X'X)^-1`` with the small-sample factors of
-:func:`impacteval.inference.variance.fit_ols`: ``n / (n - k)`` for HC1 and
-``G / (G - 1) (n - 1) / (n - k)`` for CR1; t reference with ``n - k`` (HC), ``G - 1``
-(CR1) or, for CR2, the Bell-McCaffrey / Pustejovsky-Tipton Satterthwaite df of each
-coefficient, as in memory. The numbers equal the in-memory estimator's up to rounding (the
-in-memory fit goes through a QR factor, this one through the Gram matrix; for a design
-whose Gram matrix is well conditioned the two agree to about 1e-12 relative).
+:func:`impacteval.inference.variance.fit_ols`: none for HC0 and CR0, ``n / (n - k)`` for
+HC1 and ``G / (G - 1) (n - 1) / (n - k)`` for CR1 and its alias ``"stata"`` (the same
+estimator, as in memory); classical is ``s^2 (X'X)^-1`` with ``s^2 = e'e / (n - k)``. t
+reference with ``n - k`` (classical, HC), ``G - 1`` (CR0, CR1, ``"stata"``) or, for CR2,
+the Bell-McCaffrey / Pustejovsky-Tipton Satterthwaite df of each coefficient, as in
+memory. The numbers equal the in-memory estimator's up to rounding (the in-memory fit goes
+through a QR factor, this one through the Gram matrix; for a design whose Gram matrix is
+well conditioned the two agree to about 1e-12 relative).
 
 CR2 (the default with ``cluster``) needs each cluster's rows in one partition, since the
 adjustment ``(I - H_gg)^(-1/2)`` is formed from all of a cluster's rows: repartition by
 cluster first (``data.set_index(cluster)``, the cluster then being the index, or
 ``data.shuffle(on=cluster)``). Pass 1 returns each partition's cluster labels and a label
-seen in two partitions is refused with an error (never a silently wrong variance). CR1
-works with clusters spread over partitions. With ``cluster``, at least two clusters per arm
-are required, as in memory.
+seen in two partitions is refused with an error (never a silently wrong variance). CR0,
+CR1 and ``"stata"`` work with clusters spread over partitions. With ``cluster``, at least
+two clusters per arm are required, as in memory.
 
-Not available here (a clear error says so): weights, fixed effects, CR0 / ``"stata"`` and
-collinear designs.
+Not available here (a clear error says so): weights, fixed effects and collinear designs.
 """
 
 from __future__ import annotations
@@ -56,8 +59,10 @@ from impacteval.results import EffectEstimate, Provenance, fingerprint, interval
 
 __all__ = ["is_dask_dataframe", "regression_dask"]
 
-SUPPORTED_SE = ("HC0", "HC1", "HC2", "HC3", "CR1", "CR2")
-CLUSTERED_SE = ("CR1", "CR2")
+SUPPORTED_SE = ("classical", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1", "stata", "CR2")
+CLUSTERED_SE = ("CR0", "CR1", "stata", "CR2")
+# the clustered variances whose meat is the sum of the cluster score outer products
+_SCORE_SUM_SE = ("CR0", "CR1", "stata")
 
 
 def is_dask_dataframe(data: object) -> bool:
@@ -127,7 +132,8 @@ def partition_meat(
     xtx_inv: np.ndarray,
     rinv: np.ndarray | None = None,
 ) -> Any:
-    """Pass 3: the HC meat (k x k), the cluster score sums (CR1) or the CR2 pieces.
+    """Pass 3: the HC meat (k x k), the residual sum of squares (classical), the cluster
+    score sums (CR0, CR1, stata) or the CR2 pieces.
 
     For CR2, ``rinv`` is ``R^-1`` with ``R'R = X'X`` and the partition must hold every row
     of each of its clusters (checked on the client after pass 1); ``None`` for a partition
@@ -142,9 +148,11 @@ def partition_meat(
             return None
         codes, labels = pd.factorize(full[spec["cluster"]].to_numpy(), sort=False)
         return cr2_cluster_sums(x @ rinv, e, rinv.T, codes, len(labels))
-    if se_type == "CR1":
+    if se_type in _SCORE_SUM_SE:
         scores = pd.DataFrame(x * e[:, None])
         return scores.groupby(full[spec["cluster"]].to_numpy(), sort=False).sum()
+    if se_type == "classical":
+        return float(e @ e)
     weight = e**2
     if se_type in ("HC2", "HC3"):
         h = np.einsum("ij,jk,ik->i", x, xtx_inv, x)
@@ -183,8 +191,9 @@ def _check(
     chosen = se_type if se_type is not None else ("CR2" if cluster is not None else "HC2")
     if chosen not in SUPPORTED_SE or (chosen in CLUSTERED_SE) != (cluster is not None):
         raise DataValidationError(
-            "`se_type`: on a Dask DataFrame, regression computes HC0, HC1, HC2 or HC3 (no "
-            f"`cluster`) or CR1 or CR2 (with `cluster`); received {se_type!r}"
+            "`se_type`: on a Dask DataFrame, regression computes classical, HC0, HC1, HC2 or "
+            "HC3 (no `cluster`) or CR0, CR1, stata or CR2 (with `cluster`); received "
+            f"{se_type!r}"
             + (" with `cluster`" if cluster is not None else " without `cluster`")
             + ". Other variances: pass data.compute() if it fits in memory"
         )
@@ -204,7 +213,7 @@ def _cluster_table(first: list[dict[str, Any]], cluster: str, se_type: str) -> p
                 "CR2 adjusts each cluster's residuals with all of that cluster's rows, so "
                 "each cluster must lie in one partition. Repartition by cluster first, e.g. "
                 f"data.set_index({cluster!r}) or data.shuffle(on={cluster!r}); or use "
-                "se_type='CR1', which allows clusters across partitions"
+                "se_type='CR1' (or 'CR0', 'stata'), which allow clusters across partitions"
             )
     table: pd.DataFrame = pd.concat(tables).groupby(level=0, sort=False).sum()
     return table
@@ -351,11 +360,16 @@ def _sandwich(
             total = total + piece
         meat, df = cr2_from_sums(total, np.arange(k))
         return rinv @ meat @ rinv.T, df
-    if se_type == "CR1":
+    if se_type in _SCORE_SUM_SE:
         scores = pd.concat(pieces).groupby(level=0, sort=False).sum().to_numpy()
         g = scores.shape[0]
-        meat = scores.T @ scores * (g / (g - 1) * (n - 1) / (n - k))
+        meat = scores.T @ scores
+        if se_type != "CR0":  # CR1 and its alias "stata": Stata's small-sample factor
+            meat = meat * (g / (g - 1) * (n - 1) / (n - k))
         return xtx_inv @ meat @ xtx_inv, np.full(k, float(g - 1))
+    if se_type == "classical":
+        sigma2 = float(sum(pieces)) / (n - k)
+        return sigma2 * xtx_inv, np.full(k, float(n - k))
     meat = sum(pieces)
     if se_type == "HC1":
         meat = meat * (n / (n - k))

@@ -4,8 +4,9 @@ Tolerance 1e-10 relative (the issue's bar): the in-memory fit solves through a Q
 the map-reduce one through the Gram matrix added up over partitions; for these designs
 (centred covariates, condition numbers below 1e6) the two differ by about 1e-14 relative,
 so 1e-10 leaves four orders of magnitude and still fails on any wrong sum or factor. The
-last cases (CR1, and CR2 with its Bell-McCaffrey df, which needs each cluster in one
-partition) run on a real ``distributed.LocalCluster`` of two worker processes.
+last cases (CR1; CR2 with its Bell-McCaffrey df, which needs each cluster in one partition;
+classical, CR0 and "stata", each also checked against a closed form or another type) run on
+a real ``distributed.LocalCluster`` of two worker processes.
 """
 
 from __future__ import annotations
@@ -236,3 +237,61 @@ def test_cr2_with_an_empty_partition_a_singleton_partition_and_missing_rows(
         b = ie.rct.regression(ddf, **args)
     assert b.n_clusters == 47
     assert_same(a, b)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"covariates": ["age", "educ", "re75"]},
+        {"covariates": ["age"], "adjustment": "additive"},
+    ],
+)
+def test_classical_on_a_local_cluster(client: Any, kw: dict[str, Any]) -> None:
+    data = nsw()
+    args: dict[str, Any] = {"outcome": "re78", "treatment": "treat", "se_type": "classical", **kw}
+    a = ie.rct.regression(data, **args)
+    b = ie.rct.regression(dd.from_pandas(data, npartitions=4), **args)
+    assert b.details["se_type"] == "classical"
+    assert_same(a, b)
+    k = len(b.details["coefficients"])
+    assert b.df == len(data) - k
+    if not kw:  # the pooled-variance two-sample t: s_p^2 (1/n1 + 1/n0), computed directly
+        y, z = data["re78"].to_numpy(), data["treat"].to_numpy() == 1
+        rss = ((y[z] - y[z].mean()) ** 2).sum() + ((y[~z] - y[~z].mean()) ** 2).sum()
+        pooled = rss / (len(y) - 2) * (1 / z.sum() + 1 / (~z).sum())
+        np.testing.assert_allclose(b.std_error, np.sqrt(pooled), rtol=RTOL)
+
+
+@pytest.mark.parametrize("covariates", [(), ("age", "educ", "re74")])
+def test_cr0_and_stata_on_a_local_cluster(client: Any, covariates: tuple[str, ...]) -> None:
+    """Clusters span the partitions (CR0 and "stata" are score sums, like CR1). "stata" is
+    CR1 under another name in memory, so it must equal CR1 here; CR0 is CR1 without
+    Stata's factor G/(G-1) (n-1)/(n-k)."""
+    data = nsw()
+    kw: dict[str, Any] = {"outcome": "re78", "treatment": "treat", "covariates": covariates,
+                          "cluster": "cl"}  # fmt: skip
+    ddf = dd.from_pandas(data, npartitions=3)
+    out = {}
+    for se_type in ("CR0", "stata", "CR1"):
+        a = ie.rct.regression(data, **kw, se_type=se_type)
+        b = ie.rct.regression(ddf, **kw, se_type=se_type)
+        assert b.details["se_type"] == se_type and b.n_clusters == 37 and b.df == 36
+        assert_same(a, b)
+        out[se_type] = b
+    np.testing.assert_allclose(out["stata"].std_error, out["CR1"].std_error, rtol=RTOL)
+    n, k, g = len(data), len(out["CR0"].details["coefficients"]), 37
+    factor = g / (g - 1) * (n - 1) / (n - k)
+    np.testing.assert_allclose(
+        out["CR1"].std_error, out["CR0"].std_error * np.sqrt(factor), rtol=RTOL
+    )
+
+
+def test_unclustered_and_clustered_types_match_cluster() -> None:
+    data = nsw()
+    ddf = dd.from_pandas(data, npartitions=2)
+    with pytest.raises(DataValidationError, match=r"`se_type`.*received 'CR0' without"):
+        ie.rct.regression(ddf, outcome="re78", treatment="treat", se_type="CR0")
+    with pytest.raises(DataValidationError, match=r"`se_type`.*received 'classical' with"):
+        ie.rct.regression(ddf, outcome="re78", treatment="treat", se_type="classical",
+                          cluster="cl")  # fmt: skip
