@@ -17,12 +17,15 @@ import numpy as np
 from scipy import optimize
 from scipy.linalg import lapack
 
+from impacteval.synth._scm_vsearch import nelder_mead as _nm
+
 _POSV = lapack.dposv
 
 XATOL = 1e-4
 FATOL = 1e-6
 BFGS_ITER = 50
 MAXITER_PER_K = 200
+STALL_PER_K = 25
 
 __all__ = [
     "SimplexSolver",
@@ -415,18 +418,16 @@ def fit_v(
 
     def nelder_mead(theta0: np.ndarray, iters: int) -> tuple[np.ndarray, float]:
         f0 = objective(theta0)
-        res = optimize.minimize(
+        res = _nm(
             objective,
             theta0,
-            method="Nelder-Mead",
-            options={
-                "maxiter": iters,
-                "xatol": XATOL,
-                "fatol": FATOL * f0,
-                "adaptive": k > 4,
-            },
+            maxiter=iters,
+            xatol=XATOL,
+            fatol=FATOL * f0,
+            adaptive=k > 4,
+            stall=STALL_PER_K * k if STALL_PER_K else None,
         )
-        return np.asarray(res.x), float(res.fun)
+        return res.x, res.fun
 
     def bfgs(theta0: np.ndarray, val0: float) -> tuple[np.ndarray, float]:
         res = optimize.minimize(
