@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import optimize
 from scipy.linalg import lapack
 
+from impacteval.synth._scm_vsearch import bfgs_forward_difference as _bfgs
 from impacteval.synth._scm_vsearch import nelder_mead as _nm
 
 _POSV = lapack.dposv
@@ -209,6 +209,38 @@ class SimplexSolver:
         u = _nnls_ls(a, self.e1, self._support, 500)
         self.support = u > 0
         return np.asarray(u / u.sum())
+
+    def loss_and_gradient(self, v: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Fit-period MSPE at W(V), its gradient in V on the support of W(V), and W(V).
+
+        Notes
+        -----
+        On the support S the solver's weights are ``w = u / 1'u`` with ``M u = 1``,
+        ``M = 1 1' + D_S' V D_S`` (``D_S`` the support's predictor differences). As
+        ``dM/dV_i = d_i d_i'`` (``d_i`` row i of ``D_S``), ``du/dV_i = -M^-1 d_i (d_i'u)``
+        and ``dw = (du - w 1'du) / 1'u``. With ``g = dL/dw_S = -2 Z_S'(z1 - Z_S w) / T``,
+        ``dL/dV_i = -(D_S a)_i (D_S u)_i`` where ``a = M^-1 (g - (g'w) 1) / 1'u``: one more
+        right-hand side of the same Cholesky system. The gradient is that of the smooth
+        piece on which V lies; where the support changes (a kink of the loss) it is the
+        one-sided derivative of the current support.
+        """
+        w = self.weights(v)
+        idx = self._idx
+        z0s = self.z0[:, idx]
+        r = self.z1 - self.z0 @ w
+        n_t = float(r.shape[0])
+        loss = float(r @ r) / n_t
+        d_s = self._d_s
+        sv = np.sqrt(v)
+        ap = np.vstack([np.ones(idx.shape[0]), d_s * sv[:, None]])
+        ws = w[idx]
+        g = -2.0 * (z0s.T @ r) / n_t
+        rhs = np.column_stack([np.ones(idx.shape[0]), g - float(g @ ws)])
+        _, sol, info = _POSV(ap.T @ ap, rhs)
+        if info != 0:
+            sol = np.linalg.lstsq(ap.T @ ap, rhs, rcond=None)[0]
+        u, a = sol[:, 0], sol[:, 1] / float(sol[:, 0].sum())
+        return loss, -(d_s @ a) * (d_s @ u), w
 
     def loss(self, v: np.ndarray) -> float:
         """Fit-period MSPE of the outcome at W(V)."""
@@ -430,11 +462,9 @@ def fit_v(
         return res.x, res.fun
 
     def bfgs(theta0: np.ndarray, val0: float) -> tuple[np.ndarray, float]:
-        res = optimize.minimize(
-            objective, theta0, method="BFGS", options={"maxiter": BFGS_ITER, "gtol": 1e-9}
-        )
-        if float(res.fun) < val0:
-            return np.asarray(res.x), float(res.fun)
+        x, val = _bfgs(objective, theta0, maxiter=BFGS_ITER, gtol=1e-9)
+        if val < val0:
+            return x, val
         return theta0, val0
 
     for name, v0 in starts:

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NMResult", "nelder_mead", "theta_to_v", "v_gradient_to_theta"]
+__all__ = [
+    "NMResult",
+    "bfgs_forward_difference",
+    "nelder_mead",
+    "theta_to_v",
+    "v_gradient_to_theta",
+]
 
 STALL_RTOL = 1e-12  # a gain of the best value below this fraction of it counts as no gain
 
@@ -161,3 +167,58 @@ def v_gradient_to_theta(theta: np.ndarray, v: np.ndarray, grad_v: np.ndarray) ->
     if not np.isfinite(total) or total <= 0:
         return np.zeros_like(theta)
     return np.asarray(2.0 * theta / total * (grad_v - float(grad_v @ v)))
+
+
+# scipy's BFGS without a gradient differences forward with this absolute step
+FD_STEP = float(np.sqrt(np.finfo(float).eps))
+
+
+def bfgs_forward_difference(
+    func: Callable[[np.ndarray], float], x0: np.ndarray, *, maxiter: int, gtol: float
+) -> tuple[np.ndarray, float]:
+    """``scipy.optimize.minimize(func, x0, method="BFGS")`` with its default forward-difference
+    gradient computed here instead of by scipy, so that each difference costs one call of
+    ``func`` and not scipy's layers of wrappers around it.
+
+    The gradient is scipy's (``approx_derivative``, 2-point, absolute step ``FD_STEP``):
+    ``(f(x + h_i e_i) - f(x)) / ((x_i + h_i) - x_i)``, ``h_i = FD_STEP`` unless it vanishes
+    against ``x_i`` (then ``FD_STEP * max(1, |x_i|)`` with the sign of ``x_i``), the
+    coordinates in order. ``func`` is called at the same points, in the same order, as
+    scipy calls it: with finite differences scipy evaluates ``f(x)`` right before the
+    differences when its current ``f`` is not at ``x`` and never again while ``x`` stands;
+    here the gradient evaluates ``f(x)`` itself in that case and hands the value to the next
+    call of the objective at ``x``. Returns the final point and its value.
+    """
+    from scipy import optimize
+
+    last_x: np.ndarray | None = None  # where scipy's current value was computed
+    last_f = 0.0
+    handed: np.ndarray | None = None  # f evaluated by the gradient, owed to the next call
+
+    def fun(x: np.ndarray) -> float:
+        nonlocal last_x, last_f, handed
+        val = last_f if handed is not None and np.array_equal(x, handed) else func(x)
+        handed = None
+        last_x, last_f = x.copy(), val
+        return val
+
+    def grad(x: np.ndarray) -> np.ndarray:
+        nonlocal last_x, last_f, handed
+        if last_x is None or not np.array_equal(x, last_x):
+            last_x, last_f = x.copy(), func(x)
+            handed = last_x
+        f0 = last_f
+        sign = (x >= 0).astype(float) * 2 - 1
+        h = np.full(x.shape[0], FD_STEP)
+        h = np.where((x + h) - x == 0, FD_STEP * sign * np.maximum(1.0, np.abs(x)), h)
+        g = np.empty(x.shape[0])
+        for i in range(x.shape[0]):
+            x1 = x.copy()
+            x1[i] = x[i] + h[i]
+            g[i] = (func(x1) - f0) / ((x[i] + h[i]) - x[i])
+        return g
+
+    res = optimize.minimize(
+        fun, x0, jac=grad, method="BFGS", options={"maxiter": maxiter, "gtol": gtol}
+    )
+    return np.asarray(res.x), float(res.fun)
