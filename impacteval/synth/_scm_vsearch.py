@@ -1,16 +1,16 @@
-"""The local searches of the synthetic control's V choice: a lean Nelder-Mead with a stall
-stop, and the theta-parametrisation of V with its chain rule.
+"""The local searches of the synthetic control's V choice: a Nelder-Mead that stops once it
+stalls, and scipy's BFGS with its finite-difference gradient computed here.
 
-Why a hand-written Nelder-Mead: the V search evaluates W(V) about ten thousand times per
-fit, and each evaluation costs some ten microseconds. ``scipy.optimize.minimize`` adds its
-own per-call layers (a copying, validating wrapper around the objective, an
-``OptimizeResult`` per iteration) that cost about as much as the evaluation itself, and it
-has no way to stop a run whose best value has stopped moving other than a callback (another
-layer per iteration). The loop below performs scipy's algorithm (``_minimize_neldermead``,
-scipy 1.11-1.17: the same initial simplex, the same adaptive coefficients of Gao & Han
-2012, the same order of operations and of the sort) so that, without the stall stop, it
-visits the same points and returns the same result as ``minimize(..., method="Nelder-Mead")``
-(checked by a test); the stall stop is the only change of behaviour.
+Why hand-written: the V search evaluates W(V) about ten thousand times per fit at some
+twenty microseconds each, so every per-call layer counts. ``scipy.optimize.minimize``
+wraps the objective (a copy and a check per call, an ``OptimizeResult`` per Nelder-Mead
+iteration; for BFGS's finite differences three more layers per call) and has no stall
+rule. The Nelder-Mead loop below performs scipy's algorithm (``_minimize_neldermead`` as of
+scipy 1.17: the same initial simplex, the same adaptive coefficients of Gao & Han 2012, the
+same order of operations and of the sort), so that without the stall stop it visits the
+same points and returns the same result (checked by a test); the stall stop is its only
+change of behaviour. The BFGS keeps scipy's iteration and line search and only takes over
+the forward differences, with scipy's steps and in scipy's order (same numbers).
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ __all__ = [
     "NMResult",
     "bfgs_forward_difference",
     "nelder_mead",
-    "theta_to_v",
-    "v_gradient_to_theta",
 ]
 
+_MAX = np.maximum.reduce
 STALL_RTOL = 1e-12  # a gain of the best value below this fraction of it counts as no gain
 
 
@@ -98,7 +97,10 @@ def nelder_mead(
     iterations, status = 1, "maxiter"
     while iterations < maxiter:
         best = sim[0]
-        if np.max(np.abs(sim[1:] - best)) <= xatol and np.max(np.abs(fsim[0] - fsim[1:])) <= fatol:
+        if (
+            _MAX(np.abs(sim[1:] - best), axis=None) <= xatol
+            and _MAX(np.abs(fsim[0] - fsim[1:])) <= fatol
+        ):
             status = "converged"
             break
         worst = sim[-1]
@@ -135,9 +137,9 @@ def nelder_mead(
                     sim[j] = sim[0] + sigma * (sim[j] - sim[0])
                     fsim[j] = func(sim[j])
         iterations += 1
-        ind = np.argsort(fsim)
-        sim = np.take(sim, ind, 0)
-        fsim = np.take(fsim, ind, 0)
+        ind = fsim.argsort()
+        sim = sim.take(ind, 0)
+        fsim = fsim.take(ind, 0)
         if stall is not None:
             low = float(fsim[0])
             if low < ref - STALL_RTOL * abs(ref):
@@ -148,25 +150,6 @@ def nelder_mead(
                     status = "stalled"
                     break
     return NMResult(sim[0].copy(), float(fsim[0]), iterations, status)
-
-
-def theta_to_v(theta: np.ndarray) -> np.ndarray:
-    """``V = theta^2 / sum(theta^2)``; equal weights when the sum is zero or not finite."""
-    sq = theta * theta
-    total = float(sq.sum())
-    if not np.isfinite(total) or total <= 0:
-        return np.full(theta.shape[0], 1.0 / theta.shape[0])
-    return np.asarray(sq / total)
-
-
-def v_gradient_to_theta(theta: np.ndarray, v: np.ndarray, grad_v: np.ndarray) -> np.ndarray:
-    """Chain rule through ``V = theta^2 / S`` (``S = sum theta^2``): the gradient in theta
-    of a function whose gradient in V is ``grad_v``,
-    ``2 theta_j / S * (grad_v_j - sum_i grad_v_i V_i)``."""
-    total = float(theta @ theta)
-    if not np.isfinite(total) or total <= 0:
-        return np.zeros_like(theta)
-    return np.asarray(2.0 * theta / total * (grad_v - float(grad_v @ v)))
 
 
 # scipy's BFGS without a gradient differences forward with this absolute step
