@@ -97,9 +97,11 @@ def nelder_mead(
     iterations, status = 1, "maxiter"
     while iterations < maxiter:
         best = sim[0]
+        # scipy's test with its two halves swapped: the values' (cheap, usually failing)
+        # first; the outcome is the same
         if (
-            _MAX(np.abs(sim[1:] - best), axis=None) <= xatol
-            and _MAX(np.abs(fsim[0] - fsim[1:])) <= fatol
+            _MAX(np.abs(fsim[0] - fsim[1:])) <= fatol
+            and _MAX(np.abs(sim[1:] - best), axis=None) <= xatol
         ):
             status = "converged"
             break
