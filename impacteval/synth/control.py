@@ -178,11 +178,13 @@ def synthetic_control(
     (the treated unit's predictors inside the donors' convex hull, or zero entries in V),
     the W with the smallest fit-period MSPE among the minimisers is reported
     (``best_of_ties``); otherwise an arbitrary one would be. V minimises the fit-period MSPE
-    ``||Z_1 - Z_0 W(V)||^2 / T_fit`` by Nelder-Mead then BFGS from ``n_starts`` starting
-    points; the best is kept and every start's loss is in ``details["v_starts"]`` (with a
-    last entry ``"best of tied W"`` when the choice among tied W improved the fit). The
-    problem in V is not convex and nearly flat near the optimum, so weights from different
-    software differ slightly; compare fits by the pre-period RMSPE.
+    ``||Z_1 - Z_0 W(V)||^2 / T_fit`` by Nelder-Mead (stopped once its best value has not
+    improved by more than 1e-12, relatively, over 25 iterations per predictor) then BFGS
+    from ``n_starts`` starting points; the best is kept and every start's loss is in
+    ``details["v_starts"]`` (with a last entry ``"best of tied W"`` when the choice among
+    tied W improved the fit). The problem in V is not convex and nearly flat near the
+    optimum, so weights from different software differ slightly; compare fits by the
+    pre-period RMSPE.
 
     ``method="penalized"`` minimises ``||X_1 - X_0 W||_V^2 + lambda sum_j W_j ||X_1 -
     X_0j||_V^2`` on the simplex (exactly, by an active-set method), with the predictors
