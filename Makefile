@@ -19,6 +19,9 @@ KERNEL_TESTS := tests/matching/test_nearest_reference.py tests/matching/test_nn_
 	tests/synth/test_sdid_reference.py tests/synth/test_exact_fit_ratio.py \
 	tests/synth/test_control_inference.py
 KERNELS ?= Haswell Prescott
+# pytest processes (pytest-xdist): 2 on the 2-core CI machine (8.6 min instead of 13.5 serial);
+# PYTEST_WORKERS=0 runs the suite in one process
+PYTEST_WORKERS ?= 2
 
 .PHONY: demo test test-kernels lint typecheck pytest clean docs
 
@@ -36,7 +39,7 @@ test: $(BIN)/.installed
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy impacteval
 	$(BIN)/python scripts/check_structure.py
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --durations=15
 	$(MAKE) test-kernels
 
 test-kernels: $(BIN)/.installed
