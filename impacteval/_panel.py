@@ -405,8 +405,11 @@ def _cohort_values(column: pd.Series, name: str) -> Array:
             f"`cohort`: column {name!r} must be numeric (first treated period, 0 = never "
             f"treated); received dtype {dtype}"
         )
-    values = column.to_numpy(dtype=float, na_value=np.nan)
-    values = np.where(np.isnan(values) | np.isposinf(values), 0.0, values)
+    if pd.api.types.is_integer_dtype(dtype) and not column.hasnans:
+        values = column.to_numpy(dtype=float)  # no missing or infinite values possible
+    else:
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+        values = np.where(np.isnan(values) | (values == np.inf), 0.0, values)
     if np.any(values < 0):
         raise DataValidationError(
             f"`cohort`: column {name!r} must be a period (>= 0, 0 = never treated); received "
@@ -528,7 +531,9 @@ def _sorted_blocks(units: pd.Series, tvals: Array) -> tuple[Array, pd.Index] | N
     if not numeric or tvals.size < 4:
         return None
     arr = units.to_numpy()
-    width = int(np.argmax(arr != arr[0]))  # rows of the first unit (0: a single unit)
+    # rows of the first unit (0: a single unit), looked for in a short prefix first
+    head = arr[: min(arr.size, 4096)]
+    width = int(np.argmax(head != arr[0])) or int(np.argmax(arr != arr[0]))
     if width < 2 or tvals.size % width:
         return None
     grid = arr.reshape(-1, width)

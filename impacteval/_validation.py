@@ -435,7 +435,13 @@ def prepare(
         for col in [] if cols is None else ([cols] if isinstance(cols, str) else list(cols)):
             if col in used:
                 continue
-            values = _numeric(frame[col], param)
+            series = frame[col]
+            values = _numeric(series, param)
+            if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iub":
+                # numpy integers and booleans: neither missing nor infinite, and below
+                # 2^64 < MAX_ABS_VALUE in magnitude
+                used[col] = values
+                continue
             bad = ~np.isfinite(values)  # one pass for both NaN and +-inf
             if bad.any():
                 if np.isinf(values[bad]).any():

@@ -35,7 +35,7 @@ from impacteval.did._drdid import (
     rcond1,
     simple_did,
 )
-from impacteval.did._drdid_batch import drdid_panel_batch
+from impacteval.did._drdid_batch import dr_cells
 from impacteval.did._drdid_rc import METHODS_RC
 from impacteval.exceptions import DataValidationError
 
@@ -316,9 +316,17 @@ def _dr_batched(
     """
     control_group, anticipation, names = setup
     n = y.shape[0]
-    static = all(np.array_equal(x[:, p, :], x[:, 0, :]) for p in range(1, x.shape[1]))
-    design = np.column_stack([np.ones(n), x[:, 0, :]]) if static else None
-    y_t = np.ascontiguousarray(y.T)  # periods x units: a cell's outcome change is a row
+    # covariates constant over time: each period's equal to the one before (compared as
+    # rows of n x (T k), contiguous, instead of the strided (n, T, k) slices)
+    flat = np.ascontiguousarray(x).reshape(n, -1)
+    kx = x.shape[2]
+    static = bool((flat[:, kx:] == flat[:, :-kx]).all())
+    design = None
+    if static:
+        design = np.empty((n, kx + 1))
+        design[:, 0] = 1.0
+        design[:, 1:] = x[:, 0, :]
+    y_c = np.ascontiguousarray(y, dtype=float)  # units x periods, as the kernels read it
     unweighted = bool(np.all(weights == 1.0))
     levels = np.unique(unit_cohort)
     out: list[_Row | None] = [None] * len(plan)
@@ -337,29 +345,43 @@ def _dr_batched(
             batches[key] = []
         batches[key].append(j)
     arrays = (unit_cohort, x, design, weights)
-    jobs = threaded(
-        lambda item: _prepare_batch(item, plan, arrays, labels[item[1][0]], names, unweighted),
-        list(batches.items()),
-    )
+    influence = np.zeros((n, len(plan)), order="F")  # each kernel writes its cells' columns
+    # unweighted: batches with the same controls (e.g. never treated) share the QR of the
+    # controls' design, and each batch runs its kernel right after its checks, on the
+    # same thread (its logit is fitted by the check); a weighted batch refits its logit,
+    # which may warn, so it is refitted here and its kernel run afterwards
+    qrs = _control_qrs(batches, unit_cohort, x, design) if unweighted else {}
+
+    def prepare_and_run(item: tuple[tuple[float, tuple[float, ...], int], list[int]]) -> _BatchJob:
+        job = _prepare_batch(item, plan, arrays, labels[item[1][0]], names, unweighted)
+        if job.error is None and job.pscore is not None and job.pscore.fitted and qrs:
+            job.control_qr = qrs[item[0][1:]]
+            job.result = _batch_kernel(job, y_c, plan, influence)
+        return job
+
+    jobs = threaded(prepare_and_run, list(batches.items()))
     # the batches up to the first failed check are estimated, then that check's error raised
     n_ok = next((i for i, job in enumerate(jobs) if job.error is not None), len(jobs))
-    for job in jobs[:n_ok]:
+    todo = [job for job in jobs[:n_ok] if job.result is None]
+    for job in todo:
         if job.pscore is not None and not job.pscore.fitted:
             job.pscore.logit()  # a refit (weighted, or not converged) may warn: this thread
-    influence = np.zeros((n, len(plan)), order="F")  # each kernel writes its cells' columns
-    kernels = threaded(lambda job: _batch_kernel(job, y_t, plan, influence), jobs[:n_ok])
+    for job, result in zip(todo, threaded(lambda j: _batch_kernel(j, y_c, plan, influence), todo),
+                           strict=True):  # fmt: skip
+        job.result = result
+    kernels = [job.result for job in jobs[:n_ok]]
     for job, result in zip(jobs[:n_ok], kernels, strict=True):
         if isinstance(result, CellError):
             first = labels[job.cells[0]]
             raise DataValidationError(
                 f"cell {first} with covariates {list(names)}: {result}"
             ) from result
-        att, inf = result
+        att, bad = result
         n_t = int(job.d.sum())
-        finite = np.isfinite(att) & np.all(np.isfinite(inf), axis=0)
+        finite = np.isfinite(att) & ~bad
         for col, j in enumerate(job.cells):
             if not finite[col]:
-                _finish_cell(float(att[col]), inf[:, col], labels[j], "dr", names)
+                _finish_cell(float(att[col]), influence[job.idx, j], labels[j], "dr", names)
             g_j, t_j, b_j = plan[j]
             out[j] = (g_j, float(periods[t_j]), float(periods[b_j]), float(att[col]), None,
                       n_t, int(job.idx.size - n_t))  # fmt: skip
@@ -367,6 +389,28 @@ def _dr_batched(
     if failed is not None:
         raise failed
     return [r for r in out if r is not None], influence
+
+
+def _control_qrs(
+    batches: dict[tuple[float, tuple[float, ...], int], list[int]],
+    unit_cohort: Array,
+    x: Array,
+    design: Array | None,
+) -> dict[tuple[tuple[float, ...], int], tuple[Array, Array]]:
+    """QR of the controls' design (unit weights) per control set and covariate period: the
+    same rows in the same order as the kernel of any batch with those controls takes."""
+    out: dict[tuple[tuple[float, ...], int], tuple[Array, Array]] = {}
+    for _g, ctrl_levels, xp in batches:
+        if (ctrl_levels, xp) not in out:
+            idx = np.flatnonzero(np.isin(unit_cohort, ctrl_levels))
+            xc = (
+                design[idx]
+                if design is not None
+                else np.column_stack([np.ones(idx.size), x[idx, xp, :]])
+            )
+            q, r = np.linalg.qr(xc)
+            out[ctrl_levels, xp] = (q, r)
+    return out
 
 
 @dataclass
@@ -380,6 +424,8 @@ class _BatchJob:
     wc: Array
     pscore: PScore | None
     error: DataValidationError | None = None
+    control_qr: tuple[Array, Array] | None = None
+    result: tuple[Array, Array] | CellError | None = None
 
 
 def _prepare_batch(
@@ -410,33 +456,21 @@ def _prepare_batch(
 
 
 def _batch_kernel(
-    job: _BatchJob, y_t: Array, plan: list[tuple[float, int, int]], influence: Array
+    job: _BatchJob, y: Array, plan: list[tuple[float, int, int]], influence: Array
 ) -> tuple[Array, Array] | CellError:
-    """:func:`drdid_panel_batch` of one batch (numpy releases the GIL in its products); its
-    influence functions, rescaled to the whole sample, are written into the batch's own
-    columns of ``influence`` (zero off the cells' units)."""
-    # one gather per period used (a row of ``y_t`` taken at the batch's units), then one
-    # subtraction per cell into its own row: contiguous, and ~4x faster than gathering the
-    # (periods x units) block and subtracting fancy-indexed copies
-    rows: dict[int, Array] = {}
-    dy_t = np.empty((len(job.cells), job.idx.size))
-    for col, j in enumerate(job.cells):
-        t_j, b_j = plan[j][1], plan[j][2]
-        for p in (t_j, b_j):
-            if p not in rows:
-                rows[p] = y_t[p].take(job.idx)
-        np.subtract(rows[t_j], rows[b_j], out=dy_t[col])
-    dy = dy_t.T  # (units x cells), column-major: each cell contiguous
-    n = influence.shape[0]
-    try:  # dy and the influence functions are column-major: each cell contiguous
-        att, inf = drdid_panel_batch(
-            dy, job.d, job.xc, job.wc, pscore=job.pscore, scale=n / job.idx.size
-        )
+    """:func:`~impacteval.did._drdid_batch.dr_cells` of one batch (compiled loops that
+    release the GIL): the cells' ATTs and a flag per cell for non-finite influence values;
+    the influence functions, rescaled to the whole sample, are written into the batch's
+    own columns of ``influence`` at its units (zero elsewhere)."""
+    tb = np.array([[plan[j][1], plan[j][2]] for j in job.cells], dtype=np.int64)
+    try:
+        return dr_cells(
+            y, job.idx, tb, job.xc, job.d, job.wc, pscore=job.pscore,
+            scale=influence.shape[0] / job.idx.size, control_qr=job.control_qr,
+            out=(influence, job.idx, np.asarray(job.cells, dtype=np.int64)),
+        )  # fmt: skip
     except CellError as exc:
         return exc
-    for col, j in enumerate(job.cells):
-        influence[job.idx, j] = inf[:, col]
-    return att, inf
 
 
 def threaded(func: Callable[[Any], Any], items: list[Any]) -> list[Any]:
@@ -556,7 +590,8 @@ def _check_cell(
             beta, converged = logit_newton(x, d, np.ones_like(d))
         except CellError:
             beta = None
-        if beta is None or float(np.max(special.expit(x @ beta))) >= _OVERLAP_MAX:
+        # the largest score is the score of the largest index (expit is increasing)
+        if beta is None or float(special.expit(np.max(x @ beta))) >= _OVERLAP_MAX:
             raise DataValidationError(
                 f"overlap fails in cell {label}: a fitted propensity score on covariates "
                 f"{list(names)} reaches {_OVERLAP_MAX} (treated units without comparable "

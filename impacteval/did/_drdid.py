@@ -70,6 +70,7 @@ __all__ = [
     "logit_newton",
     "normalise",
     "ps_asy_lin_rep",
+    "ps_score_hessian",
     "rcond1",
     "reg_did_panel",
     "simple_did",
@@ -129,22 +130,22 @@ def logit_newton(
     Issues no warning, so it may run on a worker thread (``warnings.catch_warnings`` is
     not thread-safe).
     """
+    from impacteval.did._drdid_fused import logit_pass  # compiled: imported on first use
+
     k = x.shape[1]
     beta = np.zeros(k)
+    x = np.ascontiguousarray(x, dtype=float)
+    d = np.ascontiguousarray(d, dtype=float)
+    w = np.ascontiguousarray(w, dtype=float)
+    unit = bool(np.all(w == 1.0))  # unit weights are not multiplied in (no number changes)
     pbar = float(np.sum(w * d) / np.sum(w))
     # np.allclose(x[:, 0], 1.0) without its temporaries: |x - 1| <= atol + rtol * 1
     if 0.0 < pbar < 1.0 and float(np.max(np.abs(x[:, 0] - 1.0))) <= 1e-8 + 1e-5:
         beta[0] = math.log(pbar / (1.0 - pbar))
-
-    def loglik(eta: Array) -> float:
-        return float(np.sum(w * (d * eta - np.logaddexp(0.0, eta))))
-
-    eta = x @ beta  # the linear index of the current beta, reused by the next Newton step
-    ll = loglik(eta)
+    # one compiled pass per candidate gives its log-likelihood, score and information; an
+    # accepted candidate's score and information are the next Newton step's
+    ll, grad, hess = logit_pass(x, d, w, beta, unit)
     for _ in range(maxiter):
-        p = special.expit(eta)
-        grad = x.T @ (w * (d - p))
-        hess = (x * (w * p * (1.0 - p))[:, None]).T @ x
         try:
             step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError as exc:
@@ -152,12 +153,11 @@ def logit_newton(
         t = 1.0
         while True:
             cand = beta + t * step
-            eta_cand = x @ cand
-            ll_new = loglik(eta_cand)
+            ll_new, grad_new, hess_new = logit_pass(x, d, w, cand, unit)
             if ll_new >= ll - 1e-12 * abs(ll) or t < 1e-8:
                 break
             t *= 0.5
-        beta, eta, ll_old, ll = cand, eta_cand, ll, ll_new
+        beta, ll_old, ll, grad, hess = cand, ll, ll_new, grad_new, hess_new
         if np.max(np.abs(t * step)) < tol or abs(ll - ll_old) < tol * (abs(ll) + tol):
             return beta, True
     return beta, False
@@ -222,12 +222,21 @@ def _ols_asy_lin_rep(x: Array, d: Array, w: Array, resid: Array, n: int) -> Arra
 
 def ps_asy_lin_rep(x: Array, d: Array, w: Array, ps: Array, n: int) -> Array:
     """Asymptotic linear representation of the logit propensity-score coefficients."""
-    hess = (x * (ps * (1.0 - ps) * w)[:, None]).T @ x
-    score = (w * (d - ps))[:, None] * x
+    hess, score = ps_score_hessian(x, d, w, ps)
     try:
         return np.asarray(np.linalg.solve(hess, score.T).T) * n
     except np.linalg.LinAlgError as exc:
         raise CellError("the propensity-score information matrix is singular") from exc
+
+
+def ps_score_hessian(x: Array, d: Array, w: Array, ps: Array) -> tuple[Array, Array]:
+    """The logit's information matrix ``(k, k)`` and score contributions ``(n, k)``: the
+    asymptotic linear representation is ``n * score @ inv(hess)`` (``hess`` symmetric).
+    A caller that only needs its products with a few vectors ``m`` solves ``hess z = m``
+    instead of forming the ``n x k`` representation (:func:`drdid_panel_batch`)."""
+    hess = (x * (ps * (1.0 - ps) * w)[:, None]).T @ x
+    score = (w * (d - ps))[:, None] * x
+    return hess, score
 
 
 class PScore:

@@ -18,14 +18,23 @@ import numpy as np
 from scipy import linalg
 
 from impacteval.did._drdid import EPS, CellError, PScore, normalise, rcond1
+from impacteval.did._drdid_fused import accumulate, write_influence
 
-__all__ = ["drdid_panel_batch"]
+__all__ = ["dr_cells", "drdid_panel_batch"]
 
 Array = np.ndarray
 
 
 def drdid_panel_batch(
-    dy: Array, d: Array, x: Array, w: Array, *, pscore: PScore | None = None, scale: float = 1.0
+    dy: Array,
+    d: Array,
+    x: Array,
+    w: Array,
+    *,
+    pscore: PScore | None = None,
+    scale: float = 1.0,
+    control_qr: tuple[Array, Array] | None = None,
+    overwrite_dy: bool = False,
 ) -> tuple[Array, Array]:
     """``drdid_panel`` for every column of ``dy``.
 
@@ -39,6 +48,14 @@ def drdid_panel_batch(
     scale : float
         Factor applied to the influence functions (``att_gt`` rescales a cell's to the
         whole sample).
+    control_qr : (q, r), optional
+        ``numpy.linalg.qr`` of the controls' rows of ``x * sqrt(normalise(w))``, when the
+        caller has it (``att_gt``'s cohorts share their never-treated controls); computed
+        here otherwise.
+    overwrite_dy : bool
+        Let the influence functions take the place of ``dy`` (which must then be a
+        column-major float array): saves allocating (and the kernel first touching) an
+        array of its size.
 
     Returns
     -------
@@ -58,48 +75,90 @@ def drdid_panel_batch(
     mean(w_cont))`` (``v = xpx^-1`` times the moment vectors of the OLS representation).
     Everything but ``a * dy`` is a product of an ``n x (2 + 2k)`` matrix shared by the
     columns with a small per-column one, so the ``n x m`` work is one multiply and one
-    matrix product.
+    matrix product (accumulated onto ``a * dy`` by BLAS ``dgemm``). The propensity-score
+    term uses ``asy_ps = n score inv(H)`` (:func:`ps_score_hessian`) as ``score (n H^-1
+    M2)``: a solve with ``m`` right-hand sides instead of forming the ``n x k``
+    representation.
     """
-    n = dy.shape[0]
-    w = normalise(w)
+    n, m = dy.shape
+    # the cells' outcome changes as "period c minus a zero base period" of an n x (m + 1)
+    # outcome matrix (subtracting 0.0 is exact)
+    y = np.zeros((n, m + 1))
+    y[:, :m] = dy
+    tb = np.column_stack([np.arange(m), np.full(m, m)])
+    out = dy if overwrite_dy else np.empty((n, m), order="F")
+    rows = np.arange(n)
+    att, _ = dr_cells(
+        y, rows, tb, x, d, w, pscore=pscore, scale=scale, control_qr=control_qr,
+        out=(out, rows, np.arange(m)),
+    )  # fmt: skip
+    return att, out
+
+
+def dr_cells(
+    y: Array,
+    idx: Array,
+    tb: Array,
+    x: Array,
+    d: Array,
+    w: Array,
+    *,
+    pscore: PScore | None,
+    scale: float,
+    control_qr: tuple[Array, Array] | None,
+    out: tuple[Array, Array, Array],
+) -> tuple[Array, Array]:
+    """The engine of :func:`drdid_panel_batch`, reading outcome changes from a
+    ``units x periods`` matrix and writing influence functions into a larger matrix.
+
+    Parameters
+    ----------
+    y : (N, T) outcomes, a row per unit.
+    idx : (n,) the batch's units (rows of ``y``; rows of ``x``, ``d``, ``w`` are these
+        units in this order).
+    tb : (m, 2) each cell's period and base period (columns of ``y``): the cell's outcome
+        change is ``y[:, t] - y[:, base]``.
+    x, d, w, pscore, scale, control_qr : as :func:`drdid_panel_batch`.
+    out : (matrix, rows, columns)
+        Influence function of cell ``c`` at unit ``i`` goes to ``matrix[rows[i],
+        columns[c]]`` (other entries are not touched).
+
+    Returns
+    -------
+    att : (m,) the ATTs; bad : (m,) bool, True where an influence value was not finite.
+    """
+    n, k = x.shape
+    x = np.ascontiguousarray(x, dtype=float)
+    d = np.ascontiguousarray(d, dtype=float)
+    w = normalise(np.ascontiguousarray(w, dtype=float))
     fits = PScore(x, d, w) if pscore is None else pscore
     ps, trim = fits.logit()
-    ctrl = d == 0
-    w_ols = w * (1.0 - d)
-    xpx = (x * w_ols[:, None]).T @ x / n
+    if control_qr is None:
+        ctrl = d == 0
+        control_qr = np.linalg.qr(x[ctrl] * np.sqrt(w[ctrl])[:, None])
+    q, r = control_qr
+    args = (np.ascontiguousarray(y, dtype=float), np.asarray(idx, dtype=np.int64),
+            np.ascontiguousarray(tb, dtype=np.int64), x, d, w, np.ascontiguousarray(ps),
+            np.ascontiguousarray(trim, dtype=float))  # fmt: skip
+    s1, k1, xpx, hess, wcxx, cell = accumulate(*args, np.ascontiguousarray(q))
+    xpx = xpx / n
     if rcond1(xpx) < EPS:
         raise CellError("the outcome-regression design for the controls is singular")
-    w_treat = trim * w * d
-    w_cont = trim * w * ps * (1.0 - d) / (1.0 - ps)
-    mean_t, mean_c = float(np.mean(w_treat)), float(np.mean(w_cont))
-    xt, xc = w_treat @ x, w_cont @ x  # (k,)
-    # every product with dy in one pass: [Q sqrt(w) on the controls, w_treat, w_cont,
-    # w_cont x]' dy. Least squares on the controls by a QR of their sqrt-weighted design
-    # (as R's lm.wfit); the residual means and moments without forming the residuals.
-    k = x.shape[1]
-    sw = np.sqrt(w[ctrl])
-    q, r = np.linalg.qr(x[ctrl] * sw[:, None])
-    right = np.zeros((n, 2 * k + 2), order="F")
-    right[ctrl, :k] = q * sw[:, None]
-    right[:, k] = w_treat
-    right[:, k + 1] = w_cont
-    np.multiply(x, w_cont[:, None], out=right[:, k + 2 :])
-    prod = right.T @ dy  # (2k + 2, m)
-    beta = linalg.solve_triangular(r, prod[:k])
-    eta_treat = (prod[k] - xt @ beta) / n / mean_t
-    eta_cont = (prod[k + 1] - xc @ beta) / n / mean_c
+    mean_t, mean_c = float(s1[0]) / n, float(s1[1]) / n
+    xt, xc = k1[0], k1[1]
+    beta = linalg.solve_triangular(r, cell[:, 2 + k :].T)  # (k, m)
+    eta_treat = (cell[:, 0] - xt @ beta) / n / mean_t
+    eta_cont = (cell[:, 1] - xc @ beta) / n / mean_c
     # M2 = mean(w_cont (r - eta_cont) x), k x m
-    m2 = (prod[k + 2 :] - (right[:, k + 2 :].T @ x) @ beta - np.outer(xc, eta_cont)) / n
+    m2 = (cell[:, 2 : 2 + k].T - wcxx @ beta - np.outer(xc, eta_cont)) / n
     v = np.linalg.solve(xpx, np.column_stack([xt, xc]) / n)  # (k, 2)
-    a = w_treat / mean_t - w_cont / mean_c - w_ols * (x @ (v[:, 0] / mean_t - v[:, 1] / mean_c))
-    a *= scale
-    # inf = a * dy + [-a x, -w_treat / mean_t, w_cont / mean_c, -asy_ps / mean_c] @ coef
-    left = np.empty((n, 2 * k + 2), order="F")  # filled column by column, contiguous
-    np.multiply(x, -a[:, None], out=left[:, :k])
-    np.multiply(w_treat, -scale / mean_t, out=left[:, k])
-    np.multiply(w_cont, scale / mean_c, out=left[:, k + 1])
-    np.multiply(fits.asy(), -scale / mean_c, out=left[:, k + 2 :])
-    coef = np.vstack([beta, eta_treat, eta_cont, m2])
-    inf = (coef.T @ left.T).T  # column-major like ``left``
-    inf += a[:, None] * dy
-    return np.asarray(eta_treat - eta_cont), np.asarray(inf)
+    try:  # asy_ps M2 = n score H^-1 M2
+        ps_coef = np.linalg.solve(hess, m2) * n
+    except np.linalg.LinAlgError as exc:
+        raise CellError("the propensity-score information matrix is singular") from exc
+    coef = np.ascontiguousarray(np.column_stack([eta_treat, eta_cont, beta.T, ps_coef.T]))
+    row = np.r_[1.0 / mean_t, 1.0 / mean_c, scale, v[:, 0] / mean_t - v[:, 1] / mean_c]
+    matrix, rows, cols = out
+    bad = write_influence(*args, coef, row, matrix, np.asarray(rows, dtype=np.int64),
+                          np.asarray(cols, dtype=np.int64))  # fmt: skip
+    return np.asarray(eta_treat - eta_cont), np.asarray(bad > 0)

@@ -166,12 +166,11 @@ def weighted_influence(
     total = float(pgk.sum())
     att = fit.att[idx]
     est = float(np.sum(att * pgk) / total)
-    if isinstance(fit.influence, np.ndarray):
-        inf = fit.influence[:, idx] @ (pgk / total)
-    else:  # factored influence functions: multiply by the full (zero-padded) weight vector
-        full = np.zeros(fit.group.size)
-        full[idx] = pgk / total
-        inf = fit.influence @ full
+    # the full (zero-padded) weight vector: no copy of the selected columns (for a dense
+    # matrix one pass over it; factored influence functions multiply it directly)
+    full = np.zeros(fit.group.size)
+    full[idx] = pgk / total
+    inf = fit.influence @ full
     if estimated_weights:
         # centered_ik = w_i 1{G_i = g_k} - pg_k; its products with att and with ones are
         # per-cohort sums, so no n x K matrix is formed

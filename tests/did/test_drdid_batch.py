@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from impacteval.did._drdid import CellError, PScore, drdid_panel, normalise
-from impacteval.did._drdid_batch import drdid_panel_batch
+from impacteval.did._drdid_batch import dr_cells, drdid_panel_batch
 
 
 def _data(n: int, seed: int, weighted: bool) -> tuple[np.ndarray, ...]:
@@ -46,3 +46,46 @@ def test_singular_design_raises_as_drdid_panel() -> None:
     with pytest.raises(CellError, match="singular") as batch:
         drdid_panel_batch(dy, d, x, w)
     assert str(batch.value) == str(single.value)
+
+
+def test_dr_cells_reads_periods_and_writes_into_a_larger_matrix() -> None:
+    """``att_gt``'s path: outcome changes formed from a units x periods matrix at the batch's
+    units, influence functions written at (unit, cell column) of the whole sample's matrix;
+    every cell equals DRDID's panel estimator and nothing else is touched."""
+    rng = np.random.default_rng(11)
+    n_all, n_periods = 5000, 6
+    idx = np.sort(rng.choice(n_all, 3100, replace=False))
+    x = np.column_stack([np.ones(idx.size), rng.normal(size=idx.size), rng.random(idx.size) < 0.3])
+    d = (rng.random(idx.size) < 1 / (1 + np.exp(-x[:, 1]))).astype(float)
+    y = rng.normal(size=(n_all, n_periods)) + 0.3 * np.arange(n_periods)
+    y[idx] += d[:, None] * np.linspace(0, 1, n_periods) + x[:, 1:2]
+    w = np.ones(idx.size)
+    tb = np.array([[2, 1], [3, 1], [5, 0], [1, 4]])
+    cols = np.array([7, 2, 4, 0])
+    out = np.full((n_all, 9), -7.0, order="F")
+    att, bad = dr_cells(
+        y, idx, tb, x, d, w, pscore=None, scale=2.5, control_qr=None, out=(out, idx, cols)
+    )
+    assert not bad.any()
+    for c, (t, b) in enumerate(tb):
+        att_c, inf_c = drdid_panel(y[idx, t] - y[idx, b], d, x, w)
+        assert att[c] == pytest.approx(att_c, abs=1e-12)
+        np.testing.assert_allclose(out[idx, cols[c]], 2.5 * inf_c, rtol=0, atol=1e-10)
+    untouched = np.ones(out.shape, dtype=bool)
+    untouched[np.ix_(idx, cols)] = False
+    assert np.all(out[untouched] == -7.0)
+
+
+def test_non_finite_influence_is_flagged() -> None:
+    dy, d, x, w = _data(400, 12, False)
+    dy[5, 2] = np.inf
+    _, inf = drdid_panel_batch(dy, d, x, w)
+    rows = np.arange(400)
+    y = np.column_stack([dy, np.zeros(400)])
+    tb = np.column_stack([np.arange(5), np.full(5, 5)])
+    out = np.zeros((400, 5), order="F")
+    _, bad = dr_cells(
+        y, rows, tb, x, d, w, pscore=None, scale=1.0, control_qr=None, out=(out, rows, np.arange(5))
+    )
+    assert bad.tolist() == [False, False, True, False, False]
+    assert not np.isfinite(inf[:, 2]).all()
