@@ -409,7 +409,7 @@ def _control_qrs(
                 else np.column_stack([np.ones(idx.size), x[idx, xp, :]])
             )
             q, r = np.linalg.qr(xc)
-            out[ctrl_levels, xp] = (q, r)
+            out[ctrl_levels, xp] = (np.ascontiguousarray(q), r)  # as the kernels read it
     return out
 
 
