@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,20 @@ def nsw() -> pd.DataFrame:
 def sim_trial() -> pd.DataFrame:
     """Seeded synthetic blocked / clustered trial written by tests/reference/r (R RNG)."""
     return pd.read_csv(REFERENCE_DATA / "sim_trial.csv").astype(float)
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[Any]:
+    """A real ``distributed.LocalCluster`` of two worker processes (one thread each) and its
+    client, started on first use and shared by the Dask tests of this pytest process (each
+    xdist worker has its own); nothing is mocked. Skipped without the [dask] extra."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    cl = distributed.Client(cluster)
+    try:
+        yield cl
+    finally:
+        cl.close()
+        cluster.close()

@@ -1,18 +1,16 @@
 """``att_gt``, ``twfe`` and ``two_by_two`` on a Dask DataFrame (map-reduce over partitions)
 equal the in-memory results.
 
-A ``distributed.LocalCluster`` of two worker processes (one thread each) is started once for
-this module and torn down after it; nothing is mocked. The panel is simulated (seed 11,
-1,200 units x 6 periods, cohorts 3, 4, 5, never treated and a cohort after the last
-period) and split into 4 partitions by unit. The partitions return per-cohort moments, the
-client adds them (a different summation order from the in-memory sums), so the cell
-estimates, their analytic SEs, the overall ATT and the pre-test agree to rounding: the
-tolerance is 1e-10 on numbers of order one.
-"""
+A ``distributed.LocalCluster`` of two worker processes (one thread each), the ``client``
+fixture of ``tests/conftest.py`` shared by the Dask tests, does the work; nothing is mocked.
+The panel is simulated (seed 11, 1,200 units x 6 periods, cohorts 3, 4, 5, never treated and
+a cohort after the last period) and split into 4 partitions by unit. The partitions return
+per-cohort moments, the client adds them (a different summation order from the in-memory
+sums), so the cell estimates, their analytic SEs, the overall ATT and the pre-test agree to
+rounding: the tolerance is 1e-10 on numbers of order one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -26,19 +24,6 @@ distributed = pytest.importorskip("distributed")  # the [dask] extra; `make test
 dd = pytest.importorskip("dask.dataframe")
 
 pytestmark = pytest.mark.filterwarnings("ignore::impacteval.exceptions.ImpactEvalWarning")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
-    cl = distributed.Client(cluster)
-    try:
-        yield cl
-    finally:
-        cl.close()
-        cluster.close()
 
 
 def panel(n: int = 1200, periods: int = 6, seed: int = 11) -> pd.DataFrame:

@@ -11,7 +11,6 @@ a real ``distributed.LocalCluster`` of two worker processes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -153,20 +152,6 @@ def test_bad_input(kw: dict[str, Any], pattern: str) -> None:
     args: dict[str, Any] = {"outcome": "re78", "treatment": "treat", "se_type": "HC1", **kw}
     with pytest.raises(DataValidationError, match=pattern):
         ie.rct.regression(dd.from_pandas(data, npartitions=2), **args)
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
-    cl = distributed.Client(cluster)
-    try:
-        yield cl
-    finally:
-        cl.close()
-        cluster.close()
 
 
 def test_on_a_local_cluster(client: Any) -> None:

@@ -1,23 +1,23 @@
 """Resampling on a real Dask cluster gives the serial run's numbers, bit for bit.
 
-A ``distributed.LocalCluster`` of two worker processes (one thread each) is started once for
-this module and torn down after it; nothing is mocked. Each estimator is run twice with the
-same seed: serially (no joblib context, ``n_jobs=None``) and inside
-``joblib.parallel_config(backend="dask")``. The random numbers are drawn in the calling
-process in the serial order and only the computations are shipped (see
-``impacteval/_parallel.py``), so the results must be *identical* (``assert_array_equal``,
-no tolerance): the workers run the same numpy code on the same inputs on this machine. A task
-stream recorded on the scheduler proves that the work did run on the cluster's workers (as
-at least two tasks where the work has several chunks; joblib's auto-batching may merge later
-chunks into one task, so the exact count is not asserted).
+A ``distributed.LocalCluster`` of two worker processes (one thread each), the ``client``
+fixture of ``tests/conftest.py`` shared by the Dask tests, does the work; nothing is mocked.
+Each estimator is run twice with the same seed: serially (no joblib context,
+``n_jobs=None``) and inside ``joblib.parallel_config(backend="dask")``. The random numbers
+are drawn in the calling process in the serial order and only the computations are shipped
+(see ``impacteval/_parallel.py``), so the results must be *identical*
+(``assert_array_equal``, no tolerance): the workers run the same numpy code on the same
+inputs on this machine. A task stream recorded on the scheduler proves that the work did run
+on the cluster's workers (as at least two tasks where the work has several chunks; joblib's
+auto-batching may merge later chunks into one task, so the exact count is not asserted).
 
-The data are small (2 cores on this machine): the whole module takes about half a minute,
-most of it starting the cluster.
+The data are small (2 cores on this machine): the module takes some seconds once the shared
+cluster runs (starting it takes most of the first Dask test's time).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,19 +30,6 @@ from impacteval.payments import Contract, design, payment_risk
 
 distributed = pytest.importorskip("distributed")  # the [dask] extra; `make test` installs it
 joblib = pytest.importorskip("joblib")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
-    cl = distributed.Client(cluster)
-    try:
-        yield cl
-    finally:
-        cl.close()
-        cluster.close()
 
 
 def on_cluster(client: Any, func: Callable[[], Any]) -> tuple[Any, int]:
