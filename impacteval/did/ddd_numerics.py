@@ -53,9 +53,11 @@ from impacteval.did._drdid import drdid_panel as dr_panel
 __all__ = [
     "DDD_METHODS",
     "SUBGROUP_NAMES",
+    "CellOutcome",
     "CellPlan",
     "PairFit",
     "TwoPeriodDDD",
+    "collect_cells",
     "ddd_group_time",
     "ddd_two_period",
     "gmm_combine",
@@ -65,6 +67,7 @@ __all__ = [
 ]
 
 Array = np.ndarray
+CellOutcome = tuple[float, Array, int, int, int]  # att, influence, n treated, n control, comps
 DDD_METHODS = {"dr": dr_panel, "ipw": std_ipw_did_panel, "reg": reg_did_panel}
 _COMPARISONS = (3, 2, 1)  # subgroup compared with subgroup 4, in the order of the sum
 SUBGROUP_NAMES = {
@@ -311,16 +314,32 @@ def ddd_group_time(
     ``"cells_without_comparison"``; ``"cells_gmm"`` counts the cells that combine several
     comparison cohorts). A :class:`CellError` names the cell that failed.
     """
-    cohorts = np.unique(data.cohort[np.isfinite(data.cohort)])
-    plans = plan_cells(data.periods, cohorts, base_period)
+    return collect_cells(
+        lambda plan: _cell(data, plan, method, control_group),
+        data.periods, data.cohort, data.w, base_period,
+    )  # fmt: skip
+
+
+def collect_cells(
+    run_cell: Callable[[CellPlan], CellOutcome | None],
+    periods: Array,
+    cohort: Array,
+    weights: Array,
+    base_period: str,
+) -> tuple[GroupTimeFit, dict[str, int]]:
+    """``run_cell`` on every planned cell (panel or repeated cross-sections: ``cohort`` and
+    ``weights`` per unit or row), assembled as a :class:`GroupTimeFit` with the counts of
+    skipped cells (``None``: no comparison units) and of cells combining several
+    comparison cohorts; a failing cell's :class:`CellError` is re-raised naming the cell."""
+    cohorts = np.unique(cohort[np.isfinite(cohort)])
     cols: list[tuple[CellPlan, float, Array, int, int]] = []
     skipped = gmm = 0
-    for plan in plans:
+    for plan in plan_cells(periods, cohorts, base_period):
         try:
-            out = _cell(data, plan, method, control_group)
+            out = run_cell(plan)
         except CellError as exc:
             raise CellError(
-                f"cell (group {plan.group:g}, time {data.periods[plan.t_idx]:g}): {exc}"
+                f"cell (group {plan.group:g}, time {periods[plan.t_idx]:g}): {exc}"
             ) from exc
         if out is None:
             skipped += 1
@@ -332,15 +351,15 @@ def ddd_group_time(
         raise CellError("no group-time cell has a comparison group")
     fit = GroupTimeFit(
         group=np.array([c[0].group for c in cols]),
-        time=np.array([data.periods[c[0].t_idx] for c in cols]),
-        base=np.array([data.periods[c[0].b_idx] for c in cols]),
+        time=np.array([periods[c[0].t_idx] for c in cols]),
+        base=np.array([periods[c[0].b_idx] for c in cols]),
         att=np.array([c[1] for c in cols]),
         influence=np.column_stack([c[2] for c in cols]),
         n_treated=np.array([c[3] for c in cols], dtype=int),
         n_control=np.array([c[4] for c in cols], dtype=int),
-        unit_cohort=data.cohort,
-        weights=data.w,
-        periods=data.periods,
+        unit_cohort=cohort,
+        weights=weights,
+        periods=periods,
     )
     return fit, {"cells_without_comparison": skipped, "cells_gmm": gmm}
 

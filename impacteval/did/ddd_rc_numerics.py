@@ -30,8 +30,8 @@ from impacteval.did.ddd_numerics import (
     SUBGROUP_NAMES,
     CellPlan,
     TwoPeriodDDD,
+    collect_cells,
     gmm_combine,
-    plan_cells,
     subgroups,
     triple_sum,
 )
@@ -155,34 +155,7 @@ def ddd_group_time_rc(
     As :func:`impacteval.did.ddd_numerics.ddd_group_time`, with the rows as the "units" of
     the returned :class:`GroupTimeFit` (cohort, weights and influence functions per row).
     """
-    cohorts = np.unique(data.cohort[np.isfinite(data.cohort)])
-    cols: list[tuple[CellPlan, float, Array, int, int]] = []
-    skipped = gmm = 0
-    for plan in plan_cells(data.periods, cohorts, base_period):
-        try:
-            out = _cell(data, plan, method, control_group)
-        except CellError as exc:
-            raise CellError(
-                f"cell (group {plan.group:g}, time {data.periods[plan.t_idx]:g}): {exc}"
-            ) from exc
-        if out is None:
-            skipped += 1
-            continue
-        att, inf, n_trt, n_ctl, n_comp = out
-        gmm += int(n_comp > 1)
-        cols.append((plan, att, inf, n_trt, n_ctl))
-    if not cols:
-        raise CellError("no group-time cell has a comparison group")
-    fit = GroupTimeFit(
-        group=np.array([c[0].group for c in cols]),
-        time=np.array([data.periods[c[0].t_idx] for c in cols]),
-        base=np.array([data.periods[c[0].b_idx] for c in cols]),
-        att=np.array([c[1] for c in cols]),
-        influence=np.column_stack([c[2] for c in cols]),
-        n_treated=np.array([c[3] for c in cols], dtype=int),
-        n_control=np.array([c[4] for c in cols], dtype=int),
-        unit_cohort=data.cohort,
-        weights=data.w,
-        periods=data.periods,
-    )
-    return fit, {"cells_without_comparison": skipped, "cells_gmm": gmm}
+    return collect_cells(
+        lambda plan: _cell(data, plan, method, control_group),
+        data.periods, data.cohort, data.w, base_period,
+    )  # fmt: skip
