@@ -16,6 +16,7 @@ import pandas as pd
 from impacteval._panel import format_label, prepare_panel
 from impacteval._validation import short_repr
 from impacteval.exceptions import DataValidationError
+from impacteval.synth._sdid_data import balanced_outcome, first_treated
 
 __all__ = ["StaggeredPanel", "build_staggered_panel", "period_value"]
 
@@ -76,24 +77,7 @@ def build_staggered_panel(
         numeric_time=False,
         one_row_hint="each (unit, time) pair must appear once",
     )
-    w = coded.column(treatment)
-    values = np.unique(w)
-    if not np.isin(values, (0.0, 1.0)).all():
-        raise DataValidationError(
-            f"`treatment`: column {treatment!r} must be a 0/1 indicator (1 for treated units "
-            f"in treated periods); received values {short_repr(values.tolist())}"
-        )
-    y_mat = coded.wide(outcome)
-    if not coded.balanced:
-        i, t = np.argwhere(np.isnan(y_mat))[0]
-        dropped = (
-            f" ({coded.n_dropped} rows were dropped for missing values)" if coded.n_dropped else ""
-        )
-        raise DataValidationError(
-            "`data` must be a balanced panel (every unit observed in every period); "
-            f"{int(np.isnan(y_mat).sum())} unit-period cells are missing, e.g. unit "
-            f"{coded.unit_label(i)} in period {format_label(coded.periods[t])}{dropped}"
-        )
+    y_mat = balanced_outcome(coded, outcome, treatment)
     units = pd.Index(np.asarray(coded.unit_labels), name=unit)
     times = pd.Index(np.asarray(coded.periods), name=time)
     adoption = _adoption(coded.wide(treatment), units, times, treatment)
@@ -111,23 +95,8 @@ def build_staggered_panel(
 
 def _adoption(w_mat: np.ndarray, units: pd.Index, times: pd.Index, treatment: str) -> np.ndarray:
     """First treated column per unit (``T`` when never treated), checking absorption."""
-    n_times = len(times)
-    switch_off = np.diff(w_mat, axis=1) < 0
-    if switch_off.any():
-        i, t = np.argwhere(switch_off)[0]
-        raise DataValidationError(
-            f"`treatment`: column {treatment!r} must be absorbing (once 1, 1 in every later "
-            f"period); unit {format_label(units[i])} is treated in "
-            f"{format_label(times[t])} but not in {format_label(times[t + 1])}"
-        )
-    ever = w_mat.max(axis=1) > 0
-    if not ever.any():
-        raise DataValidationError(
-            f"`treatment`: column {treatment!r} is 0 everywhere; at least one unit must be "
-            "treated in some period"
-        )
-    first = np.where(ever, w_mat.argmax(axis=1), n_times).astype(np.intp)
-    at_start = ever & (first == 0)
+    first = first_treated(w_mat, units, times, treatment)
+    at_start = first == 0
     if at_start.any():
         i = int(np.flatnonzero(at_start)[0])
         raise DataValidationError(

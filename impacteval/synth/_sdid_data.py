@@ -16,7 +16,7 @@ from impacteval._panel import Panel, format_label, prepare_panel
 from impacteval._validation import short_repr
 from impacteval.exceptions import DataValidationError, MissingColumnError
 
-__all__ = ["SdidPanel", "build_panel", "cohort_label"]
+__all__ = ["SdidPanel", "balanced_outcome", "build_panel", "cohort_label", "first_treated"]
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,14 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
     except DataValidationError as err:
         _refine_duplicate_error(err, data, unit, time)
         raise
-    w = coded.column(treatment)
-    values = np.unique(w)
+    y_mat = balanced_outcome(coded, outcome, treatment)
+    return _layout(y_mat, coded.wide(treatment), coded, treatment)
+
+
+def balanced_outcome(coded: Panel, outcome: str, treatment: str) -> np.ndarray:
+    """The outcome as units x periods, after checking that ``treatment`` is 0/1 and the
+    panel balanced (errors name a value, or a missing unit-period cell)."""
+    values = np.unique(coded.column(treatment))
     if not np.isin(values, (0.0, 1.0)).all():
         raise DataValidationError(
             f"`treatment`: column {treatment!r} must be a 0/1 indicator (1 for treated units "
@@ -104,7 +110,27 @@ def build_panel(data: object, *, outcome: str, unit: str, time: str, treatment: 
             f"{int(np.isnan(y_mat).sum())} unit-period cells are missing, e.g. unit "
             f"{coded.unit_label(i)} in period {format_label(coded.periods[t])}{dropped}"
         )
-    return _layout(y_mat, coded.wide(treatment), coded, treatment)
+    return y_mat
+
+
+def first_treated(w_mat: np.ndarray, units: Any, times: Any, treatment: str) -> np.ndarray:
+    """Each unit's first treated column (``T`` when never treated), after checking that the
+    treatment is absorbing and not 0 everywhere."""
+    switch_off = np.diff(w_mat, axis=1) < 0
+    if switch_off.any():
+        i, t = np.argwhere(switch_off)[0]
+        raise DataValidationError(
+            f"`treatment`: column {treatment!r} must be absorbing (once 1, 1 in every later "
+            f"period); unit {format_label(units[i])} is treated in "
+            f"{format_label(times[t])} but not in {format_label(times[t + 1])}"
+        )
+    ever = w_mat.max(axis=1) > 0
+    if not ever.any():
+        raise DataValidationError(
+            f"`treatment`: column {treatment!r} is 0 everywhere; at least one unit must be "
+            "treated in some period"
+        )
+    return np.asarray(np.where(ever, w_mat.argmax(axis=1), w_mat.shape[1]), dtype=np.intp)
 
 
 def _refine_duplicate_error(err: DataValidationError, data: object, unit: str, time: str) -> None:
@@ -128,27 +154,13 @@ def _refine_duplicate_error(err: DataValidationError, data: object, unit: str, t
 def _layout(y_mat: np.ndarray, w_mat: np.ndarray, coded: Panel, treatment: str) -> SdidPanel:
     """Absorbing treatment with never-treated controls; rows reordered controls first."""
     ulabels, tlabels = coded.unit_labels, coded.periods
-    n_times = coded.n_periods
-    switch_off = np.diff(w_mat, axis=1) < 0
-    if switch_off.any():
-        i, t = np.argwhere(switch_off)[0]
-        raise DataValidationError(
-            f"`treatment`: column {treatment!r} must be absorbing (once 1, 1 in every later "
-            f"period); unit {format_label(ulabels[i])} is treated in "
-            f"{format_label(tlabels[t])} but not in {format_label(tlabels[t + 1])}"
-        )
-    ever = w_mat.max(axis=1) > 0
-    if not ever.any():
-        raise DataValidationError(
-            f"`treatment`: column {treatment!r} is 0 everywhere; at least one unit must be "
-            "treated in some period"
-        )
+    first = first_treated(w_mat, ulabels, tlabels, treatment)
+    ever = first < coded.n_periods
     if ever.all():
         raise DataValidationError(
             f"`treatment`: every unit is treated at some point (column {treatment!r}); "
             "synthetic DiD needs never-treated units as controls"
         )
-    first = np.where(ever, w_mat.argmax(axis=1), n_times)
     too_early = ever & (first < 2)
     if too_early.any():
         i = int(np.flatnonzero(too_early)[0])
