@@ -26,10 +26,19 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["BLOCK", "accumulate", "logit_pass", "write_influence"]
+__all__ = ["BLOCK", "accumulate", "logit_pass", "row_weights", "write_influence"]
 
 Array = np.ndarray
 BLOCK = 256  # rows per partial sum
+
+
+@njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
+def row_weights(
+    trim: float, w: float, d: float, ps: float
+) -> tuple[float, float, float]:  # pragma: no cover - compiled (tested through its callers)
+    """DRDID's row weights: treated ``trim w d``, controls reweighted by the odds of the
+    score ``trim w ps (1 - d) / (1 - ps)``, and the regression's ``w (1 - d)``."""
+    return trim * w * d, trim * w * ps * (1.0 - d) / (1.0 - ps), w * (1.0 - d)
 
 
 @njit(cache=True, nogil=True)  # type: ignore[misc]
@@ -86,9 +95,7 @@ def accumulate(
         for i in range(start, min(start + BLOCK, n)):
             unit = idx[i]
             wi, di, pi = w[i], d[i], ps[i]
-            w_treat = trim[i] * wi * di
-            w_cont = trim[i] * wi * pi * (1.0 - di) / (1.0 - pi)
-            w_ols = wi * (1.0 - di)
+            w_treat, w_cont, w_ols = row_weights(trim[i], wi, di, pi)
             w_ps = pi * (1.0 - pi) * wi
             b_s1[0] += w_treat
             b_s1[1] += w_cont
@@ -156,9 +163,7 @@ def write_influence(
     for i in range(n):
         unit = idx[i]
         wi, di, pi = w[i], d[i], ps[i]
-        w_treat = trim[i] * wi * di
-        w_cont = trim[i] * wi * pi * (1.0 - di) / (1.0 - pi)
-        w_ols = wi * (1.0 - di)
+        w_treat, w_cont, w_ols = row_weights(trim[i], wi, di, pi)
         xu = 0.0
         for a in range(k):
             xu += x[i, a] * row[3 + a]
