@@ -130,21 +130,21 @@ def logit_newton(
     Issues no warning, so it may run on a worker thread (``warnings.catch_warnings`` is
     not thread-safe).
     """
-    from impacteval.did._drdid_fused import logit_pass  # compiled: imported on first use
+    from impacteval.did._drdid_fused import LogitPass  # compiled: imported on first use
 
     k = x.shape[1]
     beta = np.zeros(k)
     x = np.ascontiguousarray(x, dtype=float)
     d = np.ascontiguousarray(d, dtype=float)
     w = np.ascontiguousarray(w, dtype=float)
-    unit = bool(np.all(w == 1.0))  # unit weights are not multiplied in (no number changes)
+    logit_pass = LogitPass(x, d, w)
     pbar = float(np.sum(w * d) / np.sum(w))
     # np.allclose(x[:, 0], 1.0) without its temporaries: |x - 1| <= atol + rtol * 1
     if 0.0 < pbar < 1.0 and float(np.max(np.abs(x[:, 0] - 1.0))) <= 1e-8 + 1e-5:
         beta[0] = math.log(pbar / (1.0 - pbar))
     # one compiled pass per candidate gives its log-likelihood, score and information; an
     # accepted candidate's score and information are the next Newton step's
-    ll, grad, hess = logit_pass(x, d, w, beta, unit)
+    ll, grad, hess = logit_pass(beta)
     for _ in range(maxiter):
         try:
             step = np.linalg.solve(hess, grad)
@@ -153,7 +153,7 @@ def logit_newton(
         t = 1.0
         while True:
             cand = beta + t * step
-            ll_new, grad_new, hess_new = logit_pass(x, d, w, cand, unit)
+            ll_new, grad_new, hess_new = logit_pass(cand)
             if ll_new >= ll - 1e-12 * abs(ll) or t < 1e-8:
                 break
             t *= 0.5

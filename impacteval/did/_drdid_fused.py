@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["BLOCK", "accumulate", "logit_pass", "row_weights", "write_influence"]
+__all__ = ["BLOCK", "LogitPass", "accumulate", "logit_sums", "row_weights", "write_influence"]
 
 Array = np.ndarray
 BLOCK = 256  # rows per partial sum
@@ -189,13 +189,15 @@ def write_influence(
 
 
 @njit(cache=True, nogil=True)  # type: ignore[misc]
-def logit_pass(
-    x: Array, d: Array, w: Array, beta: Array, unit: bool
+def logit_sums(
+    x: Array, d: Array, w: Array, eta: Array, e: Array, l1p: Array, unit: bool
 ) -> tuple[float, Array, Array]:  # pragma: no cover - compiled (tested through its callers)
-    """One pass of the logit's Newton method at ``beta``: the weighted log-likelihood
-    ``sum w (d eta - log(1 + e^eta))``, the score ``sum w (d - p) x`` and the information
-    ``sum w p (1 - p) x x'`` (``eta = x'beta``, ``p = 1 / (1 + e^-eta)``; ``unit``: all
-    weights are 1 and are not multiplied in). Rows are summed in blocks of :data:`BLOCK`.
+    """The sums of one Newton pass of the logit, given each row's linear index ``eta``,
+    ``e = exp(-|eta|)`` and ``l1p = log1p(e)`` (vectorised by the caller): the weighted
+    log-likelihood ``sum w (d eta - log(1 + e^eta))`` (``log(1 + e^eta) = max(eta, 0) +
+    l1p``), the score ``sum w (d - p) x`` and the information ``sum w p (1 - p) x x'``
+    (``p = 1 / (1 + e)`` for ``eta >= 0``, ``e / (1 + e)`` otherwise); ``unit``: all
+    weights are 1 and are not multiplied in. Rows are summed in blocks of :data:`BLOCK`.
     """
     n, k = x.shape
     ll = 0.0
@@ -203,24 +205,15 @@ def logit_pass(
     hess = np.zeros((k, k))
     b_grad = np.zeros(k)
     b_hess = np.zeros((k, k))
-    # a linear index equal to the previous row's reuses its exp and log1p (the same
-    # numbers): at Newton's start (intercept only) every row has the same index
-    last, e, l1p = np.nan, 0.0, 0.0
     for start in range(0, n, BLOCK):
         b_ll = 0.0
         b_grad[:] = 0.0
         b_hess[:] = 0.0
         for i in range(start, min(start + BLOCK, n)):
-            eta = 0.0
-            for a in range(k):
-                eta += x[i, a] * beta[a]
-            if eta != last:
-                e = np.exp(-abs(eta))  # log(1 + e^eta) = max(eta, 0) + log1p(e^-|eta|)
-                l1p = np.log1p(e)
-                last = eta
-            p = 1.0 / (1.0 + e) if eta >= 0.0 else e / (1.0 + e)
+            ei = e[i]
+            p = 1.0 / (1.0 + ei) if eta[i] >= 0.0 else ei / (1.0 + ei)
             wi = 1.0 if unit else w[i]
-            b_ll += wi * (d[i] * eta - (max(eta, 0.0) + l1p))
+            b_ll += wi * (d[i] * eta[i] - (max(eta[i], 0.0) + l1p[i]))
             r = wi * (d[i] - p)
             v = wi * p * (1.0 - p)
             for a in range(k):
@@ -235,3 +228,26 @@ def logit_pass(
         for b in range(a):
             hess[b, a] = hess[a, b]
     return ll, grad, hess
+
+
+class LogitPass:
+    """One Newton pass of the logit at a given ``beta``: ``(log-likelihood, score,
+    information)``. The index ``x beta`` and the exponentials are computed by numpy's
+    vectorised ufuncs into buffers allocated once per fit, the sums by
+    :func:`logit_sums`; ``w`` all ones is detected once and not multiplied in."""
+
+    def __init__(self, x: Array, d: Array, w: Array) -> None:
+        self.x, self.d, self.w = x, d, w
+        self.unit = bool(np.all(w == 1.0))
+        n = x.shape[0]
+        self.eta, self.e, self.l1p = np.empty(n), np.empty(n), np.empty(n)
+
+    def __call__(self, beta: Array) -> tuple[float, Array, Array]:
+        eta, e, l1p = self.eta, self.e, self.l1p
+        np.dot(self.x, beta, out=eta)
+        np.abs(eta, out=e)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        np.log1p(e, out=l1p)
+        ll, grad, hess = logit_sums(self.x, self.d, self.w, eta, e, l1p, self.unit)
+        return float(ll), grad, hess

@@ -8,7 +8,7 @@ import pytest
 import statsmodels.api as sm
 
 from impacteval.did._drdid import CellError, logit_newton
-from impacteval.did._drdid_fused import logit_pass
+from impacteval.did._drdid_fused import LogitPass
 
 
 def _design(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -33,19 +33,21 @@ def test_logit_equals_statsmodels(weighted: bool) -> None:
 
 def test_pass_sums_match_numpy() -> None:
     """One pass: log-likelihood, score and information as the numpy expressions (summed in
-    another order: agreement to rounding); rows with equal indices (the start, intercept
-    only) reuse the transcendental values, which changes no number."""
+    another order: agreement to rounding); unit weights skip the multiplication, which
+    changes no number."""
     x, d = _design(3000, 5)
     w = np.random.default_rng(6).uniform(0.5, 2.0, d.size)
     for beta in (np.array([0.3, -0.2, 0.5, 0.1]), np.array([-0.4, 0.0, 0.0, 0.0])):
         eta = x @ beta
         p = 1 / (1 + np.exp(-eta))
-        ll, grad, hess = logit_pass(x, d, w, beta, False)
+        ll, grad, hess = LogitPass(x, d, w)(beta)
         assert ll == pytest.approx(np.sum(w * (d * eta - np.logaddexp(0, eta))), rel=1e-13)
         np.testing.assert_allclose(grad, x.T @ (w * (d - p)), rtol=1e-11, atol=1e-11)
         np.testing.assert_allclose(hess, (x * (w * p * (1 - p))[:, None]).T @ x, rtol=1e-12)
     ones = np.ones(d.size)
-    assert logit_pass(x, d, ones, beta, True)[0] == logit_pass(x, d, ones, beta, False)[0]
+    unit, weighted = LogitPass(x, d, ones), LogitPass(x, d, ones)
+    weighted.unit = False  # multiplying by weights of 1.0 changes no number
+    assert unit.unit and unit(beta)[0] == weighted(beta)[0]
 
 
 def test_singular_design_is_a_cell_error() -> None:
