@@ -159,7 +159,12 @@ FD_STEP = float(np.sqrt(np.finfo(float).eps))
 
 
 def bfgs_forward_difference(
-    func: Callable[[np.ndarray], float], x0: np.ndarray, *, maxiter: int, gtol: float
+    func: Callable[[np.ndarray], float],
+    x0: np.ndarray,
+    *,
+    maxiter: int,
+    gtol: float,
+    differences: Callable[[np.ndarray, float], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, float]:
     """``scipy.optimize.minimize(func, x0, method="BFGS")`` with its default forward-difference
     gradient computed here instead of by scipy, so that each difference costs one call of
@@ -172,7 +177,9 @@ def bfgs_forward_difference(
     scipy calls it: with finite differences scipy evaluates ``f(x)`` right before the
     differences when its current ``f`` is not at ``x`` and never again while ``x`` stands;
     here the gradient evaluates ``f(x)`` itself in that case and hands the value to the next
-    call of the objective at ``x``. Returns the final point and its value.
+    call of the objective at ``x``. ``differences(x, f(x))``, if given, computes the
+    differences in one call (the same points and formula, e.g. compiled); otherwise they
+    are computed here by calling ``func``. Returns the final point and its value.
     """
     from scipy import optimize
 
@@ -193,6 +200,8 @@ def bfgs_forward_difference(
             last_x, last_f = x.copy(), func(x)
             handed = last_x
         f0 = last_f
+        if differences is not None:
+            return differences(x, f0)
         sign = (x >= 0).astype(float) * 2 - 1
         h = np.full(x.shape[0], FD_STEP)
         h = np.where((x + h) - x == 0, FD_STEP * sign * np.maximum(1.0, np.abs(x)), h)
