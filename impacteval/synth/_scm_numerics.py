@@ -3,8 +3,14 @@ nested choice of the predictor weights V. Pure array-in / array-out functions.
 
 Why hand-written: the inner problem is solved thousands of times per fit (once per trial V),
 and again for every placebo. A general solver (SLSQP, an interior point) costs milliseconds
-per call and stops at a tolerance; the active-set solver below is exact up to rounding, warm
-starts from the previous support and costs tens of microseconds on Prop 99-sized problems.
+per call and stops at a tolerance; the active-set solver below is exact up to rounding and
+warm starts from the previous support. Inside the V search (:class:`SimplexSolver`,
+:func:`fit_v`) it runs compiled (:mod:`._scm_jit`, numba): in numpy one W solve cost ~50
+us, nearly all per-call overhead on arrays of a few entries; compiled it costs ~3-5 us. The
+compiled kernels compute the same numbers as the numpy formulation (kept here as
+:func:`_nnls_ls` and :func:`simplex_lstsq`, used outside the search), bit for bit: so the
+search takes the same path and every fit is the one before compilation (the 240 benchmark
+fits are identical; benchmarks/RESULTS_synth.md).
 """
 
 from __future__ import annotations

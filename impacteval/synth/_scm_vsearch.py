@@ -1,16 +1,23 @@
 """The local searches of the synthetic control's V choice: a Nelder-Mead that stops once it
-stalls, and scipy's BFGS with its finite-difference gradient computed here.
+stalls, and scipy's BFGS with its finite-difference gradient computed outside scipy.
 
-Why hand-written: the V search evaluates W(V) about ten thousand times per fit at some
-twenty microseconds each, so every per-call layer counts. ``scipy.optimize.minimize``
-wraps the objective (a copy and a check per call, an ``OptimizeResult`` per Nelder-Mead
-iteration; for BFGS's finite differences three more layers per call) and has no stall
-rule. The Nelder-Mead loop below performs scipy's algorithm (``_minimize_neldermead`` as of
-scipy 1.17: the same initial simplex, the same adaptive coefficients of Gao & Han 2012, the
-same order of operations and of the sort), so that without the stall stop it visits the
-same points and returns the same result (checked by a test); the stall stop is its only
-change of behaviour. The BFGS keeps scipy's iteration and line search and only takes over
-the forward differences, with scipy's steps and in scipy's order (same numbers).
+Why hand-written: the V search evaluates W(V) about ten thousand times per fit, so every
+per-call layer counts. ``scipy.optimize.minimize`` wraps the objective (a copy and a check
+per call, an ``OptimizeResult`` per Nelder-Mead iteration; for BFGS's finite differences
+three more layers per call) and has no stall rule. :func:`nelder_mead` below performs
+scipy's algorithm (``_minimize_neldermead`` as of scipy 1.17: the same initial simplex, the
+same adaptive coefficients of Gao & Han 2012, the same order of operations and of the
+sort), so that without the stall stop it visits the same points and returns the same
+result (checked by a test); the stall stop is its only change of behaviour. The V search
+itself runs the compiled copy of this loop, ``_scm_jit.nm_run`` (numba, one compiled call
+per run instead of a Python iteration per step: the W solve costs a few microseconds
+compiled, so Python's own overhead per step would dominate); that copy is checked against
+scipy (same points, same order, same result) and against :func:`nelder_mead` with the stall
+stop, bit for bit. The BFGS keeps scipy's iteration and line search (not compiled: a
+compiled replica of scipy's BFGS and line searches would be the next gain, about half of
+the remaining time, but was not written) and only takes over the forward differences,
+with scipy's steps and in scipy's order (same numbers; in the V search they are computed
+by ``_scm_jit.fd_gradient`` in one compiled call).
 """
 
 from __future__ import annotations
