@@ -3,21 +3,28 @@ nested choice of the predictor weights V. Pure array-in / array-out functions.
 
 Why hand-written: the inner problem is solved thousands of times per fit (once per trial V),
 and again for every placebo. A general solver (SLSQP, an interior point) costs milliseconds
-per call and stops at a tolerance; the active-set solver below is exact up to rounding, warm
-starts from the previous support and costs tens of microseconds on Prop 99-sized problems.
+per call and stops at a tolerance; the active-set solver below is exact up to rounding and
+warm starts from the previous support. Inside the V search (:class:`SimplexSolver`,
+:func:`fit_v`) it runs compiled (:mod:`._scm_jit`, numba): in numpy one W solve cost ~50
+us, nearly all per-call overhead on arrays of a few entries; compiled it costs ~3-5 us. The
+compiled kernels compute the same numbers as the numpy formulation (kept here as
+:func:`_nnls_ls` and :func:`simplex_lstsq`, used outside the search), bit for bit: so the
+search takes the same path and every fit is the one before compilation (the 240 benchmark
+fits are identical; benchmarks/RESULTS_synth.md).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.linalg import lapack
 
+from impacteval.synth._scm_jit import ADDRESSES, fd_gradient, nm_run, scm_objective
+from impacteval.synth._scm_jit import weights as _compiled_weights
+from impacteval.synth._scm_vsearch import FD_STEP, STALL_RTOL
 from impacteval.synth._scm_vsearch import bfgs_forward_difference as _bfgs
-from impacteval.synth._scm_vsearch import nelder_mead as _nm
 
 _POSV = lapack.dposv
 _SUM, _MIN, _MAX = np.add.reduce, np.minimum.reduce, np.maximum.reduce
@@ -149,81 +156,65 @@ class SimplexSolver:
     Notes
     -----
     Most calls of a V search change V a little and keep the support of W(V). The fast
-    path therefore touches only the support's columns: the support's predictor
-    differences ``d_S`` are cached while the support stands, the scaled columns
-    ``[1; sqrt(V) d_S]`` are formed (the same products, so the same numbers, as scaling
-    the whole matrix and then selecting) and their normal equations solved; optimality is
-    checked through ``d' (V d_S u_S)``, without scaling the other donors' columns. Only
-    when the support changes is the full matrix scaled and the active-set NNLS run.
+    path therefore touches only the support's columns: the scaled columns ``[1; sqrt(V)
+    d_S]`` are formed and their normal equations solved; optimality is checked through
+    ``d' (V d_S u_S)``, without scaling the other donors' columns. Only when the support
+    changes is the full matrix scaled and the active-set NNLS (:func:`_nnls_ls`'s steps)
+    run. The work is done by the compiled kernels of :mod:`._scm_jit` on the arrays in
+    ``state`` (the same numbers as the numpy formulation, bit for bit; see there).
     """
 
     def __init__(self, x1: np.ndarray, x0: np.ndarray, z1: np.ndarray, z0: np.ndarray) -> None:
-        self.d = x0 - x1[:, None]
-        self.dt = np.ascontiguousarray(self.d.T)
-        self.a = np.vstack([np.ones(x0.shape[1]), self.d])
-        self.e1 = np.zeros(x0.shape[0] + 1)
-        self.e1[0] = 1.0
+        d = np.ascontiguousarray(x0 - x1[:, None], dtype=float)
+        k, n_donors = d.shape
+        a = np.vstack([np.ones(n_donors), d])
+        e1 = np.zeros(k + 1)
+        e1[0] = 1.0
+        z1 = np.ascontiguousarray(z1, dtype=float)
         # V sums to one, so sqrt(V) <= 1 scales no entry of ``a`` up: one bound serves all
-        self.tol = _tolerance(self.a)
-        self.z1 = z1
-        self.z0 = z0
-        self.n_solves = 0
-        self._support: np.ndarray | None = None
-        self._idx = np.zeros(0, dtype=np.intp)
-        self._ap = np.zeros((0, 0))
-        self._ap_rows = self._ap[1:]
-        self.n_donors = x0.shape[1]
-        self._d_s = np.zeros((0, 0))
-        self._ones = np.zeros(0)
+        floats = np.array([_tolerance(a), float(z1.shape[0]), np.inf])
+        self.state = (
+            d,
+            np.ascontiguousarray(d.T),
+            a,
+            e1,
+            z1,
+            np.ascontiguousarray(z0, dtype=float),
+            np.zeros(n_donors, dtype=bool),  # support mask
+            np.zeros(n_donors, dtype=np.int64),  # support indices
+            np.zeros(4, dtype=np.int64),  # support size, W solves, traced evaluations, NNLS runs
+            floats,  # NNLS tolerance, T, best loss seen
+            np.zeros(k),  # V of the best loss seen
+            np.zeros(n_donors),  # W of the best loss seen
+            np.zeros((0, k)),  # trace (test objectives only)
+        )
+
+    @property
+    def n_solves(self) -> int:
+        """Number of W solves so far."""
+        return int(self.state[8][1])
 
     @property
     def support(self) -> np.ndarray | None:
         """The support of the last solution (bool mask), None before the first solve."""
-        return self._support
+        return self.state[6].copy() if self.state[8][0] else None
 
     @support.setter
     def support(self, mask: np.ndarray | None) -> None:
-        self._support = mask
-        idx = np.flatnonzero(mask) if mask is not None else np.zeros(0, dtype=np.intp)
-        self._idx = idx
-        self._d_s = self.d[:, idx]
-        self._ap = np.ones((self.d.shape[0] + 1, idx.shape[0]))
-        self._ap_rows = self._ap[1:]
-        self._ones = np.ones(idx.shape[0])
+        mask_, idx, ints = self.state[6], self.state[7], self.state[8]
+        mask_[:] = False if mask is None else mask
+        found = np.flatnonzero(mask_)
+        idx[: found.shape[0]] = found
+        ints[0] = found.shape[0]
 
     def weights(self, v: np.ndarray) -> np.ndarray:
         """W(V) for diagonal V given as a vector."""
-        sv = np.sqrt(v)
-        self.n_solves += 1
-        idx = self._idx
-        if idx.shape[0]:
-            # fast path: the previous support is usually still optimal after a small change
-            # of V; accept it if its solution is positive and no other donor improves
-            # (the KKT conditions of the NNLS), else run the full active-set method.
-            # (ufunc reductions are called directly: the array methods' wrappers cost
-            # more than the reductions of these short vectors; the numbers are the same)
-            ap = self._ap
-            np.multiply(self._d_s, sv[:, None], out=self._ap_rows)
-            _, sol, info = _POSV(ap.T @ ap, self._ones)
-            if info == 0 and _MIN(sol) > 0.0:
-                r = ap @ sol
-                grad = 1.0 - (r[0] + self.dt @ (sv * r[1:]))
-                grad[idx] = -np.inf
-                if _MAX(grad) <= self.tol:
-                    u = np.zeros(self.n_donors)
-                    u[idx] = sol
-                    u /= _SUM(u)
-                    return u
-        a = self.a
-        a[1:] = self.d * sv[:, None]
-        u = _nnls_ls(a, self.e1, self._support, 500)
-        self.support = u > 0
-        return np.asarray(u / u.sum())
+        return _compiled_weights(self.state, ADDRESSES, np.ascontiguousarray(v, dtype=float))  # type: ignore[no-any-return]
 
     def loss(self, v: np.ndarray) -> float:
         """Fit-period MSPE of the outcome at W(V)."""
         w = self.weights(v)
-        r = self.z1 - self.z0 @ w
+        r = self.state[4] - self.state[5] @ w
         return float(r @ r) / float(r.shape[0])
 
 
@@ -415,47 +406,27 @@ def fit_v(
 
     iters = maxiter or MAXITER_PER_K * k
     record: list[tuple[str, float]] = []
-    seen: dict[str, Any] = {"loss": np.inf, "v": None, "w": None}
-
-    n_t = float(z1.shape[0])
+    st, addrs = solver.state, ADDRESSES
 
     def objective(theta: np.ndarray) -> float:
-        v = _to_v(theta)
-        w = solver.weights(v)
-        r = z1 - z0 @ w
-        val = float(r @ r) / n_t
-        if val < seen["loss"]:
-            # keep the W that produced the best fit: where V has zero entries W(V) may
-            # not be unique, and a fresh solve could return a different minimiser
-            seen.update(loss=val, v=v, w=w.copy())
-        return val
+        # the compiled objective keeps the W that produced the best fit: where V has zero
+        # entries W(V) may not be unique, and a fresh solve could return another minimiser
+        return float(scm_objective(st, addrs, theta))
 
-    def nelder_mead(theta0: np.ndarray, iters: int) -> tuple[np.ndarray, float]:
-        f0 = objective(theta0)
-        res = _nm(
-            objective,
-            theta0,
-            maxiter=iters,
-            xatol=XATOL,
-            fatol=FATOL * f0,
-            adaptive=k > 4,
-            stall=STALL_PER_K * k,
-        )
-        return res.x, res.fun
-
-    def bfgs(theta0: np.ndarray, val0: float) -> tuple[np.ndarray, float]:
-        x, val = _bfgs(objective, theta0, maxiter=BFGS_ITER, gtol=1e-9)
-        if val < val0:
-            return x, val
-        return theta0, val0
+    def differences(theta: np.ndarray, f0: float) -> np.ndarray:
+        return fd_gradient(st, addrs, 0, theta, f0, FD_STEP)  # type: ignore[no-any-return]
 
     for name, v0 in starts:
         solver.support = None
-        theta, val = nelder_mead(np.sqrt(np.maximum(v0, 1e-12)), iters)
-        theta, val = bfgs(theta, val)
-        record.append((name, val))
+        theta0 = np.sqrt(np.maximum(v0, 1e-12))
+        f0 = objective(theta0)
+        theta, val, _, _ = nm_run(
+            st, addrs, 0, theta0, iters, XATOL, FATOL * f0, k > 4, STALL_PER_K * k, STALL_RTOL
+        )
+        _, val_b = _bfgs(objective, theta, maxiter=BFGS_ITER, gtol=1e-9, differences=differences)
+        record.append((name, val_b if val_b < val else float(val)))
     # report the best fit the search evaluated, with the very W that produced it
-    v, w = np.asarray(seen["v"]), np.asarray(seen["w"])
+    v, w = st[10].copy(), st[11].copy()
     r = z1 - z0 @ w
     return VFit(v, w, float(r @ r) / r.shape[0], tuple(record), solver.n_solves)
 

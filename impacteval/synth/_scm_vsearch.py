@@ -1,16 +1,23 @@
 """The local searches of the synthetic control's V choice: a Nelder-Mead that stops once it
-stalls, and scipy's BFGS with its finite-difference gradient computed here.
+stalls, and scipy's BFGS with its finite-difference gradient computed outside scipy.
 
-Why hand-written: the V search evaluates W(V) about ten thousand times per fit at some
-twenty microseconds each, so every per-call layer counts. ``scipy.optimize.minimize``
-wraps the objective (a copy and a check per call, an ``OptimizeResult`` per Nelder-Mead
-iteration; for BFGS's finite differences three more layers per call) and has no stall
-rule. The Nelder-Mead loop below performs scipy's algorithm (``_minimize_neldermead`` as of
-scipy 1.17: the same initial simplex, the same adaptive coefficients of Gao & Han 2012, the
-same order of operations and of the sort), so that without the stall stop it visits the
-same points and returns the same result (checked by a test); the stall stop is its only
-change of behaviour. The BFGS keeps scipy's iteration and line search and only takes over
-the forward differences, with scipy's steps and in scipy's order (same numbers).
+Why hand-written: the V search evaluates W(V) about ten thousand times per fit, so every
+per-call layer counts. ``scipy.optimize.minimize`` wraps the objective (a copy and a check
+per call, an ``OptimizeResult`` per Nelder-Mead iteration; for BFGS's finite differences
+three more layers per call) and has no stall rule. :func:`nelder_mead` below performs
+scipy's algorithm (``_minimize_neldermead`` as of scipy 1.17: the same initial simplex, the
+same adaptive coefficients of Gao & Han 2012, the same order of operations and of the
+sort), so that without the stall stop it visits the same points and returns the same
+result (checked by a test); the stall stop is its only change of behaviour. The V search
+itself runs the compiled copy of this loop, ``_scm_jit.nm_run`` (numba, one compiled call
+per run instead of a Python iteration per step: the W solve costs a few microseconds
+compiled, so Python's own overhead per step would dominate); that copy is checked against
+scipy (same points, same order, same result) and against :func:`nelder_mead` with the stall
+stop, bit for bit. The BFGS keeps scipy's iteration and line search (not compiled: a
+compiled replica of scipy's BFGS and line searches would be the next gain, about half of
+the remaining time, but was not written) and only takes over the forward differences,
+with scipy's steps and in scipy's order (same numbers; in the V search they are computed
+by ``_scm_jit.fd_gradient`` in one compiled call).
 """
 
 from __future__ import annotations
@@ -159,7 +166,12 @@ FD_STEP = float(np.sqrt(np.finfo(float).eps))
 
 
 def bfgs_forward_difference(
-    func: Callable[[np.ndarray], float], x0: np.ndarray, *, maxiter: int, gtol: float
+    func: Callable[[np.ndarray], float],
+    x0: np.ndarray,
+    *,
+    maxiter: int,
+    gtol: float,
+    differences: Callable[[np.ndarray, float], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, float]:
     """``scipy.optimize.minimize(func, x0, method="BFGS")`` with its default forward-difference
     gradient computed here instead of by scipy, so that each difference costs one call of
@@ -172,7 +184,9 @@ def bfgs_forward_difference(
     scipy calls it: with finite differences scipy evaluates ``f(x)`` right before the
     differences when its current ``f`` is not at ``x`` and never again while ``x`` stands;
     here the gradient evaluates ``f(x)`` itself in that case and hands the value to the next
-    call of the objective at ``x``. Returns the final point and its value.
+    call of the objective at ``x``. ``differences(x, f(x))``, if given, computes the
+    differences in one call (the same points and formula, e.g. compiled); otherwise they
+    are computed here by calling ``func``. Returns the final point and its value.
     """
     from scipy import optimize
 
@@ -193,6 +207,8 @@ def bfgs_forward_difference(
             last_x, last_f = x.copy(), func(x)
             handed = last_x
         f0 = last_f
+        if differences is not None:
+            return differences(x, f0)
         sign = (x >= 0).astype(float) * 2 - 1
         h = np.full(x.shape[0], FD_STEP)
         h = np.where((x + h) - x == 0, FD_STEP * sign * np.maximum(1.0, np.abs(x)), h)
