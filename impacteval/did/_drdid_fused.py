@@ -15,8 +15,8 @@ The algebra is :func:`impacteval.did._drdid.drdid_panel`'s, term by term (see
 :func:`impacteval.did._drdid_batch.drdid_panel_batch`); only the order of the floating-point
 additions differs (rows are summed in blocks of :data:`BLOCK`, the blocks' sums then added:
 the rounding error grows with ``n / BLOCK + BLOCK`` rather than ``n``). numba compiles the
-loops on first use (``cache=True``: once per installation where the package directory is
-writable) and releases the GIL, so ``att_gt``'s threads run batches in parallel.
+loops on first use (cached on disk: once per installation, see :mod:`impacteval._jit`)
+and releases the GIL, so ``att_gt``'s threads run batches in parallel.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
+
+from impacteval._jit import kernel
 
 __all__ = ["BLOCK", "LogitPass", "accumulate", "logit_sums", "row_weights", "write_influence"]
 
@@ -32,7 +33,7 @@ Array = np.ndarray
 BLOCK = 256  # rows per partial sum
 
 
-@njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
+@kernel(nogil=True, inline="always")
 def row_weights(
     trim: float, w: float, d: float, ps: float
 ) -> tuple[float, float, float]:  # pragma: no cover - compiled (tested through its callers)
@@ -41,7 +42,7 @@ def row_weights(
     return trim * w * d, trim * w * ps * (1.0 - d) / (1.0 - ps), w * (1.0 - d)
 
 
-@njit(cache=True, nogil=True)  # type: ignore[misc]
+@kernel(nogil=True)
 def accumulate(
     y: Array,
     idx: Array,
@@ -130,7 +131,7 @@ def accumulate(
     return s1, k1, xpx, hess, wcxx, cell
 
 
-@njit(cache=True, nogil=True)  # type: ignore[misc]
+@kernel(nogil=True)
 def write_influence(
     y: Array,
     idx: Array,
@@ -188,7 +189,7 @@ def write_influence(
     return bad
 
 
-@njit(cache=True, nogil=True)  # type: ignore[misc]
+@kernel(nogil=True)
 def logit_sums(
     x: Array, d: Array, w: Array, eta: Array, e: Array, l1p: Array, unit: bool
 ) -> tuple[float, Array, Array]:  # pragma: no cover - compiled (tested through its callers)

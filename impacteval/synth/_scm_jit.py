@@ -15,7 +15,7 @@ product is elementwise, a 1-row one ``ddot``), called through scipy's ``cython_b
 ``cython_lapack`` pointers (the OpenBLAS that ``scipy.linalg.lapack.dposv`` uses; numpy's
 own OpenBLAS build gives the same results for these calls, checked by the tests). The
 addresses are passed in at run time (``ADDRESSES``), so the compiled code holds no
-process-specific pointer and can be cached on disk (``cache=True``).
+process-specific pointer and can be cached on disk (:func:`impacteval._jit.kernel`).
 
 Where numpy's result cannot be reproduced cheaply the kernels defer to numpy itself
 (``numba.objmode``): the Nelder-Mead's sort when two vertices have exactly equal values
@@ -30,8 +30,10 @@ import math
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import get_cython_function_address, intrinsic
+
+from impacteval._jit import kernel
 
 __all__ = [
     "ADDRESSES",
@@ -59,12 +61,9 @@ _T, _N, _L, _U = ord("T"), ord("N"), ord("L"), ord("U")
 
 
 def _kernel(fn):  # type: ignore[no-untyped-def]
-    """``numba.njit`` with the on-disk cache, or without it where numba finds no writable
-    cache location (it raises then; the kernel is compiled in memory in each process)."""
-    try:
-        return njit(cache=True)(fn)
-    except RuntimeError:
-        return njit(fn)
+    """:func:`impacteval._jit.kernel` (numba's on-disk cache where it can write one), left
+    untyped for mypy: the kernels here are unannotated, numba infers their types."""
+    return kernel(fn)
 
 
 def _codegen(returns_double: bool):  # type: ignore[no-untyped-def]

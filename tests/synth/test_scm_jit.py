@@ -12,7 +12,6 @@ are exact (no tolerance): the claim is identity, so any difference fails.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 from scipy import optimize
@@ -228,20 +227,3 @@ def test_compiled_stall_stop_is_the_python_ones(stall: int) -> None:
     )
     assert np.array_equal(x, ref.x) and fun == ref.fun and nit == ref.nit
     assert ["converged", "maxiter", "stalled"][status] == ref.status
-
-
-def test_kernels_compile_without_a_cache_location(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where numba finds no writable cache location (a read-only site-packages and home),
-    ``njit(cache=True)`` raises at decoration; the kernels' decorator then compiles without
-    the cache instead of failing the import."""
-    import numba.core.caching as caching
-
-    def twice(x: float) -> float:
-        return 2.0 * x
-
-    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
-    with pytest.raises(RuntimeError):
-        numba.njit(cache=True)(twice)
-    compiled = jit._kernel(twice)
-    assert compiled(1.5) == 3.0
-    assert not compiled._cache_hits  # an in-memory dispatcher (no cache consulted)
