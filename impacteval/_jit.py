@@ -29,8 +29,26 @@ def kernel(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     """``numba.njit(cache=True, **options)``, falling back to no cache where numba finds no
     writable cache location.
 
-    Usable bare (``@kernel``) or with numba's options (``@kernel(nogil=True)``). The
-    compiled dispatcher is typed as the Python function it compiles (it is called alike).
+    Usable bare (``@kernel``) or with numba's options (``@kernel(nogil=True)``).
+
+    Parameters
+    ----------
+    fn : callable, optional
+        The function to compile (bare use). Omitted when options are given.
+    **options
+        numba ``njit`` options (``nogil``, ``inline``, ...); ``cache`` is set here.
+
+    Returns
+    -------
+    callable
+        The compiled dispatcher (typed as the Python function it compiles: it is called
+        alike), or, without ``fn``, a decorator that returns one.
+
+    Notes
+    -----
+    Assumes ``fn`` is numba-compilable (nopython mode); a typing error surfaces at the first
+    call, as with ``njit``. Only a ``RuntimeError`` at decoration is caught (numba raises it
+    when it finds no writable cache location); the kernel is then compiled uncached.
     """
 
     def decorate(func: F) -> F:

@@ -26,6 +26,7 @@ it uses a sorting network) and the least-squares fallback of a singular NNLS sub
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
@@ -60,10 +61,9 @@ _EPS = float(np.finfo(float).eps)
 _T, _N, _L, _U = ord("T"), ord("N"), ord("L"), ord("U")
 
 
-def _kernel(fn):  # type: ignore[no-untyped-def]
-    """:func:`impacteval._jit.kernel` (numba's on-disk cache where it can write one), left
-    untyped for mypy: the kernels here are unannotated, numba infers their types."""
-    return kernel(fn)
+# :func:`impacteval._jit.kernel`, seen by mypy as untyped: the kernels here are unannotated
+# (numba infers their types), so their compiled dispatchers are left as ``Any``.
+_kernel: Any = kernel
 
 
 def _codegen(returns_double: bool):  # type: ignore[no-untyped-def]
